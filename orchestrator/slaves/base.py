@@ -1,0 +1,93 @@
+"""The one interface every co-simulation slave implements: FMUs, Python controllers, the watchdog, a serial device.
+
+The master only talks to slaves through this interface, so an FMU, a Python block and the real device over a serial
+link are interchangeable in a system.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Causality = Literal["input", "output", "parameter", "calculatedParameter", "local", "independent"]
+VarType = Literal["Real", "Integer", "Boolean", "String"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable of a slave's interface, in FMI terms (units are the SI unit strings FMUs declare)."""
+
+    name: str
+    causality: Causality
+    type: VarType = "Real"
+    unit: str | None = None
+    start: float | int | bool | str | None = None
+    description: str = ""
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass
+class SlaveInfo:
+    """Capabilities the master needs to choose an algorithm (rollback, loops, input derivatives)."""
+
+    can_rollback: bool = False
+    provides_directional_derivative: bool = False
+    max_input_derivative_order: int = 0
+    #: Fixed sample period in seconds for sampled blocks (controllers); None for continuous slaves.
+    sample_time: float | None = None
+    #: For each output, the inputs it depends on directly (within the same step). Missing output: all inputs.
+    direct_feedthrough: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: True for slaves that must be paced by the wall clock (hardware in the loop).
+    real_time: bool = False
+
+
+class Slave(ABC):
+    """A co-simulation unit: set inputs, step from t by h, get outputs, save and restore state where it can."""
+
+    name: str
+    variables: dict[str, Variable]
+    info: SlaveInfo
+
+    def inputs(self) -> list[Variable]:
+        return [v for v in self.variables.values() if v.causality == "input"]
+
+    def outputs(self) -> list[Variable]:
+        return [v for v in self.variables.values() if v.causality == "output"]
+
+    @abstractmethod
+    def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
+        """Instantiate and initialise at start_time with the given parameter and start values."""
+
+    @abstractmethod
+    def set_inputs(self, values: Mapping[str, float]) -> None:
+        """Set input values that hold for the next step."""
+
+    def set_input_derivatives(self, derivatives: Mapping[str, float], order: int = 1) -> None:
+        """Set time derivatives of inputs for the next step (only if info.max_input_derivative_order >= order)."""
+        raise NotImplementedError(f"{self.name} does not accept input derivatives")
+
+    @abstractmethod
+    def step(self, t: float, h: float) -> bool:
+        """Advance from t to t + h; True if the step was taken, False if the slave rejected it."""
+
+    @abstractmethod
+    def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, float]:
+        """Current values of the named variables (all outputs if names is None)."""
+
+    def get_state(self) -> Any:
+        """An opaque snapshot for rollback (only if info.can_rollback)."""
+        raise NotImplementedError(f"{self.name} cannot save its state")
+
+    def set_state(self, state: Any) -> None:
+        """Restore a snapshot taken by get_state."""
+        raise NotImplementedError(f"{self.name} cannot restore its state")
+
+    def directional_derivative(self, unknowns: Sequence[str], knowns: Sequence[str], seed: Sequence[float]) -> list[float]:
+        """d(unknowns)/d(knowns) * seed at the current point (only if info.provides_directional_derivative)."""
+        raise NotImplementedError(f"{self.name} provides no directional derivatives")
+
+    def terminate(self) -> None:
+        """Release resources; the slave cannot be stepped afterwards."""
