@@ -1,0 +1,3 @@
+within O2Twin;
+package CoSim "Co-simulation units exported as FMUs"
+end CoSim;

@@ -1,0 +1,3 @@
+within O2Twin;
+package Components "Compressor, valves, sieve bed, product tank and sensors"
+end Components;

@@ -1,0 +1,3 @@
+within O2Twin;
+package Interfaces "Connectors between components"
+end Interfaces;

@@ -1,0 +1,3 @@
+within O2Twin;
+package Plant "Monolithic plant models"
+end Plant;
