@@ -85,7 +85,9 @@ class Slave(ABC):
         """Restore a snapshot taken by get_state."""
         raise NotImplementedError(f"{self.name} cannot restore its state")
 
-    def directional_derivative(self, unknowns: Sequence[str], knowns: Sequence[str], seed: Sequence[float]) -> list[float]:
+    def directional_derivative(
+        self, unknowns: Sequence[str], knowns: Sequence[str], seed: Sequence[float]
+    ) -> list[float]:
         """d(unknowns)/d(knowns) * seed at the current point (only if info.provides_directional_derivative)."""
         raise NotImplementedError(f"{self.name} provides no directional derivatives")
 
