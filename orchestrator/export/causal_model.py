@@ -35,6 +35,9 @@ class ModelVariable:
     nominal: float | None = None
     #: For kind == "derivative": the value reference of the state it is the derivative of.
     derivative_of: int | None = None
+    #: FMI initial attribute (exact, approx, calculated); None = derived from kind (a state is "exact" when it
+    #: has a start value, i.e. start/fixed=true; causalise sets "approx" for states whose start is only a guess).
+    initial: str | None = None
 
 
 @dataclass
