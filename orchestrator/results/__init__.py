@@ -1,0 +1,1 @@
+"""Results of a run: streamed CSV and Modelica .mat signals, event log, metrics.json, standard plots."""
