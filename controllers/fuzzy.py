@@ -1,0 +1,187 @@
+"""FuzzyTitrator: the patient's O2 flow setpoint from the SpO2 reading, by a small Mamdani fuzzy controller.
+
+The controller is incremental (a fuzzy PI): from the SpO2 error and its trend it infers how fast to change the flow,
+in L/min per minute, and integrates that into the flow setpoint, clamped to q_min..q_max and rate limited.
+
+Inputs of the inference:
+* error, normalised: e = (SpO2 - target_mid) / half_width, with target_mid and half_width from the target range
+  (88-92 % for COPD: mid 90 %, half-width 2 points; 94-98 % otherwise). e = -1 is the low edge, +1 the high edge.
+* trend: the SpO2 slope in percentage points per minute, from a first-order filtered difference (trend_tau_s).
+
+Membership functions (triangles/trapezoids, scikit-fuzzy's trimf/trapmf on discrete universes):
+
+| variable | set | shape and breakpoints |
+| --- | --- | --- |
+| error e | VLOW | trapezoid -3, -3, -2.5, -1.2 |
+| error e | LOW | triangle -2.5, -1.2, 0 |
+| error e | OK | triangle -1, 0, 1 |
+| error e | HIGH | triangle 0, 1.2, 2.5 |
+| error e | VHIGH | trapezoid 1.2, 2.5, 3, 3 |
+| trend (%/min) | FALL | trapezoid -6, -6, -2, 0 |
+| trend (%/min) | STEADY | triangle -1, 0, 1 |
+| trend (%/min) | RISE | trapezoid 0, 2, 6, 6 |
+| flow change (normalised) | DEC_BIG | trapezoid -1, -1, -0.8, -0.5 |
+| flow change | DEC | triangle -0.8, -0.4, 0 |
+| flow change | HOLD | triangle -0.2, 0, 0.2 |
+| flow change | INC | triangle 0, 0.4, 0.8 |
+| flow change | INC_BIG | trapezoid 0.5, 0.8, 1, 1 |
+
+Rule base (RULES below; rows: error, columns: trend; min for AND, max aggregation, centroid defuzzification):
+
+| error \\ trend | FALL | STEADY | RISE |
+| --- | --- | --- | --- |
+| VLOW | INC_BIG | INC_BIG | INC |
+| LOW | INC_BIG | INC | HOLD |
+| OK | INC | HOLD | DEC |
+| HIGH | HOLD | DEC | DEC_BIG |
+| VHIGH | DEC | DEC_BIG | DEC_BIG |
+
+The defuzzified value (-1..1) times max_change_slpm_per_min is the flow change rate. An implausible SpO2 reading
+(NaN, outside spo2_valid_min..1) stops the titration and moves the flow to q_fallback_slpm at the rate limit.
+The target range is a pair of parameters (a scheduled event may move them); a supervisory layer moves the flow
+through the watchdog's Q_set request or replaces this block.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import skfuzzy
+
+from orchestrator.errors import SystemDefinitionError
+from orchestrator.slaves.base import Variable
+from orchestrator.slaves.python_block import PythonBlock
+from orchestrator.units import slpm_to_m3s
+
+ERROR_UNIVERSE = np.linspace(-3.0, 3.0, 121)
+TREND_UNIVERSE = np.linspace(-6.0, 6.0, 121)
+OUTPUT_UNIVERSE = np.linspace(-1.0, 1.0, 201)
+
+ERROR_SETS = {
+    "VLOW": skfuzzy.trapmf(ERROR_UNIVERSE, [-3.0, -3.0, -2.5, -1.2]),
+    "LOW": skfuzzy.trimf(ERROR_UNIVERSE, [-2.5, -1.2, 0.0]),
+    "OK": skfuzzy.trimf(ERROR_UNIVERSE, [-1.0, 0.0, 1.0]),
+    "HIGH": skfuzzy.trimf(ERROR_UNIVERSE, [0.0, 1.2, 2.5]),
+    "VHIGH": skfuzzy.trapmf(ERROR_UNIVERSE, [1.2, 2.5, 3.0, 3.0]),
+}
+TREND_SETS = {
+    "FALL": skfuzzy.trapmf(TREND_UNIVERSE, [-6.0, -6.0, -2.0, 0.0]),
+    "STEADY": skfuzzy.trimf(TREND_UNIVERSE, [-1.0, 0.0, 1.0]),
+    "RISE": skfuzzy.trapmf(TREND_UNIVERSE, [0.0, 2.0, 6.0, 6.0]),
+}
+OUTPUT_SETS = {
+    "DEC_BIG": skfuzzy.trapmf(OUTPUT_UNIVERSE, [-1.0, -1.0, -0.8, -0.5]),
+    "DEC": skfuzzy.trimf(OUTPUT_UNIVERSE, [-0.8, -0.4, 0.0]),
+    "HOLD": skfuzzy.trimf(OUTPUT_UNIVERSE, [-0.2, 0.0, 0.2]),
+    "INC": skfuzzy.trimf(OUTPUT_UNIVERSE, [0.0, 0.4, 0.8]),
+    "INC_BIG": skfuzzy.trapmf(OUTPUT_UNIVERSE, [0.5, 0.8, 1.0, 1.0]),
+}
+#: Rule table: RULES[error set][trend set] -> output set.
+RULES: dict[str, dict[str, str]] = {
+    "VLOW": {"FALL": "INC_BIG", "STEADY": "INC_BIG", "RISE": "INC"},
+    "LOW": {"FALL": "INC_BIG", "STEADY": "INC", "RISE": "HOLD"},
+    "OK": {"FALL": "INC", "STEADY": "HOLD", "RISE": "DEC"},
+    "HIGH": {"FALL": "HOLD", "STEADY": "DEC", "RISE": "DEC_BIG"},
+    "VHIGH": {"FALL": "DEC", "STEADY": "DEC_BIG", "RISE": "DEC_BIG"},
+}
+
+
+def infer_flow_change(error_normalised: float, trend_pct_per_min: float) -> float:
+    """Mamdani inference: normalised flow change rate in -1..1 from the normalised error and the trend (%/min)."""
+    e = min(max(error_normalised, ERROR_UNIVERSE[0]), ERROR_UNIVERSE[-1])
+    d = min(max(trend_pct_per_min, TREND_UNIVERSE[0]), TREND_UNIVERSE[-1])
+    mu_e = {k: float(skfuzzy.interp_membership(ERROR_UNIVERSE, mf, e)) for k, mf in ERROR_SETS.items()}
+    mu_d = {k: float(skfuzzy.interp_membership(TREND_UNIVERSE, mf, d)) for k, mf in TREND_SETS.items()}
+    strength = dict.fromkeys(OUTPUT_SETS, 0.0)
+    for e_set, row in RULES.items():
+        for d_set, out_set in row.items():
+            w = min(mu_e[e_set], mu_d[d_set])
+            if w > strength[out_set]:
+                strength[out_set] = w
+    aggregated = np.zeros_like(OUTPUT_UNIVERSE)
+    for out_set, w in strength.items():
+        if w > 0.0:
+            np.maximum(aggregated, np.fmin(w, OUTPUT_SETS[out_set]), out=aggregated)
+    if not aggregated.any():
+        return 0.0
+    return float(skfuzzy.defuzz(OUTPUT_UNIVERSE, aggregated, "centroid"))
+
+
+class FuzzyTitrator(PythonBlock):
+    """Closed-loop O2 titration: SpO2 (fraction) in, cannula flow setpoint Q_set (standard m3/s) out."""
+
+    INPUTS = (Variable("spo2", "input", unit="1", start=math.nan, description="pulse oximeter SpO2 reading"),)
+    OUTPUTS = (
+        Variable("Q_set", "output", unit="m3/s", start=slpm_to_m3s(2.0), description="flow setpoint (standard)"),
+        Variable("spo2_trend", "output", unit="1/s", start=0.0, description="filtered SpO2 slope, fraction per s"),
+        Variable("spo2_valid", "output", unit="1", start=0.0, description="1 when the SpO2 reading is plausible"),
+    )
+    PARAMETERS = (
+        Variable("spo2_target_low", "parameter", unit="1", start=0.88, description="low edge of the target range"),
+        Variable("spo2_target_high", "parameter", unit="1", start=0.92, description="high edge of the target range"),
+        Variable("q_min_slpm", "parameter", unit="L/min", start=0.5, description="lowest flow setpoint"),
+        Variable("q_max_slpm", "parameter", unit="L/min", start=5.0, description="highest flow (unit rating)"),
+        Variable("q_initial_slpm", "parameter", unit="L/min", start=2.0, description="flow at start"),
+        Variable("q_fallback_slpm", "parameter", unit="L/min", start=2.0, description="flow when SpO2 is lost"),
+        Variable("max_change_slpm_per_min", "parameter", unit="L/min/min", start=1.5, description="fuzzy gain"),
+        Variable("rate_max_slpm_per_s", "parameter", unit="L/min/s", start=0.1, description="output rate limit"),
+        Variable("trend_tau_s", "parameter", unit="s", start=8.0, description="trend filter time constant"),
+        Variable("spo2_valid_min", "parameter", unit="1", start=0.5, description="lowest plausible SpO2 reading"),
+    )
+
+    def validate_parameters(self) -> None:
+        p = self.p
+        for name, value in p.items():
+            if not (isinstance(value, int | float) and math.isfinite(value)):
+                raise SystemDefinitionError(f"{self.name}: parameter '{name}' must be a finite number, got {value!r}")
+        if not (0.5 <= p["spo2_target_low"] < p["spo2_target_high"] <= 1.0):
+            raise SystemDefinitionError(
+                f"{self.name}: need 0.5 <= spo2_target_low < spo2_target_high <= 1 (fractions, e.g. 0.88 and 0.92 "
+                f"for COPD), got {p['spo2_target_low']} and {p['spo2_target_high']}"
+            )
+        if not (0.0 <= p["q_min_slpm"] < p["q_max_slpm"] <= 10.0):
+            raise SystemDefinitionError(
+                f"{self.name}: need 0 <= q_min_slpm < q_max_slpm <= 10 L/min, got {p['q_min_slpm']}..{p['q_max_slpm']}"
+            )
+        for name in ("q_initial_slpm", "q_fallback_slpm"):
+            if not p["q_min_slpm"] <= p[name] <= p["q_max_slpm"]:
+                raise SystemDefinitionError(f"{self.name}: {name} must lie in q_min_slpm..q_max_slpm, got {p[name]}")
+        for name in ("max_change_slpm_per_min", "rate_max_slpm_per_s", "trend_tau_s"):
+            if not p[name] > 0:
+                raise SystemDefinitionError(f"{self.name}: {name} must be > 0, got {p[name]}")
+
+    def reset(self) -> None:
+        self._q_slpm = float(self.p["q_initial_slpm"])
+        self._spo2_prev = math.nan
+        self._trend_pct_per_min = 0.0
+        self._out = {"Q_set": slpm_to_m3s(self._q_slpm), "spo2_trend": 0.0, "spo2_valid": 0.0}
+
+    def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
+        p = self.p
+        ts = self.info.sample_time
+        spo2 = inputs["spo2"]
+        valid = math.isfinite(spo2) and p["spo2_valid_min"] <= spo2 <= 1.0
+        step_max = p["rate_max_slpm_per_s"] * ts
+        if valid:
+            if math.isfinite(self._spo2_prev):
+                slope = (spo2 - self._spo2_prev) * 100.0 * 60.0 / ts  # percentage points per minute
+                alpha = ts / (p["trend_tau_s"] + ts)
+                self._trend_pct_per_min += alpha * (slope - self._trend_pct_per_min)
+            self._spo2_prev = spo2
+            mid = 0.5 * (p["spo2_target_low"] + p["spo2_target_high"])
+            half_width = 0.5 * (p["spo2_target_high"] - p["spo2_target_low"])
+            change = infer_flow_change((spo2 - mid) / half_width, self._trend_pct_per_min)
+            delta = change * p["max_change_slpm_per_min"] * ts / 60.0
+        else:
+            self._spo2_prev = math.nan
+            self._trend_pct_per_min = 0.0
+            delta = p["q_fallback_slpm"] - self._q_slpm
+        delta = min(max(delta, -step_max), step_max)
+        self._q_slpm = min(max(self._q_slpm + delta, p["q_min_slpm"]), p["q_max_slpm"])
+        out = self._out
+        out["Q_set"] = slpm_to_m3s(self._q_slpm)
+        out["spo2_trend"] = self._trend_pct_per_min / 6000.0
+        out["spo2_valid"] = 1.0 if valid else 0.0
+        return out
