@@ -7,7 +7,6 @@ parse_scenario(tomllib.loads(dumps_scenario(spec))) == spec for every spec parse
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -101,8 +100,16 @@ def _key(key: str) -> str:
 
 
 def _string(value: str) -> str:
-    # JSON string escapes are valid TOML basic-string escapes (\" \\ \n \t \uXXXX).
-    return json.dumps(value, ensure_ascii=False)
+    """A TOML basic string: backslash, quote and every control character (TOML forbids them raw) escaped."""
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def _value(value: Any) -> str:

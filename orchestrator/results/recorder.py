@@ -1,0 +1,106 @@
+"""ResultRecorder: the master's Recorder that writes a results directory while the run goes on.
+
+signals.csv and result.mat (every recorded signal at every recorded communication point), events.jsonl, and
+the start/finish metadata the run command turns into metrics.json. Everything is flushed on ``on_finish`` (which
+the master calls also when a run fails) and on ``close`` (for a ``finally`` block), so a crash or Ctrl-C keeps
+what was recorded up to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestrator.results.events import EventLog
+from orchestrator.results.progress import Progress
+from orchestrator.results.signals import SignalWriter
+
+log = logging.getLogger("o2twin.results")
+
+
+class ResultRecorder:
+    """Implements orchestrator.master.recorder.Recorder by streaming to files in ``out_dir``."""
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        *,
+        progress: bool = False,
+        descriptions: Mapping[str, str] | None = None,
+        constants: Mapping[str, float] | None = None,
+        flush_interval_s: float = 0.5,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.events = EventLog(self.out_dir)
+        self.signals: SignalWriter | None = None
+        self.signal_names: list[str] = []
+        self.units: dict[str, str | None] = {}
+        self.start_metadata: dict[str, Any] = {}
+        self.finish_metadata: dict[str, Any] = {}
+        self._progress_enabled = progress
+        self._progress: Progress | None = None
+        self._descriptions = dict(descriptions or {})
+        self._constants = dict(constants or {})
+        self._flush_interval_s = flush_interval_s
+
+    # ------------------------------------------------------------------ Recorder protocol
+    def on_start(self, signal_names: Sequence[str], metadata: Mapping[str, Any]) -> None:
+        self.signal_names = list(signal_names)
+        self.start_metadata = dict(metadata)
+        units = dict(metadata.get("units") or {})
+        self.units = {s: units.get(s) for s in self.signal_names}
+        start = float(metadata.get("start_time", 0.0))
+        self.signals = SignalWriter(
+            self.out_dir,
+            self.signal_names,
+            units=self.units,
+            descriptions=self._descriptions,
+            constants=self._constants,
+            start_time=start,
+            flush_interval_s=self._flush_interval_s,
+        )
+        if self._progress_enabled and "stop_time" in metadata:
+            self._progress = Progress(start, float(metadata["stop_time"]))
+
+    def on_sample(self, t: float, values: Sequence[float]) -> None:
+        self.signals.record(t, values)
+        if self._progress is not None:
+            self._progress.update(t)
+
+    def on_event(self, t: float, text: str) -> None:
+        self.events.log(t, "master", text)
+
+    def on_finish(self, metadata: Mapping[str, Any]) -> None:
+        self.finish_metadata = dict(metadata)
+        self._close_streams()
+
+    # ------------------------------------------------------------------ beyond the protocol
+    def log_event(self, t: float, source: str, text: str, **extra: Any) -> None:
+        """An event from someone other than the master (the run command, a metrics function)."""
+        self.events.log(t, source, text, **extra)
+
+    @property
+    def rows(self) -> int:
+        return self.signals.rows if self.signals is not None else 0
+
+    @property
+    def last_time(self) -> float | None:
+        return self.signals.last_time if self.signals is not None else None
+
+    def _close_streams(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        if self.signals is not None:
+            self.signals.close()
+
+    def close(self) -> None:
+        """Flush and close every file (idempotent; safe in a finally block)."""
+        try:
+            self._close_streams()
+        finally:
+            self.events.close()

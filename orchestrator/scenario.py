@@ -1,0 +1,360 @@
+"""Load a TOML scenario into a ScenarioSpec and build the co-simulation it describes.
+
+Loading: a path or a name in scenarios/, parsed and checked by orchestrator.scenario_schema (format in
+docs/scenarios.md). Hooks before building: hardware in the loop ([plant] or --plant URL ->
+orchestrator.hil.plant.apply_plant) and the safety topology check ([safety] watchdog ->
+controllers.watchdog.check_topology), both imported lazily. Building: FMU slaves (a Modelica class exported on
+demand, or a .fmu path), Python blocks ("module:Class"), connections, parameters, events, recorded signals, and
+the master's options; every error names the scenario file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import tomllib
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import O2TwinError, SystemDefinitionError
+from orchestrator.scenario_schema import EventSpec, ScenarioSpec, SlaveSpec, parse_scenario
+from orchestrator.scenario_toml import dumps_scenario
+from orchestrator.slaves.base import Slave
+
+log = logging.getLogger("o2twin.scenario")
+
+#: The repository root (scenarios/, fmus/ and models/ live here).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS_DIR = REPO_ROOT / "scenarios"
+DEFAULT_SCENARIO = "default"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# finding and loading
+
+
+def scenario_dirs() -> list[Path]:
+    """Where scenario names are looked up: ./scenarios (if it exists), then the repository's scenarios/."""
+    dirs = []
+    local = Path.cwd() / "scenarios"
+    if local.is_dir():
+        dirs.append(local)
+    if SCENARIOS_DIR.resolve() not in [d.resolve() for d in dirs]:
+        dirs.append(SCENARIOS_DIR)
+    return dirs
+
+
+def resolve_scenario_path(name_or_path: str | Path | None) -> Path:
+    """A scenario argument -> its .toml file: an existing path, or NAME -> scenarios/NAME.toml; None -> default."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_SCENARIO
+    candidate = Path(name_or_path)
+    if candidate.suffix.lower() in (".toml", ".ssp") or candidate.exists():
+        if not candidate.is_file():
+            raise SystemDefinitionError(f"scenario file '{candidate}' does not exist")
+        return candidate
+    for folder in scenario_dirs():
+        path = folder / f"{name_or_path}.toml"
+        if path.is_file():
+            return path
+    known = sorted({p.stem for d in scenario_dirs() if d.is_dir() for p in d.glob("*.toml")})
+    listing = ", ".join(known) if known else "none"
+    raise SystemDefinitionError(
+        f"no scenario '{name_or_path}': not a file and not in {SCENARIOS_DIR} (scenarios: {listing}); "
+        "give a path to a .toml file or one of the names `o2twin scenarios` lists"
+    )
+
+
+def load_scenario(name_or_path: str | Path | None) -> ScenarioSpec:
+    """Read and check a scenario (.toml by path or name, or an .ssp system); raises SystemDefinitionError."""
+    path = resolve_scenario_path(name_or_path)
+    if path.suffix.lower() == ".ssp":
+        from orchestrator.ssp import import_ssp
+
+        return import_ssp(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise SystemDefinitionError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise SystemDefinitionError(f"{path}: not a UTF-8 text file ({err.reason})") from None
+    return parse_scenario(raw, source=str(path), default_name=path.stem)
+
+
+def describe_scenario_file(path: Path) -> str:
+    """The one-line description of a scenario file (or the reason it cannot be read)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        head = raw.get("scenario", {})
+        return str(head.get("description", "")) if isinstance(head, dict) else ""
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
+        return f"(unreadable: {err})"
+
+
+def scenario_text(spec: ScenarioSpec) -> str:
+    """The canonical TOML of a spec (what is hashed and saved with the results)."""
+    return dumps_scenario(spec)
+
+
+def scenario_hash(spec: ScenarioSpec) -> str:
+    """sha256 of the canonical TOML: the same scenario gives the same hash whatever its formatting."""
+    return hashlib.sha256(scenario_text(spec).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# hooks
+
+
+def _lazy_function(module: str, function: str, purpose: str) -> Callable:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and module.startswith(err.name):
+            raise SystemDefinitionError(f"{purpose} needs {module}.{function}, but {module} is not installed") from None
+        raise
+    fn = getattr(mod, function, None)
+    if fn is None:
+        raise SystemDefinitionError(f"{purpose} needs {module}.{function}, which does not exist")
+    return fn
+
+
+def apply_hooks(spec: ScenarioSpec, plant_url: str | None = None) -> ScenarioSpec:
+    """Hardware in the loop and the safety topology check, in that order (the watchdog guards the device too)."""
+    if plant_url is not None or spec.plant is not None:
+        apply_plant = _lazy_function("orchestrator.hil.plant", "apply_plant", "hardware in the loop ([plant], --plant)")
+        url = plant_url if plant_url is not None else spec.plant.device
+        log.info("hardware in the loop: %s replaces %s", url, ", ".join(spec.plant.replaces) if spec.plant else "?")
+        spec = apply_plant(spec, url)
+        if not isinstance(spec, ScenarioSpec):
+            raise TypeError(f"apply_plant returned {type(spec).__name__}, not a ScenarioSpec")
+    if spec.watchdog is not None:
+        check = _lazy_function("controllers.watchdog", "check_topology", "[safety] watchdog")
+        check(spec)
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# building
+
+
+def _where(spec: ScenarioSpec, table: str) -> str:
+    return f"{spec.source or '<scenario>'}: {table}"
+
+
+def resolve_fmu(slave: SlaveSpec, spec: ScenarioSpec) -> Path:
+    """The .fmu file of an FMU slave: a path (next to the scenario, else the working dir) or an exported class."""
+    table = f"[slaves.{slave.name}]"
+    if slave.fmu_is_path:
+        given = Path(slave.fmu)
+        candidates = [given] if given.is_absolute() else []
+        if not given.is_absolute():
+            if spec.source:
+                candidates.append(Path(spec.source).resolve().parent / given)
+            candidates.append(Path.cwd() / given)
+            candidates.append(REPO_ROOT / given)
+        for c in candidates:
+            if c.is_file():
+                return c
+        tried = ", ".join(str(c) for c in candidates)
+        raise SystemDefinitionError(f"{_where(spec, table)}: FMU file '{slave.fmu}' not found (looked at {tried})")
+    try:
+        from orchestrator.export import export_model
+    except ImportError:
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: 'fmu' = '{slave.fmu}' is a Modelica class, but the exporter "
+            "(orchestrator.export.export_model) is not available; give a path to a .fmu instead"
+        ) from None
+    try:
+        result = export_model(slave.fmu)
+    except O2TwinError as err:
+        raise type(err)(f"{_where(spec, table)}: exporting '{slave.fmu}' failed: {err}") from None
+    path = Path(getattr(result, "path", result))
+    if not path.is_file():
+        raise SystemDefinitionError(f"{_where(spec, table)}: the exporter returned no FMU for '{slave.fmu}'")
+    return path
+
+
+def build_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None = None) -> Slave:
+    """Construct (not set up) the slave a [slaves.NAME] table describes."""
+    table = f"[slaves.{slave.name}]"
+    if slave.kind == "fmu":
+        from orchestrator.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
+
+        path = resolve_fmu(slave, spec)
+        cls = FmuCoSimSlave if slave.interface == "cs" else FmuModelExchangeSlave
+        try:
+            return cls(slave.name, path, tolerance=tolerance)
+        except SystemDefinitionError as err:
+            raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
+    module_name, class_name = slave.block.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and module_name.startswith(err.name):
+            raise SystemDefinitionError(
+                f"{_where(spec, table)}: 'block' = '{slave.block}': there is no module '{module_name}'"
+            ) from None
+        raise
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: 'block' = '{slave.block}': module '{module_name}' has no '{class_name}'"
+        )
+    if not (isinstance(cls, type) and issubclass(cls, Slave)):
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: 'block' = '{slave.block}' is not a slave class (subclass PythonBlock)"
+        )
+    sample_time = slave.sample_time if slave.sample_time is not None else spec.master.step * slave.rate
+    try:
+        return cls(slave.name, sample_time)
+    except SystemDefinitionError as err:
+        raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
+
+
+def _check_variable(spec: ScenarioSpec, slaves: dict[str, Slave], qualified: str, table: str, causalities=None):
+    from orchestrator.system import _did_you_mean, split_name
+
+    slave_name, var = split_name(qualified)
+    slave = slaves[slave_name]
+    v = slave.variables.get(var)
+    if v is None:
+        hint = _did_you_mean(var, slave.variables)
+        raise SystemDefinitionError(f"{_where(spec, table)}: {slave_name} has no variable '{var}'{hint}")
+    if causalities is not None and v.causality not in causalities:
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: '{qualified}' is a {v.causality}; expected {' or '.join(causalities)}"
+        )
+    return v
+
+
+def check_event_targets(spec: ScenarioSpec, slaves: dict[str, Slave]) -> None:
+    """Events must name variables the slaves have, with a causality the action can act on."""
+    wanted = {
+        "set": ("input", "parameter"),
+        "override": ("input",),
+        "drift": ("output",),
+        "release": ("input", "output"),
+    }
+    for e in spec.events:
+        _check_variable(spec, slaves, e.target, f"[[events]] t={e.time:g} s {e.action}", wanted[e.action])
+
+
+def recorded_signals(spec: ScenarioSpec, connected: list[str]) -> list[str]:
+    """Every connected signal, then the [outputs] record entries and plotted signals not already among them."""
+    seen = dict.fromkeys(connected)
+    for name in spec.outputs.record:
+        seen.setdefault(name, None)
+    for plot in spec.plots:
+        for name in plot.signals:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def scheduled_events(spec: ScenarioSpec) -> list:
+    """The master's ScheduledEvent objects: one per (time, action), targets in file order."""
+    from orchestrator.master.events import DriftEvent, OverrideEvent, ReleaseEvent, SetEvent
+
+    grouped: dict[tuple[float, str], list[EventSpec]] = defaultdict(list)
+    order: list[tuple[float, str]] = []
+    for e in spec.events:
+        key = (e.time, e.action)
+        if key not in grouped:
+            order.append(key)
+        grouped[key].append(e)
+    events = []
+    for time, action in order:
+        items = grouped[(time, action)]
+        if action == "set":
+            events.append(SetEvent(time, {e.target: e.value for e in items}))
+        elif action == "override":
+            events.append(OverrideEvent(time, {e.target: e.value for e in items}))
+        elif action == "release":
+            events.append(ReleaseEvent(time, tuple(e.target for e in items)))
+        else:
+            events.append(DriftEvent(time, {e.target: e.value for e in items}))
+    return events
+
+
+def master_options(spec: ScenarioSpec):
+    """The master's MasterOptions from [scenario], [master], slave rates and [outputs] interval."""
+    from orchestrator.master.options import MasterOptions
+
+    m = spec.master
+    options = MasterOptions(
+        step=m.step,
+        start_time=spec.start_time,
+        stop_time=spec.stop_time,
+        algorithm=m.algorithm,
+        extrapolation=m.extrapolation,
+        rates={name: s.rate for name, s in spec.slaves.items() if s.rate != 1},
+        error_control=m.error_control,
+        tolerance=m.tolerance,
+        min_step=m.min_step,
+        max_step=m.max_step,
+        loop_solver=m.loop_solver,
+        loop_max_iterations=m.max_iterations,
+        record_interval=spec.outputs.interval,
+    )
+    try:
+        options.validate()
+    except SystemDefinitionError as err:
+        raise SystemDefinitionError(f"{_where(spec, '[master]')}: {err}") from None
+    return options
+
+
+def build_system(spec: ScenarioSpec):
+    """The System (slaves, connections, parameters) of a spec, checked; variable errors name the scenario file.
+
+    Slaves are constructed but not set up; on an error every FMU built so far is released.
+    """
+    from orchestrator.system import System
+
+    system = System()
+    try:
+        for slave_spec in spec.slaves.values():
+            system.add(build_slave(slave_spec, spec), slave_spec.parameters or None)
+        for i, c in enumerate(spec.connections, 1):
+            try:
+                system.connect(c.source, c.target, c.gain, c.offset)
+            except SystemDefinitionError as err:
+                raise SystemDefinitionError(f"{_where(spec, f'[[connections]] #{i}')}: {err}") from None
+        try:
+            system.check()
+        except SystemDefinitionError as err:
+            raise SystemDefinitionError(f"{spec.source or '<scenario>'}: {err}") from None
+        for name in spec.outputs.record:
+            _check_variable(spec, system.slaves, name, "[outputs] record")
+        for i, plot in enumerate(spec.plots, 1):
+            for name in plot.signals:
+                _check_variable(spec, system.slaves, name, f"[[plots]] #{i}")
+        check_event_targets(spec, system.slaves)
+    except BaseException:
+        for slave in system.slaves.values():
+            try:
+                slave.terminate()
+            except Exception:
+                log.debug("terminate %s after a build error failed", slave.name, exc_info=True)
+        raise
+    return system
+
+
+def signal_units(system: Any, names: list[str]) -> dict[str, str | None]:
+    """Declared unit of each "slave.var" (None where the slave declares none)."""
+    units = {}
+    for name in names:
+        slave_name, var = name.split(".", 1)
+        v = system.slaves[slave_name].variables.get(var)
+        units[name] = v.unit if v is not None else None
+    return units
+
+
+def signal_descriptions(system: Any, names: list[str]) -> dict[str, str]:
+    out = {}
+    for name in names:
+        slave_name, var = name.split(".", 1)
+        v = system.slaves[slave_name].variables.get(var)
+        out[name] = v.description if v is not None else ""
+    return out
