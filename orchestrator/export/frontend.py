@@ -1,0 +1,404 @@
+"""Modelica front end: parse a model folder with pymoca and flatten one class to a CasADi DAE.
+
+pymoca does the parsing and flattening; this module adds what the exporter needs on top of it:
+- one clear ModelError naming file, line and construct for syntax errors, unknown models and the Modelica
+  constructs the built-in exporter does not support (when, algorithm sections in models, discrete variables,
+  event operators such as pre/edge/sample/reinit);
+- functions declared inside packages: CasADi rejects dotted function names ('Pkg.sq'), so the generated
+  CasADi functions get sanitised names (the Modelica names stay as they are everywhere else);
+- smooth(), noEvent() and homotopy() are evaluated as their (actual) argument: the FMU has no event handling, so
+  they are transparent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import casadi as ca
+
+from orchestrator.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+#: Event and discrete constructs the built-in exporter rejects, with the words used in the error message.
+UNSUPPORTED_OPERATORS = {
+    "pre": "pre() (discrete-time operator)",
+    "edge": "edge() (discrete-time operator)",
+    "change": "change() (discrete-time operator)",
+    "sample": "sample() (sampled-data operator)",
+    "initial": "initial() (event operator)",
+    "terminal": "terminal() (event operator)",
+    "reinit": "reinit() (state reset)",
+    "delay": "delay() (time delay)",
+    "spatialDistribution": "spatialDistribution()",
+    "cardinality": "cardinality()",
+    "terminate": "terminate()",
+    "assert": "assert()",
+    "hold": "hold() (clocked operator)",
+    "Clock": "Clock() (synchronous construct)",
+    "interval": "interval() (clocked operator)",
+}
+#: Operators that are transparent in the generated FMU (no events): index of the argument that is kept.
+TRANSPARENT_OPERATORS = {"smooth": 1, "noEvent": 0, "homotopy": 0}
+
+#: pymoca options: scalarised variables (FMI variables are scalars), SX-expandable functions.
+PYMOCA_OPTIONS = {
+    "expand_vectors": True,
+    "expand_mx": True,
+    "check_balanced": False,
+    "unroll_loops": True,
+    "inline_functions": True,
+}
+
+
+@dataclass
+class FlatModel:
+    """A flattened Modelica class: pymoca's CasADi model plus what FMI metadata needs (units, descriptions)."""
+
+    name: str
+    description: str
+    #: pymoca.backends.casadi.model.Model after simplify() (scalar variables, SX-expandable).
+    dae: object
+    #: Flat variable name (without array indices) -> (unit or None, description).
+    metadata: dict[str, tuple[str | None, str]]
+    source_files: list[Path]
+    #: The file that defines the class (for error messages).
+    class_file: Path | None
+    stop_time: float = 1.0
+    tolerance: float = 1e-6
+    experiment: dict[str, float] = field(default_factory=dict)
+
+
+def modelica_files(models_dir: Path) -> list[Path]:
+    """Every .mo file under a model folder, sorted (the exporter parses the whole folder as one library)."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        raise ModelError(
+            f"model folder {models_dir} does not exist; pass --models-dir with the folder of the .mo files"
+        )
+    files = sorted(p for p in models_dir.rglob("*.mo") if p.is_file())
+    if not files:
+        raise ModelError(f"no Modelica (.mo) files in {models_dir}; pass --models-dir with the folder of the .mo files")
+    return files
+
+
+def _syntax_error(path: Path, err: Exception) -> ModelError:
+    info = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], tuple) else ()
+    line = info[1] if len(info) > 1 else "?"
+    col = info[2] if len(info) > 2 else "?"
+    text = info[3].strip() if len(info) > 3 and info[3] else ""
+    msg = err.args[0] if err.args else str(err)
+    where = f"\n    {text}" if text else ""
+    return ModelError(f"{path}:{line}:{col}: Modelica syntax error: {msg}{where}\n  fix the source at that line")
+
+
+def parse_library(models_dir: Path) -> tuple[object, list[Path]]:
+    """Parse every .mo file under models_dir into one pymoca AST tree; returns (tree, files)."""
+    from pymoca import parser  # antlr import is slow: only when a model is really compiled
+
+    files = modelica_files(models_dir)
+    tree = None
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        try:
+            parsed = parser.parse(text)
+        except parser.ModelicaSyntaxError as err:
+            raise _syntax_error(path, err) from None
+        except Exception as err:  # pymoca raises bare exceptions for unsupported syntax
+            line = _first_line_of(text, None)
+            raise ModelError(f"{path}:{line}: pymoca cannot parse this file: {err}") from None
+        if tree is None:
+            tree = parsed
+        else:
+            tree.extend(parsed)
+    return tree, files
+
+
+def _first_line_of(text: str, pattern: re.Pattern | None) -> int:
+    if pattern is None:
+        return 1
+    for number, line in enumerate(_code_lines(text), start=1):
+        if pattern.search(line):
+            return number
+    return 0
+
+
+def _code_lines(text: str) -> list[str]:
+    """The lines of a Modelica source with strings and comments blanked (so keywords in them do not match)."""
+    text = re.sub(r'"(\\.|[^"\\])*"', lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    text = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.S)
+    return [re.sub(r"//.*", "", line) for line in text.splitlines()]
+
+
+def locate(files: list[Path], pattern: str, prefer: Path | None = None) -> tuple[Path | None, int]:
+    """First (file, line) whose code (not comments/strings) matches a regex; the preferred file is searched first."""
+    regex = re.compile(pattern)
+    ordered = ([prefer] if prefer else []) + [f for f in files if f != prefer]
+    for path in ordered:
+        line = _first_line_of(path.read_text(encoding="utf-8"), regex)
+        if line:
+            return path, line
+    return None, 0
+
+
+def _where(files: list[Path], pattern: str, prefer: Path | None) -> str:
+    path, line = locate(files, pattern, prefer)
+    return f"{path}:{line}" if path else (str(prefer) if prefer else "model source")
+
+
+def find_class(tree: object, name: str) -> object | None:
+    """The pymoca class for a dotted Modelica name, or None."""
+    node = tree
+    for part in name.split("."):
+        classes = getattr(node, "classes", {})
+        if part not in classes:
+            return None
+        node = classes[part]
+    return node
+
+
+def list_models(tree: object, packages: tuple[str, ...] = ()) -> list[str]:
+    """Full names of the non-partial models/blocks in the tree (only inside the given packages, if any)."""
+    found: list[str] = []
+
+    def walk(node: object, prefix: str) -> None:
+        for cname, cls in getattr(node, "classes", {}).items():
+            full = f"{prefix}{cname}"
+            if cls.type in ("model", "block", "class") and not cls.partial:
+                if not packages or any(full.startswith(p + ".") for p in packages):
+                    found.append(full)
+            if cls.type in ("package", "model", "block", "class"):
+                walk(cls, full + ".")
+
+    walk(tree, "")
+    return sorted(found)
+
+
+def _class_file(files: list[Path], name: str) -> Path | None:
+    last = name.split(".")[-1]
+    path, _ = locate(files, rf"\b(model|block|class|package)\s+{re.escape(last)}\b")
+    return path
+
+
+def _unknown_model(models_dir: Path, name: str, tree: object) -> ModelError:
+    known = list_models(tree)
+    hint = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
+    return ModelError(
+        f"unknown model '{name}' in {models_dir}: no such class; give the full Modelica name (package.Model)."
+        f" Models found: {hint or 'none'}"
+    )
+
+
+def _walk_nodes(node: object, seen: set[int] | None = None):
+    """Every pymoca AST node reachable from node (lists and attributes), each once."""
+    from pymoca import ast
+
+    seen = set() if seen is None else seen
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+            continue
+        if not isinstance(item, ast.Node) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        for key, value in vars(item).items():
+            if key in ("parent", "_connector_type", "classes"):
+                continue
+            if isinstance(value, ast.Node | list | tuple):
+                stack.append(value)
+            elif isinstance(value, dict):
+                stack.extend(v for v in value.values() if isinstance(v, ast.Node))
+
+
+def check_supported(flat_class: object, files: list[Path], class_file: Path | None, name: str) -> None:
+    """Raise a ModelError naming file, line and construct for anything the built-in exporter cannot export."""
+    from pymoca import ast
+
+    def fail(construct: str, pattern: str, fix: str) -> None:
+        raise ModelError(
+            f"{_where(files, pattern, class_file)}: {construct} in model {name} is not supported by the built-in"
+            f" exporter (continuous-time models only); {fix}"
+        )
+
+    if flat_class.statements or flat_class.initial_statements:
+        fail(
+            "an algorithm section",
+            r"\balgorithm\b",
+            "write it as equations (algorithms are supported inside functions only)",
+        )
+    for symbol in flat_class.symbols.values():
+        if "discrete" in symbol.prefixes:
+            fail(
+                f"the discrete variable '{symbol.name}'",
+                rf"\bdiscrete\b.*\b{re.escape(symbol.name.split('.')[-1])}\b",
+                "make it continuous or a parameter",
+            )
+        type_name = str(symbol.type)
+        if type_name in ("Integer", "Boolean", "String") and not (
+            "parameter" in symbol.prefixes or "constant" in symbol.prefixes
+        ):
+            fail(
+                f"the {type_name} variable '{symbol.name}'",
+                rf"\b{type_name}\b[^;]*\b{re.escape(symbol.name.split('.')[-1])}\b",
+                "only parameters and constants may be Integer/Boolean/String; use Real",
+            )
+    equation_nodes = list(flat_class.equations) + list(flat_class.initial_equations)
+    for node in _walk_nodes(equation_nodes):
+        if isinstance(node, ast.WhenEquation | ast.WhenStatement):
+            fail("a when-equation", r"\bwhen\b", "use continuous equations (if-expressions, smooth)")
+        if isinstance(node, ast.Expression) and isinstance(node.operator, ast.ComponentRef):
+            op = node.operator.name
+            if op in UNSUPPORTED_OPERATORS:
+                fail(UNSUPPORTED_OPERATORS[op], rf"\b{re.escape(op)}\s*\(", "remove the event/discrete construct")
+
+
+def _sanitised_function_name(name: str, taken: set[str]) -> str:
+    """A CasADi-valid function name for a Modelica function name ('Pkg.sq' -> 'Pkg_sq')."""
+    base = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "f"
+    if not base[0].isalpha():
+        base = "f_" + base
+    candidate, n = base, 1
+    while candidate in taken or candidate in ("null", "jac", "hess"):
+        n += 1
+        candidate = f"{base}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _generator_class():
+    """pymoca's CasADi generator with the exporter's two fixes (package functions, transparent operators)."""
+    from pymoca import ast
+    from pymoca.backends.casadi.generator import Generator
+
+    class ExporterGenerator(Generator):
+        _taken_names: set[str]
+
+        def get_function(self, function_name):
+            if function_name not in self.functions and function_name in self.root.classes:
+                cls = self.root.classes[function_name]
+                if not hasattr(self, "_taken_names"):
+                    self._taken_names = set()
+                # pymoca names the CasADi function after the class; CasADi rejects dots.
+                cls.name = _sanitised_function_name(cls.name, self._taken_names)
+            return super().get_function(function_name)
+
+        def exitExpression(self, tree):
+            op = tree.operator.name if isinstance(tree.operator, ast.ComponentRef) else tree.operator
+            keep = TRANSPARENT_OPERATORS.get(op)
+            if keep is not None and len(tree.operands) > keep:
+                self.src[tree] = self.get_mx(tree.operands[keep])
+                return
+            super().exitExpression(tree)
+
+    return ExporterGenerator
+
+
+def _experiment(cls: object) -> dict[str, float]:
+    """StopTime/Tolerance/StartTime from an experiment annotation, if any."""
+    out: dict[str, float] = {}
+    annotation = getattr(cls, "annotation", None)
+    if annotation is None:
+        return out
+    for node in _walk_nodes(annotation):
+        name = getattr(node, "name", None)
+        if name in ("StopTime", "Tolerance", "StartTime", "Interval"):
+            for child in _walk_nodes(node):
+                value = getattr(child, "value", None)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    out[name] = float(value)
+                    break
+    return out
+
+
+def _experiment_from_text(files: list[Path], class_file: Path | None, name: str) -> dict[str, float]:
+    """Fallback: read experiment(...) of the class from its source text."""
+    if class_file is None:
+        return {}
+    text = class_file.read_text(encoding="utf-8")
+    last = re.escape(name.split(".")[-1])
+    m = re.search(rf"\b(model|block|class)\s+{last}\b(.*?)\bend\s+{last}\s*;", text, flags=re.S)
+    if not m:
+        return {}
+    exp = re.search(r"experiment\s*\(([^)]*)\)", m.group(2))
+    if not exp:
+        return {}
+    out = {}
+    for key, value in re.findall(r"(\w+)\s*=\s*([-+0-9.eE]+)", exp.group(1)):
+        try:
+            out[key] = float(value)
+        except ValueError:
+            continue
+    return out
+
+
+def flatten_model(models_dir: Path, name: str) -> FlatModel:
+    """Parse models_dir and flatten the Modelica class `name` to pymoca's CasADi model (scalar variables)."""
+    from pymoca import ast
+    from pymoca.backends.casadi.api import _merge_default_options
+    from pymoca.backends.casadi.generator import GeneratorWalker
+    from pymoca.tree import flatten
+
+    models_dir = Path(models_dir)
+    tree, files = parse_library(models_dir)
+    cls = find_class(tree, name)
+    if cls is None or cls.type not in ("model", "block", "class"):
+        raise _unknown_model(models_dir, name, tree)
+    class_file = _class_file(files, name)
+    if cls.partial:
+        raise ModelError(f"{class_file}: model {name} is partial; export a model that extends it")
+    try:
+        flat_tree = flatten(tree, ast.ComponentRef.from_string(name))
+    except ModelError:
+        raise
+    except Exception as err:
+        raise ModelError(f"{class_file}: pymoca cannot flatten model {name}: {err}") from None
+    flat_class = flat_tree.classes[name]
+    check_supported(flat_class, files, class_file, name)
+
+    options = _merge_default_options(dict(PYMOCA_OPTIONS))
+    generator = _generator_class()(flat_tree, name, options)
+    try:
+        GeneratorWalker().walk(generator, flat_tree)
+        model = generator.model
+        model.simplify(options)
+    except Exception as err:
+        message = str(err)
+        m = re.search(r"Unknown function (\S+)", message)
+        if m:
+            fname = m.group(1)
+            pattern = r"\b" + re.escape(fname.split(".")[-1]) + r"\s*\("
+            raise ModelError(
+                f"{_where(files, pattern, class_file)}: call of unknown or unsupported function"
+                f" '{fname}' in model {name}; declare it as a Modelica function in the model folder"
+            ) from None
+        if isinstance(err, NotImplementedError):
+            raise ModelError(f"{class_file}: model {name} uses a construct pymoca does not support: {err}") from None
+        raise ModelError(f"{class_file}: cannot translate model {name} to equations: {err}") from None
+
+    metadata: dict[str, tuple[str | None, str]] = {}
+    for sym_name, symbol in flat_class.symbols.items():
+        unit = getattr(symbol.unit, "value", None)
+        metadata[sym_name] = (unit if isinstance(unit, str) and unit else None, symbol.comment or "")
+    experiment = _experiment(cls) or _experiment_from_text(files, class_file, name)
+    return FlatModel(
+        name=name,
+        description=(cls.comment or "").strip(),
+        dae=model,
+        metadata=metadata,
+        source_files=files,
+        class_file=class_file,
+        stop_time=experiment.get("StopTime", 1.0),
+        tolerance=experiment.get("Tolerance", 1e-6),
+        experiment=experiment,
+    )
+
+
+def is_symbolic(value: object) -> bool:
+    """True for a CasADi symbolic expression (a start/value that depends on parameters)."""
+    return isinstance(value, ca.MX | ca.SX) and not value.is_constant()
