@@ -141,7 +141,7 @@ def causalise(flat: FlatModel) -> CausalModel:
     dae = flat.dae
     states, ders, algs, inputs = list(dae.states), list(dae.der_states), list(dae.alg_states), list(dae.inputs)
     independent, dependent = _split_parameters(dae)
-    nx, ny, nu, np_ = len(states), len(algs), len(inputs), len(independent)
+    nx, ny = len(states), len(algs)
     n_unknown = nx + ny
 
     equations = [ca.vec(e) for e in dae.equations]

@@ -167,9 +167,9 @@ def list_models(tree: object, packages: tuple[str, ...] = ()) -> list[str]:
     def walk(node: object, prefix: str) -> None:
         for cname, cls in getattr(node, "classes", {}).items():
             full = f"{prefix}{cname}"
-            if cls.type in ("model", "block", "class") and not cls.partial:
-                if not packages or any(full.startswith(p + ".") for p in packages):
-                    found.append(full)
+            wanted = not packages or any(full.startswith(p + ".") for p in packages)
+            if cls.type in ("model", "block", "class") and not cls.partial and wanted:
+                found.append(full)
             if cls.type in ("package", "model", "block", "class"):
                 walk(cls, full + ".")
 
