@@ -1,0 +1,121 @@
+"""Byte ports for the HIL link: pyserial URLs on the host, raw file descriptors (pty masters) on the device side.
+
+Both offer the small interface the host and the agent need: ``read(max_bytes, timeout_s) -> bytes`` (b"" on
+timeout), ``write(data)``, ``close()``. A vanished port raises PortGone, the one error the link layer handles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+
+import serial
+
+from orchestrator.errors import DeviceError
+
+
+class PortGone(OSError):
+    """The port disappeared (cable unplugged, pty closed, USB adapter removed)."""
+
+
+class FdPort:
+    """A port over a file descriptor (a pty master or a pipe), non-blocking reads with select."""
+
+    def __init__(self, fd: int, name: str = "") -> None:
+        self.fd = fd
+        self.name = name or f"fd{fd}"
+        os.set_blocking(fd, False)
+
+    def read(self, max_bytes: int = 4096, timeout_s: float = 0.0) -> bytes:
+        try:
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout_s))
+            if not ready:
+                return b""
+            data = os.read(self.fd, max_bytes)
+        except BlockingIOError:
+            return b""
+        except OSError as err:
+            raise PortGone(err.errno, f"{self.name}: {err.strerror}") from None
+        if not data:
+            raise PortGone(errno.EIO, f"{self.name}: end of file")
+        return data
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                select.select([], [self.fd], [], 0.05)
+                continue
+            except OSError as err:
+                raise PortGone(err.errno, f"{self.name}: {err.strerror}") from None
+            view = view[n:]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+class SerialPort:
+    """A pyserial port opened from a URL or a device path (serial://, rfc2217://, socket://, loop://, /dev/...)."""
+
+    def __init__(self, url: str, baudrate: int = 115200) -> None:
+        self.url = url
+        target, baud = parse_url(url, baudrate)
+        try:
+            self._ser = serial.serial_for_url(target, baudrate=baud, timeout=0, write_timeout=1.0)
+        except (serial.SerialException, OSError, ValueError) as err:
+            raise PortGone(errno.ENODEV, f"cannot open {url}: {err}") from None
+        self.baudrate = baud
+
+    def read(self, max_bytes: int = 4096, timeout_s: float = 0.0) -> bytes:
+        try:
+            timeout_s = max(0.0, timeout_s)
+            if self._ser.timeout != timeout_s:  # reconfiguring a tty costs a syscall: only when it changes
+                self._ser.timeout = timeout_s
+            first = self._ser.read(1)
+            if not first:
+                return b""
+            waiting = self._ser.in_waiting
+            return first + (self._ser.read(min(waiting, max_bytes - 1)) if waiting else b"")
+        except (serial.SerialException, OSError) as err:
+            raise PortGone(errno.EIO, f"{self.url}: {err}") from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._ser.write(data)
+        except (serial.SerialException, OSError) as err:
+            raise PortGone(errno.EIO, f"{self.url}: {err}") from None
+
+    def close(self) -> None:
+        with contextlib.suppress(serial.SerialException, OSError):
+            self._ser.close()
+
+
+def parse_url(url: str, default_baud: int = 115200) -> tuple[str, int]:
+    """Split an o2twin device URL into what pyserial opens and the baud rate.
+
+    ``serial:///dev/ttyUSB0?baud=115200`` -> ("/dev/ttyUSB0", 115200); a plain path is used as is; any other
+    pyserial URL (rfc2217://, socket://, loop://, spy://) is passed through unchanged.
+    """
+    if not url:
+        raise DeviceError("empty device URL: give e.g. serial:///dev/ttyUSB0?baud=115200 or socket://host:port")
+    baud = default_baud
+    if url.startswith("serial://"):
+        rest = url[len("serial://") :]
+        path, _, query = rest.partition("?")
+        for item in filter(None, query.split("&")):
+            key, _, value = item.partition("=")
+            if key in ("baud", "baudrate"):
+                if not value.isdigit() or int(value) <= 0:
+                    raise DeviceError(f"{url}: baud must be a positive integer, got {value!r}")
+                baud = int(value)
+            else:
+                raise DeviceError(f"{url}: unknown option '{key}' (serial:// URLs take ?baud=N)")
+        if not path:
+            raise DeviceError(f"{url}: no device path; e.g. serial:///dev/ttyUSB0?baud=115200")
+        return path, baud
+    return url, baud
