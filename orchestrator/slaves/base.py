@@ -7,7 +7,7 @@ link are interchangeable in a system.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,3 +93,29 @@ class Slave(ABC):
 
     def terminate(self) -> None:
         """Release resources; the slave cannot be stepped afterwards."""
+
+    def set_parameter(self, name: str, value: Any) -> None:
+        """Change a (tunable) parameter during a run (scheduled 'set' events, sim.set)."""
+        raise NotImplementedError(f"{self.name} cannot change parameter '{name}' during a run")
+
+    def output_reader(self, names: Sequence[str]) -> Callable[[], list[float]]:
+        """A function returning the current values of ``names`` in that order (the master's hot path).
+
+        Slaves override this to avoid building dicts every step (FMUs read by value reference).
+        """
+        names = list(names)
+
+        def read() -> list[float]:
+            values = self.get_outputs(names)
+            return [values[n] for n in names]
+
+        return read
+
+    def input_writer(self, names: Sequence[str]) -> Callable[[Sequence[float]], None]:
+        """A function setting ``names`` to the given values in that order (the master's hot path)."""
+        names = list(names)
+
+        def write(values: Sequence[float]) -> None:
+            self.set_inputs(dict(zip(names, values, strict=True)))
+
+        return write

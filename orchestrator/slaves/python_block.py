@@ -39,7 +39,13 @@ class PythonBlock(Slave):
             )
         self.name = name
         self.variables = {v.name: v for v in (*self.INPUTS, *self.OUTPUTS, *self.PARAMETERS)}
-        self.info = SlaveInfo(can_rollback=True, sample_time=sample_time, direct_feedthrough={})
+        # Every output is computed at sample instants only: no output depends directly on an input within a step
+        # (an empty mapping would mean "all inputs" by SlaveInfo's convention).
+        self.info = SlaveInfo(
+            can_rollback=True,
+            sample_time=sample_time,
+            direct_feedthrough={v.name: frozenset() for v in self.OUTPUTS},
+        )
         self.p: dict[str, Any] = {v.name: v.start for v in self.PARAMETERS}
         self._u: dict[str, float] = {v.name: float(v.start or 0.0) for v in self.INPUTS}
         self._y: dict[str, float] = {v.name: float(v.start or 0.0) for v in self.OUTPUTS}
@@ -86,6 +92,14 @@ class PythonBlock(Slave):
         if names is None:
             return dict(self._y)
         return {n: self._y[n] if n in self._y else self._u.get(n, self.p.get(n)) for n in names}
+
+    def set_parameter(self, name: str, value: Any) -> None:
+        """Change a parameter during a run (validated like at setup)."""
+        if name not in self.p:
+            known = ", ".join(sorted(self.p)) or "none"
+            raise SystemDefinitionError(f"{self.name}: unknown parameter '{name}' (parameters: {known})")
+        self.p[name] = value
+        self.validate_parameters()
 
     def get_state(self) -> Any:
         return copy.deepcopy(self.__dict__)
