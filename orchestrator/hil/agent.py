@@ -122,7 +122,16 @@ class Agent:
         wait = min(max_wait_s, max(0.0, self._next_sample - now))
         if self.in_session and not self.failsafe:
             wait = min(wait, max(0.0, self._last_command_time + self.command_timeout_s - now))
-        data = self.port.read(4096, wait)
+        try:
+            data = self.port.read(4096, wait)
+        except PortGone:
+            if not getattr(self.port, "reconnectable", False):
+                raise
+            if self.in_session:  # the host vanished without BYE: that is command loss
+                self._engage_failsafe(self.clock())
+            self.in_session = False
+            self._next_sample = math.inf
+            return
         if data:
             for payload in self.decoder.feed(data):
                 self._handle(payload)

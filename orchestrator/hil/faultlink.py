@@ -45,7 +45,8 @@ class FaultConfig:
     garbage: float = 0.0  #: probability of a garbage burst before a frame
     garbage_bytes: tuple[int, int] = (1, 64)
     directions: tuple[str, ...] = (HOST_TO_DEVICE, DEVICE_TO_HOST)
-    stalls: list[tuple[float, float]] = field(default_factory=list)  #: (start_s, duration_s), both directions
+    #: (start_s, duration_s) for both directions, or (start_s, duration_s, direction) for one
+    stalls: list[tuple] = field(default_factory=list)
     unplugs: list[tuple[float, float]] = field(default_factory=list)  #: (start_s, duration_s)
     restarts: list[float] = field(default_factory=list)  #: device restart instants
     baud: int | None = None  #: emulate this baud rate (None: as fast as the ptys go)
@@ -107,10 +108,11 @@ class FaultLink:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
-        self._events: list[tuple[float, str, float]] = sorted(
-            [(a, "stall", d) for a, d in self.cfg.stalls] + [(a, "unplug", d) for a, d in self.cfg.unplugs]
-            + [(a, "restart", 0.0) for a in self.cfg.restarts])  # fmt: skip
-        self._stall_until = 0.0
+        self._events: list[tuple[float, str, float, str]] = sorted(
+            [(s[0], "stall", s[1], s[2] if len(s) > 2 else "both") for s in self.cfg.stalls]
+            + [(a, "unplug", d, "both") for a, d in self.cfg.unplugs]
+            + [(a, "restart", 0.0, "both") for a in self.cfg.restarts])  # fmt: skip
+        self._stall_until = {HOST_TO_DEVICE: 0.0, DEVICE_TO_HOST: 0.0}
         self._replug_at: float | None = None
 
     @property
@@ -189,7 +191,7 @@ class FaultLink:
                 if not data:
                     continue
                 d = self.dirs[HOST_TO_DEVICE if fd == self._host_master else DEVICE_TO_HOST]
-                if now < self._stall_until:
+                if now < self._stall_until[d.name]:
                     d.counts.stalled_bytes += len(data)
                     continue
                 self._ingest(d, now, data)
@@ -201,9 +203,11 @@ class FaultLink:
             self._plug()
             log.info("fault link: cable plugged back in at %.3f s", now)
         while self._events and self._events[0][0] <= now:
-            _, kind, duration = self._events.pop(0)
+            _, kind, duration, which = self._events.pop(0)
             if kind == "stall":
-                self._stall_until = now + duration
+                for name in self._stall_until:
+                    if which in ("both", name):
+                        self._stall_until[name] = now + duration
                 log.info("fault link: stall for %.3f s at %.3f s", duration, now)
             elif kind == "unplug":
                 self.dirs[HOST_TO_DEVICE].counts.unplugs += 1

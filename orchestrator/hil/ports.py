@@ -119,3 +119,70 @@ def parse_url(url: str, default_baud: int = 115200) -> tuple[str, int]:
             raise DeviceError(f"{url}: no device path; e.g. serial:///dev/ttyUSB0?baud=115200")
         return path, baud
     return url, baud
+
+
+class TcpServerPort:
+    """The device side of a TCP link (host: socket://HOST:PORT): listens, serves one connection at a time.
+
+    read() accepts a pending connection first; a closed connection raises PortGone and the next read() waits for
+    the host to connect again.
+    """
+
+    #: the agent keeps serving after the host disconnects (it goes to the safe state and waits)
+    reconnectable = True
+
+    def __init__(self, port: int, host: str = "0.0.0.0") -> None:
+        import socket
+
+        self._socket_mod = socket
+        self._server = socket.create_server((host, port), reuse_port=False)
+        self._server.setblocking(False)
+        self.port = self._server.getsockname()[1]
+        self._conn = None
+        self.name = f"tcp:{host}:{self.port}"
+
+    def _accept(self, timeout_s: float) -> bool:
+        ready, _, _ = select.select([self._server], [], [], timeout_s)
+        if not ready:
+            return False
+        self._conn, _ = self._server.accept()
+        self._conn.settimeout(1.0)  # reads are select()ed first; writes may wait for buffer space
+        self._conn.setsockopt(self._socket_mod.IPPROTO_TCP, self._socket_mod.TCP_NODELAY, 1)
+        return True
+
+    def read(self, max_bytes: int = 4096, timeout_s: float = 0.0) -> bytes:
+        if self._conn is None and not self._accept(timeout_s):
+            return b""
+        ready, _, _ = select.select([self._conn], [], [], max(0.0, timeout_s))
+        if not ready:
+            return b""
+        try:
+            data = self._conn.recv(max_bytes)
+        except BlockingIOError:
+            return b""
+        except OSError as err:
+            self._drop()
+            raise PortGone(errno.ECONNRESET, f"{self.name}: {err}") from None
+        if not data:
+            self._drop()
+            raise PortGone(errno.ECONNRESET, f"{self.name}: the host closed the connection")
+        return data
+
+    def write(self, data: bytes) -> None:
+        if self._conn is None:
+            return  # nobody connected: like a UART with no cable, the bytes go nowhere
+        try:
+            self._conn.sendall(data)
+        except OSError as err:
+            self._drop()
+            raise PortGone(errno.ECONNRESET, f"{self.name}: {err}") from None
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        self._drop()
+        self._server.close()

@@ -1,0 +1,102 @@
+"""A HIL session over a real pseudo-terminal: handshake, commands, samples, refusal of wrong peers, URLs."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import threading
+
+import pytest
+
+from orchestrator.errors import DeviceError
+from orchestrator.hil.agent import Agent
+from orchestrator.hil.description import Channel
+from orchestrator.hil.hardware import BenchHardware
+from orchestrator.hil.ports import TcpServerPort, parse_url
+from orchestrator.hil.serial_device import SerialDevice
+from orchestrator.hil.virtual import VirtualDevice
+
+
+def test_commands_reach_the_hardware_and_every_sample_is_recorded(description, tmp_path, drive):
+    hw = BenchHardware(description)
+    samples_csv = tmp_path / "device_samples.csv"
+    with VirtualDevice(hw, description) as vd:
+        dev = SerialDevice(vd.url, description, {"sample_rate_hz": 100, "samples_path": str(samples_csv)})
+        trace = drive(dev, 100)
+        dev.parts["psa"].terminate()
+    m = dev.metrics()
+    # every command went out, was applied in order, and nothing else was applied
+    applied = [a["duty"] for a in hw.applied[1:]]  # the first entry is the agent's safe state at boot
+    assert applied[: len(trace.duty_cmd)] == pytest.approx(trace.duty_cmd[: len(applied)], rel=1e-6)
+    assert len(applied) >= 99
+    assert hw.applied[-1]["duty"] == 0.0  # BYE: the device went to the safe state
+    # every sample reports the bench signature of a command the device applied (p_feed is channel 5)
+    signatures = [hw.signature(a) for a in hw.applied]
+    p_feed_col = 7 + description.sensor_names.index("p_feed")
+    for row in dev.link.records:
+        assert min(abs(row[p_feed_col] - 5000.0 - s) for s in signatures) < 1e-3
+    assert all(ok == 1.0 for ok in trace.link_ok)
+    # every received sample is on disk, once
+    rows = list(csv.DictReader(samples_csv.open()))
+    assert len(rows) == m["samples"] >= 95
+    assert len({r["seq"] for r in rows}) == len(rows)
+    assert m["bad_crc"] == m["dropped"] == m["duplicates"] == 0
+    assert m["realtime"]["steps"] == 100
+    assert m["command_latency_p50_ms"] > 0
+
+
+def test_version_mismatch_at_hello_is_refused_with_a_clear_message(description):
+    hw = BenchHardware(description)
+    with VirtualDevice(hw, description, protocol_major=2) as vd:
+        dev = SerialDevice(vd.url, description, {"hello_timeout_s": 0.5})
+        with pytest.raises(DeviceError, match=r"refused protocol version 1\.0 .*device speaks protocol 2\.x"):
+            dev.parts["psa"].setup(0.0)
+    assert len(hw.applied) == 1  # only the boot-time safe state: no command was ever applied
+
+
+def test_a_device_with_other_channels_is_refused(description):
+    other = dataclasses.replace(description, sensors=[*description.sensors, Channel("extra", "psa", "Pa")])
+    with VirtualDevice(BenchHardware(other), other) as vd:
+        dev = SerialDevice(vd.url, description, {"hello_timeout_s": 0.5})
+        with pytest.raises(DeviceError, match=r"19 sensors.*differ from the description"):
+            dev.parts["psa"].setup(0.0)
+
+
+def test_no_answer_and_missing_port_are_clear_errors(description, tmp_path):
+    dev = SerialDevice("loop://", description, {"hello_timeout_s": 0.1, "hello_tries": 2})
+    with pytest.raises(DeviceError, match=r"does not answer HELLO \(2 tries"):
+        dev.parts["psa"].setup(0.0)
+    dev = SerialDevice(f"serial://{tmp_path}/ttyNONE?baud=115200", description)
+    with pytest.raises(DeviceError, match=r"cannot open .*ttyNONE"):
+        dev.parts["psa"].setup(0.0)
+
+
+def test_url_parsing():
+    assert parse_url("serial:///dev/ttyUSB0?baud=1000000") == ("/dev/ttyUSB0", 1000000)
+    assert parse_url("/dev/ttyAMA0") == ("/dev/ttyAMA0", 115200)
+    assert parse_url("rfc2217://pi.local:4000") == ("rfc2217://pi.local:4000", 115200)
+    with pytest.raises(DeviceError, match="unknown option 'parity'"):
+        parse_url("serial:///dev/ttyUSB0?parity=N")
+    with pytest.raises(DeviceError, match="baud must be a positive integer"):
+        parse_url("serial:///dev/ttyUSB0?baud=fast")
+
+
+def test_socket_url_reaches_an_agent_on_tcp(description, drive):
+    hw = BenchHardware(description)
+    server = TcpServerPort(0, "127.0.0.1")
+    stop = threading.Event()
+    agent = Agent(server, hw, description)
+    thread = threading.Thread(target=agent.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        dev = SerialDevice(f"socket://127.0.0.1:{server.port}", description, {"sample_rate_hz": 100})
+        trace = drive(dev, 30)
+        dev.parts["psa"].terminate()
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+    assert all(ok == 1.0 for ok in trace.link_ok)
+    assert agent.stats.commands_applied == 30
+    assert agent.stats.failsafe_engaged == 0  # BYE ended the session cleanly
+    assert not agent.in_session and hw.applied[-1]["duty"] == 0.0
