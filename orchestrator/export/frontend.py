@@ -252,8 +252,8 @@ def check_supported(flat_class: object, files: list[Path], class_file: Path | No
     for node in _walk_nodes(equation_nodes):
         if isinstance(node, ast.WhenEquation | ast.WhenStatement):
             fail("a when-equation", r"\bwhen\b", "use continuous equations (if-expressions, smooth)")
-        if isinstance(node, ast.Expression) and isinstance(node.operator, ast.ComponentRef):
-            op = node.operator.name
+        if isinstance(node, ast.Expression):
+            op = node.operator.name if isinstance(node.operator, ast.ComponentRef) else str(node.operator)
             if op in UNSUPPORTED_OPERATORS:
                 fail(UNSUPPORTED_OPERATORS[op], rf"\b{re.escape(op)}\s*\(", "remove the event/discrete construct")
 
