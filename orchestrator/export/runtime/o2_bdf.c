@@ -1,0 +1,321 @@
+/* Variable-order (1-5), variable-step BDF integrator for Co-Simulation, in the backward-difference form with
+ * the numerical differentiation formulas (NDF) of Shampine & Reichelt (1997, "The MATLAB ODE Suite"):
+ *   - history: the array D of backward differences of y = [x; z], rescaled when the step size changes;
+ *   - corrector: modified (simplified) Newton with the iteration matrix [I - c Jxx, -c Jxz; Jzx, Jzz],
+ *     c = h / alpha_k; the Jacobian is reused across steps and re-evaluated only when Newton fails to converge;
+ *     the sparse LU is redone only when c changes;
+ *   - error control: local error estimate err_k * (y_new - y_pred) in the weighted RMS norm over the states x,
+ *     weights rtol * |x| + atol, atol = rtol * nominal; order and step-size selection from the estimates of
+ *     orders k-1, k, k+1 after k+1 steps of equal size;
+ *   - index-1 semi-explicit DAE: the algebraic rows 0 = g(x, z) are solved in every Newton iteration; z takes part
+ *     in the Newton convergence test but not in the error estimate.
+ * No memory is allocated here: all work arrays belong to the instance.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "o2_runtime.h"
+
+#define NEWTON_MAXITER 4
+#define MIN_FACTOR 0.2
+#define MAX_FACTOR 10.0
+#define MAX_STEPS_PER_CALL 10000000L
+
+static const double KAPPA[O2_BDF_MAX_ORDER + 2] = {0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0, 0.0};
+
+typedef struct {
+    double gamma[O2_BDF_MAX_ORDER + 2], alpha[O2_BDF_MAX_ORDER + 2], err_const[O2_BDF_MAX_ORDER + 2];
+} coeffs;
+
+static void bdf_coeffs(coeffs *k) {
+    k->gamma[0] = 0.0;
+    for (int i = 1; i < O2_BDF_MAX_ORDER + 2; i++) k->gamma[i] = k->gamma[i - 1] + 1.0 / i;
+    for (int i = 0; i < O2_BDF_MAX_ORDER + 2; i++) {
+        k->alpha[i] = (1.0 - KAPPA[i]) * k->gamma[i];
+        k->err_const[i] = KAPPA[i] * k->gamma[i] + 1.0 / (i + 1);
+    }
+}
+
+/* R(order, factor): the matrix that rescales backward differences to a new step size (Shampine & Reichelt). */
+static void compute_r(int order, double factor, double r[O2_BDF_MAX_ORDER + 1][O2_BDF_MAX_ORDER + 1]) {
+    for (int j = 0; j <= order; j++) r[0][j] = 1.0;
+    for (int i = 1; i <= order; i++) {
+        r[i][0] = 0.0;
+        for (int j = 1; j <= order; j++) r[i][j] = r[i - 1][j] * ((i - 1) - factor * j) / i;
+    }
+}
+
+static void change_d(O2Instance *m, int order, double factor) {
+    double r[O2_BDF_MAX_ORDER + 1][O2_BDF_MAX_ORDER + 1], u[O2_BDF_MAX_ORDER + 1][O2_BDF_MAX_ORDER + 1];
+    double ru[O2_BDF_MAX_ORDER + 1][O2_BDF_MAX_ORDER + 1];
+    int n = m->n;
+    compute_r(order, factor, r);
+    compute_r(order, 1.0, u);
+    for (int i = 0; i <= order; i++)
+        for (int j = 0; j <= order; j++) {
+            double s = 0.0;
+            for (int k = 0; k <= order; k++) s += r[i][k] * u[k][j];
+            ru[i][j] = s;
+        }
+    /* D[j] <- sum_k RU[k][j] D[k] */
+    for (int j = 0; j <= order; j++) {
+        double *dst = m->dtmp + (size_t)j * n;
+        memset(dst, 0, (size_t)n * sizeof(double));
+        for (int k = 0; k <= order; k++) {
+            double c = ru[k][j];
+            if (c == 0.0) continue;
+            const double *src = m->D + (size_t)k * n;
+            for (int i = 0; i < n; i++) dst[i] += c * src[i];
+        }
+    }
+    memcpy(m->D, m->dtmp, (size_t)(order + 1) * n * sizeof(double));
+}
+
+/* Weights: x: atol + rtol |y|, atol = rtol * nominal; z: rtol (|z| + max |z| seen). */
+static void error_scale(const O2Instance *m, const double *y, double *scale) {
+    double rtol = m->s.rtol;
+    for (int i = 0; i < MDL_NX; i++) scale[i] = rtol * (mdl_x_nominal[i] + fabs(y[i]));
+    for (int i = 0; i < MDL_NZ; i++) {
+        double ref = m->zmax[i] > 1e-10 ? m->zmax[i] : 1e-10;
+        scale[MDL_NX + i] = rtol * (ref + fabs(y[MDL_NX + i]));
+    }
+}
+
+static double rms(const double *v, const double *scale, int n, double factor) {
+    if (n == 0) return 0.0;
+    double s = 0.0;
+    for (int i = 0; i < n; i++) {
+        double e = factor * v[i] / scale[i];
+        s += e * e;
+    }
+    return sqrt(s / n);
+}
+
+static int eval_f(O2Instance *m, double t, const double *y, double *f) {
+    o2_inputs_at(m, t, m->u_now);
+    if (o2_eval_dae(m, t, y, y + MDL_NX, m->u_now, f, f + MDL_NX) != 0) return -1;
+    return o2_all_finite(f, m->n) ? 0 : -1;
+}
+
+/* Start (or restart after an input change) at order 1 from a consistent point; keeps the step size. */
+static int restart(O2Instance *m, double t_end) {
+    int n = m->n;
+    double t = m->s.t;
+    o2_inputs_at(m, t, m->u_now);
+    if (MDL_NZ > 0 && !m->s.z_consistent) {
+        if (o2_solve_z(m, t, m->u_now) != 0) return -1;
+        m->s.z_consistent = 1;
+    }
+    double *y = m->x, *f = m->f;
+    if (eval_f(m, t, y, f) != 0) {
+        o2_log(m, fmi2Error, "logError", "integration failed at t=%.17g: the derivatives are not finite", t);
+        return -1;
+    }
+    if (!m->s.started) {
+        /* initial step size (Hairer, Norsett & Wanner, Solving ODEs I, sec. II.4), for order 1 */
+        double *scale = m->scale, *y1 = m->y_pred, *f1 = m->tmp2;
+        error_scale(m, y, scale);
+        double d0 = rms(y, scale, MDL_NX, 1.0), d1 = rms(f, scale, MDL_NX, 1.0);
+        double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+        if (h0 > t_end - t) h0 = t_end - t;
+        for (int i = 0; i < n; i++) y1[i] = i < MDL_NX ? y[i] + h0 * f[i] : y[i];
+        double d2 = 0.0;
+        if (eval_f(m, t + h0, y1, f1) == 0) {
+            for (int i = 0; i < MDL_NX; i++) f1[i] -= f[i];
+            d2 = rms(f1, scale, MDL_NX, 1.0) / h0;
+        }
+        double dmax = d1 > d2 ? d1 : d2;
+        double h1 = dmax <= 1e-15 ? (h0 * 1e-3 > 1e-6 ? h0 * 1e-3 : 1e-6) : sqrt(0.01 / dmax);
+        m->s.h_want = 100.0 * h0 < h1 ? 100.0 * h0 : h1;
+        if (!(m->s.h_want > 0.0)) m->s.h_want = 1e-6;
+        m->s.order = 1;
+        m->s.jac_valid = 0;
+    }
+    m->s.h_abs = m->s.h_want;
+    memset(m->D, 0, (size_t)O2_BDF_HIST * n * sizeof(double));
+    memcpy(m->D, y, (size_t)n * sizeof(double));
+    for (int i = 0; i < MDL_NX; i++) m->D[n + i] = m->s.h_abs * f[i];
+    m->s.order = 1;
+    m->s.n_equal_steps = 0;
+    m->s.started = 1;
+    m->s.inputs_changed = 0;
+    m->s.n_restarts++;
+    return 0;
+}
+
+/* Modified Newton for the corrector; returns the iteration count, or -1 when it does not converge. */
+static int newton(O2Instance *m, double t_new, double c, double tol) {
+    int n = m->n;
+    double *y = m->tmp, *d = m->d, *f = m->f, *dy = m->dy;
+    const double *y_pred = m->y_pred, *psi = m->psi, *scale = m->scale;
+    memcpy(y, y_pred, (size_t)n * sizeof(double));
+    memset(d, 0, (size_t)n * sizeof(double));
+    double dy_norm_old = -1.0;
+    for (int k = 0; k < NEWTON_MAXITER; k++) {
+        if (eval_f(m, t_new, y, f) != 0) return -1;
+        for (int i = 0; i < MDL_NX; i++) dy[i] = c * f[i] - psi[i] - d[i];
+        for (int i = MDL_NX; i < n; i++) dy[i] = -f[i];
+        o2_splu_solve(&m->lu_iter, dy);
+        double dy_norm = rms(dy, scale, n, 1.0);
+        double rate = dy_norm_old > 0.0 ? dy_norm / dy_norm_old : -1.0;
+        if (rate >= 0.0 && (rate >= 1.0 || pow(rate, NEWTON_MAXITER - k) / (1.0 - rate) * dy_norm > tol)) return -1;
+        for (int i = 0; i < n; i++) {
+            y[i] += dy[i];
+            d[i] += dy[i];
+        }
+        if (dy_norm == 0.0 || (rate >= 0.0 && rate / (1.0 - rate) * dy_norm < tol)) return k + 1;
+        dy_norm_old = dy_norm;
+    }
+    return -1;
+}
+
+int o2_bdf_do_step(O2Instance *m, double t_end) {
+    int n = m->n;
+    if (n == 0) {
+        m->s.t = t_end;
+        return 0;
+    }
+    if (!m->s.started || m->s.inputs_changed)
+        if (restart(m, t_end) != 0) return -1;
+    coeffs k;
+    bdf_coeffs(&k);
+    double rtol = m->s.rtol;
+    double newton_tol = 10.0 * DBL_EPSILON / rtol;
+    double tol2 = sqrt(rtol) < 0.03 ? sqrt(rtol) : 0.03;
+    if (tol2 > newton_tol) newton_tol = tol2;
+    long steps = 0;
+
+    while (m->s.t < t_end) {
+        double t = m->s.t;
+        int order = m->s.order;
+        double h, t_new, c;
+        int n_iter;
+        for (;;) { /* attempts of one step */
+            if (++steps > MAX_STEPS_PER_CALL) {
+                o2_log(m, fmi2Error, "logError", "integration failed at t=%.17g: more than %ld steps in one doStep", t,
+                       MAX_STEPS_PER_CALL);
+                return -1;
+            }
+            h = m->s.h_want;
+            if (h > MAX_FACTOR * m->s.h_abs) h = MAX_FACTOR * m->s.h_abs;
+            double remaining = t_end - t;
+            int last = 0;
+            if (h >= remaining || remaining - h < 0.05 * h) {
+                h = remaining;
+                last = 1;
+            }
+            double min_step = 10.0 * (nextafter(t, INFINITY) - t);
+            if (h < min_step) {
+                o2_log(m, fmi2Error, "logError",
+                       "integration failed at t=%.17g: the step size %g fell below the minimum (rtol=%g): the model is "
+                       "too stiff or not smooth there",
+                       t, h, rtol);
+                return -1;
+            }
+            if (h != m->s.h_abs) {
+                change_d(m, order, h / m->s.h_abs);
+                m->s.h_abs = h;
+                m->s.n_equal_steps = 0;
+            }
+            t_new = last ? t_end : t + h;
+            /* predictor, psi, weights */
+            double *y_pred = m->y_pred, *psi = m->psi;
+            memcpy(y_pred, m->D, (size_t)n * sizeof(double));
+            memset(psi, 0, (size_t)n * sizeof(double));
+            for (int j = 1; j <= order; j++) {
+                const double *dj = m->D + (size_t)j * n;
+                double gj = k.gamma[j] / k.alpha[order];
+                for (int i = 0; i < n; i++) {
+                    y_pred[i] += dj[i];
+                    psi[i] += gj * dj[i];
+                }
+            }
+            error_scale(m, y_pred, m->scale);
+            c = h / k.alpha[order];
+            n_iter = -1;
+            for (;;) {
+                if (!m->s.jac_valid) {
+                    o2_inputs_at(m, t_new, m->u_now);
+                    if (o2_eval_jac(m, t_new, y_pred, y_pred + MDL_NX, m->u_now, m->J) != 0 ||
+                        !o2_all_finite(m->J, m->nnz_j))
+                        break;
+                    m->s.n_jac++;
+                    m->s.jac_valid = 1;
+                    m->s.jac_current = 1;
+                    m->lu_holds = 0;
+                }
+                if ((m->lu_holds != 1 || m->lu_c != c) && o2_factor_iteration(m, c) != 0) {
+                    n_iter = -1;
+                } else {
+                    n_iter = newton(m, t_new, c, newton_tol);
+                }
+                if (n_iter >= 0 || m->s.jac_current) break;
+                m->s.jac_valid = 0; /* retry once with a fresh Jacobian */
+            }
+            if (n_iter < 0) {
+                m->s.n_newton_fail++;
+                m->s.n_rejected++;
+                m->s.h_want = 0.5 * m->s.h_abs;
+                continue;
+            }
+            double safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter);
+            error_scale(m, m->tmp, m->scale);
+            double err = rms(m->d, m->scale, MDL_NX, k.err_const[order]);
+            if (err > 1.0) {
+                double factor = safety * pow(err, -1.0 / (order + 1));
+                if (factor < MIN_FACTOR) factor = MIN_FACTOR;
+                m->s.h_want = m->s.h_abs * factor;
+                m->s.n_rejected++;
+                continue;
+            }
+            /* accepted */
+            m->s.n_steps++;
+            m->s.n_equal_steps++;
+            m->s.jac_current = 0;
+            m->s.t = t_new;
+            memcpy(m->x, m->tmp, (size_t)n * sizeof(double));
+            for (int i = 0; i < MDL_NZ; i++)
+                if (fabs(m->z[i]) > m->zmax[i]) m->zmax[i] = fabs(m->z[i]);
+            double *d = m->d;
+            double *d1 = m->D + (size_t)(order + 1) * n, *d2 = m->D + (size_t)(order + 2) * n;
+            for (int i = 0; i < n; i++) {
+                d2[i] = d[i] - d1[i];
+                d1[i] = d[i];
+            }
+            for (int j = order; j >= 0; j--) {
+                double *dj = m->D + (size_t)j * n, *dj1 = m->D + (size_t)(j + 1) * n;
+                for (int i = 0; i < n; i++) dj[i] += dj1[i];
+            }
+            if (m->s.n_equal_steps >= order + 1) {
+                double err_m = order > 1 ? rms(m->D + (size_t)order * n, m->scale, MDL_NX, k.err_const[order - 1])
+                                         : INFINITY;
+                double err_p = order < O2_BDF_MAX_ORDER
+                                   ? rms(m->D + (size_t)(order + 2) * n, m->scale, MDL_NX, k.err_const[order + 1])
+                                   : INFINITY;
+                double norms[3] = {err_m, err, err_p}, best = -1.0;
+                int delta = 0;
+                for (int j = 0; j < 3; j++) {
+                    double fj = norms[j] == 0.0 ? INFINITY : pow(norms[j], -1.0 / (order + j));
+                    if (isinf(norms[j])) fj = 0.0;
+                    if (fj > best) {
+                        best = fj;
+                        delta = j - 1;
+                    }
+                }
+                double factor = safety * best;
+                if (factor > MAX_FACTOR) factor = MAX_FACTOR;
+                if (delta != 0) {
+                    m->s.order = order + delta;
+                    m->s.n_equal_steps = 0;
+                }
+                m->s.h_want = m->s.h_abs * factor;
+            } else if (m->s.h_want < m->s.h_abs) {
+                m->s.h_want = m->s.h_abs; /* accepted after a rejection: the shorter step stands */
+            }
+            break;
+        }
+    }
+    m->s.z_consistent = 1;
+    return 0;
+}

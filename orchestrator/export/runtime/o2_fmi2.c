@@ -1,0 +1,802 @@
+/* FMI 2.0 API of the O2 Twin FMU runtime: Model Exchange and Co-Simulation in one binary.
+ * Every entry point checks its arguments and the instance's mode and answers a bad call with fmi2Error and a
+ * log message instead of crashing. Memory is allocated only in fmi2Instantiate and fmi2GetFMUstate. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "o2_runtime.h"
+
+#define O2_MSG_MAX 1024
+
+/* ---------------------------------------------------------------- logging and helpers */
+
+void o2_log(O2Instance *m, fmi2Status status, const char *category, const char *fmt, ...) {
+    if (!m || !m->cb.logger) return;
+    if (status < fmi2Warning && !m->logging_on) return;
+    char msg[O2_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    m->cb.logger(m->cb.componentEnvironment, m->instance_name ? m->instance_name : "", status, category, msg);
+}
+
+void o2_invalidate(O2Instance *m) {
+    m->xdot_valid = 0;
+    m->v_valid = 0;
+}
+
+static const char *mode_name(int mode) {
+    static const char *names[] = {"instantiated",     "initialization mode", "event mode", "continuous-time mode",
+                                  "step complete",    "terminated",          "error"};
+    return (mode >= 0 && mode <= O2_ERROR) ? names[mode] : "unknown";
+}
+
+#define M ((O2Instance *)c)
+#define ALLOW(fn, mask)                                                                                         \
+    do {                                                                                                        \
+        if (!c) return fmi2Error;                                                                               \
+        if (!((mask) & (1 << M->s.mode))) {                                                                     \
+            o2_log(M, fmi2Error, "logError", "%s: not allowed in %s (t=%g)", fn, mode_name(M->s.mode), M->s.t); \
+            return fmi2Error;                                                                                   \
+        }                                                                                                       \
+    } while (0)
+#define B(mode) (1 << (mode))
+#define ANY_SET (B(O2_INSTANTIATED) | B(O2_INIT_MODE) | B(O2_EVENT_MODE) | B(O2_CONT_TIME_MODE) | B(O2_STEP_COMPLETE))
+#define AFTER_INIT_START (B(O2_INIT_MODE) | B(O2_EVENT_MODE) | B(O2_CONT_TIME_MODE) | B(O2_STEP_COMPLETE) | B(O2_TERMINATED) | B(O2_ERROR))
+#define ME_RUN (B(O2_EVENT_MODE) | B(O2_CONT_TIME_MODE))
+
+static fmi2Status need_type(O2Instance *m, fmi2Type type, const char *fn) {
+    if (m->type != type) {
+        o2_log(m, fmi2Error, "logError", "%s: only for %s instances", fn,
+               type == fmi2ModelExchange ? "Model Exchange" : "Co-Simulation");
+        return fmi2Error;
+    }
+    return fmi2OK;
+}
+
+static fmi2Status fail(O2Instance *m) {
+    m->s.mode = O2_ERROR;
+    return fmi2Error;
+}
+
+/* Initialisation solved, z consistent, caches computed: what any getter needs. */
+static int ensure_init(O2Instance *m) {
+    if (m->s.init_solved) return 0;
+    if (o2_solve_initialisation(m) != 0) return -1;
+    m->s.init_solved = 1;
+    m->s.z_consistent = 1;
+    m->s.started = 0;
+    o2_invalidate(m);
+    return 0;
+}
+
+static int ensure_z(O2Instance *m) {
+    if (ensure_init(m) != 0) return -1;
+    if (MDL_NZ > 0 && !m->s.z_consistent) {
+        if (o2_solve_z(m, m->s.t, m->u) != 0) return -1;
+        m->s.z_consistent = 1;
+        o2_invalidate(m);
+    }
+    return 0;
+}
+
+static int ensure_xdot(O2Instance *m) {
+    if (ensure_z(m) != 0) return -1;
+    if (!m->xdot_valid) {
+        if (o2_eval_dae(m, m->s.t, m->x, m->z, m->u, m->xdot, m->res) != 0 || !o2_all_finite(m->xdot, MDL_NX)) {
+            o2_log(m, fmi2Error, "logError", "the derivatives are not finite at t=%g", m->s.t);
+            return -1;
+        }
+        m->xdot_valid = 1;
+    }
+    return 0;
+}
+
+static int ensure_vars(O2Instance *m) {
+    if (ensure_z(m) != 0) return -1;
+    if (!m->v_valid) {
+        if (o2_eval_vars(m, m->v) != 0) {
+            o2_log(m, fmi2Error, "logError", "evaluating the variables failed at t=%g", m->s.t);
+            return -1;
+        }
+        m->v_valid = 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- instantiation */
+
+static void *o2_alloc(O2Instance *m, size_t nobj, size_t size) {
+    if (nobj == 0) nobj = 1;
+    return m->cb.allocateMemory ? m->cb.allocateMemory(nobj, size) : calloc(nobj, size);
+}
+
+static void o2_release(O2Instance *m, void *p) {
+    if (!p) return;
+    if (m->cb.freeMemory)
+        m->cb.freeMemory(p);
+    else
+        free(p);
+}
+
+/* the sparse LU allocates through plain calloc/free: it has no instance to reach the callbacks */
+
+static void reset_values(O2Instance *m) {
+    memset(&m->s, 0, sizeof(m->s));
+    memset(m->sd, 0, (size_t)m->n_sd * sizeof(double));
+    memset(m->x_set, 0, (MDL_NX + 1) * sizeof(int));
+    for (int i = 0; i < MDL_NP; i++) m->p[i] = mdl_p_start[i];
+    for (int i = 0; i < MDL_NU; i++) m->u[i] = m->u0[i] = mdl_u_start[i];
+    m->s.mode = O2_INSTANTIATED;
+    m->s.rtol = MDL_REL_TOL;
+    m->lu_holds = 0;
+    o2_invalidate(m);
+}
+
+static int setup_patterns(O2Instance *m) {
+    const casadi_int *sp = mdl_dae_jac_sparsity_out(0);
+    int n = m->n;
+    m->j_colptr = sp + 2;
+    m->j_row = sp + 2 + n + 1;
+    m->nnz_j = m->j_colptr[n];
+    sp = mdl_dae_jac_u_sparsity_out(0);
+    m->ju_colptr = sp + 2;
+    m->ju_row = sp + 2 + MDL_NU + 1;
+    m->nnz_ju = m->ju_colptr[MDL_NU];
+    sp = mdl_init_jac_sparsity_out(0);
+    m->ij_colptr = sp + 2;
+    m->ij_row = sp + 2 + n + 1;
+    m->nnz_ij = m->ij_colptr[n];
+    /* iteration matrix: J plus the diagonal of the x rows */
+    m->a_colptr = o2_alloc(m, (size_t)n + 1, sizeof(int));
+    m->a_row = o2_alloc(m, (size_t)m->nnz_j + n, sizeof(int));
+    m->a_from_j = o2_alloc(m, (size_t)m->nnz_j, sizeof(int));
+    m->a_diag = o2_alloc(m, (size_t)MDL_NX, sizeof(int));
+    if (!m->a_colptr || !m->a_row || !m->a_from_j || !m->a_diag) return -1;
+    int q = 0;
+    for (int col = 0; col < n; col++) {
+        m->a_colptr[col] = q;
+        int diag_done = col >= MDL_NX;
+        for (int e = m->j_colptr[col]; e < m->j_colptr[col + 1]; e++) {
+            int r = m->j_row[e];
+            if (!diag_done && r >= col) {
+                if (r > col) m->a_row[q++] = col;
+                m->a_diag[col] = q - (r > col ? 1 : 0);
+                diag_done = 1;
+            }
+            m->a_from_j[e] = q;
+            m->a_row[q++] = r;
+        }
+        if (!diag_done) {
+            m->a_diag[col] = q;
+            m->a_row[q++] = col;
+        }
+    }
+    m->a_colptr[n] = q;
+    m->nnz_a = q;
+    m->a_val = o2_alloc(m, (size_t)q, sizeof(double));
+    m->ij_val = o2_alloc(m, (size_t)m->nnz_ij, sizeof(double));
+    if (!m->a_val || !m->ij_val) return -1;
+    if (o2_splu_analyse(&m->lu_iter, n, m->a_colptr, m->a_row, calloc, free) != 0) return -1;
+    if (o2_splu_analyse(&m->lu_init, n, m->ij_colptr, m->ij_row, calloc, free) != 0) return -1;
+    return 0;
+}
+
+static int setup_work(O2Instance *m) {
+    casadi_int sz_arg = 0, sz_res = 0, sz_iw = 0, sz_w = 0, a, r, i, w;
+    int (*work[])(casadi_int *, casadi_int *, casadi_int *, casadi_int *) = {
+        mdl_dae_work, mdl_dae_jac_work, mdl_dae_jac_u_work, mdl_vars_work,
+        mdl_vars_fwd_work, mdl_init_guess_work, mdl_init_res_work, mdl_init_jac_work};
+    for (size_t k = 0; k < sizeof(work) / sizeof(work[0]); k++) {
+        work[k](&a, &r, &i, &w);
+        if (a > sz_arg) sz_arg = a;
+        if (r > sz_res) sz_res = r;
+        if (i > sz_iw) sz_iw = i;
+        if (w > sz_w) sz_w = w;
+    }
+    if (sz_arg < 8) sz_arg = 8;
+    if (sz_res < 2) sz_res = 2;
+    m->arg = o2_alloc(m, (size_t)sz_arg, sizeof(double *));
+    m->res_ptr = o2_alloc(m, (size_t)sz_res, sizeof(double *));
+    m->iw = o2_alloc(m, (size_t)sz_iw, sizeof(int));
+    m->w = o2_alloc(m, (size_t)sz_w, sizeof(double));
+    return (m->arg && m->res_ptr && m->iw && m->w) ? 0 : -1;
+}
+
+static void free_instance(O2Instance *m) {
+    o2_splu_free(&m->lu_iter);
+    o2_splu_free(&m->lu_init);
+    void *ptrs[] = {m->instance_name, m->sd,    m->x_set,  m->xdot,   m->res,    m->v,        m->a_colptr, m->a_row,
+                    m->a_from_j,      m->a_diag, m->a_val, m->ij_val, m->arg,    m->res_ptr,  m->iw,       m->w,
+                    m->y_pred,        m->psi,    m->d,     m->f,      m->scale,  m->dy,       m->tmp,      m->tmp2,
+                    m->dtmp,          m->jtmp,   m->jutmp, m->u_now,  m->dv,     m->dxz};
+    fmi2CallbackFreeMemory release = m->cb.freeMemory;
+    for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); k++) o2_release(m, ptrs[k]);
+    if (release)
+        release(m);
+    else
+        free(m);
+}
+
+fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2String fmuGUID,
+                              fmi2String fmuResourceLocation, const fmi2CallbackFunctions *functions,
+                              fmi2Boolean visible, fmi2Boolean loggingOn) {
+    (void)fmuResourceLocation;
+    (void)visible;
+    if (!functions) return NULL;
+    O2Instance probe;
+    memset(&probe, 0, sizeof(probe));
+    probe.cb = *functions;
+    probe.instance_name = (char *)(instanceName ? instanceName : "");
+    if (!instanceName || !instanceName[0]) {
+        o2_log(&probe, fmi2Error, "logError", "fmi2Instantiate: instanceName must be a non-empty string");
+        return NULL;
+    }
+    if (fmuType != fmi2ModelExchange && fmuType != fmi2CoSimulation) {
+        o2_log(&probe, fmi2Error, "logError", "fmi2Instantiate: unknown fmuType %d", (int)fmuType);
+        return NULL;
+    }
+    if (!fmuGUID || strcmp(fmuGUID, MODEL_GUID) != 0) {
+        o2_log(&probe, fmi2Error, "logError", "fmi2Instantiate: GUID '%s' does not match this binary's '%s'",
+               fmuGUID ? fmuGUID : "(null)", MODEL_GUID);
+        return NULL;
+    }
+    O2Instance *m = functions->allocateMemory ? functions->allocateMemory(1, sizeof(O2Instance))
+                                              : calloc(1, sizeof(O2Instance));
+    if (!m) return NULL;
+    memset(m, 0, sizeof(*m));
+    m->cb = *functions;
+    m->type = fmuType;
+    m->logging_on = loggingOn ? 1 : 0;
+    m->instance_name = o2_alloc(m, strlen(instanceName) + 1, 1);
+    if (!m->instance_name) {
+        free_instance(m);
+        return NULL;
+    }
+    strcpy(m->instance_name, instanceName);
+    int n = MDL_NX + MDL_NZ;
+    m->n = n;
+    if (setup_patterns(m) != 0 || setup_work(m) != 0) {
+        o2_log(m, fmi2Error, "logError", "fmi2Instantiate: out of memory (or the model is too large for the LU)");
+        free_instance(m);
+        return NULL;
+    }
+    /* persistent doubles: x z | u | p | du | u0 | xs | D | J | zmax */
+    m->n_sd = n + 3 * MDL_NU + MDL_NP + MDL_NX + O2_BDF_HIST * n + m->nnz_j + MDL_NZ;
+    m->sd = o2_alloc(m, (size_t)m->n_sd, sizeof(double));
+    m->x_set = o2_alloc(m, (size_t)MDL_NX + 1, sizeof(int));
+    m->xdot = o2_alloc(m, (size_t)MDL_NX, sizeof(double));
+    m->res = o2_alloc(m, (size_t)MDL_NZ, sizeof(double));
+    m->v = o2_alloc(m, (size_t)MDL_NV, sizeof(double));
+    m->y_pred = o2_alloc(m, (size_t)n, sizeof(double));
+    m->psi = o2_alloc(m, (size_t)n, sizeof(double));
+    m->d = o2_alloc(m, (size_t)n, sizeof(double));
+    m->f = o2_alloc(m, (size_t)n, sizeof(double));
+    m->scale = o2_alloc(m, (size_t)n, sizeof(double));
+    m->dy = o2_alloc(m, (size_t)n, sizeof(double));
+    m->tmp = o2_alloc(m, (size_t)n, sizeof(double));
+    m->tmp2 = o2_alloc(m, (size_t)n, sizeof(double));
+    m->dtmp = o2_alloc(m, (size_t)O2_BDF_HIST * n, sizeof(double));
+    m->jtmp = o2_alloc(m, (size_t)m->nnz_j, sizeof(double));
+    m->jutmp = o2_alloc(m, (size_t)m->nnz_ju, sizeof(double));
+    m->u_now = o2_alloc(m, (size_t)MDL_NU, sizeof(double));
+    m->dv = o2_alloc(m, (size_t)MDL_NV, sizeof(double));
+    m->dxz = o2_alloc(m, (size_t)n + MDL_NU, sizeof(double));
+    if (!m->sd || !m->x_set || !m->xdot || !m->res || !m->v || !m->y_pred || !m->psi || !m->d || !m->f ||
+        !m->scale || !m->dy || !m->tmp || !m->tmp2 || !m->dtmp || !m->jtmp || !m->jutmp || !m->u_now || !m->dv ||
+        !m->dxz) {
+        o2_log(m, fmi2Error, "logError", "fmi2Instantiate: out of memory");
+        free_instance(m);
+        return NULL;
+    }
+    double *q = m->sd;
+    m->x = q;
+    m->z = q + MDL_NX;
+    q += n;
+    m->u = q;
+    q += MDL_NU;
+    m->p = q;
+    q += MDL_NP;
+    m->du = q;
+    q += MDL_NU;
+    m->u0 = q;
+    q += MDL_NU;
+    m->xs = q;
+    q += MDL_NX;
+    m->D = q;
+    q += O2_BDF_HIST * n;
+    m->J = q;
+    q += m->nnz_j;
+    m->zmax = q;
+    reset_values(m);
+    o2_log(m, fmi2OK, "logEvents", "instantiated %s (%s): nx=%d nz=%d nu=%d np=%d, nnz(J)=%d, LU fill %d", instanceName,
+           fmuType == fmi2ModelExchange ? "ME" : "CS", MDL_NX, MDL_NZ, MDL_NU, MDL_NP, m->nnz_j,
+           m->lu_iter.nnz_fill);
+    return m;
+}
+
+void fmi2FreeInstance(fmi2Component c) {
+    if (c) free_instance(M);
+}
+
+const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
+const char *fmi2GetVersion(void) { return fmi2Version; }
+
+fmi2Status fmi2SetDebugLogging(fmi2Component c, fmi2Boolean loggingOn, size_t nCategories,
+                               const fmi2String categories[]) {
+    if (!c) return fmi2Error;
+    if (nCategories > 0 && !categories) {
+        o2_log(M, fmi2Error, "logError", "fmi2SetDebugLogging: categories is NULL");
+        return fmi2Error;
+    }
+    M->logging_on = loggingOn ? 1 : 0;
+    return fmi2OK;
+}
+
+fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean toleranceDefined, fmi2Real tolerance,
+                               fmi2Real startTime, fmi2Boolean stopTimeDefined, fmi2Real stopTime) {
+    ALLOW("fmi2SetupExperiment", B(O2_INSTANTIATED));
+    if (toleranceDefined) {
+        if (!(tolerance > 0.0) || tolerance >= 1.0) {
+            o2_log(M, fmi2Error, "logError", "fmi2SetupExperiment: tolerance %g must be in (0, 1)", tolerance);
+            return fmi2Error;
+        }
+        M->s.rtol = tolerance;
+    }
+    if (!isfinite(startTime)) {
+        o2_log(M, fmi2Error, "logError", "fmi2SetupExperiment: startTime is not finite");
+        return fmi2Error;
+    }
+    M->s.t = M->s.start_time = startTime;
+    M->s.stop_time_defined = stopTimeDefined ? 1 : 0;
+    M->s.stop_time = stopTime;
+    return fmi2OK;
+}
+
+fmi2Status fmi2EnterInitializationMode(fmi2Component c) {
+    ALLOW("fmi2EnterInitializationMode", B(O2_INSTANTIATED));
+    M->s.mode = O2_INIT_MODE;
+    M->s.init_solved = 0;
+    return fmi2OK;
+}
+
+fmi2Status fmi2ExitInitializationMode(fmi2Component c) {
+    ALLOW("fmi2ExitInitializationMode", B(O2_INIT_MODE));
+    if (ensure_init(M) != 0) return fail(M);
+    for (int i = 0; i < MDL_NU; i++) M->u0[i] = M->u[i];
+    M->s.started = 0;
+    M->s.t_comm = M->s.t;
+    M->s.last_successful_time = M->s.t;
+    M->s.mode = M->type == fmi2ModelExchange ? O2_EVENT_MODE : O2_STEP_COMPLETE;
+    return fmi2OK;
+}
+
+fmi2Status fmi2Terminate(fmi2Component c) {
+    ALLOW("fmi2Terminate", B(O2_EVENT_MODE) | B(O2_CONT_TIME_MODE) | B(O2_STEP_COMPLETE) | B(O2_INIT_MODE));
+    o2_log(M, fmi2OK, "logStatistics",
+           "t=%g: %ld steps, %ld rejected (%ld Newton failures), %ld f, %ld Jacobians, %ld LU (%ld sparse, %ld "
+           "dense), %ld restarts",
+           M->s.t, M->s.n_steps, M->s.n_rejected, M->s.n_newton_fail, M->s.n_f, M->s.n_jac, M->s.n_lu,
+           M->lu_iter.n_sparse, M->lu_iter.n_dense, M->s.n_restarts);
+    M->s.mode = O2_TERMINATED;
+    return fmi2OK;
+}
+
+fmi2Status fmi2Reset(fmi2Component c) {
+    if (!c) return fmi2Error;
+    reset_values(M);
+    return fmi2OK;
+}
+
+/* ---------------------------------------------------------------- variable access */
+
+static int check_vrs(O2Instance *m, const char *fn, const fmi2ValueReference vr[], size_t nvr, const void *values) {
+    if (nvr == 0) return 0;
+    if (!vr || !values) {
+        o2_log(m, fmi2Error, "logError", "%s: NULL vr or value array", fn);
+        return -1;
+    }
+    for (size_t i = 0; i < nvr; i++)
+        if (vr[i] >= (fmi2ValueReference)MDL_NV) {
+            o2_log(m, fmi2Error, "logError", "%s: unknown value reference %u (this FMU has 0..%d)", fn, vr[i],
+                   MDL_NV - 1);
+            return -1;
+        }
+    return 0;
+}
+
+fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2Real value[]) {
+    ALLOW("fmi2GetReal", AFTER_INIT_START);
+    if (check_vrs(M, "fmi2GetReal", vr, nvr, value) != 0) return fmi2Error;
+    if (nvr == 0) return fmi2OK;
+    int need_vars = 0, need_xdot = 0;
+    for (size_t i = 0; i < nvr; i++) {
+        int kind = mdl_vr_kind[vr[i]];
+        if (kind == MDL_KIND_CALC) need_vars = 1;
+        if (kind == MDL_KIND_DERIV) need_xdot = 1;
+    }
+    if (M->s.mode == O2_ERROR) need_vars = need_xdot = 0; /* only what is stored */
+    if (ensure_init(M) != 0) return fail(M);
+    if (need_xdot && ensure_xdot(M) != 0) return fail(M);
+    if (need_vars && ensure_vars(M) != 0) return fail(M);
+    for (size_t i = 0; i < nvr; i++) {
+        int idx = mdl_vr_index[vr[i]];
+        switch (mdl_vr_kind[vr[i]]) {
+        case MDL_KIND_PARAM: value[i] = M->p[idx]; break;
+        case MDL_KIND_INPUT: value[i] = M->u[idx]; break;
+        case MDL_KIND_STATE: value[i] = M->x[idx]; break;
+        case MDL_KIND_DERIV: value[i] = M->xdot_valid ? M->xdot[idx] : NAN; break;
+        default: value[i] = M->v_valid ? M->v[vr[i]] : NAN; break;
+        }
+    }
+    return fmi2OK;
+}
+
+fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const fmi2Real value[]) {
+    ALLOW("fmi2SetReal", ANY_SET);
+    if (check_vrs(M, "fmi2SetReal", vr, nvr, value) != 0) return fmi2Error;
+    int before_init = M->s.mode == O2_INSTANTIATED || M->s.mode == O2_INIT_MODE;
+    for (size_t i = 0; i < nvr; i++) {
+        int kind = mdl_vr_kind[vr[i]], idx = mdl_vr_index[vr[i]];
+        const char *name = mdl_vr_name[vr[i]];
+        if (!isfinite(value[i])) {
+            o2_log(M, fmi2Error, "logError", "fmi2SetReal: value of '%s' is not finite", name);
+            return fmi2Error;
+        }
+        if (kind == MDL_KIND_PARAM) {
+            if (!before_init) {
+                o2_log(M, fmi2Error, "logError",
+                       "fmi2SetReal: parameter '%s' can only be set before initialisation ends (t=%g)", name, M->s.t);
+                return fmi2Error;
+            }
+            M->p[idx] = value[i];
+            M->s.init_solved = 0;
+        } else if (kind == MDL_KIND_INPUT) {
+            if (M->u[idx] != value[i] || M->du[idx] != 0.0) {
+                M->u[idx] = value[i];
+                M->du[idx] = 0.0;
+                M->s.inputs_changed = 1;
+                M->s.z_consistent = 0;
+                if (before_init) M->s.init_solved = 0;
+            }
+        } else if (kind == MDL_KIND_STATE && before_init) {
+            M->x[idx] = value[i];
+            M->x_set[idx] = 1;
+            M->s.init_solved = 0;
+        } else {
+            o2_log(M, fmi2Error, "logError", "fmi2SetReal: '%s' (value reference %u) cannot be set in %s", name, vr[i],
+                   mode_name(M->s.mode));
+            return fmi2Error;
+        }
+    }
+    if (nvr > 0) {
+        for (int i = 0; i < MDL_NU; i++) M->u0[i] = M->u[i];
+        M->s.t_comm = M->s.t;
+        o2_invalidate(M);
+    }
+    return fmi2OK;
+}
+
+static fmi2Status no_such_type(O2Instance *m, const char *fn, const fmi2ValueReference vr[], size_t nvr,
+                               const void *values) {
+    if (nvr == 0) return fmi2OK;
+    if (!vr || !values) {
+        o2_log(m, fmi2Error, "logError", "%s: NULL vr or value array", fn);
+        return fmi2Error;
+    }
+    o2_log(m, fmi2Error, "logError", "%s: value reference %u is not of this type (all variables are Real)", fn, vr[0]);
+    return fmi2Error;
+}
+
+fmi2Status fmi2GetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2Integer value[]) {
+    if (!c) return fmi2Error;
+    return no_such_type(M, "fmi2GetInteger", vr, nvr, value);
+}
+fmi2Status fmi2GetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2Boolean value[]) {
+    if (!c) return fmi2Error;
+    return no_such_type(M, "fmi2GetBoolean", vr, nvr, value);
+}
+fmi2Status fmi2GetString(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, fmi2String value[]) {
+    if (!c) return fmi2Error;
+    return no_such_type(M, "fmi2GetString", vr, nvr, value);
+}
+fmi2Status fmi2SetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const fmi2Integer value[]) {
+    if (!c) return fmi2Error;
+    return no_such_type(M, "fmi2SetInteger", vr, nvr, value);
+}
+fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const fmi2Boolean value[]) {
+    if (!c) return fmi2Error;
+    return no_such_type(M, "fmi2SetBoolean", vr, nvr, value);
+}
+fmi2Status fmi2SetString(fmi2Component c, const fmi2ValueReference vr[], size_t nvr, const fmi2String value[]) {
+    if (!c) return fmi2Error;
+    return no_such_type(M, "fmi2SetString", vr, nvr, value);
+}
+
+/* ---------------------------------------------------------------- directional derivatives */
+
+fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReference vUnknown_ref[], size_t nUnknown,
+                                        const fmi2ValueReference vKnown_ref[], size_t nKnown,
+                                        const fmi2Real dvKnown[], fmi2Real dvUnknown[]) {
+    ALLOW("fmi2GetDirectionalDerivative",
+          B(O2_INIT_MODE) | B(O2_EVENT_MODE) | B(O2_CONT_TIME_MODE) | B(O2_STEP_COMPLETE) | B(O2_TERMINATED));
+    if (check_vrs(M, "fmi2GetDirectionalDerivative", vUnknown_ref, nUnknown, dvUnknown) != 0 ||
+        check_vrs(M, "fmi2GetDirectionalDerivative", vKnown_ref, nKnown, dvKnown) != 0)
+        return fmi2Error;
+    double *dx = M->dxz, *du = M->dxz + M->n;
+    memset(M->dxz, 0, ((size_t)M->n + MDL_NU) * sizeof(double));
+    for (size_t i = 0; i < nKnown; i++) {
+        int kind = mdl_vr_kind[vKnown_ref[i]], idx = mdl_vr_index[vKnown_ref[i]];
+        if (kind == MDL_KIND_STATE)
+            dx[idx] += dvKnown[i];
+        else if (kind == MDL_KIND_INPUT)
+            du[idx] += dvKnown[i];
+        else {
+            o2_log(M, fmi2Error, "logError",
+                   "fmi2GetDirectionalDerivative: known '%s' must be a state or an input", mdl_vr_name[vKnown_ref[i]]);
+            return fmi2Error;
+        }
+    }
+    if (ensure_z(M) != 0) return fail(M);
+    if (o2_directional_derivative(M, dx, du, M->dv) != 0) return fmi2Error;
+    for (size_t i = 0; i < nUnknown; i++) dvUnknown[i] = M->dv[vUnknown_ref[i]];
+    return fmi2OK;
+}
+
+/* ---------------------------------------------------------------- Model Exchange */
+
+fmi2Status fmi2EnterEventMode(fmi2Component c) {
+    ALLOW("fmi2EnterEventMode", ME_RUN);
+    if (need_type(M, fmi2ModelExchange, "fmi2EnterEventMode") != fmi2OK) return fmi2Error;
+    M->s.mode = O2_EVENT_MODE;
+    return fmi2OK;
+}
+
+fmi2Status fmi2NewDiscreteStates(fmi2Component c, fmi2EventInfo *eventInfo) {
+    ALLOW("fmi2NewDiscreteStates", B(O2_EVENT_MODE));
+    if (need_type(M, fmi2ModelExchange, "fmi2NewDiscreteStates") != fmi2OK) return fmi2Error;
+    if (!eventInfo) {
+        o2_log(M, fmi2Error, "logError", "fmi2NewDiscreteStates: eventInfo is NULL");
+        return fmi2Error;
+    }
+    eventInfo->newDiscreteStatesNeeded = fmi2False;
+    eventInfo->terminateSimulation = fmi2False;
+    eventInfo->nominalsOfContinuousStatesChanged = fmi2False;
+    eventInfo->valuesOfContinuousStatesChanged = fmi2False;
+    eventInfo->nextEventTimeDefined = fmi2False;
+    eventInfo->nextEventTime = 0.0;
+    return fmi2OK;
+}
+
+fmi2Status fmi2EnterContinuousTimeMode(fmi2Component c) {
+    ALLOW("fmi2EnterContinuousTimeMode", B(O2_EVENT_MODE));
+    if (need_type(M, fmi2ModelExchange, "fmi2EnterContinuousTimeMode") != fmi2OK) return fmi2Error;
+    M->s.mode = O2_CONT_TIME_MODE;
+    return fmi2OK;
+}
+
+fmi2Status fmi2CompletedIntegratorStep(fmi2Component c, fmi2Boolean noSetFMUStatePriorToCurrentPoint,
+                                       fmi2Boolean *enterEventMode, fmi2Boolean *terminateSimulation) {
+    (void)noSetFMUStatePriorToCurrentPoint;
+    ALLOW("fmi2CompletedIntegratorStep", B(O2_CONT_TIME_MODE));
+    if (need_type(M, fmi2ModelExchange, "fmi2CompletedIntegratorStep") != fmi2OK) return fmi2Error;
+    if (!enterEventMode || !terminateSimulation) {
+        o2_log(M, fmi2Error, "logError", "fmi2CompletedIntegratorStep: NULL output argument");
+        return fmi2Error;
+    }
+    *enterEventMode = fmi2False;
+    *terminateSimulation = fmi2False;
+    return fmi2OK;
+}
+
+fmi2Status fmi2SetTime(fmi2Component c, fmi2Real time) {
+    ALLOW("fmi2SetTime", ME_RUN);
+    if (need_type(M, fmi2ModelExchange, "fmi2SetTime") != fmi2OK) return fmi2Error;
+    if (!isfinite(time)) {
+        o2_log(M, fmi2Error, "logError", "fmi2SetTime: time is not finite");
+        return fmi2Error;
+    }
+    if (time != M->s.t) {
+        M->s.t = time;
+        M->s.z_consistent = MDL_NZ == 0;
+        o2_invalidate(M);
+    }
+    return fmi2OK;
+}
+
+fmi2Status fmi2SetContinuousStates(fmi2Component c, const fmi2Real x[], size_t nx) {
+    ALLOW("fmi2SetContinuousStates", ME_RUN);
+    if (need_type(M, fmi2ModelExchange, "fmi2SetContinuousStates") != fmi2OK) return fmi2Error;
+    if (nx != (size_t)MDL_NX || (nx > 0 && !x)) {
+        o2_log(M, fmi2Error, "logError", "fmi2SetContinuousStates: expected %d states, got %zu%s", MDL_NX, nx,
+               x ? "" : " (NULL)");
+        return fmi2Error;
+    }
+    if (!o2_all_finite(x, MDL_NX)) {
+        o2_log(M, fmi2Error, "logError", "fmi2SetContinuousStates: non-finite state at t=%g", M->s.t);
+        return fmi2Error;
+    }
+    memcpy(M->x, x, nx * sizeof(double));
+    M->s.z_consistent = MDL_NZ == 0;
+    o2_invalidate(M);
+    return fmi2OK;
+}
+
+fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real derivatives[], size_t nx) {
+    ALLOW("fmi2GetDerivatives", ME_RUN | B(O2_INIT_MODE) | B(O2_TERMINATED));
+    if (need_type(M, fmi2ModelExchange, "fmi2GetDerivatives") != fmi2OK) return fmi2Error;
+    if (nx != (size_t)MDL_NX || (nx > 0 && !derivatives)) {
+        o2_log(M, fmi2Error, "logError", "fmi2GetDerivatives: expected %d states, got %zu", MDL_NX, nx);
+        return fmi2Error;
+    }
+    if (ensure_xdot(M) != 0) return fail(M);
+    memcpy(derivatives, M->xdot, nx * sizeof(double));
+    return fmi2OK;
+}
+
+fmi2Status fmi2GetEventIndicators(fmi2Component c, fmi2Real eventIndicators[], size_t ni) {
+    ALLOW("fmi2GetEventIndicators", ME_RUN | B(O2_INIT_MODE) | B(O2_TERMINATED));
+    (void)eventIndicators;
+    if (ni != 0) {
+        o2_log(M, fmi2Error, "logError", "fmi2GetEventIndicators: this FMU has no event indicators (asked for %zu)",
+               ni);
+        return fmi2Error;
+    }
+    return fmi2OK;
+}
+
+fmi2Status fmi2GetContinuousStates(fmi2Component c, fmi2Real x[], size_t nx) {
+    ALLOW("fmi2GetContinuousStates", AFTER_INIT_START);
+    if (nx != (size_t)MDL_NX || (nx > 0 && !x)) {
+        o2_log(M, fmi2Error, "logError", "fmi2GetContinuousStates: expected %d states, got %zu", MDL_NX, nx);
+        return fmi2Error;
+    }
+    if (ensure_init(M) != 0) return fail(M);
+    memcpy(x, M->x, nx * sizeof(double));
+    return fmi2OK;
+}
+
+fmi2Status fmi2GetNominalsOfContinuousStates(fmi2Component c, fmi2Real x_nominal[], size_t nx) {
+    if (!c) return fmi2Error;
+    if (nx != (size_t)MDL_NX || (nx > 0 && !x_nominal)) {
+        o2_log(M, fmi2Error, "logError", "fmi2GetNominalsOfContinuousStates: expected %d states, got %zu", MDL_NX, nx);
+        return fmi2Error;
+    }
+    for (int i = 0; i < MDL_NX; i++) x_nominal[i] = mdl_x_nominal[i];
+    return fmi2OK;
+}
+
+/* ---------------------------------------------------------------- Co-Simulation */
+
+fmi2Status fmi2SetRealInputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t nvr,
+                                       const fmi2Integer order[], const fmi2Real value[]) {
+    ALLOW("fmi2SetRealInputDerivatives", B(O2_INSTANTIATED) | B(O2_INIT_MODE) | B(O2_STEP_COMPLETE));
+    if (need_type(M, fmi2CoSimulation, "fmi2SetRealInputDerivatives") != fmi2OK) return fmi2Error;
+    if (check_vrs(M, "fmi2SetRealInputDerivatives", vr, nvr, value) != 0) return fmi2Error;
+    if (nvr > 0 && !order) {
+        o2_log(M, fmi2Error, "logError", "fmi2SetRealInputDerivatives: order is NULL");
+        return fmi2Error;
+    }
+    for (size_t i = 0; i < nvr; i++) {
+        if (mdl_vr_kind[vr[i]] != MDL_KIND_INPUT) {
+            o2_log(M, fmi2Error, "logError", "fmi2SetRealInputDerivatives: '%s' is not an input", mdl_vr_name[vr[i]]);
+            return fmi2Error;
+        }
+        if (order[i] != 1) {
+            o2_log(M, fmi2Error, "logError",
+                   "fmi2SetRealInputDerivatives: only first derivatives are supported (order %d for '%s')",
+                   (int)order[i], mdl_vr_name[vr[i]]);
+            return fmi2Error;
+        }
+        if (!isfinite(value[i])) {
+            o2_log(M, fmi2Error, "logError", "fmi2SetRealInputDerivatives: derivative of '%s' is not finite",
+                   mdl_vr_name[vr[i]]);
+            return fmi2Error;
+        }
+        int idx = mdl_vr_index[vr[i]];
+        if (M->du[idx] != value[i]) {
+            M->du[idx] = value[i];
+            M->s.inputs_changed = 1;
+        }
+    }
+    return fmi2OK;
+}
+
+fmi2Status fmi2GetRealOutputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t nvr,
+                                        const fmi2Integer order[], fmi2Real value[]) {
+    (void)order;
+    if (!c) return fmi2Error;
+    return no_such_type(M, "fmi2GetRealOutputDerivatives (maxOutputDerivativeOrder is 0)", vr, nvr, value);
+}
+
+fmi2Status fmi2DoStep(fmi2Component c, fmi2Real currentCommunicationPoint, fmi2Real communicationStepSize,
+                      fmi2Boolean noSetFMUStatePriorToCurrentPoint) {
+    (void)noSetFMUStatePriorToCurrentPoint;
+    ALLOW("fmi2DoStep", B(O2_STEP_COMPLETE));
+    if (need_type(M, fmi2CoSimulation, "fmi2DoStep") != fmi2OK) return fmi2Error;
+    double t = M->s.t;
+    if (!isfinite(currentCommunicationPoint) || !isfinite(communicationStepSize) || communicationStepSize < 0.0) {
+        o2_log(M, fmi2Error, "logError", "fmi2DoStep: invalid communication point %g or step size %g at t=%g",
+               currentCommunicationPoint, communicationStepSize, t);
+        return fmi2Error;
+    }
+    if (fabs(currentCommunicationPoint - t) > 1e-9 * (fabs(t) > 1.0 ? fabs(t) : 1.0)) {
+        o2_log(M, fmi2Error, "logError", "fmi2DoStep: communication point %.17g does not match the FMU time %.17g",
+               currentCommunicationPoint, t);
+        return fmi2Error;
+    }
+    double t_end = currentCommunicationPoint + communicationStepSize;
+    if (M->s.stop_time_defined && t_end > M->s.stop_time * (1.0 + 1e-12) + 1e-12) {
+        o2_log(M, fmi2Error, "logError", "fmi2DoStep: step to t=%g goes past the stop time %g", t_end,
+               M->s.stop_time);
+        return fmi2Error;
+    }
+    if (communicationStepSize == 0.0) return fmi2OK;
+    M->s.t_comm = t;
+    for (int i = 0; i < MDL_NU; i++) M->u0[i] = M->u[i];
+    o2_invalidate(M);
+    if (o2_bdf_do_step(M, t_end) != 0) return fail(M);
+    for (int i = 0; i < MDL_NU; i++) M->u[i] = M->u0[i] + M->du[i] * (t_end - M->s.t_comm);
+    M->s.t = t_end;
+    M->s.last_successful_time = t_end;
+    o2_log(M, fmi2OK, "logSolver", "doStep to t=%g: %ld steps, %ld rejected, order %d, h=%g", t_end, M->s.n_steps,
+           M->s.n_rejected, M->s.order, M->s.h_abs);
+    return fmi2OK;
+}
+
+fmi2Status fmi2CancelStep(fmi2Component c) {
+    if (!c) return fmi2Error;
+    o2_log(M, fmi2Error, "logError", "fmi2CancelStep: doStep runs synchronously; there is nothing to cancel");
+    return fmi2Error;
+}
+
+fmi2Status fmi2GetStatus(fmi2Component c, const fmi2StatusKind s, fmi2Status *value) {
+    if (!c || !value) return fmi2Error;
+    if (s == fmi2DoStepStatus) {
+        *value = M->s.mode == O2_ERROR ? fmi2Error : fmi2OK;
+        return fmi2OK;
+    }
+    o2_log(M, fmi2Error, "logError", "fmi2GetStatus: status kind %d is not available", (int)s);
+    return fmi2Discard;
+}
+
+fmi2Status fmi2GetRealStatus(fmi2Component c, const fmi2StatusKind s, fmi2Real *value) {
+    if (!c || !value) return fmi2Error;
+    if (s == fmi2LastSuccessfulTime) {
+        *value = M->s.last_successful_time;
+        return fmi2OK;
+    }
+    o2_log(M, fmi2Error, "logError", "fmi2GetRealStatus: status kind %d is not available", (int)s);
+    return fmi2Discard;
+}
+
+fmi2Status fmi2GetIntegerStatus(fmi2Component c, const fmi2StatusKind s, fmi2Integer *value) {
+    (void)s;
+    (void)value;
+    if (!c) return fmi2Error;
+    o2_log(M, fmi2Error, "logError", "fmi2GetIntegerStatus: no integer status");
+    return fmi2Discard;
+}
+
+fmi2Status fmi2GetBooleanStatus(fmi2Component c, const fmi2StatusKind s, fmi2Boolean *value) {
+    if (!c || !value) return fmi2Error;
+    if (s == fmi2Terminated) {
+        *value = fmi2False;
+        return fmi2OK;
+    }
+    o2_log(M, fmi2Error, "logError", "fmi2GetBooleanStatus: status kind %d is not available", (int)s);
+    return fmi2Discard;
+}
+
+fmi2Status fmi2GetStringStatus(fmi2Component c, const fmi2StatusKind s, fmi2String *value) {
+    (void)s;
+    (void)value;
+    if (!c) return fmi2Error;
+    o2_log(M, fmi2Error, "logError", "fmi2GetStringStatus: no string status (doStep is synchronous)");
+    return fmi2Discard;
+}
