@@ -44,6 +44,7 @@ class FaultConfig:
     reorder: float = 0.0
     garbage: float = 0.0  #: probability of a garbage burst before a frame
     garbage_bytes: tuple[int, int] = (1, 64)
+    active_after_s: float = 0.0  #: per-frame faults start this long after the link starts (e.g. after HELLO)
     directions: tuple[str, ...] = (HOST_TO_DEVICE, DEVICE_TO_HOST)
     #: (start_s, duration_s) for both directions, or (start_s, duration_s, direction) for one
     stalls: list[tuple] = field(default_factory=list)
@@ -236,7 +237,7 @@ class FaultLink:
         c.frames += 1
         rng = d.rng
         cfg = self.cfg
-        active = d.name in cfg.directions
+        active = d.name in cfg.directions and now >= cfg.active_after_s
         # draw every decision for every frame, so the sequence of faults depends only on the seed and frame index
         r_drop, r_corrupt, r_dup, r_reorder, r_garbage = (rng.random() for _ in range(5))
         pos, bit = rng.randrange(len(body)), rng.randrange(8)
