@@ -53,17 +53,6 @@ def model_guid(model_name: str, source_hash: str) -> str:
     return "{" + str(uuid.UUID(hex=digest.hexdigest()[:32])) + "}"
 
 
-def runtime_source_files() -> list[str]:
-    """The C files under the FMU's sources/ that a rebuild compiles (EXP-C's list when it provides one)."""
-    from orchestrator.export import build
-
-    listed = getattr(build, "SOURCE_FILES", None)
-    if listed:
-        return list(listed)
-    runtime = Path(build.__file__).resolve().parent / "runtime"
-    return ["model.c", *sorted(p.name for p in runtime.glob("*.c"))]
-
-
 def _build_builtin(model_name: str, models_dir: Path, out_fmu: Path, source_hash: str) -> dict:
     """pymoca -> causalisation -> modelDescription -> EXP-C's build_fmu; returns manifest extras."""
     from orchestrator.export.causalise import causalise
@@ -74,10 +63,8 @@ def _build_builtin(model_name: str, models_dir: Path, out_fmu: Path, source_hash
     flat = flatten_model(models_dir, model_name)
     model = causalise(flat)
     compiled_at = time.perf_counter()
-    try:
-        from orchestrator.export.build import build_fmu
-    except ImportError as err:
-        raise BuildError(f"the built-in exporter's C back end is not installed correctly: {err}") from None
+    from orchestrator.export.build import build_fmu, runtime_source_files
+
     xml = model_description_xml(model, model_guid(model_name, source_hash), runtime_source_files())
     build_fmu(model, xml, out_fmu)
     done = time.perf_counter()
