@@ -4,7 +4,7 @@
 Writes a synthetic two-bed adsorption column model (N cells per bed; per cell: pressure, two loadings; flows,
 mole fractions, equilibrium loadings, rates and densities as algebraic variables; nonlinear Langmuir isotherms,
 square-root valve laws) to a temporary model folder, then times:
-  - the model compiler alone (pymoca flattening + causalisation), 
+  - the model compiler alone (pymoca flattening + causalisation),
   - a cold export (model compiler + C code generation + compile + packaging),
   - a cached re-export (manifest check, no rebuild).
 The figures go to docs/exporter-benchmark.md (and stdout). Usage: scripts/bench_export.py [--cells N] [--no-docs]
@@ -152,7 +152,9 @@ end BenchPSA;
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", type=int, default=38, help="cells per bed (4 states each, 2 beds + tank; default 38 -> 305 states)")
+    parser.add_argument(
+        "--cells", type=int, default=38, help="cells per bed (4 states each, 2 beds + tank; default 38 -> 305 states)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/exporter-benchmark.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
