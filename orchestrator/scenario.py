@@ -358,3 +358,31 @@ def signal_descriptions(system: Any, names: list[str]) -> dict[str, str]:
         v = system.slaves[slave_name].variables.get(var)
         out[name] = v.description if v is not None else ""
     return out
+
+
+def parameter_constants(spec: ScenarioSpec) -> dict[str, float]:
+    """Numeric parameter values set by the scenario, as "slave.param" -> float (stored with the results)."""
+    out = {}
+    for name, slave in spec.slaves.items():
+        for key, value in slave.parameters.items():
+            if isinstance(value, bool | int | float):
+                out[f"{name}.{key}"] = float(value)
+    return out
+
+
+def build_simulation(spec: ScenarioSpec, recorders: Any = ()) -> Any:
+    """The steppable orchestrator.master.Simulation of a spec (hooks are not applied here: see apply_hooks)."""
+    from orchestrator.master.simulation import Simulation
+
+    system = build_system(spec)
+    try:
+        options = master_options(spec)
+        record = [n for n in recorded_signals(spec, []) if n not in system.connected_signals()]
+        return Simulation(system, options, scheduled_events(spec), list(recorders), record)
+    except SystemDefinitionError as err:
+        for slave in system.slaves.values():
+            slave.terminate()
+        message = str(err)
+        if spec.source and not message.startswith(spec.source):
+            message = f"{spec.source}: {message}"
+        raise SystemDefinitionError(message) from None

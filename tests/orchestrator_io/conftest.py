@@ -1,0 +1,18 @@
+"""Fixtures of the orchestrator I/O tests: a hand-written test FMU compiled once per session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from orchio_lag_fmu import build_lag_fmu
+
+
+@pytest.fixture(scope="session")
+def lag_fmu(tmp_path_factory) -> Path:
+    """Path to Lag.fmu: x' = (k*u - x)/T, y = x (Co-Simulation only, no state get/set, fail_time parameter)."""
+    return build_lag_fmu(tmp_path_factory.mktemp("lag_fmu"))

@@ -1,0 +1,170 @@
+"""A small hand-written FMI 2.0 Co-Simulation FMU (C, compiled with gcc) for the I/O tests.
+
+It is deliberately not made by our exporter: a third-party-style FMU with only Co-Simulation, no state
+get/set, and an injectable failure. Model "Lag": x' = (k*u - x)/T, y = x, stepped exactly (u held over a step).
+Parameter fail_time: a doStep ending after it returns fmi2Error with a logged message (a failing FMU mid-run).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import fmpy
+import pytest
+
+C_SOURCE = r"""
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fmi2Functions.h"
+
+typedef struct {
+    const fmi2CallbackFunctions *cb;
+    fmi2String name;
+    double v[6];  /* 0 u, 1 y, 2 k, 3 T, 4 fail_time, 5 x0 */
+    double t;
+} Lag;
+
+static fmi2Status fail(Lag *m, const char *msg) {
+    if (m && m->cb && m->cb->logger) m->cb->logger(m->cb->componentEnvironment, m->name, fmi2Error, "error", msg);
+    return fmi2Error;
+}
+
+const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
+const char *fmi2GetVersion(void) { return fmi2Version; }
+fmi2Status fmi2SetDebugLogging(fmi2Component c, fmi2Boolean on, size_t n, const fmi2String cat[]) { return fmi2OK; }
+
+fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid, fmi2String res,
+                              const fmi2CallbackFunctions *cb, fmi2Boolean visible, fmi2Boolean logging) {
+    if (type != fmi2CoSimulation || strcmp(guid, "{8c4e810f-3df3-4a00-8276-176fa3c9f000}") != 0) return NULL;
+    Lag *m = (Lag *)calloc(1, sizeof(Lag));
+    m->cb = cb;
+    m->name = name;
+    m->v[2] = 1.0; m->v[3] = 1.0; m->v[4] = 1e300; m->v[5] = 0.0;
+    return m;
+}
+void fmi2FreeInstance(fmi2Component c) { free(c); }
+fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean tolDef, fmi2Real tol, fmi2Real t0, fmi2Boolean stopDef,
+                               fmi2Real stop) { ((Lag *)c)->t = t0; return fmi2OK; }
+fmi2Status fmi2EnterInitializationMode(fmi2Component c) { return fmi2OK; }
+fmi2Status fmi2ExitInitializationMode(fmi2Component c) {
+    Lag *m = (Lag *)c;
+    if (!(m->v[3] > 0)) return fail(m, "T must be > 0");
+    m->v[1] = m->v[5];
+    return fmi2OK;
+}
+fmi2Status fmi2Terminate(fmi2Component c) { return fmi2OK; }
+fmi2Status fmi2Reset(fmi2Component c) { return fmi2Error; }
+
+fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Real value[]) {
+    Lag *m = (Lag *)c;
+    for (size_t i = 0; i < n; i++) { if (vr[i] > 5) return fail(m, "bad value reference"); value[i] = m->v[vr[i]]; }
+    return fmi2OK;
+}
+fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Real value[]) {
+    Lag *m = (Lag *)c;
+    for (size_t i = 0; i < n; i++) {
+        if (vr[i] > 5 || vr[i] == 1) return fail(m, "cannot set that variable");
+        m->v[vr[i]] = value[i];
+    }
+    return fmi2OK;
+}
+fmi2Status fmi2GetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Integer v[]) { return n ? fmi2Error : fmi2OK; }
+fmi2Status fmi2SetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Integer v[]) { return n ? fmi2Error : fmi2OK; }
+fmi2Status fmi2GetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Boolean v[]) { return n ? fmi2Error : fmi2OK; }
+fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Boolean v[]) { return n ? fmi2Error : fmi2OK; }
+fmi2Status fmi2GetString(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2String v[]) { return n ? fmi2Error : fmi2OK; }
+fmi2Status fmi2SetString(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2String v[]) { return n ? fmi2Error : fmi2OK; }
+fmi2Status fmi2GetFMUstate(fmi2Component c, fmi2FMUstate *s) { return fmi2Error; }
+fmi2Status fmi2SetFMUstate(fmi2Component c, fmi2FMUstate s) { return fmi2Error; }
+fmi2Status fmi2FreeFMUstate(fmi2Component c, fmi2FMUstate *s) { return fmi2Error; }
+fmi2Status fmi2SerializedFMUstateSize(fmi2Component c, fmi2FMUstate s, size_t *n) { return fmi2Error; }
+fmi2Status fmi2SerializeFMUstate(fmi2Component c, fmi2FMUstate s, fmi2Byte b[], size_t n) { return fmi2Error; }
+fmi2Status fmi2DeSerializeFMUstate(fmi2Component c, const fmi2Byte b[], size_t n, fmi2FMUstate *s) { return fmi2Error; }
+fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReference u[], size_t nu,
+    const fmi2ValueReference z[], size_t nz, const fmi2Real dz[], fmi2Real dv[]) { return fmi2Error; }
+fmi2Status fmi2SetRealInputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t n,
+    const fmi2Integer order[], const fmi2Real value[]) { return fmi2Error; }
+fmi2Status fmi2GetRealOutputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t n,
+    const fmi2Integer order[], fmi2Real value[]) { return fmi2Error; }
+
+fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean noSetPrior) {
+    Lag *m = (Lag *)c;
+    if (t + h > m->v[4] + 1e-12) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "injected failure: step to t=%g passes fail_time=%g", t + h, m->v[4]);
+        return fail(m, msg);
+    }
+    double target = m->v[2] * m->v[0];
+    m->v[1] = target + (m->v[1] - target) * exp(-h / m->v[3]);
+    m->t = t + h;
+    return fmi2OK;
+}
+fmi2Status fmi2CancelStep(fmi2Component c) { return fmi2Error; }
+fmi2Status fmi2GetStatus(fmi2Component c, const fmi2StatusKind s, fmi2Status *v) { return fmi2Error; }
+fmi2Status fmi2GetRealStatus(fmi2Component c, const fmi2StatusKind s, fmi2Real *v) {
+    if (s == fmi2LastSuccessfulTime) { *v = ((Lag *)c)->t; return fmi2OK; }
+    return fmi2Error;
+}
+fmi2Status fmi2GetIntegerStatus(fmi2Component c, const fmi2StatusKind s, fmi2Integer *v) { return fmi2Error; }
+fmi2Status fmi2GetBooleanStatus(fmi2Component c, const fmi2StatusKind s, fmi2Boolean *v) { return fmi2Error; }
+fmi2Status fmi2GetStringStatus(fmi2Component c, const fmi2StatusKind s, fmi2String *v) { return fmi2Error; }
+"""
+
+MODEL_DESCRIPTION = """<?xml version="1.0" encoding="UTF-8"?>
+<fmiModelDescription fmiVersion="2.0" modelName="Lag" guid="{8c4e810f-3df3-4a00-8276-176fa3c9f000}"
+  generationTool="o2twin tests (hand-written)" variableNamingConvention="flat" numberOfEventIndicators="0">
+  <CoSimulation modelIdentifier="Lag" canHandleVariableCommunicationStepSize="true"/>
+  <UnitDefinitions>
+    <Unit name="K"><BaseUnit K="1"/></Unit>
+    <Unit name="s"><BaseUnit s="1"/></Unit>
+  </UnitDefinitions>
+  <DefaultExperiment startTime="0" stopTime="10" stepSize="0.1"/>
+  <ModelVariables>
+    <ScalarVariable name="u" valueReference="0" causality="input" variability="continuous" description="input">
+      <Real start="0" unit="K"/></ScalarVariable>
+    <ScalarVariable name="y" valueReference="1" causality="output" variability="continuous" initial="calculated"
+      description="lagged output"><Real unit="K"/></ScalarVariable>
+    <ScalarVariable name="k" valueReference="2" causality="parameter" variability="tunable" initial="exact"
+      description="gain"><Real start="1"/></ScalarVariable>
+    <ScalarVariable name="T" valueReference="3" causality="parameter" variability="fixed" initial="exact"
+      description="time constant"><Real start="1" unit="s"/></ScalarVariable>
+    <ScalarVariable name="fail_time" valueReference="4" causality="parameter" variability="fixed" initial="exact"
+      description="doStep fails beyond this time"><Real start="1e300" unit="s"/></ScalarVariable>
+    <ScalarVariable name="x0" valueReference="5" causality="parameter" variability="fixed" initial="exact"
+      description="initial output"><Real start="0" unit="K"/></ScalarVariable>
+  </ModelVariables>
+  <ModelStructure>
+    <Outputs><Unknown index="2" dependencies=""/></Outputs>
+    <InitialUnknowns><Unknown index="2" dependencies="6"/></InitialUnknowns>
+  </ModelStructure>
+</fmiModelDescription>
+"""
+
+
+def build_lag_fmu(out_dir: Path) -> Path:
+    """Compile the Lag FMU into out_dir/Lag.fmu (skips the test when gcc is missing)."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        pytest.skip("no C compiler (gcc/cc) on PATH to build the test FMU")
+    work = out_dir / "lag_build"
+    (work / "binaries" / "linux64").mkdir(parents=True, exist_ok=True)
+    source = out_dir / "lag.c"  # not shipped in the FMU: a binary-only FMU, like many third-party ones
+    source.write_text(C_SOURCE)
+    (work / "modelDescription.xml").write_text(MODEL_DESCRIPTION)
+    headers = Path(fmpy.__file__).parent / "c-code"
+    subprocess.run(
+        [gcc, "-shared", "-fPIC", "-O1", f"-I{headers}", str(source), "-o",
+         str(work / "binaries" / "linux64" / "Lag.so"), "-lm"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    fmu = out_dir / "Lag.fmu"
+    with zipfile.ZipFile(fmu, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(work.rglob("*")):
+            if path.is_file():
+                z.write(path, path.relative_to(work).as_posix())
+    return fmu
