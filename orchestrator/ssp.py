@@ -146,6 +146,7 @@ def _extras_table(spec: ScenarioSpec, fmu_names: set[str]) -> dict[str, Any]:
         if n in fmu_names
     }
     extras["order"] = list(slaves)
+    extras["connection_order"] = [f"{c['from']}>{c['to']}" for c in table.get("connections", [])]
     block_conns = [
         c
         for c in table.get("connections", [])
@@ -452,7 +453,9 @@ def import_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = 
                 raise SystemDefinitionError(f"{where}: connection #{i}: mapping transformations are not supported")
             connections.append(entry)
 
-    raw: dict[str, Any] = {k: v for k, v in extras.items() if k not in ("blocks", "fmus", "block_connections", "order")}
+    raw: dict[str, Any] = {
+        k: v for k, v in extras.items() if k not in ("blocks", "fmus", "block_connections", "order", "connection_order")
+    }
     head = dict(raw.get("scenario", {}))
     head.setdefault("name", root.get("name") or ssp_path.stem)
     if "description" not in head and system.get("description"):
@@ -471,6 +474,10 @@ def import_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = 
         slaves[name] = body
     raw["slaves"] = slaves
     raw["connections"] = connections + list(extras.get("block_connections", []))
+    wanted = extras.get("connection_order", [])
+    keyed = {f"{c['from']}>{c['to']}": c for c in raw["connections"]}
+    if sorted(wanted) == sorted(keyed):  # our own export: keep the scenario's connection order
+        raw["connections"] = [keyed[k] for k in wanted]
     order = extras.get("order", [])
     if set(order) == set(slaves) and len(order) == len(slaves):  # our own export: keep the scenario's slave order
         raw["slaves"] = {n: slaves[n] for n in order}
