@@ -228,7 +228,7 @@ class SafetyWatchdog(PythonBlock):
         self._p_check = _Plausibility(0.2e5, 12e5, p["p_rate_max_bar_per_s"] * 1e5, p["stuck_time_s"], hold)
         self._t_check = _Plausibility(200.0, 500.0, p["t_rate_max_k_per_s"], math.inf, hold)
         self._o2_check = _Plausibility(0.0, 1.0, p["o2_rate_max_per_s"], p["stuck_time_s"], hold)
-        self._q_check = _Plausibility(-1e-6, 5e-4, 5e-4, math.inf, hold)
+        self._q_check = _Plausibility(-1e-6, 5e-4, 2e-3, math.inf, hold)  # 0..30 L/min, 120 L/min per s
         # Thresholds in SI, computed once.
         pa = p["p_ambient"]
         self._p_max = pa + p["p_max_barg"] * 1e5

@@ -1,0 +1,73 @@
+"""check_topology: no plant actuator may be driven around the SafetyWatchdog."""
+
+from __future__ import annotations
+
+import pytest
+
+from controllers.watchdog import ACTUATORS, SENSORS, check_topology
+from orchestrator.errors import SystemDefinitionError
+from orchestrator.scenario_schema import ConnectionSpec, ScenarioSpec, SlaveSpec
+
+
+def wired_spec() -> ScenarioSpec:
+    slaves = {
+        "compressor": SlaveSpec("compressor", fmu="O2Twin.CoSim.Compressor"),
+        "psa": SlaveSpec("psa", fmu="fmus/O2Twin_CoSim_PSAUnit.fmu"),
+        "pid": SlaveSpec("pid", block="controllers.pid:PressurePID"),
+        "watchdog": SlaveSpec("watchdog", block="controllers.watchdog:SafetyWatchdog"),
+    }
+    conns = [ConnectionSpec("watchdog", "duty", "compressor", "duty")]
+    conns += [ConnectionSpec("watchdog", a, "psa", a) for a in ACTUATORS[1:]]
+    conns += [ConnectionSpec("pid", "duty", "watchdog", "duty_req")]
+    conns += [ConnectionSpec("psa", "sensor_p_feed", "watchdog", "p_feed"),
+              ConnectionSpec("psa", "sensor_O2", "watchdog", "sensor_O2"),
+              ConnectionSpec("compressor", "T_head", "watchdog", "T_head"),
+              ConnectionSpec("psa", "sensor_Q", "watchdog", "sensor_Q")]  # fmt: skip
+    return ScenarioSpec(
+        name="t", stop_time=1.0, slaves=slaves, connections=conns, watchdog="watchdog", source="scenarios/t.toml"
+    )
+
+
+def test_fully_guarded_system_passes():
+    check_topology(wired_spec())
+
+
+def test_controller_wired_straight_to_the_plant_is_rejected_naming_the_connection():
+    spec = wired_spec()
+    spec.connections[0] = ConnectionSpec("pid", "duty", "compressor", "duty")
+    with pytest.raises(SystemDefinitionError, match=r"scenarios/t.toml: \[\[connections\]\] #1 \('pid.duty' -> "
+                       r"'compressor.duty'\).*watchdog.duty"):  # fmt: skip
+        check_topology(spec)
+
+
+def test_unconnected_actuator_is_rejected():
+    spec = wired_spec()
+    del spec.connections[3]  # watchdog.cmd_vent_A -> psa.cmd_vent_A
+    with pytest.raises(SystemDefinitionError, match=r"'psa\.cmd_vent_A' is not connected"):
+        check_topology(spec)
+
+
+def test_crossed_wiring_and_scaling_are_rejected():
+    spec = wired_spec()
+    spec.connections[1] = ConnectionSpec("watchdog", "cmd_feed_B", "psa", "cmd_feed_A")
+    with pytest.raises(SystemDefinitionError, match="same name"):
+        check_topology(spec)
+    spec = wired_spec()
+    spec.connections[0] = ConnectionSpec("watchdog", "duty", "compressor", "duty", gain=2.0)
+    with pytest.raises(SystemDefinitionError, match="gain 1"):
+        check_topology(spec)
+
+
+@pytest.mark.parametrize("sensor", SENSORS)
+def test_blind_watchdog_is_rejected(sensor):
+    spec = wired_spec()
+    spec.connections = [c for c in spec.connections if not (c.to_slave == "watchdog" and c.to_var == sensor)]
+    with pytest.raises(SystemDefinitionError, match=f"watchdog.{sensor}' is not connected"):
+        check_topology(spec)
+
+
+def test_watchdog_must_be_the_safety_watchdog_block():
+    spec = wired_spec()
+    spec.watchdog = "pid"
+    with pytest.raises(SystemDefinitionError, match="SafetyWatchdog"):
+        check_topology(spec)
