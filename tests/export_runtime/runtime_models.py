@@ -25,6 +25,7 @@ def causal_model(
     parameters: list[tuple[str, float]] = (),
     outputs: Callable[..., list[tuple[str, Expr]]] | None = None,
     start_from: dict[str, str] | None = None,
+    nominals: dict[str, float] | None = None,
     tolerance: float = 1e-6,
     stop_time: float = 1.0,
 ) -> CausalModel:
@@ -34,6 +35,7 @@ def causal_model(
     their start values. ``outputs(t, x, z, u, p)`` gives named output expressions.
     """
     start_from = start_from or {}
+    nominals = nominals or {}
     nx, nz, nu, np_ = len(states), len(algebraic), len(inputs), len(parameters)
     t = ca.SX.sym("t")
     x, z, u, p = ca.SX.sym("x", nx), ca.SX.sym("z", nz), ca.SX.sym("u", nu), ca.SX.sym("p", np_)
@@ -58,7 +60,9 @@ def causal_model(
     state_vr = []
     for i, (n, s) in enumerate(states):
         state_vr.append(len(variables))
-        variables.append(ModelVariable(n, "state", i, "local", "continuous", start=s, initial="exact"))
+        variables.append(
+            ModelVariable(n, "state", i, "local", "continuous", start=s, initial="exact", nominal=nominals.get(n))
+        )
         exprs.append(x[i])
     for i, (n, _) in enumerate(states):
         variables.append(ModelVariable(f"der({n})", "derivative", i, "local", "continuous", derivative_of=state_vr[i]))
@@ -113,6 +117,7 @@ def robertson_dae() -> CausalModel:
         ),
         algebraic=[("y3", 0.0)],
         parameters=[("k1", 0.04), ("k2", 1e4), ("k3", 3e7)],
+        nominals={"y2": 1e-5},
         outputs=lambda t, x, z, u, p: [("y3_out", z[0])],
         stop_time=40.0,
     )

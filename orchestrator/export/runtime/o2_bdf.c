@@ -4,6 +4,8 @@
  *   - corrector: modified (simplified) Newton with the iteration matrix [I - c Jxx, -c Jxz; Jzx, Jzz],
  *     c = h / alpha_k; the Jacobian is reused across steps and re-evaluated only when Newton fails to converge;
  *     the sparse LU is redone only when c changes;
+ *   - steps are cut to land on the communication point; that rescales D but is not counted as a step-size
+ *     change of the controller (n_equal_steps goes on), so short communication steps do not freeze h;
  *   - error control: local error estimate err_k * (y_new - y_pred) in the weighted RMS norm over the states x,
  *     weights rtol * |x| + atol, atol = rtol * nominal; order and step-size selection from the estimates of
  *     orders k-1, k, k+1 after k+1 steps of equal size;
@@ -213,10 +215,9 @@ int o2_bdf_do_step(O2Instance *m, double t_end) {
                        t, h, rtol);
                 return -1;
             }
-            if (h != m->s.h_abs) {
+            if (h != m->s.h_abs) { /* controller, growth cap or communication point: rescale the history */
                 change_d(m, order, h / m->s.h_abs);
                 m->s.h_abs = h;
-                m->s.n_equal_steps = 0;
             }
             t_new = last ? t_end : t + h;
             /* predictor, psi, weights */
@@ -257,6 +258,7 @@ int o2_bdf_do_step(O2Instance *m, double t_end) {
                 m->s.n_newton_fail++;
                 m->s.n_rejected++;
                 m->s.h_want = 0.5 * m->s.h_abs;
+                m->s.n_equal_steps = 0;
                 continue;
             }
             double safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter);
@@ -267,6 +269,7 @@ int o2_bdf_do_step(O2Instance *m, double t_end) {
                 if (factor < MIN_FACTOR) factor = MIN_FACTOR;
                 m->s.h_want = m->s.h_abs * factor;
                 m->s.n_rejected++;
+                m->s.n_equal_steps = 0;
                 continue;
             }
             /* accepted */
@@ -305,13 +308,9 @@ int o2_bdf_do_step(O2Instance *m, double t_end) {
                 }
                 double factor = safety * best;
                 if (factor > MAX_FACTOR) factor = MAX_FACTOR;
-                if (delta != 0) {
-                    m->s.order = order + delta;
-                    m->s.n_equal_steps = 0;
-                }
+                m->s.order = order + delta;
+                m->s.n_equal_steps = 0;
                 m->s.h_want = m->s.h_abs * factor;
-            } else if (m->s.h_want < m->s.h_abs) {
-                m->s.h_want = m->s.h_abs; /* accepted after a rejection: the shorter step stands */
             }
             break;
         }

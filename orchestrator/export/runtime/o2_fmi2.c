@@ -138,19 +138,34 @@ static void reset_values(O2Instance *m) {
     o2_invalidate(m);
 }
 
+/* CasADi's generated sparsity is [nrow, ncol, colind[ncol+1], row[nnz]], or [nrow, ncol, 1] for a dense matrix
+ * (colind[0] of a CCS pattern is always 0). Dense patterns are expanded into owned CCS arrays. */
+static int ccs_pattern(O2Instance *m, const casadi_int *sp, int ncol, const int **colptr, const int **row, int **owned) {
+    if (sp[2] == 0) {
+        *colptr = sp + 2;
+        *row = sp + 2 + ncol + 1;
+        return 0;
+    }
+    int nrow = sp[0];
+    int *buf = o2_alloc(m, (size_t)ncol + 1 + (size_t)nrow * (size_t)ncol, sizeof(int));
+    if (!buf) return -1;
+    for (int c = 0; c <= ncol; c++) buf[c] = c * nrow;
+    for (int c = 0; c < ncol; c++)
+        for (int r = 0; r < nrow; r++) buf[ncol + 1 + c * nrow + r] = r;
+    *owned = buf;
+    *colptr = buf;
+    *row = buf + ncol + 1;
+    return 0;
+}
+
 static int setup_patterns(O2Instance *m) {
-    const casadi_int *sp = mdl_dae_jac_sparsity_out(0);
     int n = m->n;
-    m->j_colptr = sp + 2;
-    m->j_row = sp + 2 + n + 1;
+    if (ccs_pattern(m, mdl_dae_jac_sparsity_out(0), n, &m->j_colptr, &m->j_row, &m->owned_sp[0]) != 0 ||
+        ccs_pattern(m, mdl_dae_jac_u_sparsity_out(0), MDL_NU, &m->ju_colptr, &m->ju_row, &m->owned_sp[1]) != 0 ||
+        ccs_pattern(m, mdl_init_jac_sparsity_out(0), n, &m->ij_colptr, &m->ij_row, &m->owned_sp[2]) != 0)
+        return -1;
     m->nnz_j = m->j_colptr[n];
-    sp = mdl_dae_jac_u_sparsity_out(0);
-    m->ju_colptr = sp + 2;
-    m->ju_row = sp + 2 + MDL_NU + 1;
     m->nnz_ju = m->ju_colptr[MDL_NU];
-    sp = mdl_init_jac_sparsity_out(0);
-    m->ij_colptr = sp + 2;
-    m->ij_row = sp + 2 + n + 1;
     m->nnz_ij = m->ij_colptr[n];
     /* iteration matrix: J plus the diagonal of the x rows */
     m->a_colptr = o2_alloc(m, (size_t)n + 1, sizeof(int));
@@ -214,7 +229,7 @@ static void free_instance(O2Instance *m) {
     void *ptrs[] = {m->instance_name, m->sd,    m->x_set,  m->xdot,   m->res,    m->v,        m->a_colptr, m->a_row,
                     m->a_from_j,      m->a_diag, m->a_val, m->ij_val, m->arg,    m->res_ptr,  m->iw,       m->w,
                     m->y_pred,        m->psi,    m->d,     m->f,      m->scale,  m->dy,       m->tmp,      m->tmp2,
-                    m->dtmp,          m->jtmp,   m->jutmp, m->u_now,  m->dv,     m->dxz};
+                    m->dtmp,          m->jtmp,   m->jutmp, m->u_now,  m->dv,     m->dxz, m->owned_sp[0], m->owned_sp[1], m->owned_sp[2]};
     fmi2CallbackFreeMemory release = m->cb.freeMemory;
     for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); k++) o2_release(m, ptrs[k]);
     if (release)

@@ -73,6 +73,7 @@ typedef struct {
     int n;                      /* nx + nz */
     int nnz_j, nnz_ju, nnz_ij;  /* dae_jac, dae_jac_u, init_jac */
     const int *j_colptr, *j_row, *ju_colptr, *ju_row, *ij_colptr, *ij_row;
+    int *owned_sp[3];           /* CCS arrays expanded from CasADi's compact dense patterns, or NULL */
     /* Newton iteration matrix [I - c Jxx, -c Jxz; Jzx, Jzz]: pattern of J plus the x diagonal */
     int nnz_a;
     int *a_colptr, *a_row;
