@@ -40,6 +40,7 @@ active conditions, bit i = CONDITIONS[i]), thermal_trip (latched shutdown), fail
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -421,6 +422,17 @@ class SafetyWatchdog(PythonBlock):
         out["thermal_trip"] = 1.0 if self._tripped else 0.0
         out["failsafe"] = 0.0 if (p_ok and t_ok) else 1.0
         return out
+
+    def get_state(self) -> Any:
+        """Snapshot for master rollback: everything but the event log and the listener (a recorder must not be
+        deep-copied); the log length is kept so a rollback drops the entries of the rejected step."""
+        keep = {k: v for k, v in self.__dict__.items() if k not in ("events", "event_listener")}
+        return copy.deepcopy(keep), len(self.events)
+
+    def set_state(self, state: Any) -> None:
+        snapshot, n_events = state
+        self.__dict__.update(copy.deepcopy(snapshot))
+        del self.events[n_events:]
 
     def _log_changes(self, t: float, code: int) -> None:
         """Append one event per condition that started or ended at t (only called when the code changed)."""

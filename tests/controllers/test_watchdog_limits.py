@@ -252,3 +252,18 @@ def test_condition_table_is_consistent():
 def test_validation(params, word):
     with pytest.raises(SystemDefinitionError, match=word):
         Driver(**params)
+
+
+def test_rollback_restores_state_and_trims_the_event_log():
+    d = Driver()
+    d.wd.event_listener = lambda *a, **k: None  # a listener (e.g. the results recorder) is not deep-copied
+    d.run(2.0)
+    state = d.wd.get_state()
+    k0 = d.k
+    a = [d.step(p_feed=barg_to_pa(3.2)) for _ in range(5)]
+    assert d.wd.events
+    d.wd.set_state(state)
+    d.k = k0
+    assert d.wd.events == []
+    b = [d.step(p_feed=barg_to_pa(3.2)) for _ in range(5)]
+    assert a == b and len(d.wd.events) == 1
