@@ -111,6 +111,17 @@ class DsresWriter:
         self._columns += 1
         self._last_time = time
 
+    def append_many(self, block: np.ndarray) -> None:
+        """Add several communication points: block has one row per point, (time, *values)."""
+        block = np.ascontiguousarray(block, dtype="<f8")
+        if block.ndim != 2 or block.shape[1] != self._rows:
+            raise ValueError(f"append_many: expected rows of {self._rows} values, got shape {block.shape}")
+        if not len(block):
+            return
+        self._file.write(block.tobytes())
+        self._columns += len(block)
+        self._last_time = float(block[-1, 0])
+
     def flush(self) -> None:
         """Make everything appended so far a readable file on disk."""
         if self._closed:

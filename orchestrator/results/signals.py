@@ -22,9 +22,9 @@ MAT_NAME = "result.mat"
 class SignalWriter:
     """Writes one row per communication point to ``signals.csv`` and a column to ``result.mat``.
 
-    Rows are flushed to disk at least every ``flush_interval_s`` of wall time and on ``close``, so an interrupted
-    run keeps everything recorded up to (at most) that long before the interruption; ``close`` is safe to call
-    from a ``finally`` block and more than once.
+    Points are buffered and written to disk at least every ``flush_interval_s`` of wall time and on ``close``, so
+    an interrupted run keeps everything recorded up to (at most) that long before the interruption, and a run killed
+    outright loses at most that much; ``close`` is safe to call from a ``finally`` block and more than once.
     """
 
     def __init__(
@@ -58,6 +58,8 @@ class SignalWriter:
             start_time,
         )
         self._flush_interval_s = flush_interval_s
+        self._width = len(self.signals)
+        self._buffer: list[tuple[float, ...]] = []
         self._last_flush = time.monotonic()
         self.rows = 0
         self.last_time: float | None = None
@@ -65,10 +67,9 @@ class SignalWriter:
 
     def record(self, t: float, values: Sequence[float]) -> None:
         """One communication point; values in the order of ``signals``."""
-        if len(values) != len(self.signals):
-            raise ValueError(f"record at t={t}: {len(values)} values for {len(self.signals)} signals")
-        self._csv_file.write(repr(float(t)) + "," + ",".join(repr(float(v)) for v in values) + "\n")
-        self._mat.append(t, values)
+        if len(values) != self._width:
+            raise ValueError(f"record at t={t}: {len(values)} values for {self._width} signals")
+        self._buffer.append((float(t), *map(float, values)))
         self.rows += 1
         self.last_time = t
         now = time.monotonic()
@@ -77,8 +78,14 @@ class SignalWriter:
             self._last_flush = now
 
     def flush(self) -> None:
+        """Write the buffered points to both files and make them readable on disk."""
         if self._closed:
             return
+        if self._buffer:
+            rows, self._buffer = self._buffer, []
+            # repr() is the shortest text that reads back as the same float
+            self._csv_file.write("\n".join(",".join(map(repr, row)) for row in rows) + "\n")
+            self._mat.append_many(np.asarray(rows, dtype=float))
         self._csv_file.flush()
         self._mat.flush()
 
@@ -86,6 +93,7 @@ class SignalWriter:
         if self._closed:
             return
         try:
+            self.flush()
             self._csv_file.close()
         finally:
             self._mat.close()
