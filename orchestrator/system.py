@@ -22,6 +22,11 @@ log = logging.getLogger("o2twin.system")
 SOURCE_CAUSALITIES = frozenset({"output", "local", "calculatedParameter", "parameter"})
 
 
+def article(word: str) -> str:
+    """'output' -> 'an output', 'parameter' -> 'a parameter' (for messages)."""
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 def split_name(qualified: str) -> tuple[str, str]:
     """ "slave.var" -> ("slave", "var"); the variable part may itself contain dots (FMU names like a.b[1])."""
     slave, sep, var = qualified.partition(".")
@@ -115,11 +120,11 @@ class System:
             _, dst = self._variable(c.target, where)
             if src.causality not in SOURCE_CAUSALITIES:
                 raise SystemDefinitionError(
-                    f"{where}: {c.source} is an {src.causality}, not an output; connect an output to an input"
+                    f"{where}: {c.source} is {article(src.causality)}, not an output; connect an output to an input"
                 )
             if dst.causality != "input":
                 raise SystemDefinitionError(
-                    f"{where}: {c.target} is a {dst.causality}, not an input; connections must end at an input "
+                    f"{where}: {c.target} is {article(dst.causality)}, not an input; connections must end at an input "
                     "(set parameters in the slave's parameters instead)"
                 )
             if src.type != dst.type and not (dst.type == "Real" and src.type in ("Integer", "Boolean")):
@@ -157,13 +162,13 @@ class System:
                     )
                 if var.causality not in ("parameter", "input"):
                     raise SystemDefinitionError(
-                        f"parameter {slave_name}.{name}: is a {var.causality}; only parameters and inputs can be set"
+                        f"parameter {slave_name}.{name}: is {article(var.causality)}; only parameters and inputs can be set"
                     )
         for qualified in self.start_values:
             _, var = self._variable(qualified, f"start value {qualified}")
             if var.causality not in ("input", "parameter"):
                 raise SystemDefinitionError(
-                    f"start value {qualified}: is a {var.causality}; only inputs and parameters take start values"
+                    f"start value {qualified}: is {article(var.causality)}; only inputs and parameters take start values"
                 )
         for slave in self.slaves.values():
             for var in slave.inputs():

@@ -31,7 +31,7 @@ from orchestrator.master.graph import feedthrough_blocks, gauss_seidel_order, is
 from orchestrator.master.loops import LoopEdge, LoopSolver
 from orchestrator.master.options import MasterOptions
 from orchestrator.master.recorder import Recorder
-from orchestrator.system import System, split_name
+from orchestrator.system import System, article, split_name
 
 log = logging.getLogger("o2twin.master")
 
@@ -115,11 +115,15 @@ class Simulation:
         for qualified in names:
             _, var = self.system._variable(qualified, where)
             if isinstance(ev, OverrideEvent) and var.causality != "input":
-                raise SystemDefinitionError(f"{where}: {qualified} is a {var.causality}; only inputs can be overridden")
+                raise SystemDefinitionError(
+                    f"{where}: {qualified} is {article(var.causality)}; only inputs can be overridden"
+                )
             if isinstance(ev, DriftEvent) and var.causality != "output":
-                raise SystemDefinitionError(f"{where}: {qualified} is a {var.causality}; only outputs can drift")
+                raise SystemDefinitionError(f"{where}: {qualified} is {article(var.causality)}; only outputs can drift")
             if isinstance(ev, SetEvent) and var.causality not in ("input", "parameter"):
-                raise SystemDefinitionError(f"{where}: {qualified} is a {var.causality}; set inputs or parameters")
+                raise SystemDefinitionError(
+                    f"{where}: {qualified} is {article(var.causality)}; set inputs or parameters"
+                )
 
     def _build_time_grid(self) -> None:
         """Choose the tick: the largest time dividing the step, event times, sample times and record interval."""
@@ -320,7 +324,9 @@ class Simulation:
         elif var.causality == "parameter":
             slave.set_parameter(var_name, value)
         else:
-            raise SimulationError(f"set {qualified}: it is a {var.causality}; only inputs and parameters can be set")
+            raise SimulationError(
+                f"set {qualified}: it is {article(var.causality)}; only inputs and parameters can be set"
+            )
 
     def step(self) -> float:
         """Advance by one macro step (shortened to land on events and sample instants); return the new time."""

@@ -129,12 +129,20 @@ def build_lti_fmu(
         else ""
     )
     me_xml = f'  <ModelExchange modelIdentifier="{identifier}" {flags}/>\n' if me else ""
+    used_units = sorted(set(units.values()))
+    unit_xml = (
+        "  <UnitDefinitions>\n"
+        + "".join(f"    <Unit name={quoteattr(u)}/>\n" for u in used_units)
+        + "  </UnitDefinitions>\n"
+        if used_units
+        else ""
+    )
     guid = "{" + str(uuid.UUID(hashlib.md5(f"{identifier}{A}{B}{C}{D}".encode()).hexdigest())) + "}"
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<fmiModelDescription fmiVersion="2.0" modelName="{identifier}" guid="{guid}" '
         f'generationTool="o2twin tests lti_fmu" numberOfEventIndicators="0">\n'
-        f"{me_xml}{cs_xml}"
+        f"{me_xml}{cs_xml}{unit_xml}"
         "  <ModelVariables>\n" + "\n".join(rows) + "\n  </ModelVariables>\n"
         "  <ModelStructure>\n"
         + (f"    <Outputs>\n{out_unknowns}\n    </Outputs>\n" if outputs else "")

@@ -1,0 +1,74 @@
+"""Fixtures for the master tests: hand-written linear FMUs (lti_fmu.c, compiled with gcc) and helpers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lti_fmu import build_lti_fmu, gcc_available
+
+# Two masses on springs, coupled by a spring kc (the classic co-simulation benchmark):
+#   m1 x1'' = -k1 x1 - c1 x1' + kc (x2 - x1),   m2 x2'' = -k2 x2 - c2 x2' - kc (x2 - x1)
+OSC = {"m1": 1.0, "k1": 10.0, "c1": 0.2, "m2": 1.0, "k2": 6.0, "c2": 0.1, "kc": 8.0}
+
+
+def oscillator_matrices(p: dict[str, float]) -> tuple[np.ndarray, ...]:
+    """(A1, B1, A2, B2, A_monolithic): mass i has states (x_i, v_i) and input x_j of the other mass."""
+    m1, k1, c1, m2, k2, c2, kc = (p[k] for k in ("m1", "k1", "c1", "m2", "k2", "c2", "kc"))
+    a1 = np.array([[0.0, 1.0], [-(k1 + kc) / m1, -c1 / m1]])
+    b1 = np.array([[0.0], [kc / m1]])
+    a2 = np.array([[0.0, 1.0], [-(k2 + kc) / m2, -c2 / m2]])
+    b2 = np.array([[0.0], [kc / m2]])
+    mono = np.zeros((4, 4))
+    mono[:2, :2] = a1
+    mono[2:, 2:] = a2
+    mono[1, 2] = kc / m1
+    mono[3, 0] = kc / m2
+    return a1, b1, a2, b2, mono
+
+
+@pytest.fixture(scope="session")
+def fmu_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not gcc_available():
+        pytest.skip("gcc is not installed: the test FMUs are compiled from C")
+    return tmp_path_factory.mktemp("fmus")
+
+
+@pytest.fixture(scope="session")
+def oscillator_fmus(fmu_dir: Path):
+    """Factory: (mass1.fmu, mass2.fmu) with the given capabilities, built once per combination."""
+    cache: dict[tuple, tuple[Path, Path]] = {}
+
+    def make(**caps) -> tuple[Path, Path]:
+        key = tuple(sorted(caps.items()))
+        if key not in cache:
+            a1, b1, a2, b2, _ = oscillator_matrices(OSC)
+            tag = "_".join(f"{k}{int(v)}" for k, v in key) or "full"
+            eye = np.eye(2)
+            units = {"x": "m", "v": "m/s", "x_other": "m"}
+            m1 = build_lti_fmu(fmu_dir, f"Mass1_{tag}", a1, b1, eye, [[0.0], [0.0]], ["s", "w"], ["x_other"],
+                               ["x", "v"], [1.0, 0.0], units, **caps)  # fmt: skip
+            m2 = build_lti_fmu(fmu_dir, f"Mass2_{tag}", a2, b2, eye, [[0.0], [0.0]], ["s", "w"], ["x_other"],
+                               ["x", "v"], [0.0, 0.0], units, **caps)  # fmt: skip
+            cache[key] = (m1, m2)
+        return cache[key]
+
+    return make
+
+
+def lti_solution(a: np.ndarray, x0, times) -> np.ndarray:
+    """Exact solution of x' = a x, x(0) = x0 at the given times (eigen-decomposition of a; rows = times)."""
+    lam, vec = np.linalg.eig(a)
+    coef = np.linalg.solve(vec, np.asarray(x0, dtype=complex))
+    return np.real(np.exp(np.outer(times, lam)) * coef @ vec.T)
+
+
+def oscillator_reference(times: np.ndarray) -> np.ndarray:
+    """Exact monolithic solution (x1, v1, x2, v2) at the given times."""
+    *_, mono = oscillator_matrices(OSC)
+    return lti_solution(mono, [1.0, 0.0, 0.0, 0.0], np.asarray(times))

@@ -1,0 +1,50 @@
+"""A slave failing mid-run (fmi2Error, fmi2Discard) is reported with its name and the time, FMU log messages reach
+the Python log under o2twin.fmu.<slave>, and the recorders keep everything up to the failure."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from test_master_coupled import oscillator_system
+
+from orchestrator.errors import SimulationError
+from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
+
+
+def failing_run(paths, status: int):
+    system = oscillator_system(paths)
+    system.parameters["mass2"] = {"fail_time": 0.35, "fail_status": float(status)}
+    rec = MemoryRecorder()
+    sim = Simulation(system, MasterOptions(step=0.1, stop_time=1.0), recorders=[rec])
+    return sim, rec
+
+
+def test_fmi2error_names_slave_and_time(oscillator_fmus, caplog):
+    sim, rec = failing_run(oscillator_fmus(), 3)
+    with caplog.at_level(logging.ERROR, logger="o2twin.fmu.mass2"), pytest.raises(SimulationError) as info:
+        sim.run()
+    message = str(info.value)
+    assert "slave mass2" in message and "t = 0.3 s" in message
+    assert "injected failure in the step from t = 0.3" in message  # the FMU's own log message
+    assert any(r.name == "o2twin.fmu.mass2" and "injected failure" in r.getMessage() for r in caplog.records)
+    assert rec.times == pytest.approx([0.0, 0.1, 0.2, 0.3])  # everything before the failure was recorded
+    assert rec.finish_metadata["status"] == "failed"
+    assert "slave mass2" in rec.finish_metadata["error"]
+    assert rec.events[-1][0] == pytest.approx(0.3) and rec.events[-1][1].startswith("error:")
+    assert info.value.exit_code == 3
+
+
+def test_fmi2discard_is_reported(oscillator_fmus):
+    sim, rec = failing_run(oscillator_fmus(), 2)
+    with pytest.raises(SimulationError, match=r"slave mass2 rejected \(fmi2Discard\) the step from t = 0.3 s"):
+        sim.run()
+    assert len(rec.times) == 4
+
+
+def test_stepping_after_failure_is_refused(oscillator_fmus):
+    sim, _ = failing_run(oscillator_fmus(), 3)
+    with pytest.raises(SimulationError):
+        sim.run()
+    with pytest.raises(SimulationError, match="has finished"):
+        sim.step()
