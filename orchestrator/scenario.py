@@ -305,26 +305,33 @@ def master_options(spec: ScenarioSpec):
     return options
 
 
-def build_system(spec: ScenarioSpec):
+def build_system(spec: ScenarioSpec, check: bool = True):
     """The System (slaves, connections, parameters) of a spec, checked; variable errors name the scenario file.
 
-    Slaves are constructed but not set up; on an error every FMU built so far is released.
+    Slaves are constructed but not set up; on an error every FMU built so far is released. check=False leaves
+    System.check() (connections, causality, units) to the caller, e.g. the Simulation, which runs it anyway.
     """
     from orchestrator.system import System
 
     system = System()
     try:
         for slave_spec in spec.slaves.values():
-            system.add(build_slave(slave_spec, spec), slave_spec.parameters or None)
+            slave = build_slave(slave_spec, spec)
+            # values of inputs are start values (used while unconnected); the rest are parameters
+            inputs = {k: v for k, v in slave_spec.parameters.items() if k in {i.name for i in slave.inputs()}}
+            params = {k: v for k, v in slave_spec.parameters.items() if k not in inputs}
+            system.add(slave, params or None)
+            system.start_values.update({f"{slave_spec.name}.{k}": v for k, v in inputs.items()})
         for i, c in enumerate(spec.connections, 1):
             try:
                 system.connect(c.source, c.target, c.gain, c.offset)
             except SystemDefinitionError as err:
                 raise SystemDefinitionError(f"{_where(spec, f'[[connections]] #{i}')}: {err}") from None
-        try:
-            system.check()
-        except SystemDefinitionError as err:
-            raise SystemDefinitionError(f"{spec.source or '<scenario>'}: {err}") from None
+        if check:
+            try:
+                system.check()
+            except SystemDefinitionError as err:
+                raise SystemDefinitionError(f"{spec.source or '<scenario>'}: {err}") from None
         for name in spec.outputs.record:
             _check_variable(spec, system.slaves, name, "[outputs] record")
         for i, plot in enumerate(spec.plots, 1):
@@ -374,7 +381,7 @@ def build_simulation(spec: ScenarioSpec, recorders: Any = ()) -> Any:
     """The steppable orchestrator.master.Simulation of a spec (hooks are not applied here: see apply_hooks)."""
     from orchestrator.master.simulation import Simulation
 
-    system = build_system(spec)
+    system = build_system(spec, check=False)  # the Simulation checks the system (once, with its warnings)
     try:
         options = master_options(spec)
         record = [n for n in recorded_signals(spec, []) if n not in system.connected_signals()]
