@@ -122,7 +122,14 @@ def _lazy_function(module: str, function: str, purpose: str) -> Callable:
 
 
 def apply_hooks(spec: ScenarioSpec, plant_url: str | None = None) -> ScenarioSpec:
-    """Hardware in the loop and the safety topology check, in that order (the watchdog guards the device too)."""
+    """The safety topology check, then hardware in the loop.
+
+    The watchdog check runs on the system as written (FMU plant), before the device replaces the plant slaves:
+    apply_plant keeps every connection to and from the plant, so the watchdog guards the device as well.
+    """
+    if spec.watchdog is not None:
+        check = _lazy_function("controllers.watchdog", "check_topology", "[safety] watchdog")
+        check(spec)
     if plant_url is not None or spec.plant is not None:
         apply_plant = _lazy_function("orchestrator.hil.plant", "apply_plant", "hardware in the loop ([plant], --plant)")
         url = plant_url if plant_url is not None else spec.plant.device
@@ -130,9 +137,6 @@ def apply_hooks(spec: ScenarioSpec, plant_url: str | None = None) -> ScenarioSpe
         spec = apply_plant(spec, url)
         if not isinstance(spec, ScenarioSpec):
             raise TypeError(f"apply_plant returned {type(spec).__name__}, not a ScenarioSpec")
-    if spec.watchdog is not None:
-        check = _lazy_function("controllers.watchdog", "check_topology", "[safety] watchdog")
-        check(spec)
     return spec
 
 

@@ -1,0 +1,59 @@
+"""Hooks before a system is built: the safety topology check ([safety]) and hardware in the loop ([plant])."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.cli import main
+from orchestrator.errors import O2TwinError, SystemDefinitionError
+from orchestrator.scenario import apply_hooks, load_scenario
+
+# The plant FMUs are named by Modelica class; the hooks run on the spec, before any FMU is exported or loaded.
+BYPASS = """
+[scenario]
+name = "bypass"
+stop_time = 10.0
+[slaves.compressor]
+fmu = "O2Twin.CoSim.Compressor"
+[slaves.src]
+block = "orchio_blocks:Source"
+[slaves.watchdog]
+block = "controllers.watchdog:SafetyWatchdog"
+[safety]
+watchdog = "watchdog"
+[[connections]]
+from = "src.value"
+to = "compressor.duty"
+"""
+
+
+def test_watchdog_bypass_is_rejected_before_building(tmp_path, capsys):
+    path = tmp_path / "bypass.toml"
+    path.write_text(BYPASS)
+    with pytest.raises(SystemDefinitionError, match=r"actuator input 'compressor.duty' must be driven by the watchdog"):
+        apply_hooks(load_scenario(path))
+    out = tmp_path / "res"
+    assert main(["run", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bypass.toml: [[connections]] #1" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_watchdog_must_be_the_safety_block(tmp_path):
+    path = tmp_path / "wd.toml"
+    path.write_text(BYPASS.replace("controllers.watchdog:SafetyWatchdog", "orchio_blocks:Source"))
+    with pytest.raises(SystemDefinitionError, match=r"must be block = 'controllers\.watchdog:SafetyWatchdog'"):
+        apply_hooks(load_scenario(path))
+
+
+def test_plant_url_goes_through_the_hil_adapter(tmp_path, capsys):
+    """--plant hands the spec to orchestrator.hil.plant.apply_plant; a bad URL is its clear error, not a crash."""
+    path = tmp_path / "plant.toml"
+    path.write_text(BYPASS.replace('[safety]\nwatchdog = "watchdog"\n', ""))
+    with pytest.raises(O2TwinError) as info:
+        apply_hooks(load_scenario(path), "nonsense://nowhere")
+    assert "nonsense://nowhere" in str(info.value) or "device" in str(info.value).lower()
+    capsys.readouterr()
+    code = main(["run", str(path), "--plant", "nonsense://nowhere", "--out", str(tmp_path / "r")])
+    assert code in (2, 4)
+    assert "Traceback" not in capsys.readouterr().err
