@@ -73,13 +73,18 @@ class FlatModel:
 
 
 def modelica_files(models_dir: Path) -> list[Path]:
-    """Every .mo file under a model folder, sorted (the exporter parses the whole folder as one library)."""
+    """Every .mo file under a model folder in load order (the exporter parses the whole folder as one library)."""
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         raise ModelError(
             f"model folder {models_dir} does not exist; pass --models-dir with the folder of the .mo files"
         )
-    files = sorted(p for p in models_dir.rglob("*.mo") if p.is_file())
+    # Parents before children, and each folder's package.mo before its other files: pymoca's Tree.extend merges
+    # only nested classes, so the file that declares a package's own contents (constants) must come first.
+    files = sorted(
+        (p for p in models_dir.rglob("*.mo") if p.is_file()),
+        key=lambda p: (len(p.relative_to(models_dir).parts), p.name != "package.mo", str(p)),
+    )
     if not files:
         raise ModelError(f"no Modelica (.mo) files in {models_dir}; pass --models-dir with the folder of the .mo files")
     return files
@@ -288,6 +293,48 @@ def _generator_class():
                 cls.name = _sanitised_function_name(cls.name, self._taken_names)
             return super().get_function(function_name)
 
+        def get_component(self, tree):
+            if (
+                tree.name not in self.current_class.symbols
+                and tree.name != "time"
+                and not any(f.name == tree.name for f in self.for_loops)
+            ):
+                return self._package_constant(tree)
+            return super().get_component(tree)
+
+        def _package_constant(self, tree):
+            """A constant declared in a package (e.g. O2Twin.Media.R), which pymoca leaves unresolved."""
+            names = tuple(part for name in tree.to_tuple() for part in name.split("."))
+            # Modelica lookup: the reference as written, then relative to each enclosing package of the model
+            scopes = [self._model_path[:k] for k in range(len(self._model_path) - 1, -1, -1)]
+            value = None
+            for scope in ([()] if len(names) > 1 else []) + scopes:
+                value = constant_value(self._library, (*scope, *names), relative=False)
+                if value is not None:
+                    break
+            if value is None:
+                raise ModelError(
+                    f"'{'.'.join(names)}' is not a constant with a numeric value in the model folder; declare it as"
+                    " 'constant Real ... = <number>' in its package"
+                )
+            last = tree
+            while last.child:
+                last = last.child[0]
+            indices = [i for group in last.indices for i in group if i is not None]
+            if not indices:
+                return ca.MX(ca.DM(value))
+            if len(indices) != 1 or not isinstance(value, list):
+                raise ModelError(f"'{'.'.join(names)}': only one-dimensional package constant arrays are supported")
+            index = indices[0]
+            if isinstance(index, ast.Primary):
+                return ca.MX(float(value[int(index.value) - 1]))
+            # an index that depends on a for-loop variable: a lookup that constant-folds once the loop is unrolled
+            index_mx = self.get_mx(index)
+            lookup = ca.MX(0)
+            for k, item in enumerate(value, start=1):
+                lookup = lookup + float(item) * (index_mx == k)
+            return lookup
+
         def exitExpression(self, tree):
             op = tree.operator.name if isinstance(tree.operator, ast.ComponentRef) else tree.operator
             keep = TRANSPARENT_OPERATORS.get(op)
@@ -297,6 +344,94 @@ def _generator_class():
             super().exitExpression(tree)
 
     return ExporterGenerator
+
+
+def _find_symbol(library: object, names: tuple[str, ...], relative: bool = True) -> tuple[object, object] | None:
+    """(class, symbol) for a dotted reference: from the root first, else any package whose path ends with it."""
+    *path, last = names
+    cls = find_class(library, ".".join(path)) if path else None
+    if cls is not None and last in getattr(cls, "symbols", {}):
+        return cls, cls.symbols[last]
+    if not relative:
+        return None
+    matches = []
+
+    def walk(node: object, prefix: tuple[str, ...]) -> None:
+        for cname, child in getattr(node, "classes", {}).items():
+            full = (*prefix, cname)
+            if full[-len(path) :] == tuple(path) and last in getattr(child, "symbols", {}):
+                matches.append((child, child.symbols[last]))
+            if child.type == "package":
+                walk(child, full)
+
+    if path:
+        walk(library, ())
+    return matches[0] if len(matches) == 1 else None
+
+
+def constant_value(
+    library: object, names: tuple[str, ...], depth: int = 0, relative: bool = True
+) -> float | list[float] | None:
+    """Numeric value of a package constant (numbers, arrays, arithmetic on other constants of the same package).
+
+    With relative=False the name must be a full path from the library root."""
+    from pymoca import ast
+
+    found = _find_symbol(library, names, relative)
+    if found is None or depth > 20:
+        return None
+    scope, symbol = found
+    if "constant" not in symbol.prefixes and "parameter" not in symbol.prefixes:
+        return None
+
+    def evaluate(node: object):
+        if isinstance(node, ast.Primary):
+            return (
+                float(node.value) if isinstance(node.value, int | float) and not isinstance(node.value, bool) else None
+            )
+        if isinstance(node, ast.Array):
+            items = [evaluate(v) for v in node.values]
+            return None if any(i is None or isinstance(i, list) for i in items) else items
+        if isinstance(node, ast.ComponentRef):
+            ref = node.to_tuple()
+            local = (*_class_path(scope), *ref) if len(ref) == 1 else ref
+            return constant_value(library, local, depth + 1)
+        if isinstance(node, ast.Expression):
+            args = [evaluate(o) for o in node.operands]
+            if any(a is None or isinstance(a, list) for a in args):
+                return None
+            op = node.operator if isinstance(node.operator, str) else getattr(node.operator, "name", None)
+            if op == "-" and len(args) == 1:
+                return -args[0]
+            binary = {"+": float.__add__, "-": float.__sub__, "*": float.__mul__, "/": float.__truediv__, "^": pow}
+            if op in binary and len(args) == 2:
+                return float(binary[op](args[0], args[1]))
+        return None
+
+    return evaluate(_declared_value(symbol))
+
+
+def _declared_value(symbol: object) -> object:
+    """The binding of a declaration (`= expr`): pymoca keeps it in the class modification until flattening."""
+    value = symbol.value
+    if getattr(value, "value", None) is not None or not hasattr(value, "value"):
+        return value
+    modification = symbol.class_modification
+    for argument in getattr(modification, "arguments", []) or []:
+        element = getattr(argument, "value", None)
+        component = getattr(element, "component", None)
+        if getattr(component, "name", None) == "value" and element.modifications:
+            return element.modifications[0]
+    return value
+
+
+def _class_path(cls: object) -> tuple[str, ...]:
+    parts = []
+    node = cls
+    while node is not None and getattr(node, "name", None) not in (None, "", "root", "Tree"):
+        parts.append(node.name)
+        node = getattr(node, "parent", None)
+    return tuple(reversed(parts))
 
 
 def _experiment(cls: object) -> dict[str, float]:
@@ -363,6 +498,8 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
 
     options = _merge_default_options(dict(PYMOCA_OPTIONS))
     generator = _generator_class()(flat_tree, name, options)
+    generator._library = tree
+    generator._model_path = tuple(name.split("."))
     try:
         GeneratorWalker().walk(generator, flat_tree)
         model = generator.model

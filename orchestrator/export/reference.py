@@ -75,7 +75,7 @@ def simulate_reference(
         else v.value
         for v in pars
     ] + [c.value if isinstance(c.value, ca.MX) else ca.MX(c.value) for c in consts]
-    for _ in range(len(par_syms) + 1):
+    for _ in range(len(par_syms) + 1 if par_syms else 0):
         par_defs = ca.substitute(par_defs, par_syms, par_defs)
     par_vals = [float(ca.DM(ca.evalf(d))) for d in par_defs] if par_syms else []
     if any(not math.isfinite(v) for v in par_vals):

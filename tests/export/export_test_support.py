@@ -29,6 +29,7 @@ CASES = [
     Case("Rod", 10.0, {"T_left": 420.0}, "arrays, for-loops, sum(), Integer parameter, dependent parameter"),
     Case("AlgebraicLoop", 2.0, {"u": 0.8}, "nonlinear algebraic loop (2 iteration variables)"),
     Case("Functions.Decay", 3.0, {}, "functions declared in a package"),
+    Case("Functions.Weighted", 3.0, {}, "package constants (full name, arrays indexed in for-loops)"),
     Case(
         "Inheritance.Lag", 3.0, {"u": 1.0}, "extends with modifications, if-expressions, noEvent, smooth, der()=0 init"
     ),

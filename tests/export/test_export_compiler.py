@@ -145,3 +145,21 @@ def test_dependent_parameter_follows_its_definition(compiled):
     longer = np.array(rod.vars(0, x, [], [400.0], p)).ravel()
     dx_vr = [v.name for v in rod.variables].index("dx")
     assert base[dx_vr] == pytest.approx(1 / 8) and longer[dx_vr] == pytest.approx(2 / 8)
+
+
+def test_multi_file_package_with_constants(tmp_path):
+    """A library split over folders (package.mo + one file per class, `within`), with package constants used by
+    full name and by relative name: the layout of models/O2Twin."""
+    lib = tmp_path / "Lib"
+    (lib / "Sub").mkdir(parents=True)
+    (lib / "Sub" / "M.mo").write_text(
+        "within Lib.Sub;\nmodel M\n  Real x(start = 1, fixed = true);\n  output Real y;\nequation\n"
+        "  der(x) = -Lib.k * x + kk;\n  y = Lib.v[2] * x;\nend M;\n"
+    )
+    (lib / "Sub" / "package.mo").write_text("within Lib;\npackage Sub\n  constant Real kk = 0.25;\nend Sub;\n")
+    (lib / "package.mo").write_text("package Lib\n  constant Real k = 2;\n  constant Real v[2] = {1, -k};\nend Lib;\n")
+    model = causalise(flatten_model(tmp_path, "Lib.Sub.M"))
+    xdot, _ = model.dae(0, [3.0], [], [], [])
+    assert float(xdot) == pytest.approx(-2 * 3 + 0.25)
+    v = np.array(model.vars(0, [3.0], [], [], [])).ravel()
+    assert v[[var.name for var in model.variables].index("y")] == pytest.approx(-2 * 3)
