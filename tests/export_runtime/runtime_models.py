@@ -150,3 +150,14 @@ def tank_with_loop() -> CausalModel:
         start_from={"V": "V0"},
         stop_time=10.0,
     )
+
+
+def blow_up() -> CausalModel:
+    """x' = x^2, x(0) = 1: the solution 1 / (1 - t) has no continuation past t = 1."""
+    return causal_model(
+        "Test.BlowUp",
+        [("x", 1.0)],
+        lambda t, x, z, u, p: ([x[0] ** 2], []),
+        outputs=lambda t, x, z, u, p: [("y", x[0])],
+        stop_time=2.0,
+    )

@@ -146,3 +146,36 @@ def test_tolerance_is_honoured(fmu_of: Callable[[str], Path]) -> None:
         errors.append(np.max(np.abs(res["a"] - np.exp(-res["time"]) * np.cos(10 * res["time"]))))
     assert errors[1] < errors[0] / 50
     assert errors[0] < 1e-2
+
+
+def test_input_derivatives_interpolate_inputs_within_a_step(fmu_of: Callable[[str], Path]) -> None:
+    """A ramp input q_in = 0.3 + 0.05 t: with fmi2SetRealInputDerivatives the result matches the ramp reference;
+    holding the input per communication step (no derivatives) is visibly worse."""
+    from fmu_session import open_fmu, start
+
+    def ramp(t: float) -> float:
+        return 0.3 + 0.05 * t
+
+    times = np.arange(0.0, 10.0 + 1e-9, 0.5)
+    ref = solve_ivp(
+        lambda t, v: [ramp(t) - 0.8 * np.sqrt(v[0])],
+        (0, 10),
+        [1.0],
+        rtol=1e-12,
+        atol=1e-14,
+        t_eval=times,
+        method="LSODA",
+    ).y[0]
+    errors = {}
+    for interpolate in (True, False):
+        s = start(open_fmu(fmu_of("tank_with_loop"), name=f"ramp{interpolate}"), tolerance=1e-9)
+        values = [s.get("V")[0]]
+        for t in times[:-1]:
+            s.set(q_in=ramp(t))
+            if interpolate:
+                s.fmu.setRealInputDerivatives([s.vr["q_in"]], [1], [0.05])
+            s.fmu.doStep(currentCommunicationPoint=t, communicationStepSize=0.5)
+            values.append(s.get("V")[0])
+        errors[interpolate] = np.max(np.abs(np.array(values) - ref) / ref)
+    assert errors[True] < 1e-6
+    assert errors[False] > 100 * errors[True]

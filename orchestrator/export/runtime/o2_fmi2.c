@@ -566,15 +566,17 @@ fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReferenc
 /* ---------------------------------------------------------------- Model Exchange */
 
 fmi2Status fmi2EnterEventMode(fmi2Component c) {
+    if (!c || need_type(M, fmi2ModelExchange, "fmi2EnterEventMode") != fmi2OK) return fmi2Error;
     ALLOW("fmi2EnterEventMode", ME_RUN);
-    if (need_type(M, fmi2ModelExchange, "fmi2EnterEventMode") != fmi2OK) return fmi2Error;
+
     M->s.mode = O2_EVENT_MODE;
     return fmi2OK;
 }
 
 fmi2Status fmi2NewDiscreteStates(fmi2Component c, fmi2EventInfo *eventInfo) {
+    if (!c || need_type(M, fmi2ModelExchange, "fmi2NewDiscreteStates") != fmi2OK) return fmi2Error;
     ALLOW("fmi2NewDiscreteStates", B(O2_EVENT_MODE));
-    if (need_type(M, fmi2ModelExchange, "fmi2NewDiscreteStates") != fmi2OK) return fmi2Error;
+
     if (!eventInfo) {
         o2_log(M, fmi2Error, "logError", "fmi2NewDiscreteStates: eventInfo is NULL");
         return fmi2Error;
@@ -589,8 +591,9 @@ fmi2Status fmi2NewDiscreteStates(fmi2Component c, fmi2EventInfo *eventInfo) {
 }
 
 fmi2Status fmi2EnterContinuousTimeMode(fmi2Component c) {
+    if (!c || need_type(M, fmi2ModelExchange, "fmi2EnterContinuousTimeMode") != fmi2OK) return fmi2Error;
     ALLOW("fmi2EnterContinuousTimeMode", B(O2_EVENT_MODE));
-    if (need_type(M, fmi2ModelExchange, "fmi2EnterContinuousTimeMode") != fmi2OK) return fmi2Error;
+
     M->s.mode = O2_CONT_TIME_MODE;
     return fmi2OK;
 }
@@ -598,8 +601,9 @@ fmi2Status fmi2EnterContinuousTimeMode(fmi2Component c) {
 fmi2Status fmi2CompletedIntegratorStep(fmi2Component c, fmi2Boolean noSetFMUStatePriorToCurrentPoint,
                                        fmi2Boolean *enterEventMode, fmi2Boolean *terminateSimulation) {
     (void)noSetFMUStatePriorToCurrentPoint;
+    if (!c || need_type(M, fmi2ModelExchange, "fmi2CompletedIntegratorStep") != fmi2OK) return fmi2Error;
     ALLOW("fmi2CompletedIntegratorStep", B(O2_CONT_TIME_MODE));
-    if (need_type(M, fmi2ModelExchange, "fmi2CompletedIntegratorStep") != fmi2OK) return fmi2Error;
+
     if (!enterEventMode || !terminateSimulation) {
         o2_log(M, fmi2Error, "logError", "fmi2CompletedIntegratorStep: NULL output argument");
         return fmi2Error;
@@ -610,8 +614,9 @@ fmi2Status fmi2CompletedIntegratorStep(fmi2Component c, fmi2Boolean noSetFMUStat
 }
 
 fmi2Status fmi2SetTime(fmi2Component c, fmi2Real time) {
+    if (!c || need_type(M, fmi2ModelExchange, "fmi2SetTime") != fmi2OK) return fmi2Error;
     ALLOW("fmi2SetTime", ME_RUN);
-    if (need_type(M, fmi2ModelExchange, "fmi2SetTime") != fmi2OK) return fmi2Error;
+
     if (!isfinite(time)) {
         o2_log(M, fmi2Error, "logError", "fmi2SetTime: time is not finite");
         return fmi2Error;
@@ -625,8 +630,9 @@ fmi2Status fmi2SetTime(fmi2Component c, fmi2Real time) {
 }
 
 fmi2Status fmi2SetContinuousStates(fmi2Component c, const fmi2Real x[], size_t nx) {
+    if (!c || need_type(M, fmi2ModelExchange, "fmi2SetContinuousStates") != fmi2OK) return fmi2Error;
     ALLOW("fmi2SetContinuousStates", ME_RUN);
-    if (need_type(M, fmi2ModelExchange, "fmi2SetContinuousStates") != fmi2OK) return fmi2Error;
+
     if (nx != (size_t)MDL_NX || (nx > 0 && !x)) {
         o2_log(M, fmi2Error, "logError", "fmi2SetContinuousStates: expected %d states, got %zu%s", MDL_NX, nx,
                x ? "" : " (NULL)");
@@ -643,8 +649,9 @@ fmi2Status fmi2SetContinuousStates(fmi2Component c, const fmi2Real x[], size_t n
 }
 
 fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real derivatives[], size_t nx) {
+    if (!c || need_type(M, fmi2ModelExchange, "fmi2GetDerivatives") != fmi2OK) return fmi2Error;
     ALLOW("fmi2GetDerivatives", ME_RUN | B(O2_INIT_MODE) | B(O2_TERMINATED));
-    if (need_type(M, fmi2ModelExchange, "fmi2GetDerivatives") != fmi2OK) return fmi2Error;
+
     if (nx != (size_t)MDL_NX || (nx > 0 && !derivatives)) {
         o2_log(M, fmi2Error, "logError", "fmi2GetDerivatives: expected %d states, got %zu", MDL_NX, nx);
         return fmi2Error;
@@ -690,8 +697,9 @@ fmi2Status fmi2GetNominalsOfContinuousStates(fmi2Component c, fmi2Real x_nominal
 
 fmi2Status fmi2SetRealInputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t nvr,
                                        const fmi2Integer order[], const fmi2Real value[]) {
+    if (!c || need_type(M, fmi2CoSimulation, "fmi2SetRealInputDerivatives") != fmi2OK) return fmi2Error;
     ALLOW("fmi2SetRealInputDerivatives", B(O2_INSTANTIATED) | B(O2_INIT_MODE) | B(O2_STEP_COMPLETE));
-    if (need_type(M, fmi2CoSimulation, "fmi2SetRealInputDerivatives") != fmi2OK) return fmi2Error;
+
     if (check_vrs(M, "fmi2SetRealInputDerivatives", vr, nvr, value) != 0) return fmi2Error;
     if (nvr > 0 && !order) {
         o2_log(M, fmi2Error, "logError", "fmi2SetRealInputDerivatives: order is NULL");
@@ -732,8 +740,9 @@ fmi2Status fmi2GetRealOutputDerivatives(fmi2Component c, const fmi2ValueReferenc
 fmi2Status fmi2DoStep(fmi2Component c, fmi2Real currentCommunicationPoint, fmi2Real communicationStepSize,
                       fmi2Boolean noSetFMUStatePriorToCurrentPoint) {
     (void)noSetFMUStatePriorToCurrentPoint;
+    if (!c || need_type(M, fmi2CoSimulation, "fmi2DoStep") != fmi2OK) return fmi2Error;
     ALLOW("fmi2DoStep", B(O2_STEP_COMPLETE));
-    if (need_type(M, fmi2CoSimulation, "fmi2DoStep") != fmi2OK) return fmi2Error;
+
     double t = M->s.t;
     if (!isfinite(currentCommunicationPoint) || !isfinite(communicationStepSize) || communicationStepSize < 0.0) {
         o2_log(M, fmi2Error, "logError", "fmi2DoStep: invalid communication point %g or step size %g at t=%g",
