@@ -15,6 +15,7 @@ from orchestrator.hil.agent import Agent, serve_forever
 from orchestrator.hil.description import DeviceDescription, load_description
 from orchestrator.hil.hardware import BenchHardware, Hardware, PiHardware, VirtualPlantHardware, load_pi_wiring
 from orchestrator.hil.ports import FdPort, SerialPort, TcpServerPort
+from orchestrator.hil.realtime import set_realtime_priority
 from orchestrator.hil.virtual import open_pty
 
 log = logging.getLogger("o2twin.device")
@@ -52,6 +53,9 @@ def add_agent_arguments(parser: argparse.ArgumentParser, default_hardware: str =
                         help="PSA unit FMU for --hardware virtual (default: export O2Twin.CoSim.PSAUnit)")  # fmt: skip
     parser.add_argument("--plant-step", type=float, default=0.01,
                         help="communication step of the virtual plant, s (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--rt-priority", type=int, default=None, metavar="N",
+                        help="run the agent with SCHED_FIFO real-time priority N (1..99; needs root or "
+                             "CAP_SYS_NICE) so a busy system cannot delay samples or the fail-safe")  # fmt: skip
     parser.add_argument("--duration", type=float, default=None,
                         help="stop after this many seconds (default: serve until Ctrl-C or SIGTERM)")  # fmt: skip
 
@@ -83,6 +87,8 @@ def run_agent(args: argparse.Namespace, out=None) -> int:
     desc = load_description(args.description)
     hw = build_hardware(kind, desc, args)
     stop = threading.Event()
+    if args.rt_priority:
+        set_realtime_priority(args.rt_priority)
     if args.duration is not None:
         threading.Timer(args.duration, stop.set).start()
     old_handler = signal.signal(signal.SIGTERM, lambda *_: stop.set())

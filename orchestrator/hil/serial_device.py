@@ -51,7 +51,7 @@ from orchestrator.hil.protocol import (
     frame_message,
     unpack_message,
 )
-from orchestrator.hil.realtime import RealTimePacer, percentiles_ms
+from orchestrator.hil.realtime import RealTimePacer, percentiles_ms, set_realtime_priority
 from orchestrator.slaves.base import Slave, SlaveInfo, Variable
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class LinkOptions:
     speed: float = 1.0  #: real time = 1
     baud: int = 115200
     samples_path: str | None = None  #: CSV of every received sample, written as they arrive
+    rt_priority: int | None = None  #: SCHED_FIFO priority (1..99) for the master and reader threads; None: normal
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], where: str = "[plant]") -> LinkOptions:
@@ -84,6 +85,8 @@ class LinkOptions:
             setattr(opts, key, value)
         if opts.on_link_loss not in ("recover", "stop"):
             raise DeviceError(f"{where}: on_link_loss must be 'recover' or 'stop', got {opts.on_link_loss!r}")
+        if opts.rt_priority is not None and (isinstance(opts.rt_priority, bool) or opts.rt_priority not in range(100)):
+            raise DeviceError(f"{where}: rt_priority must be an integer 1..99 (0 or absent: normal scheduling)")
         for key in ("link_timeout_s", "hello_timeout_s", "hello_retry_s", "heartbeat_s", "speed"):
             v = getattr(opts, key)
             if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
@@ -160,6 +163,7 @@ class DeviceLink:
         self._csv_file = None
         self._csv = None
         self.fault_log: list[tuple[float, int, bool, str]] = []
+        self._rt_main = False
 
     # -- time -----------------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -182,6 +186,8 @@ class DeviceLink:
             self._csv = csv.writer(self._csv_file)
             self._csv.writerow(["wall_s", "sim_time_s", "boot_id", "device_time_s", "seq", "command_seq", "status",
                                 *self.desc.sensor_names])  # fmt: skip
+        if self.opt.rt_priority:
+            self._rt_main = set_realtime_priority(self.opt.rt_priority)
         self._running = True
         self._thread = threading.Thread(target=self._reader, name=f"hil-reader {self.url}", daemon=True)
         self._thread.start()
@@ -241,6 +247,8 @@ class DeviceLink:
         if self._csv_file is not None:
             self._csv_file.close()
             self._csv_file = None
+        if self._rt_main:
+            self._rt_main = not set_realtime_priority(None)
 
     # -- sending --------------------------------------------------------------------------------------------
     def send(self, msg: Message) -> int:
@@ -278,6 +286,8 @@ class DeviceLink:
             self.session_ok = False
 
     def _reader(self) -> None:
+        if self.opt.rt_priority:
+            set_realtime_priority(self.opt.rt_priority)
         next_reopen = 0.0
         while self._running:
             with self._lock:
