@@ -14,6 +14,7 @@ import datetime as dt
 import importlib
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -70,9 +71,13 @@ def results_dir(name: str, out: Path | None, overwrite: bool) -> Path:
 
 
 def _failing_slave(exc: BaseException) -> str | None:
-    """The slave whose method raised, from the traceback (the innermost frame whose `self` is a Slave)."""
+    """The slave a failure came from: named by the error ("slave NAME ...", as the slaves and the master word
+    theirs), else the innermost frame of the traceback whose `self` is a Slave (a Python block that raised)."""
     from orchestrator.slaves.base import Slave
 
+    named = re.match(r"slave (\w+)\b", str(exc))
+    if named:
+        return named.group(1)
     name = None
     tb = exc.__traceback__
     while tb is not None:
@@ -186,6 +191,14 @@ def execute(
                 sim.finish(status="failed" if status == "failed" else "stopped", error=error)
             except Exception:  # finishing is best effort after a failure
                 log.debug("finish after failure raised", exc_info=True)
+        if not sim._initialised:  # failed while setting up the slaves: release them, leave empty signal files
+            for slave in sim.system.slaves.values():
+                try:
+                    slave.terminate()
+                except Exception:  # best effort after the real error
+                    log.debug("terminating %s failed", slave.name, exc_info=True)
+        if recorder.signals is None:
+            recorder.on_start(list(units), sim.metadata())
         if error is not None:
             recorder.log_event(failed_at if failed_at is not None else spec.start_time, "run", f"{status}: {error}")
         recorder.close()

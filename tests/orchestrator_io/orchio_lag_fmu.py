@@ -2,7 +2,8 @@
 
 It is deliberately not made by our exporter: a third-party-style FMU with only Co-Simulation, no state
 get/set, and an injectable failure. Model "Lag": x' = (k*u - x)/T, y = x, stepped exactly (u held over a step).
-Parameter fail_time: a doStep ending after it returns fmi2Error with a logged message (a failing FMU mid-run).
+Parameter fail_time: a doStep ending after it returns fmi2Error (fmi2Discard with discard = 1) with a logged
+message (a failing FMU mid-run).
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ C_SOURCE = r"""
 typedef struct {
     const fmi2CallbackFunctions *cb;
     fmi2String name;
-    double v[6];  /* 0 u, 1 y, 2 k, 3 T, 4 fail_time, 5 x0 */
+    double v[7];  /* 0 u, 1 y, 2 k, 3 T, 4 fail_time, 5 x0, 6 discard */
     double t;
 } Lag;
 
-static fmi2Status fail(Lag *m, const char *msg) {
-    if (m && m->cb && m->cb->logger) m->cb->logger(m->cb->componentEnvironment, m->name, fmi2Error, "error", msg);
-    return fmi2Error;
+static fmi2Status fail_with(Lag *m, fmi2Status status, const char *msg) {
+    if (m && m->cb && m->cb->logger) m->cb->logger(m->cb->componentEnvironment, m->name, status, "error", msg);
+    return status;
 }
+static fmi2Status fail(Lag *m, const char *msg) { return fail_with(m, fmi2Error, msg); }
 
 const char *fmi2GetTypesPlatform(void) { return fmi2TypesPlatform; }
 const char *fmi2GetVersion(void) { return fmi2Version; }
@@ -62,13 +64,13 @@ fmi2Status fmi2Reset(fmi2Component c) { return fmi2Error; }
 
 fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Real value[]) {
     Lag *m = (Lag *)c;
-    for (size_t i = 0; i < n; i++) { if (vr[i] > 5) return fail(m, "bad value reference"); value[i] = m->v[vr[i]]; }
+    for (size_t i = 0; i < n; i++) { if (vr[i] > 6) return fail(m, "bad value reference"); value[i] = m->v[vr[i]]; }
     return fmi2OK;
 }
 fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Real value[]) {
     Lag *m = (Lag *)c;
     for (size_t i = 0; i < n; i++) {
-        if (vr[i] > 5 || vr[i] == 1) return fail(m, "cannot set that variable");
+        if (vr[i] > 6 || vr[i] == 1) return fail(m, "cannot set that variable");
         m->v[vr[i]] = value[i];
     }
     return fmi2OK;
@@ -97,7 +99,7 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean noSet
     if (t + h > m->v[4] + 1e-12) {
         char msg[128];
         snprintf(msg, sizeof msg, "injected failure: step to t=%g passes fail_time=%g", t + h, m->v[4]);
-        return fail(m, msg);
+        return fail_with(m, m->v[6] != 0.0 ? fmi2Discard : fmi2Error, msg);
     }
     double target = m->v[2] * m->v[0];
     m->v[1] = target + (m->v[1] - target) * exp(-h / m->v[3]);
@@ -137,6 +139,8 @@ MODEL_DESCRIPTION = """<?xml version="1.0" encoding="UTF-8"?>
       description="doStep fails beyond this time"><Real start="1e300" unit="s"/></ScalarVariable>
     <ScalarVariable name="x0" valueReference="5" causality="parameter" variability="fixed" initial="exact"
       description="initial output"><Real start="0" unit="K"/></ScalarVariable>
+    <ScalarVariable name="discard" valueReference="6" causality="parameter" variability="fixed" initial="exact"
+      description="1: the injected failure returns fmi2Discard instead of fmi2Error"><Real start="0"/></ScalarVariable>
   </ModelVariables>
   <ModelStructure>
     <Outputs><Unknown index="2" dependencies=""/></Outputs>

@@ -136,9 +136,10 @@ def test_same_scenario_same_hash_and_bit_identical_results(write_scenario, tmp_p
     assert not (tmp_path / "r1" / "plots").exists()
 
 
-def test_failing_fmu_mid_run_keeps_results(write_scenario, tmp_path, capsys):
+@pytest.mark.parametrize("discard", [0, 1], ids=["fmi2Error", "fmi2Discard"])
+def test_failing_fmu_mid_run_keeps_results(write_scenario, tmp_path, capsys, discard):
     out = tmp_path / "res"
-    path = write_scenario(b_params="T = 1.0\nfail_time = 1.25")
+    path = write_scenario(b_params=f"T = 1.0\nfail_time = 1.25\ndiscard = {discard}")
     code = main(["run", path, "--out", str(out)])
     assert code == 3
     message = capsys.readouterr().err
@@ -256,3 +257,15 @@ def test_scenarios_command_lists_descriptions(tmp_path, monkeypatch, capsys, lag
     assert main(["run", "lagpair", "--out", str(tmp_path / "r"), "--no-plots", "--stop-time", "0.3"]) == 0
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["scenario"]["name"] == "lagpair"
     assert not math.isnan(read_signals_csv(tmp_path / "r" / "signals.csv")["a.y"][-1])
+
+
+def test_failure_during_initialisation(write_scenario, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", write_scenario(b_params="T = 0.0"), "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "slave b" in err and "T must be > 0" in err
+    metrics = read_metrics(out)
+    assert metrics["status"] == "failed" and metrics["failed_at_s"] == 0.0 and metrics["recorded_points"] == 0
+    csv = read_signals_csv(out / "signals.csv")
+    assert list(csv) == ["time", "src.value", "a.y", "b.y"] and len(csv["time"]) == 0
+    assert read_dsres(out / "result.mat")["time"].shape == (0,)
