@@ -22,8 +22,8 @@ model Adult "Adult patient on a nasal cannula: breathing, FiO2, gas exchange, Sp
   parameter Real dead_space_copd(unit="m3") = 0.25e-3 "Physiological dead space, COPD (V_D/V_T 0.56)";
   parameter Real VO2_healthy(unit="m3/s") = 250e-6/60 "O2 consumption, healthy (250 mL/min STPD)";
   parameter Real VO2_copd(unit="m3/s") = 300e-6/60 "O2 consumption, COPD (work of breathing)";
-  parameter Real VCO2_healthy(unit="m3/s") = 200e-6/60 "CO2 production, healthy (R = 0.8)";
-  parameter Real VCO2_copd(unit="m3/s") = 240e-6/60 "CO2 production, COPD (R = 0.8)";
+  parameter Real respiratory_quotient(unit="1") = 0.8
+    "CO2 production over O2 consumption (mixed diet); VCO2 = respiratory_quotient VO2, so exercise raises both";
   parameter Real shunt_fraction_healthy(unit="1") = 0.03 "Shunt (bronchial and Thebesian veins), healthy";
   parameter Real shunt_fraction_copd(unit="1") = 0.15 "Shunt incl. very low V/Q units, COPD (fitted)";
   parameter Real dPO2_VQ_healthy(unit="Pa") = 2*133.322387415 "V/Q mismatch PO2 drop, healthy (2 mmHg)";
@@ -63,7 +63,7 @@ equation
   tidal_volume = tidal_volume_healthy + copd*(tidal_volume_copd - tidal_volume_healthy);
   dead_space = dead_space_healthy + copd*(dead_space_copd - dead_space_healthy);
   VO2 = VO2_healthy + copd*(VO2_copd - VO2_healthy);
-  VCO2 = VCO2_healthy + copd*(VCO2_copd - VCO2_healthy);
+  VCO2 = respiratory_quotient*VO2;
   shunt_fraction = shunt_fraction_healthy + copd*(shunt_fraction_copd - shunt_fraction_healthy);
   dPO2_VQ = dPO2_VQ_healthy + copd*(dPO2_VQ_copd - dPO2_VQ_healthy);
   FRC = FRC_healthy + copd*(FRC_copd - FRC_healthy);
@@ -111,7 +111,7 @@ FMU parameter (and may override single values through the <code>*_healthy</code>
 <table border=\"1\">
 <tr><th>quantity</th><th>healthy</th><th>COPD</th></tr>
 <tr><td>rate, tidal volume, dead space</td><td>12 /min, 0.50 L, 0.15 L</td><td>20 /min, 0.45 L, 0.25 L</td></tr>
-<tr><td>VO2, VCO2</td><td>250, 200 mL/min</td><td>300, 240 mL/min</td></tr>
+<tr><td>VO2 (VCO2 = 0.8 VO2)</td><td>250 mL/min</td><td>300 mL/min</td></tr>
 <tr><td>PaCO2 (computed)</td><td>41 mmHg</td><td>52 mmHg</td></tr>
 <tr><td>shunt, dPO2_VQ</td><td>0.03, 2 mmHg</td><td>0.15, 27 mmHg</td></tr>
 <tr><td>FRC, Hb, cardiac output</td><td>2.5 L, 15 g/dL, 5 L/min</td><td>4.0 L, 15 g/dL, 5 L/min</td></tr>
