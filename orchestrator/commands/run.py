@@ -168,6 +168,10 @@ def execute(
         constants=parameter_constants(spec),
     )
     sim.recorders.append(recorder)
+    hil = None
+    if spec.plant is not None:  # hardware in the loop: device samples next to the results, link figures in metrics
+        hil = importlib.import_module("orchestrator.hil.plant")
+        hil.attach_results(sim.system, out_dir)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     wall0 = time.perf_counter()
     status, error, failed_slave, failed_at = "ok", None, None, None
@@ -236,6 +240,11 @@ def execute(
             "master_wall_time_s": meta.get("wall_time_s"),
             "versions": package_versions(),
         }
+        if hil is not None:
+            try:
+                metrics.update(hil.hil_metrics(sim.system))
+            except Exception as err:  # link figures are extra; never lose the run's metrics over them
+                log.warning("hardware-in-the-loop figures unavailable: %s", err)
         if status != "stopped" or recorder.rows:
             summary = _call_summary(spec, out_dir, recorder)
             if summary is not None:

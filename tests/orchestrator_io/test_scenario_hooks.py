@@ -57,3 +57,56 @@ def test_plant_url_goes_through_the_hil_adapter(tmp_path, capsys):
     code = main(["run", str(path), "--plant", "nonsense://nowhere", "--out", str(tmp_path / "r")])
     assert code in (2, 4)
     assert "Traceback" not in capsys.readouterr().err
+
+
+HIL = """
+[scenario]
+name = "hil-cli"
+stop_time = 0.5
+[master]
+step = 0.02
+[slaves.compressor]
+fmu = "O2Twin.CoSim.Compressor"
+[slaves.psa]
+fmu = "fmus/O2Twin_CoSim_PSAUnit.fmu"
+[slaves.pid]
+block = "controllers.pid:PressurePID"
+sample_time = 0.02
+[[connections]]
+from = "compressor.m_flow"
+to = "psa.m_flow_feed"
+[[connections]]
+from = "psa.p_feed"
+to = "compressor.p_discharge"
+[[connections]]
+from = "psa.sensor_p_feed"
+to = "pid.p_measured"
+[[connections]]
+from = "pid.duty"
+to = "compressor.duty"
+[outputs]
+record = ["psa.p_bed_A"]
+"""
+
+
+def test_run_with_plant_url_against_the_virtual_device(tmp_path):
+    """`o2twin run --plant URL`: the device replaces the plant; its samples and link figures join the results."""
+    from orchestrator.hil.description import load_description
+    from orchestrator.hil.hardware import BenchHardware
+    from orchestrator.hil.virtual import VirtualDevice
+    from orchestrator.results.metrics import read_metrics
+    from orchestrator.results.signals import read_signals_csv
+
+    path = tmp_path / "hil.toml"
+    path.write_text(HIL)
+    description = load_description()
+    out = tmp_path / "res"
+    with VirtualDevice(BenchHardware(description), description) as vd:
+        assert main(["-q", "run", str(path), "--plant", vd.url, "--out", str(out), "--no-plots"]) == 0
+    metrics = read_metrics(out)
+    assert metrics["status"] == "ok" and metrics["hil"]["commands_sent"] == 25
+    assert metrics["real_time_factor"] < 1.2  # paced by the wall clock, never faster than real time
+    assert (out / "device_samples.csv").stat().st_size > 0
+    signals = read_signals_csv(out / "signals.csv")
+    assert signals["time"][-1] == pytest.approx(0.5) and "psa.p_bed_A" in signals
+    assert 'block = "orchestrator.hil.plant:DeviceSlave"' in (out / "scenario.toml").read_text()
