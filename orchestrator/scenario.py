@@ -17,12 +17,18 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import O2TwinError, SystemDefinitionError
 from orchestrator.scenario_schema import EventSpec, ScenarioSpec, SlaveSpec, parse_scenario
 from orchestrator.scenario_toml import dumps_scenario
 from orchestrator.slaves.base import Slave
+
+if TYPE_CHECKING:
+    from orchestrator.master.events import ScheduledEvent
+    from orchestrator.master.options import MasterOptions
+    from orchestrator.master.simulation import Simulation
+    from orchestrator.system import System
 
 log = logging.getLogger("o2twin.scenario")
 
@@ -218,7 +224,9 @@ def build_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None = 
         raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
 
 
-def _check_variable(spec: ScenarioSpec, slaves: dict[str, Slave], qualified: str, table: str, causalities=None):
+def _check_variable(
+    spec: ScenarioSpec, slaves: dict[str, Slave], qualified: str, table: str, causalities: tuple[str, ...] | None = None
+) -> Any:
     from orchestrator.system import _did_you_mean, split_name
 
     slave_name, var = split_name(qualified)
@@ -257,7 +265,7 @@ def recorded_signals(spec: ScenarioSpec, connected: list[str]) -> list[str]:
     return list(seen)
 
 
-def scheduled_events(spec: ScenarioSpec) -> list:
+def scheduled_events(spec: ScenarioSpec) -> list[ScheduledEvent]:
     """The master's ScheduledEvent objects: one per (time, action), targets in file order."""
     from orchestrator.master.events import DriftEvent, OverrideEvent, ReleaseEvent, SetEvent
 
@@ -282,7 +290,7 @@ def scheduled_events(spec: ScenarioSpec) -> list:
     return events
 
 
-def master_options(spec: ScenarioSpec):
+def master_options(spec: ScenarioSpec) -> MasterOptions:
     """The master's MasterOptions from [scenario], [master], slave rates and [outputs] interval."""
     from orchestrator.master.options import MasterOptions
 
@@ -309,7 +317,7 @@ def master_options(spec: ScenarioSpec):
     return options
 
 
-def build_system(spec: ScenarioSpec, check: bool = True):
+def build_system(spec: ScenarioSpec, check: bool = True) -> System:
     """The System (slaves, connections, parameters) of a spec, checked; variable errors name the scenario file.
 
     Slaves are constructed but not set up; on an error every FMU built so far is released. check=False leaves
@@ -352,7 +360,7 @@ def build_system(spec: ScenarioSpec, check: bool = True):
     return system
 
 
-def signal_units(system: Any, names: list[str]) -> dict[str, str | None]:
+def signal_units(system: System, names: list[str]) -> dict[str, str | None]:
     """Declared unit of each "slave.var" (None where the slave declares none)."""
     units = {}
     for name in names:
@@ -362,7 +370,8 @@ def signal_units(system: Any, names: list[str]) -> dict[str, str | None]:
     return units
 
 
-def signal_descriptions(system: Any, names: list[str]) -> dict[str, str]:
+def signal_descriptions(system: System, names: list[str]) -> dict[str, str]:
+    """Declared description of each "slave.var" (empty where the slave gives none)."""
     out = {}
     for name in names:
         slave_name, var = name.split(".", 1)
@@ -381,7 +390,7 @@ def parameter_constants(spec: ScenarioSpec) -> dict[str, float]:
     return out
 
 
-def build_simulation(spec: ScenarioSpec, recorders: Any = ()) -> Any:
+def build_simulation(spec: ScenarioSpec, recorders: Any = ()) -> Simulation:
     """The steppable orchestrator.master.Simulation of a spec (hooks are not applied here: see apply_hooks)."""
     from orchestrator.master.simulation import Simulation
 
