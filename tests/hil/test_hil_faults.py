@@ -79,6 +79,7 @@ def assert_only_sent_commands_applied_in_order(r: Rig, sent: list[float]) -> Non
 
 
 def assert_every_sample_recorded(r: Rig) -> None:
+    r.device.link.close()  # stop the reader, so the counts and the file are final
     m = r.device.link.stats
     rows = r.csv_rows()
     assert len(rows) == m.samples == len(r.device.link.records)

@@ -21,14 +21,15 @@ def test_commands_reach_the_hardware_and_every_sample_is_recorded(description, t
     hw = BenchHardware(description)
     samples_csv = tmp_path / "device_samples.csv"
     with VirtualDevice(hw, description) as vd:
-        dev = SerialDevice(vd.url, description, {"sample_rate_hz": 100, "samples_path": str(samples_csv)})
+        options = {"sample_rate_hz": 100, "stale_after_s": 0.5, "samples_path": str(samples_csv)}
+        dev = SerialDevice(vd.url, description, options)
         trace = drive(dev, 100)
         dev.parts["psa"].terminate()
     m = dev.metrics()
     # every command went out, was applied in order, and nothing else was applied
     applied = [a["duty"] for a in hw.applied[1:]]  # the first entry is the agent's safe state at boot
     assert applied[: len(trace.duty_cmd)] == pytest.approx(trace.duty_cmd[: len(applied)], rel=1e-6)
-    assert len(applied) >= 99
+    assert len(applied) >= 99  # every command: the link is lossless without faults
     assert hw.applied[-1]["duty"] == 0.0  # BYE: the device went to the safe state
     # every sample reports the bench signature of a command the device applied (p_feed is channel 5)
     signatures = [hw.signature(a) for a in hw.applied]
@@ -38,7 +39,7 @@ def test_commands_reach_the_hardware_and_every_sample_is_recorded(description, t
     assert all(ok == 1.0 for ok in trace.link_ok)
     # every received sample is on disk, once
     rows = list(csv.DictReader(samples_csv.open()))
-    assert len(rows) == m["samples"] >= 95
+    assert len(rows) == m["samples"] >= 80  # 100 Hz for 1 s, fewer when the machine is loaded
     assert len({r["seq"] for r in rows}) == len(rows)
     assert m["bad_crc"] == m["dropped"] == m["duplicates"] == 0
     assert m["realtime"]["steps"] == 100
@@ -89,7 +90,9 @@ def test_socket_url_reaches_an_agent_on_tcp(description, drive):
     thread = threading.Thread(target=agent.serve, args=(stop,), daemon=True)
     thread.start()
     try:
-        dev = SerialDevice(f"socket://127.0.0.1:{server.port}", description, {"sample_rate_hz": 100})
+        dev = SerialDevice(
+            f"socket://127.0.0.1:{server.port}", description, {"sample_rate_hz": 100, "stale_after_s": 0.5}
+        )
         trace = drive(dev, 30)
         dev.parts["psa"].terminate()
     finally:
