@@ -54,6 +54,7 @@ class _SlavePlan:
         "in_offset",
         "in_src",
         "in_src_slave",
+        "in_terms",
         "index",
         "name",
         "out_ids",
@@ -214,6 +215,7 @@ class Simulation:
             p.in_src_slave = [self._index[c.source_slave] for c in conns]
             p.in_gain = [c.gain for c in conns]
             p.in_offset = [c.offset for c in conns]
+            p.in_terms = list(zip(p.in_src, p.in_gain, p.in_offset, strict=True))
             p.write = s.input_writer(p.in_names) if conns else None
             p.derivative_inputs = o.extrapolation == 1 and s.info.max_input_derivative_order >= 1
             p.overrides = {}
@@ -518,7 +520,7 @@ class Simulation:
 
     def _inputs_at(self, p: _SlavePlan) -> list[float]:
         v = self._v
-        values = [g * v[s] + o for s, g, o in zip(p.in_src, p.in_gain, p.in_offset, strict=True)]
+        values = [g * v[s] + o for s, g, o in p.in_terms]
         if p.overrides:
             for k, value in p.overrides.items():
                 values[k] = value
@@ -531,9 +533,8 @@ class Simulation:
     def _read(self, p: _SlavePlan, t: float) -> None:
         if not p.out_ids:
             return
-        values = p.read()
         v = self._v
-        for k, value in zip(p.out_ids, values, strict=True):
+        for k, value in zip(p.out_ids, p.read(), strict=True):
             v[k] = value
         if self._drifts:
             for k in p.out_ids:
@@ -589,9 +590,9 @@ class Simulation:
 
     def _fixed_step(self) -> None:
         n = self._n
-        t = self._time_of(n)
-        if self._apply_events(n):
-            self._update(t)
+        if self._next_event < len(self._event_ticks) and self._event_ticks[self._next_event] <= n:
+            self._apply_events(n)
+            self._update(self._time_of(n))
         end = self._next_stop(n, self._macro_ticks)
         self._macro_step(n, end)
         self._record()
@@ -625,6 +626,14 @@ class Simulation:
                 t_from = self._time_of(p.period_start)  # type: ignore[attr-defined]
                 h_slave = t_end - t_from
                 p.period_end = None
+            elif slope is None:  # hold (the common case, inlined): Jacobi from v_t, Gauss-Seidel the newest v
+                if p.write is not None:
+                    src = v_t if jacobi else v
+                    values = [g * src[s] + o for s, g, o in p.in_terms]
+                    if p.overrides:
+                        for k, value in p.overrides.items():
+                            values[k] = value
+                    p.write(values)
             else:
                 self._set_slave_inputs(p, v, v_t, slope, h, stepped, jacobi)
             t1 = perf()
@@ -675,7 +684,7 @@ class Simulation:
             return
         if slope is None:  # hold: Jacobi uses v_t; Gauss-Seidel the newest values in v
             src = v_t if jacobi else v
-            values = [g * src[s] + o for s, g, o in zip(p.in_src, p.in_gain, p.in_offset, strict=True)]
+            values = [g * src[s] + o for s, g, o in p.in_terms]
             if p.overrides:
                 for k, value in p.overrides.items():
                     values[k] = value
