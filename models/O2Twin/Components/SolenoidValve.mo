@@ -1,0 +1,20 @@
+within O2Twin.Components;
+model SolenoidValve "2/2 solenoid valve: compressible orifice with finite opening time"
+  extends O2Twin.Components.PartialFlowElement;
+  parameter Real d_orifice(unit="m") = 2.5e-3 "Orifice diameter of the fully open valve";
+  parameter Real Cd(unit="1") = 0.7 "Discharge coefficient";
+  parameter Real tau_open(unit="s") = 0.02 "Opening/closing time constant (armature travel)";
+  parameter Real leak(unit="1") = 1e-5 "Leakage of the closed valve as fraction of the open area";
+  input Real cmd(unit="1") "Valve command, 0 = closed, 1 = open (values outside 0..1 are limited)";
+  Real opening(unit="1", start=0, fixed=true) "Relative opening 0..1";
+equation
+  der(opening) = (O2Twin.Media.clamp01(cmd) - opening)/tau_open;
+  n_flow = (leak + (1 - leak)*opening)*O2Twin.Media.orificeMolarFlow(p_a, p_b, port_a.T, port_b.T, M_a, M_b,
+    Cd*3.14159265358979*d_orifice^2/4);
+  annotation(Documentation(info="<html>
+<p>Flow: isentropic orifice (subsonic and choked, see Media.orificeMolarFlow) of effective area
+(leak + (1 - leak) x) Cd pi d^2/4. The opening x follows the command with a first-order lag,
+dx/dt = (clamp(cmd, 0, 1) - x)/tau_open: small 2/2 solenoid valves open and close in 10-30 ms. Sizes: 2-3 mm
+orifice as in the feed/exhaust valves of 5-10 L/min concentrators.</p>
+</html>"));
+end SolenoidValve;
