@@ -67,10 +67,18 @@ def test_compressor_operating_point_power_and_flow(compressor):
 
 
 def test_compressor_at_rest_delivers_nothing(compressor):
-    r = compressor.run(10.0, {"duty": 0.0, "p_discharge": 2.5e5}, n_out=11, outputs=("speed", "m_flow", "T_head"))
+    """Duty 0 against a pressurised manifold: no rotation, no flow, the head stays at the (set) ambient."""
+    r = compressor.run(
+        10.0,
+        {"duty": 0.0, "p_discharge": 2.5e5},
+        {"T_ambient": degc_to_k(35.0)},
+        n_out=11,
+        outputs=("speed", "m_flow", "T_head", "power"),
+    )
     assert np.max(np.abs(r["speed"])) < 0.1
     assert np.max(np.abs(r["m_flow"])) < 1e-6
-    assert np.max(np.abs(r["T_head"] - degc_to_k(20.0))) < 0.01
+    assert np.max(np.abs(r["T_head"] - degc_to_k(35.0))) < 0.01
+    assert np.all(r["power"] < 20.0)  # drive electronics only
 
 
 def test_compressor_speed_follows_duty_quickly(compressor):
