@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import shutil
 import tempfile
@@ -196,7 +197,10 @@ def main() -> int:
             lines.append(f"- full export not measured: {err}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    header = f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({platform.python_implementation()} {platform.python_version()}) by scripts/bench_export.py --cells {args.cells}"
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} CPU cores"
+        f" ({platform.python_implementation()} {platform.python_version()}) by scripts/bench_export.py --cells {args.cells}"
+    )
     text = "\n".join([header, "", *lines]) + "\n"
     print(text)
     if not args.no_docs:

@@ -116,22 +116,27 @@ def _resolve_dependent(dependent: list, constants: list) -> tuple[list[ca.MX], l
 def _blocks(jac: ca.Sparsity, n_eq: int, w_names: list[str], flat: FlatModel) -> list[tuple[list[int], list[int]]]:
     """Block lower-triangular (rows, cols) blocks of the square incidence matrix; errors for singular structure."""
     nb, rowperm, colperm, rowblock, colblock, _, _ = jac.btf()
-    blocks = []
-    for b in range(nb):
-        rows = list(rowperm[rowblock[b] : rowblock[b + 1]])
-        cols = list(colperm[colblock[b] : colblock[b + 1]])
-        if len(rows) != len(cols):
-            unmatched_vars = [w_names[c] for c in cols] if len(cols) > len(rows) else []
-            detail = (
-                f"the variables {', '.join(unmatched_vars[:10])} are not determined by the equations"
-                if unmatched_vars
-                else f"{len(rows) - len(cols)} equations are redundant (over-determined subsystem)"
+    blocks = [
+        (list(rowperm[rowblock[b] : rowblock[b + 1]]), list(colperm[colblock[b] : colblock[b + 1]])) for b in range(nb)
+    ]
+    # Non-square blocks are the Dulmage-Mendelsohn over-determined (more equations) and under-determined (more
+    # unknowns) parts.
+    n_redundant = sum(len(r) - len(c) for r, c in blocks if len(r) > len(c))
+    under = [(len(c) - len(r), [w_names[k] for k in c]) for r, c in blocks if len(c) > len(r)]
+    if n_redundant or under:
+        parts = []
+        for missing, names in under:
+            shown = ", ".join(names[:10]) + (f" (and {len(names) - 10} more)" if len(names) > 10 else "")
+            parts.append(f"{missing} of the unknowns {shown} are not determined by any equation")
+        if n_redundant:
+            parts.append(
+                f"{n_redundant} equations determine nothing new (e.g. an equation in states and parameters only,"
+                " or a duplicate)"
             )
-            raise ModelError(
-                f"{flat.class_file or flat.name}: model {flat.name} is structurally singular: {detail};"
-                " check for missing or duplicated equations"
-            )
-        blocks.append((rows, cols))
+        raise ModelError(
+            f"{flat.class_file or flat.name}: model {flat.name} is structurally singular: {'; '.join(parts)};"
+            " check for missing or duplicated equations"
+        )
     return blocks
 
 
