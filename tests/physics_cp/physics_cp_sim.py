@@ -409,6 +409,12 @@ class FmuUnit:
         self.path = path
         self.md = read_model_description(str(path))
         self.starts = {v.name: v.start for v in self.md.modelVariables}
+        #: outputs and locals (intermediate quantities such as the patient's PaCO2)
+        self.observable = [
+            v.name
+            for v in self.md.modelVariables
+            if v.causality in ("output", "local") and v.variability == "continuous" and not v.name.startswith("der(")
+        ]
 
     def parameter(self, name: str) -> float:
         return float(self.starts[name])
@@ -446,7 +452,7 @@ class FmuUnit:
             stop_time=t_end + t_shift,
             start_values=start,
             input=signal,
-            output=list(outputs) or None,
+            output=list(outputs) or self.observable,
             output_interval=dt,
             fmi_type="CoSimulation",
         )
