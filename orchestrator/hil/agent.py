@@ -153,7 +153,9 @@ class Agent:
             self.stats.protocol_errors += 1
             log.debug("ignored frame: %s", err)
             if len(payload) >= 3:
-                self.send(Nack(payload[0], payload[1] | payload[2] << 8, NackReason.LENGTH, str(err)[:48]))
+                known = payload[0] in {t.value for t in MsgType}
+                reason = NackReason.LENGTH if known else NackReason.UNKNOWN_TYPE
+                self.send(Nack(payload[0], payload[1] | payload[2] << 8, reason, str(err)[:48]))
             return
         if isinstance(msg, Hello):
             self._on_hello(seq, msg)
