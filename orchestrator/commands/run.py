@@ -15,6 +15,7 @@ import importlib
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 import traceback
@@ -29,6 +30,8 @@ HELP = "run a scenario (default: scenarios/default.toml) and write its results d
 log = logging.getLogger("o2twin.run")
 
 RESULT_FILES = ("metrics.json", "signals.csv", "result.mat")
+#: Everything a run may write; --overwrite removes these first so no stale file survives from an earlier run.
+RUN_OUTPUTS = (*RESULT_FILES, "events.jsonl", "scenario.toml", "traceback.txt", "device_samples.csv", "plots")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +53,12 @@ def results_dir(name: str, out: Path | None, overwrite: bool) -> Path:
             raise SystemDefinitionError(
                 f"--out {out}: already holds results ({', '.join(existing)}); choose another directory or add --overwrite"
             )
+        for name in RUN_OUTPUTS if existing else ():
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
         out.mkdir(parents=True, exist_ok=True)
         return out
     base = Path("results") / name

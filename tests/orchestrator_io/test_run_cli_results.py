@@ -197,7 +197,9 @@ def test_out_dir_with_results_is_refused(write_scenario, tmp_path, capsys):
     assert main(["-q", "run", path, "--out", str(out), "--no-plots", "--stop-time", "0.2"]) == 0
     assert main(["-q", "run", path, "--out", str(out), "--no-plots"]) == 2
     assert "already holds results" in capsys.readouterr().err
+    (out / "traceback.txt").write_text("from an earlier run")
     assert main(["-q", "run", path, "--out", str(out), "--no-plots", "--overwrite", "--stop-time", "0.3"]) == 0
+    assert not (out / "traceback.txt").exists()  # no stale file from the earlier run survives
     assert read_signals_csv(out / "signals.csv")["time"][-1] == pytest.approx(0.3)
 
 
