@@ -57,14 +57,14 @@ model Compressor "Oil-free twin-head piston/diaphragm compressor with DC motor, 
   parameter Real i_eps(unit="A") = 1e-3 "Smoothing width of the one-quadrant drive current";
 
   Real duty_c(unit="1") "Duty clamped to 0..1";
-  Real pr(unit="1") "Pressure ratio discharge/ambient (floored at 0.1)";
-  Real pr_w(unit="1") "Pressure ratio used for the compression work (>= 1, smooth)";
-  Real eta_v(unit="1") "Volumetric efficiency";
-  Real rho_suction(unit="kg/m3") "Density of the suction air";
+  Real pr(unit="1", start=2) "Pressure ratio discharge/ambient (floored at 0.1)";
+  Real pr_w(unit="1", start=2) "Pressure ratio used for the compression work (>= 1, smooth)";
+  Real eta_v(unit="1", start=0.8) "Volumetric efficiency";
+  Real rho_suction(unit="kg/m3", start=1.2) "Density of the suction air";
   Real m_flow_per_speed(unit="kg/rad") "Compressed mass per radian of crank angle (before leakage)";
   Real m_flow_compressed(unit="kg/s") "Air compressed in the cylinders (delivered + leaked back)";
   Real w_is(unit="J/kg") "Isentropic specific work from ambient to discharge pressure";
-  Real T_adiabatic(unit="K") "Gas temperature after compression without head cooling";
+  Real T_adiabatic(unit="K", start=450) "Gas temperature after compression without head cooling";
   Real tau_compression(unit="N.m") "Load torque from the compression work";
   Real tau_friction(unit="N.m") "Friction torque";
   Real tau_motor(unit="N.m") "Electromagnetic torque";
@@ -73,13 +73,13 @@ model Compressor "Oil-free twin-head piston/diaphragm compressor with DC motor, 
   Real P_friction(unit="W") "Friction power";
   Real P_copper(unit="W") "Resistive loss in the winding";
   Real Q_head(unit="W") "Heat into the head/motor lump";
-  Real G_cooling(unit="W/K") "Conductance head -> ambient";
+  Real G_cooling(unit="W/K", start=5) "Conductance head -> ambient";
   Real speed_fade(unit="1") "Smooth 0..1 factor, 1 above speed_eps";
   Real r_plate(unit="1") "Linear-plate deflection over thickness: q a^4/(64 D h)";
-  Real s_cubic(unit="1");
-  Real d_cubic(unit="1");
+  Real s_cubic(unit="1") "Cardano: r_plate/(2 k_membrane), half the constant term of the depressed cubic";
 protected
   parameter Real D_plate(unit="N.m") = E_diaphragm*h_diaphragm^3/(12*(1 - nu_diaphragm^2)) "Flexural rigidity";
+  parameter Real c_cubic(unit="1") = (1/(3*k_membrane))^3 "Cardano: (p/3)^3 of the depressed cubic";
   constant Real pi = 3.14159265358979;
 equation
   duty_c = min(max(duty, 0), 1);
@@ -120,8 +120,8 @@ equation
   // Diaphragm: clamped circular plate under the overpressure, w/h + k (w/h)^3 = q a^4/(64 D h), Cardano root
   r_plate = (p_discharge - p_ambient)*a_diaphragm^4/(64*D_plate*h_diaphragm);
   s_cubic = r_plate/(2*k_membrane);
-  d_cubic = sqrt(s_cubic^2 + (1/(3*k_membrane))^3);
-  deflection = h_diaphragm*((d_cubic + s_cubic)^(1/3) - (d_cubic - s_cubic)^(1/3));
+  // (d + s)^(1/3) - (d - s)^(1/3) with d = sqrt(s^2 + c), written with d - s = c/(d + s): d + s > 0 for every s
+  deflection = h_diaphragm*((sqrt(s_cubic^2 + c_cubic) + s_cubic)^(1/3) - c_cubic^(1/3)/(sqrt(s_cubic^2 + c_cubic) + s_cubic)^(1/3));
 
   // Fatigue: one load cycle per crank revolution
   der(cycles) = speed/(2*pi);

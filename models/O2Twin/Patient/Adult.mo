@@ -36,16 +36,16 @@ model Adult "Adult patient on a nasal cannula: breathing, FiO2, gas exchange, Sp
   parameter Real cardiac_output_copd(unit="m3/s") = 5e-3/60 "Cardiac output, COPD (5 L/min)";
 
   // effective patient (the preset, or the interpolation between the two)
-  Real respiratory_rate(unit="1/s", displayUnit="1/min") "Breathing frequency";
-  Real tidal_volume(unit="m3") "Tidal volume";
-  Real dead_space(unit="m3") "Physiological dead space";
-  Real VO2(unit="m3/s") "O2 consumption (STPD)";
-  Real VCO2(unit="m3/s") "CO2 production (STPD)";
+  Real respiratory_rate(unit="1/s", displayUnit="1/min", start=0.2) "Breathing frequency";
+  Real tidal_volume(unit="m3", start=0.5e-3) "Tidal volume";
+  Real dead_space(unit="m3", start=0.15e-3) "Physiological dead space";
+  Real VO2(unit="m3/s", start=4.2e-6) "O2 consumption (STPD)";
+  Real VCO2(unit="m3/s", start=3.3e-6) "CO2 production (STPD)";
   Real shunt_fraction(unit="1") "Shunt fraction";
   Real dPO2_VQ(unit="Pa") "V/Q mismatch PO2 drop";
-  Real FRC(unit="m3") "Functional residual capacity";
-  Real hemoglobin(unit="kg/m3") "Haemoglobin concentration";
-  Real cardiac_output(unit="m3/s") "Cardiac output";
+  Real FRC(unit="m3", start=2.5e-3) "Functional residual capacity";
+  Real hemoglobin(unit="kg/m3", start=150) "Haemoglobin concentration";
+  Real cardiac_output(unit="m3/s", start=8.3e-5) "Cardiac output";
   Real minute_ventilation(unit="m3/s") "Minute ventilation (BTPS)";
   Real PaCO2(unit="Pa") "Arterial CO2 partial pressure";
 

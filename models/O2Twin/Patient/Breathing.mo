@@ -1,14 +1,14 @@
 within O2Twin.Patient;
 block Breathing "Breath-averaged spontaneous breathing: minute and alveolar ventilation, inspiratory and pause times"
-  input Real respiratory_rate(unit="1/s", displayUnit="1/min") "Breathing frequency";
-  input Real tidal_volume(unit="m3") "Tidal volume (BTPS)";
+  input Real respiratory_rate(unit="1/s", displayUnit="1/min", start=0.2) "Breathing frequency";
+  input Real tidal_volume(unit="m3", start=0.5e-3) "Tidal volume (BTPS)";
   input Real dead_space(unit="m3") "Physiological dead space (anatomical + alveolar, BTPS)";
   parameter Real inspiratory_fraction(unit="1") = 1/3 "Inspiratory time over breath period (I:E = 1:2)";
   parameter Real pause_fraction(unit="1") = 0.3
     "Share of the expiration at the end with (almost) no exhaled flow, when the nasopharynx fills from the cannula";
   output Real minute_ventilation(unit="m3/s") "Expired minute ventilation (BTPS)";
-  output Real alveolar_ventilation(unit="m3/s") "Alveolar ventilation (BTPS)";
-  output Real T_breath(unit="s") "Breath period";
+  output Real alveolar_ventilation(unit="m3/s", start=7e-5) "Alveolar ventilation (BTPS)";
+  output Real T_breath(unit="s", start=5) "Breath period";
   output Real T_inspiration(unit="s") "Inspiratory time";
   output Real T_pause(unit="s") "End-expiratory pause";
 equation

@@ -1,32 +1,32 @@
 within O2Twin.Patient;
 block GasExchange "Alveolar gas equation, lung O2 wash-in, V/Q mismatch and shunt, arterial O2 and Severinghaus saturation"
   input Real FiO2(unit="1") "Inspired O2 fraction (dry gas)";
-  input Real alveolar_ventilation(unit="m3/s") "Alveolar ventilation (BTPS)";
-  input Real P_baro(unit="Pa") "Barometric pressure";
-  input Real VO2(unit="m3/s") "O2 consumption (STPD)";
+  input Real alveolar_ventilation(unit="m3/s", start=7e-5) "Alveolar ventilation (BTPS)";
+  input Real P_baro(unit="Pa", start=101325) "Barometric pressure";
+  input Real VO2(unit="m3/s", start=4.2e-6) "O2 consumption (STPD)";
   input Real VCO2(unit="m3/s") "CO2 production (STPD)";
   input Real shunt_fraction(unit="1") "Right-to-left shunt as a fraction of cardiac output";
   input Real dPO2_VQ(unit="Pa") "Alveolar to end-capillary O2 partial pressure drop from V/Q mismatch";
-  input Real FRC(unit="m3") "Functional residual capacity (lung gas volume that is washed in)";
-  input Real hemoglobin(unit="kg/m3") "Blood haemoglobin concentration (150 kg/m3 = 15 g/dL)";
-  input Real cardiac_output(unit="m3/s") "Cardiac output";
+  input Real FRC(unit="m3", start=2.5e-3) "Functional residual capacity (lung gas volume that is washed in)";
+  input Real hemoglobin(unit="kg/m3", start=150) "Blood haemoglobin concentration (150 kg/m3 = 15 g/dL)";
+  input Real cardiac_output(unit="m3/s", start=8.3e-5) "Cardiac output";
   parameter Real tau_blood(unit="s") = 10
     "Time constant of arterial blood O2 content (pulmonary to systemic arterial transit and mixing)";
   output Real PaCO2(unit="Pa") "Arterial (= alveolar) CO2 partial pressure";
   output Real PAO2(unit="Pa", start=13300) "Alveolar O2 partial pressure (washed in)";
   output Real PaO2(unit="Pa", start=12000) "Arterial O2 partial pressure";
   output Real SpO2(unit="1") "Arterial O2 saturation (Severinghaus)";
-  Real R_resp(unit="1") "Respiratory exchange ratio VCO2/VO2";
+  Real R_resp(unit="1", start=0.8) "Respiratory exchange ratio VCO2/VO2";
   Real PAO2_eq(unit="Pa") "Alveolar O2 partial pressure from the alveolar gas equation (steady state)";
-  Real tau_lung(unit="s") "Wash-in time constant FRC/V_A";
+  Real tau_lung(unit="s", start=30) "Wash-in time constant FRC/V_A";
   Real P_cap(unit="Pa") "End-capillary O2 partial pressure of ventilated units";
-  Real P_cap_mmHg(unit="1") "P_cap in mmHg (Severinghaus works in mmHg)";
+  Real P_cap_mmHg(unit="1", start=95) "P_cap in mmHg (Severinghaus works in mmHg)";
   Real S_cap(unit="1") "End-capillary saturation";
   Real C_cap(unit="1") "End-capillary O2 content (m3 O2 STPD per m3 blood)";
   Real C_target(unit="1") "Arterial O2 content after mixing with shunted venous blood";
-  Real PaO2_mmHg(unit="1") "PaO2 in mmHg, smoothly limited to >= 1";
+  Real PaO2_mmHg(unit="1", start=90) "PaO2 in mmHg, smoothly limited to >= 1";
   Real C_art(unit="1") "Arterial O2 content at the current PaO2";
-  Real dC_dP(unit="1/Pa") "Slope of the O2 content curve at PaO2";
+  Real dC_dP(unit="1/Pa", start=1e-6) "Slope of the O2 content curve at PaO2";
 protected
   constant Real p_std = 101325 "Pressure of standard gas volumes, Pa";
   constant Real T_std = 273.15 "Temperature of standard gas volumes, K";

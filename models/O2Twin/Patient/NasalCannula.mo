@@ -2,10 +2,10 @@ within O2Twin.Patient;
 block NasalCannula "Inspired O2 fraction from a continuous-flow nasal cannula (low-flow system, room-air entrainment)"
   input Real Q_O2(unit="m3/s") "Cannula flow (standard: 0 degC, 101325 Pa)";
   input Real y_O2_supply(unit="1") "O2 mole fraction of the supplied gas";
-  input Real tidal_volume(unit="m3") "Tidal volume (BTPS)";
+  input Real tidal_volume(unit="m3", start=0.5e-3) "Tidal volume (BTPS)";
   input Real T_inspiration(unit="s") "Inspiratory time";
   input Real T_pause(unit="s") "End-expiratory pause";
-  input Real P_baro(unit="Pa") "Barometric pressure";
+  input Real P_baro(unit="Pa", start=101325) "Barometric pressure";
   parameter Real capture_efficiency(unit="1") = 0.45
     "Share of the cannula gas offered at the nares (during inspiration and into the reservoir) that reaches the trachea (fitted)";
   parameter Real V_reservoir(unit="m3") = 50e-6 "Anatomical reservoir (nose, nasopharynx) filled during the pause";
@@ -20,10 +20,10 @@ protected
   constant Real P_H2O = 6266.6 "Water vapour pressure at 37 degC (47 mmHg), Pa";
 public
   Real Q_pos(unit="m3/s") "Cannula flow, smoothly limited to >= 0";
-  Real n_tidal(unit="mol") "Dry gas moles in one tidal volume";
+  Real n_tidal(unit="mol", start=0.018) "Dry gas moles in one tidal volume";
   Real n_inspiration(unit="mol") "Cannula gas delivered during inspiration";
   Real n_pause(unit="mol") "Cannula gas delivered during the end-expiratory pause";
-  Real n_reservoir_max(unit="mol") "Reservoir capacity";
+  Real n_reservoir_max(unit="mol", start=1.8e-3) "Reservoir capacity";
   Real n_reservoir(unit="mol") "Cannula gas held in the reservoir at the start of inspiration";
   Real share_raw(unit="1") "Supplied share before limiting to 1";
 equation
