@@ -150,7 +150,8 @@ def test_tolerance_is_honoured(fmu_of: Callable[[str], Path]) -> None:
 
 def test_input_derivatives_interpolate_inputs_within_a_step(fmu_of: Callable[[str], Path]) -> None:
     """A ramp input q_in = 0.3 + 0.05 t: with fmi2SetRealInputDerivatives the result matches the ramp reference;
-    holding the input per communication step (no derivatives) is visibly worse."""
+    holding the input per communication step (no derivatives) is visibly worse. Input values that continue the
+    ramp do not restart the integrator; steps in the input do."""
     from fmu_session import open_fmu, start
 
     def ramp(t: float) -> float:
@@ -166,9 +167,9 @@ def test_input_derivatives_interpolate_inputs_within_a_step(fmu_of: Callable[[st
         t_eval=times,
         method="LSODA",
     ).y[0]
-    errors = {}
+    errors, restarts = {}, {}
     for interpolate in (True, False):
-        s = start(open_fmu(fmu_of("tank_with_loop"), name=f"ramp{interpolate}"), tolerance=1e-9)
+        s = start(open_fmu(fmu_of("tank_with_loop"), name=f"ramp{interpolate}", logging_on=True), tolerance=1e-9)
         values = [s.get("V")[0]]
         for t in times[:-1]:
             s.set(q_in=ramp(t))
@@ -177,5 +178,10 @@ def test_input_derivatives_interpolate_inputs_within_a_step(fmu_of: Callable[[st
             s.fmu.doStep(currentCommunicationPoint=t, communicationStepSize=0.5)
             values.append(s.get("V")[0])
         errors[interpolate] = np.max(np.abs(np.array(values) - ref) / ref)
+        s.fmu.terminate()
+        (stats,) = [m for m in s.messages if "restarts" in m]
+        restarts[interpolate] = int(stats.split(" restarts")[0].split()[-1])
     assert errors[True] < 1e-6
+    assert restarts[True] == 1  # the ramp continues smoothly: only the start, no restart per step
+    assert restarts[False] == len(times) - 1
     assert errors[False] > 100 * errors[True]

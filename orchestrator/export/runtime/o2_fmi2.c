@@ -472,12 +472,14 @@ fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nv
             M->p[idx] = value[i];
             M->s.init_solved = 0;
         } else if (kind == MDL_KIND_INPUT) {
-            if (M->u[idx] != value[i] || M->du[idx] != 0.0) {
+            double old = M->u[idx];
+            if (old != value[i]) {
                 M->u[idx] = value[i];
-                M->du[idx] = 0.0;
-                M->s.inputs_changed = 1;
-                M->s.z_consistent = 0;
+                M->s.z_consistent = MDL_NZ == 0;
                 if (before_init) M->s.init_solved = 0;
+                /* a change beyond rounding is a discontinuity: restart the integrator at the next doStep (a
+                 * value that continues an input ramp, u0 + du*h, up to rounding is not) */
+                if (fabs(value[i] - old) > 1e-12 * (fabs(old) + fabs(value[i]))) M->s.inputs_changed = 1;
             }
         } else if (kind == MDL_KIND_STATE && before_init) {
             M->x[idx] = value[i];
