@@ -138,7 +138,7 @@ the feed manifold pressure is a state of the PSA unit, so there is no algebraic 
 </pre>
 <p>Fitted to the published curve shape of an open compressor model (hpeuscher/oxygen-concentrator-model, MIT):
 Q = (n - 300)/7500 (75 + 65 (1 - dp/7 bar)) L/min, i.e. at fixed speed Q(7 bar(g))/Q(0 bar(g)) = 0.54:
-c = 0.115 gives 0.54. Sized (V_disp) for about 60 standard L/min at 2.5 bar abs and 3000 rpm, the feed of a
+c = 0.115 gives 0.55 (the residual difference is the curvature of pr^(1/n)). Sized (V_disp) for about 60 standard L/min at 2.5 bar abs and 3000 rpm, the feed of a
 5 L/min unit at 30-40 % O2 recovery.</p>
 <h4>Motor and load</h4>
 <pre>

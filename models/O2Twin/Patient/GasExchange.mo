@@ -77,6 +77,6 @@ so at steady state C(PaO2) = C_a exactly without inverting the content curve (no
 <h4>Saturation</h4>
 <p>Severinghaus (J. Appl. Physiol. 46 (1979) 599): S = 1/(23400/(P^3 + 150 P) + 1), P in mmHg; check points
 40 -> 75.0 %, 60 -> 90.6 %, 80 -> 95.7 %, 100 -> 97.7 %. SpO2 (arterial) follows PaO2, so its physiological
-dynamics are the lung wash-in (tau_lung, about 30 s healthy, 1 min in COPD) and tau_blood in series.</p>
+dynamics are the lung wash-in (tau_lung, about 36 s healthy, 1 min in COPD) and tau_blood in series.</p>
 </html>"));
 end GasExchange;

@@ -47,7 +47,7 @@ reaching the airway is enriched; the rest is room air. Per breath, in moles of d
 <p>(the classic anatomical-reservoir estimate of Shapiro, Clinical Application of Respiratory Care, with a capture
 efficiency; smooth min). The capture efficiency 0.45 is fitted so that a resting healthy adult (12 /min,
 0.5 L) gains 3.8 % FiO2 per L/min of pure O2 at 1-2 L/min (rule of thumb: +3-4 %/(L/min), 24 % at 1 L/min),
-and the slope falls as the reservoir fills (FiO2 about 0.37 at 6 L/min, within the 0.26-0.54 measured at rest by
+and the slope falls as the reservoir fills (FiO2 0.39 at 6 L/min, within the 0.26-0.54 measured at rest by
 Wettstein, Shelledy and Peters, Respir. Care 50 (2005) 604). Faster breathing (larger V_E) lowers FiO2 at the same
 flow, as measured. Product purity below 100 % scales the gain with (y_supply - y_room). At altitude the same
 standard flow is a larger share of a breath (fewer moles per tidal volume), so FiO2 from the cannula rises.</p>
