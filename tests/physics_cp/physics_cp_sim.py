@@ -42,7 +42,15 @@ MODEL_FILES = {
         "O2Twin/CoSim/package.mo",
         "O2Twin/CoSim/Patient.mo",
     ],
+    # the compressor component inside a composed model (tests/physics_cp/models)
+    "CompressorChargingVolume": [
+        "O2Twin/package.mo",
+        "O2Twin/Components/package.mo",
+        "O2Twin/Components/Compressor.mo",
+        "tests:CompressorChargingVolume.mo",
+    ],
 }
+TEST_MODELS = Path(__file__).resolve().parent / "models"
 
 _PYMOCA_OPTIONS = {"expand_vectors": True, "expand_mx": True, "check_balanced": False}
 
@@ -78,9 +86,10 @@ class CasadiModel:
         tmp = Path(tempfile.mkdtemp(prefix="o2twin_cp_"))
         try:
             for rel in MODEL_FILES[name]:
-                dst = tmp / rel
+                src = TEST_MODELS / rel.removeprefix("tests:") if rel.startswith("tests:") else MODELS / rel
+                dst = tmp / rel.removeprefix("tests:")
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(MODELS / rel, dst)
+                shutil.copy(src, dst)
             model = transfer_model(str(tmp), name, dict(_PYMOCA_OPTIONS))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -148,3 +148,17 @@ def test_compressor_counts_one_cycle_per_revolution(compressor):
     revolutions = np.trapezoid(r["speed"], r["time"]) / (2 * np.pi)
     assert r["cycles"][-1] == pytest.approx(revolutions, rel=2e-3)
     assert r["cycles"][-1] > 2500  # about 50 rev/s
+
+
+def test_compressor_component_charges_a_vented_volume():
+    """The component inside a composed model (as in the monolithic plant): its flow fills a volume whose pressure
+    is a state; the pressure rises monotonically to where delivered and vented flow balance."""
+    from physics_cp_sim import CasadiUnit
+
+    plant = CasadiUnit("CompressorChargingVolume", counters=("compressor.cycles",))
+    r = plant.run(20.0, {}, n_out=201, outputs=("p", "compressor.m_flow", "m_vent", "compressor.speed"))
+    assert np.all(np.diff(r["p"]) > -1e-6)
+    assert r["compressor.m_flow"][-1] == pytest.approx(r["m_vent"][-1], rel=1e-4)
+    steady = plant.steady({})
+    assert steady["p"] == pytest.approx(r["p"][-1], rel=1e-4)
+    assert 2.0e5 < steady["p"] < 3.0e5  # 1e-8 kg/(s Pa) vents the compressor's ~1.2 g/s at about 2.4 bar abs
