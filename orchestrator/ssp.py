@@ -31,6 +31,7 @@ from lxml import etree
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario_schema import ScenarioSpec, parse_scenario
 from orchestrator.scenario_toml import dumps_table, spec_to_table
+from orchestrator.ssp_units import BASE, BaseUnit, conversion, parse_unit
 
 log = logging.getLogger("o2twin.ssp")
 
@@ -109,29 +110,38 @@ def _ssv_bytes(name: str, parameters: dict[str, Any], md: Any, where: str) -> by
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _units_element(used: set[str], mds: list[Any]) -> etree._Element | None:
-    if not used:
-        return None
-    definitions = {}
+def _md_base_units(mds: list[Any]) -> dict[str, BaseUnit]:
+    """Unit name -> base units from the FMUs' UnitDefinitions."""
+    out: dict[str, BaseUnit] = {}
     for md in mds:
         for u in getattr(md, "unitDefinitions", []) or []:
-            definitions.setdefault(u.name, u)
+            bu = getattr(u, "baseUnit", None)
+            if bu is not None and u.name not in out:
+                exps = tuple(int(getattr(bu, b, 0) or 0) for b in BASE)
+                out[u.name] = BaseUnit(exps, float(getattr(bu, "factor", 1.0)), float(getattr(bu, "offset", 0.0)))
+    return out
+
+
+def _units_element(used: set[str], mds: list[Any]) -> etree._Element | None:
+    """ssd:Units for the connector units: from the FMUs' UnitDefinitions, else derived from the unit name;
+    a unit neither defines is left out rather than given made-up base units."""
+    defined = _md_base_units(mds)
     units = etree.Element(_q("ssd", "Units"))
     for name in sorted(used):
+        base_unit = defined.get(name) or parse_unit(name)
+        if base_unit is None:
+            log.warning("SSP export: unit '%s' has no definition; it is not listed in the SSD's Units", name)
+            continue
         unit = etree.SubElement(units, _q("ssc", "Unit"))
         unit.set("name", name)
         base = etree.SubElement(unit, _q("ssc", "BaseUnit"))
-        bu = getattr(definitions.get(name), "baseUnit", None)
-        if bu is not None:
-            for attr in ("kg", "m", "s", "A", "K", "mol", "cd", "rad"):
-                value = getattr(bu, attr, 0)
-                if value:
-                    base.set(attr, str(int(value)))
-            if getattr(bu, "factor", 1.0) != 1.0:
-                base.set("factor", _fmt(bu.factor))
-            if getattr(bu, "offset", 0.0) != 0.0:
-                base.set("offset", _fmt(bu.offset))
-    return units
+        for attr, value in base_unit.as_dict().items():
+            base.set(attr, str(value))
+        if base_unit.factor != 1.0:
+            base.set("factor", _fmt(base_unit.factor))
+        if base_unit.offset != 0.0:
+            base.set("offset", _fmt(base_unit.offset))
+    return units if len(units) else None
 
 
 def _extras_table(spec: ScenarioSpec, fmu_names: set[str]) -> dict[str, Any]:
@@ -251,6 +261,11 @@ def export_ssp(spec: ScenarioSpec, out_path: str | os.PathLike, fmu_paths: dict[
             el.set("startConnector", c.from_var)
             el.set("endElement", c.to_slave)
             el.set("endConnector", c.to_var)
+            src_unit = _var_unit({v.name: v for v in mds[c.from_slave].modelVariables}[c.from_var])
+            dst_unit = _var_unit({v.name: v for v in mds[c.to_slave].modelVariables}[c.to_var])
+            if src_unit and dst_unit and src_unit != dst_unit:
+                # our gain/offset already converts; an SSP tool must not convert the units a second time
+                el.set("suppressUnitConversion", "true")
             if c.gain != 1.0 or c.offset != 0.0:
                 lt = etree.SubElement(el, _q("ssc", "LinearTransformation"))
                 lt.set("factor", _fmt(c.gain))
@@ -377,6 +392,8 @@ def import_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = 
         fmu_dir = Path(fmu_dir) if fmu_dir is not None else ssp_path.with_name(ssp_path.stem + "_fmus")
         slaves: dict[str, Any] = {}
         causality: dict[str, dict[str, str]] = {}
+        units: dict[str, dict[str, str | None]] = {}
+        unit_defs: dict[str, BaseUnit] = _ssd_units(root)
         extracted: dict[str, Path] = {}
         fmu_opts = extras.get("fmus", {})
         for comp in system.findall("ssd:Elements/ssd:Component", NS):
@@ -402,8 +419,13 @@ def import_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = 
                 extracted[source] = target.resolve()
             md = _read_md(extracted[source], cwhere)
             causality[name] = {v.name: v.causality for v in md.modelVariables}
+            units[name] = {v.name: _var_unit(v) for v in md.modelVariables}
+            unit_defs.update({k: v for k, v in _md_base_units([md]).items() if k not in unit_defs})
             for con in comp.findall("ssd:Connectors/ssd:Connector", NS):
                 causality[name].setdefault(con.get("name"), con.get("kind"))
+                typed = con.find("ssc:Real", NS)
+                if typed is not None and typed.get("unit"):
+                    units[name][con.get("name")] = typed.get("unit")
             implementation = comp.get("implementation", "any")
             opts = dict(fmu_opts.get(name, {}))
             body: dict[str, Any] = {"fmu": _keep_reference(opts.get("fmu"), extracted[source])}
@@ -437,15 +459,31 @@ def import_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = 
             if kind_a == "input" and kind_b != "input":
                 a, b = b, a  # start/end do not imply direction in SSP
             entry: dict[str, Any] = {"from": f"{a[0]}.{a[1]}", "to": f"{b[0]}.{b[1]}"}
+            # SSP: the units are converted first (unless suppressed), then target = factor * value + offset
+            gain, offset = 1.0, 0.0
+            src_unit, dst_unit = units[a[0]].get(a[1]), units[b[0]].get(b[1])
+            suppressed = c.get("suppressUnitConversion", "false") in ("true", "1")
+            if not suppressed and src_unit and dst_unit and src_unit != dst_unit:
+                src_base = unit_defs.get(src_unit) or parse_unit(src_unit)
+                dst_base = unit_defs.get(dst_unit) or parse_unit(dst_unit)
+                converted = conversion(src_base, dst_base) if src_base and dst_base else None
+                if converted is None:
+                    raise SystemDefinitionError(
+                        f"{where}: connection #{i} {entry['from']} -> {entry['to']}: cannot convert "
+                        f"'{src_unit}' to '{dst_unit}' (unknown or different dimensions); set "
+                        "suppressUnitConversion or fix the units"
+                    )
+                gain, offset = converted
             lt = c.find("ssc:LinearTransformation", NS)
             if lt is None:
                 lt = c.find("ssd:LinearTransformation", NS)  # written by some tools in the wrong namespace
             if lt is not None:
-                factor, offset = float(lt.get("factor", 1.0)), float(lt.get("offset", 0.0))
-                if factor != 1.0:
-                    entry["gain"] = factor
-                if offset != 0.0:
-                    entry["offset"] = offset
+                factor, extra = float(lt.get("factor", 1.0)), float(lt.get("offset", 0.0))
+                gain, offset = factor * gain, factor * offset + extra
+            if gain != 1.0:
+                entry["gain"] = gain
+            if offset != 0.0:
+                entry["offset"] = offset
             if (
                 c.find("ssc:BooleanMappingTransformation", NS) is not None
                 or c.find("ssc:IntegerMappingTransformation", NS) is not None
@@ -482,6 +520,17 @@ def import_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = 
     if set(order) == set(slaves) and len(order) == len(slaves):  # our own export: keep the scenario's slave order
         raw["slaves"] = {n: slaves[n] for n in order}
     return parse_scenario(raw, source=where, default_name=ssp_path.stem)
+
+
+def _ssd_units(root: etree._Element) -> dict[str, BaseUnit]:
+    out = {}
+    for u in root.findall("ssd:Units/ssc:Unit", NS):
+        bu = u.find("ssc:BaseUnit", NS)
+        if bu is None:
+            continue
+        exps = tuple(int(bu.get(b, 0)) for b in BASE)
+        out[u.get("name")] = BaseUnit(exps, float(bu.get("factor", 1.0)), float(bu.get("offset", 0.0)))
+    return out
 
 
 def _keep_reference(original: str | None, extracted: Path) -> str:

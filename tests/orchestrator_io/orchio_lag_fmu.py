@@ -128,7 +128,7 @@ MODEL_DESCRIPTION = """<?xml version="1.0" encoding="UTF-8"?>
   <DefaultExperiment startTime="0" stopTime="10" stepSize="0.1"/>
   <ModelVariables>
     <ScalarVariable name="u" valueReference="0" causality="input" variability="continuous" description="input">
-      <Real start="0" unit="K"/></ScalarVariable>
+      <Real start="0" unit="{input_unit}"/></ScalarVariable>
     <ScalarVariable name="y" valueReference="1" causality="output" variability="continuous" initial="calculated"
       description="lagged output"><Real unit="K"/></ScalarVariable>
     <ScalarVariable name="k" valueReference="2" causality="parameter" variability="tunable" initial="exact"
@@ -150,8 +150,9 @@ MODEL_DESCRIPTION = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def build_lag_fmu(out_dir: Path) -> Path:
-    """Compile the Lag FMU into out_dir/Lag.fmu (skips the test when gcc is missing)."""
+def build_lag_fmu(out_dir: Path, input_unit: str = "K", file_name: str = "Lag.fmu") -> Path:
+    """Compile the Lag FMU into out_dir/file_name (skips the test when gcc is missing); input_unit is the unit
+    the input u declares (the output y is in K)."""
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
         pytest.skip("no C compiler (gcc/cc) on PATH to build the test FMU")
@@ -159,14 +160,14 @@ def build_lag_fmu(out_dir: Path) -> Path:
     (work / "binaries" / "linux64").mkdir(parents=True, exist_ok=True)
     source = out_dir / "lag.c"  # not shipped in the FMU: a binary-only FMU, like many third-party ones
     source.write_text(C_SOURCE)
-    (work / "modelDescription.xml").write_text(MODEL_DESCRIPTION)
+    (work / "modelDescription.xml").write_text(MODEL_DESCRIPTION.replace("{input_unit}", input_unit))
     headers = Path(fmpy.__file__).parent / "c-code"
     subprocess.run(
         [gcc, "-shared", "-fPIC", "-O1", f"-I{headers}", str(source), "-o",
          str(work / "binaries" / "linux64" / "Lag.so"), "-lm"],
         check=True, capture_output=True,
     )  # fmt: skip
-    fmu = out_dir / "Lag.fmu"
+    fmu = out_dir / file_name
     with zipfile.ZipFile(fmu, "w", zipfile.ZIP_DEFLATED) as z:
         for path in sorted(work.rglob("*")):
             if path.is_file():
