@@ -388,6 +388,7 @@ class Simulator:
         self.steps = 0
 
     def reset(self, x: np.ndarray | None = None, t: float = 0.0) -> None:
+        """Restore state x (default: the initial state) at time t."""
         self.x = (self.model.x0 if x is None else x).copy()
         self.t = t
 

@@ -4,8 +4,8 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   parameter Integer nCells = 10 "Axial cells per sieve bed";
   parameter Real T_ambient(unit="K") = 298.15 "Ambient temperature";
   parameter Real p_ambient(unit="Pa") = 101325 "Ambient (vent and patient outlet) pressure";
-  parameter Real D_bed(unit="m") = 0.066 "Sieve bed inner diameter";
-  parameter Real L_bed(unit="m") = 0.30 "Sieve bed packed length";
+  parameter Real D_bed(unit="m") = 0.05 "Sieve bed inner diameter";
+  parameter Real L_bed(unit="m") = 0.22 "Sieve bed packed length";
   parameter Real k_LDF_N2(unit="1/s") = 12 "LDF coefficient of N2 (fitting parameter)";
   parameter Real k_LDF_O2(unit="1/s") = 20 "LDF coefficient of O2 and Ar (fitting parameter)";
   parameter Real V_feed(unit="m3") = 0.3e-3 "Feed manifold volume";
@@ -13,7 +13,7 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   parameter Real d_feed_valve(unit="m") = 3.0e-3 "Feed valve orifice diameter";
   parameter Real d_vent_valve(unit="m") = 4.0e-3 "Exhaust valve orifice diameter (incl. muffler)";
   parameter Real d_equalize_valve(unit="m") = 1.5e-3 "Equalisation valve orifice diameter";
-  parameter Real d_purge(unit="m") = 0.6e-3 "Purge orifice diameter";
+  parameter Real d_purge(unit="m") = 0.9e-3 "Purge orifice diameter";
   parameter Real d_check_valve(unit="m") = 3.0e-3 "Product check valve orifice diameter";
   parameter Real d_flow_control(unit="m") = 1.5e-3 "Flow control valve orifice diameter when fully open";
   parameter Real tau_sensor_O2(unit="s") = 2 "Ultrasonic O2 sensor time constant";
