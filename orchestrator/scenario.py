@@ -332,6 +332,9 @@ def build_system(spec: ScenarioSpec, check: bool = True) -> System:
             # values of inputs are start values (used while unconnected); the rest are parameters
             inputs = {k: v for k, v in slave_spec.parameters.items() if k in {i.name for i in slave.inputs()}}
             params = {k: v for k, v in slave_spec.parameters.items() if k not in inputs}
+            seed_var = slave.variables.get("seed")
+            if seed_var is not None and seed_var.causality == "parameter" and "seed" not in params:
+                params["seed"] = spec.seed  # [scenario] seed reaches every slave that declares a seed parameter
             system.add(slave, params or None)
             system.start_values.update({f"{slave_spec.name}.{k}": v for k, v in inputs.items()})
         for i, c in enumerate(spec.connections, 1):

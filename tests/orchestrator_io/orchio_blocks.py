@@ -41,6 +41,19 @@ class Crasher(PythonBlock):
         return {"y": inputs["u"]}
 
 
+class Noise(PythonBlock):
+    """Gaussian noise from a generator seeded by the `seed` parameter ([scenario] seed unless set)."""
+
+    OUTPUTS = (Variable("value", "output", unit="K", start=0.0),)
+    PARAMETERS = (Variable("seed", "parameter", type="Integer", start=0),)
+
+    def reset(self) -> None:
+        self.rng = np.random.default_rng(int(self.p["seed"]))
+
+    def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
+        return {"value": float(self.rng.normal())}
+
+
 def final_values(signals: Mapping[str, np.ndarray], spec) -> dict[str, float]:
     """A [metrics] summary: the last recorded value of every signal and the number of points."""
     out: dict[str, float] = {f"final {k}": float(v[-1]) for k, v in signals.items() if k != "time"}

@@ -271,3 +271,29 @@ def test_failure_during_initialisation(write_scenario, tmp_path, capsys):
     csv = read_signals_csv(out / "signals.csv")
     assert list(csv) == ["time", "src.value", "a.y", "b.y"] and len(csv["time"]) == 0
     assert read_dsres(out / "result.mat")["time"].shape == (0,)
+
+
+def test_scenario_seed_reaches_seeded_blocks(tmp_path, lag_fmu):
+    def run(seed: int, name: str) -> np.ndarray:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f"""
+[scenario]
+stop_time = 1.0
+seed = {seed}
+[slaves.noise]
+block = "orchio_blocks:Noise"
+[slaves.a]
+fmu = "{lag_fmu}"
+[[connections]]
+from = "noise.value"
+to = "a.u"
+[outputs]
+record = ["a.y"]
+""")
+        assert main(["-q", "run", str(path), "--out", str(tmp_path / name), "--no-plots"]) == 0
+        return read_signals_csv(tmp_path / name / "signals.csv")["a.y"]
+
+    first, again, other = run(7, "s7"), run(7, "s7b"), run(8, "s8")
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert read_dsres(tmp_path / "s7" / "result.mat")["a.y"].tolist() == first.tolist()
