@@ -20,6 +20,7 @@ from pathlib import Path
 from orchestrator import FMUS_DIR, MODELS_DIR
 from orchestrator.errors import BuildError, ModelError
 from orchestrator.export import manifest
+from orchestrator.export.dependencies import model_source_files
 from orchestrator.export.frontend import list_models, modelica_files, parse_library
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,10 @@ def export_model(
     target = fmu_path(model_name, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with manifest.file_lock(out_dir, target.stem):
-        source_hash = manifest.sources_hash(files, models_dir)
-        mtime_ns = manifest.newest_mtime_ns(files)
+        # only the files the model can depend on count: editing another model does not rebuild this one
+        used = model_source_files(files, models_dir, model_name)
+        source_hash = manifest.sources_hash(used, models_dir)
+        mtime_ns = manifest.newest_mtime_ns(used)
         entry = manifest.read_manifest(out_dir).get(model_name)
         if not force and manifest.is_up_to_date(entry, target, chosen, source_hash, mtime_ns):
             log.info("%s is up to date (%s)", target.name, chosen)
@@ -119,7 +122,16 @@ def export_model(
         manifest.write_entry(
             out_dir,
             model_name,
-            manifest.make_entry(model_name, target, chosen, source_hash, mtime_ns, models_dir, **extra),
+            manifest.make_entry(
+                model_name,
+                target,
+                chosen,
+                source_hash,
+                mtime_ns,
+                models_dir,
+                source_files=[str(f.relative_to(models_dir)) for f in used],
+                **extra,
+            ),
         )
         return target
 
