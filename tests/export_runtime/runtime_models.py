@@ -161,3 +161,15 @@ def blow_up() -> CausalModel:
         outputs=lambda t, x, z, u, p: [("y", x[0])],
         stop_time=2.0,
     )
+
+
+def parametric_linear(n: int = 5) -> CausalModel:
+    """x' = A x with every entry of A a tunable parameter a_ij (default -I), x(0) = 1: for property tests."""
+    names = [f"a{i}{j}" for i in range(n) for j in range(n)]
+    return causal_model(
+        "Test.ParametricLinear",
+        [(f"x{i}", 1.0) for i in range(n)],
+        lambda t, x, z, u, p: ([sum(p[i * n + j] * x[j] for j in range(n)) for i in range(n)], []),
+        parameters=[(name, -1.0 if name[1] == name[2] else 0.0) for name in names],
+        stop_time=1.0,
+    )
