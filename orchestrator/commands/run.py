@@ -124,6 +124,52 @@ def _call_summary(spec: Any, out_dir: Path, recorder: Any) -> dict[str, Any] | N
     return result
 
 
+def _run_metrics(
+    spec: Any,
+    meta: dict[str, Any],
+    recorder: Any,
+    status: str,
+    error: str | None,
+    failed_slave: str | None,
+    failed_at: float | None,
+) -> dict[str, Any]:
+    """metrics.json content from the spec, the master's finish metadata and what the recorder wrote."""
+    from orchestrator.results.metrics import package_versions
+    from orchestrator.scenario import scenario_hash
+
+    sim_time = recorder.last_time if recorder.last_time is not None else spec.start_time
+    slaves = meta.get("slaves", {})
+    return {
+        "status": status,
+        "error": error,
+        "failed_slave": failed_slave,
+        "failed_at_s": failed_at,
+        "scenario": {
+            "name": spec.name,
+            "description": spec.description,
+            "source": spec.source,
+            "hash": scenario_hash(spec),
+            "seed": spec.seed,
+        },
+        "started_utc": None,
+        "start_time_s": spec.start_time,
+        "stop_time_s": spec.stop_time,
+        "simulated_time_s": sim_time - spec.start_time,
+        "wall_time_s": None,
+        "real_time_factor": None,
+        "recorded_points": recorder.rows,
+        "master": {
+            k: meta.get(k) for k in ("algorithm", "step", "extrapolation", "error_control", "tolerance", "loop_solver")
+        },
+        "steps": {k: meta.get(k) for k in ("macro_steps", "rejected_steps", "slave_steps", "loop_solves")},
+        "slaves": slaves,
+        "fmu_guids": {n: s["guid"] for n, s in slaves.items() if s.get("guid")},
+        "slave_wall_time_s": {n: s.get("wall_s") for n, s in slaves.items()},
+        "master_wall_time_s": meta.get("wall_time_s"),
+        "versions": package_versions(),
+    }
+
+
 def execute(
     scenario: str | Path | None,
     out: Path | None = None,
@@ -135,7 +181,7 @@ def execute(
     progress: bool = True,
 ) -> tuple[int, Path | None, dict[str, Any]]:
     """Run a scenario end to end; returns (exit code, results dir, metrics). User errors before the run raise."""
-    from orchestrator.results.metrics import package_versions, write_metrics
+    from orchestrator.results.metrics import write_metrics
     from orchestrator.results.plots import check_plots, write_plots
     from orchestrator.results.recorder import ResultRecorder
     from orchestrator.results.signals import CSV_NAME, read_signals_csv
@@ -144,7 +190,6 @@ def execute(
         build_simulation,
         load_scenario,
         parameter_constants,
-        scenario_hash,
         scenario_text,
         signal_descriptions,
     )
@@ -216,39 +261,11 @@ def execute(
             recorder.log_event(failed_at if failed_at is not None else spec.start_time, "run", f"{status}: {error}")
         recorder.close()
         wall = time.perf_counter() - wall0
-        meta = dict(recorder.finish_metadata or sim.metadata())
-        sim_time = recorder.last_time if recorder.last_time is not None else spec.start_time
-        simulated = sim_time - spec.start_time
-        metrics: dict[str, Any] = {
-            "status": status,
-            "error": error,
-            "failed_slave": failed_slave,
-            "failed_at_s": failed_at,
-            "scenario": {
-                "name": spec.name,
-                "description": spec.description,
-                "source": spec.source,
-                "hash": scenario_hash(spec),
-                "seed": spec.seed,
-            },
-            "started_utc": started,
-            "start_time_s": spec.start_time,
-            "stop_time_s": spec.stop_time,
-            "simulated_time_s": simulated,
-            "wall_time_s": wall,
-            "real_time_factor": simulated / wall if wall > 0 else None,
-            "recorded_points": recorder.rows,
-            "master": {
-                k: meta.get(k)
-                for k in ("algorithm", "step", "extrapolation", "error_control", "tolerance", "loop_solver")
-            },
-            "steps": {k: meta.get(k) for k in ("macro_steps", "rejected_steps", "slave_steps", "loop_solves")},
-            "slaves": meta.get("slaves", {}),
-            "fmu_guids": {n: s["guid"] for n, s in meta.get("slaves", {}).items() if s.get("guid")},
-            "slave_wall_time_s": {n: s.get("wall_s") for n, s in meta.get("slaves", {}).items()},
-            "master_wall_time_s": meta.get("wall_time_s"),
-            "versions": package_versions(),
-        }
+        metrics = _run_metrics(
+            spec, dict(recorder.finish_metadata or sim.metadata()), recorder, status, error, failed_slave, failed_at
+        )
+        metrics.update(started_utc=started, wall_time_s=wall)
+        metrics["real_time_factor"] = metrics["simulated_time_s"] / wall if wall > 0 else None
         if hil is not None:
             try:
                 metrics.update(hil.hil_metrics(sim.system))
