@@ -68,7 +68,9 @@ def build_hardware(kind: str, desc: DeviceDescription, args: argparse.Namespace)
     from orchestrator.slaves.fmu import FmuCoSimSlave
 
     paths = {}
-    for part, given in (("compressor", args.compressor_fmu), ("psa", args.psa_fmu)):
+    given_paths = {"compressor": args.compressor_fmu, "psa": args.psa_fmu}
+    for part in desc.parts:
+        given = given_paths.get(part)
         if given is not None:
             paths[part] = given
             continue
@@ -77,7 +79,7 @@ def build_hardware(kind: str, desc: DeviceDescription, args: argparse.Namespace)
         result = export_model(desc.parts[part])
         paths[part] = Path(getattr(result, "path", result))
     units = {part: FmuCoSimSlave(part, path) for part, path in paths.items()}
-    return VirtualPlantHardware(desc, units["compressor"], units["psa"], plant_step_s=args.plant_step)
+    return VirtualPlantHardware(desc, units, plant_step_s=args.plant_step)
 
 
 def run_agent(args: argparse.Namespace, out=None) -> int:

@@ -17,7 +17,7 @@ import math
 import time
 import tomllib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,28 +76,44 @@ class BenchHardware(Hardware):
         return {name: 1000.0 * i + base for i, name in enumerate(self.description.sensor_names)}
 
 
-class VirtualPlantHardware(Hardware):
-    """The plant FMUs as the device's hardware: compressor and PSA unit coupled here, stepped to the wall clock.
+#: Internal connections of the concentrator's plant units (docs/interfaces.md): (source, target).
+CONCENTRATOR_COUPLINGS = (
+    ("compressor.m_flow", "psa.m_flow_feed"),
+    ("compressor.T_discharge", "psa.T_feed"),
+    ("psa.p_feed", "compressor.p_discharge"),
+)
 
-    The two units are coupled as in docs/interfaces.md (compressor m_flow, T_discharge -> PSA feed; PSA p_feed ->
-    compressor p_discharge) with a Gauss-Seidel step of ``plant_step_s``; advance() steps until the plant's time
-    reaches the device time, so the plant runs in real time as long as it computes faster than real time
-    (``overruns`` counts the advances that needed more than one real-time step of catch-up).
+
+class VirtualPlantHardware(Hardware):
+    """Plant co-simulation units (FMUs) as the device's hardware, stepped to the wall clock.
+
+    ``units`` maps each description part to its slave (for the concentrator: compressor and PSA unit); the
+    ``couplings`` between them are made here, Gauss-Seidel in the parts' order with a fixed step ``plant_step_s``.
+    advance() steps until the plant's time reaches the device time, so the plant runs in real time as long as it
+    computes faster than real time (``overruns`` counts the advances that needed more than two steps of catch-up).
+    Actuator values go to the unit inputs of the same name; sensors are read from unit outputs of the same name
+    on the channel's part (NaN where the unit has no such output).
     """
 
-    def __init__(self, description: DeviceDescription, compressor: Slave, psa: Slave, plant_step_s: float = 0.01,
+    def __init__(self, description: DeviceDescription, units: Mapping[str, Slave], plant_step_s: float = 0.01,
+                 couplings: Sequence[tuple[str, str]] = CONCENTRATOR_COUPLINGS,
                  parameters: Mapping[str, Mapping[str, Any]] | None = None) -> None:  # fmt: skip
         super().__init__(description)
         if not plant_step_s > 0:
             raise DeviceError(f"plant_step_s must be > 0, got {plant_step_s}")
-        self.units = {"compressor": compressor, "psa": psa}
+        missing = [p for p in description.parts if p not in units]
+        if missing:
+            raise DeviceError(f"virtual plant: no unit for part(s) {', '.join(missing)}")
+        self.units = {part: units[part] for part in description.parts}
+        self.couplings = [(s.split(".", 1), t.split(".", 1)) for s, t in couplings
+                          if s.split(".", 1)[0] in self.units and t.split(".", 1)[0] in self.units]  # fmt: skip
         self.dt = plant_step_s
         self.t = 0.0
         self._k = 0
         self.overruns = 0
         params = parameters or {}
         for part, unit in self.units.items():
-            unit.setup(0.0, dict(params.get(part, {})))
+            unit.setup(0.0, dict(params.get(part, {})) or None)
         self.commands = description.safe_values({})
         self._apply_commands()
         self._outputs = {part: unit.get_outputs() for part, unit in self.units.items()}
@@ -107,7 +123,7 @@ class VirtualPlantHardware(Hardware):
         self._apply_commands()
 
     def _apply_commands(self) -> None:
-        for _part, unit in self.units.items():
+        for unit in self.units.values():
             names = {v.name for v in unit.inputs()}
             unit.set_inputs({k: float(v) for k, v in self.commands.items() if k in names})
 
@@ -120,24 +136,21 @@ class VirtualPlantHardware(Hardware):
             self.overruns += 1
 
     def _step(self) -> None:
-        comp, psa = self.units["compressor"], self.units["psa"]
         t = self._k * self.dt
-        comp.set_inputs({"p_discharge": self._outputs["psa"]["p_feed"]})
-        if not comp.step(t, self.dt):
-            raise DeviceError(f"virtual plant: compressor rejected the step at t={t:.3f} s")
-        c = comp.get_outputs()
-        psa.set_inputs({"m_flow_feed": c["m_flow"], "T_feed": c["T_discharge"]})
-        if not psa.step(t, self.dt):
-            raise DeviceError(f"virtual plant: PSA unit rejected the step at t={t:.3f} s")
-        self._outputs = {"compressor": c, "psa": psa.get_outputs()}
+        for part, unit in self.units.items():
+            inputs = {tv: self._outputs[sp][sv] for (sp, sv), (tp, tv) in self.couplings if tp == part}
+            if inputs:
+                unit.set_inputs(inputs)
+            if not unit.step(t, self.dt):
+                raise DeviceError(f"virtual plant: {part} rejected the step at t={t:.3f} s")
+            self._outputs[part] = unit.get_outputs()
         self._k += 1
         self.t = self._k * self.dt
 
     def read(self) -> dict[str, float]:
-        out = {}
-        for ch in self.description.sensors:
-            out[ch.name] = float(self._outputs.get(ch.part, {}).get(ch.name, math.nan))
-        return out
+        return {
+            ch.name: float(self._outputs.get(ch.part, {}).get(ch.name, math.nan)) for ch in self.description.sensors
+        }
 
     def close(self) -> None:
         for unit in self.units.values():
