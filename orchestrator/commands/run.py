@@ -137,7 +137,10 @@ def _run_metrics(
     from orchestrator.results.metrics import package_versions
     from orchestrator.scenario import scenario_hash
 
-    sim_time = recorder.last_time if recorder.last_time is not None else spec.start_time
+    # how far the master got (may pass the last recorded point when recording is coarser than the step)
+    sim_time = meta.get("time")
+    if sim_time is None:
+        sim_time = recorder.last_time if recorder.last_time is not None else spec.start_time
     slaves = meta.get("slaves", {})
     return {
         "status": status,
