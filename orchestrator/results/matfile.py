@@ -149,7 +149,12 @@ def read_dsres(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a dsres result file (binTrans or binNormal) into {name: values over time}; constants are repeated."""
     from scipy.io import loadmat
 
-    mat = loadmat(str(path), chars_as_strings=False)
+    # naming the variables stops the reader after data_2, so bytes a killed writer left after it do no harm
+    mat = loadmat(
+        str(path),
+        chars_as_strings=False,
+        variable_names=["Aclass", "name", "description", "dataInfo", "data_1", "data_2"],
+    )
     aclass = ["".join(row).rstrip() for row in mat["Aclass"]]
     if aclass[0] != "Atrajectory" or aclass[1] != "1.1":
         raise ValueError(f"{path}: not a dsres 1.1 result file (Aclass {aclass})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -52,6 +53,20 @@ class Noise(PythonBlock):
 
     def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
         return {"value": float(self.rng.normal())}
+
+
+class Slow(PythonBlock):
+    """Outputs its time and sleeps `delay_s` of wall time per sample: a run that takes long enough to be killed."""
+
+    OUTPUTS = (Variable("value", "output", unit="K", start=0.0),)
+    PARAMETERS = (Variable("delay_s", "parameter", start=0.01),)
+
+    def reset(self) -> None:
+        pass
+
+    def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
+        time.sleep(self.p["delay_s"])
+        return {"value": t}
 
 
 def final_values(signals: Mapping[str, np.ndarray], spec) -> dict[str, float]:
