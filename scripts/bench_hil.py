@@ -134,11 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     parser.add_argument("--rt-priority", type=int, default=10,
                         help="SCHED_FIFO priority for the second set of rows (0: skip them)")  # fmt: skip
+    parser.add_argument("--url", default=None,
+                        help="measure an existing device instead (e.g. the Pi agent started with --hardware bench): "
+                             "serial:///dev/ttyUSB0?baud=1000000")  # fmt: skip
     parser.add_argument("--serve-device", nargs=3, metavar=("BAUD", "LINK", "RT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.serve_device:
         serve_device(int(args.serve_device[0]), Path(args.serve_device[1]), int(args.serve_device[2]))
+        return 0
+    if args.url:
+        m = run_loop(args.url, args.seconds, args.rate, args.rt_priority or None)
+        print(json.dumps(m, indent=2))
         return 0
     links = [("pty, 115200 baud (emulated)", 115200), ("pty, 1 Mbaud (emulated)", 1_000_000),
              ("pty, unthrottled", None)]  # fmt: skip

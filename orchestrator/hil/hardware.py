@@ -172,24 +172,27 @@ class AnalogInput:
     offset: float = 0.0
 
 
-#: The default Pi build of docs/deployment.md (BCM pin numbers).
+#: The default Pi build of docs/deployment.md (BCM pin numbers). Analog inputs: ADS1115 at +-4.096 V, powered from
+#: 3.3 V; 5 V transducer outputs (0.5-4.5 V) come through 10k/20k dividers (x 2/3), so V_sensor = 1.5 * V_adc.
 DEFAULT_PI_WIRING: dict[str, Any] = {
     "pwm": {"duty": 18, "Q_set": 13},  # hardware PWM pins: motor driver, proportional flow valve
     "valves": {"cmd_feed_A": 5, "cmd_feed_B": 6, "cmd_vent_A": 16, "cmd_vent_B": 20, "cmd_equalize": 21},
     "alarm_pin": 26,
     "q_set_full_scale": 1.7e-4,  # m3/s at 100 % PWM of the flow valve
     "i2c_bus": 1,
-    # ADS1115 at +-4.096 V. Pressure: 0.5-4.5 V over 0-10 bar(g) ratiometric transducers -> Pa absolute.
     "analog": [
-        {"sensor": "sensor_p_feed", "address": 0x48, "channel": 0, "gain": 2.5e5, "offset": 101325.0 - 1.25e5},
-        {"sensor": "sensor_p_tank", "address": 0x48, "channel": 1, "gain": 2.5e5, "offset": 101325.0 - 1.25e5},
-        {"sensor": "p_bed_A", "address": 0x48, "channel": 2, "gain": 2.5e5, "offset": 101325.0 - 1.25e5},
-        {"sensor": "p_bed_B", "address": 0x48, "channel": 3, "gain": 2.5e5, "offset": 101325.0 - 1.25e5},
-        # O2 sensor analog output 0-1 V = 0-100 % O2; flow sensor 0.5-4.5 V = 0-10 L/min; NTC amplifier 10 mV/K.
+        # pressure transducers 0-10 bar(g) at 0.5-4.5 V: p_abs = (1.5 V - 0.5) / 4 * 1e6 + 101325 Pa
+        {"sensor": "sensor_p_feed", "address": 0x48, "channel": 0, "gain": 3.75e5, "offset": 101325.0 - 1.25e5},
+        {"sensor": "sensor_p_tank", "address": 0x48, "channel": 1, "gain": 3.75e5, "offset": 101325.0 - 1.25e5},
+        {"sensor": "p_bed_A", "address": 0x48, "channel": 2, "gain": 3.75e5, "offset": 101325.0 - 1.25e5},
+        {"sensor": "p_bed_B", "address": 0x48, "channel": 3, "gain": 3.75e5, "offset": 101325.0 - 1.25e5},
+        # O2 sensor analog output 0-1 V = 0-100 % O2 (no divider): fraction = V
         {"sensor": "sensor_O2", "address": 0x49, "channel": 0, "gain": 1.0, "offset": 0.0},
-        {"sensor": "sensor_Q", "address": 0x49, "channel": 1, "gain": 1.7e-4 / 4.0, "offset": -1.7e-4 / 8.0},
-        {"sensor": "sensor_T", "address": 0x49, "channel": 2, "gain": 100.0, "offset": 0.0},
-        {"sensor": "T_head", "address": 0x49, "channel": 3, "gain": 100.0, "offset": 0.0},
+        # flow sensor 0-10 L/min at 0.5-4.5 V through the divider: Q = (1.5 V - 0.5) / 4 * 1.7e-4 m3/s
+        {"sensor": "sensor_Q", "address": 0x49, "channel": 1, "gain": 6.375e-5, "offset": -2.125e-5},
+        # LM35-type temperature sensors, 10 mV/K (no divider): T = 100 V + 273.15 K
+        {"sensor": "sensor_T", "address": 0x49, "channel": 2, "gain": 100.0, "offset": 273.15},
+        {"sensor": "T_head", "address": 0x49, "channel": 3, "gain": 100.0, "offset": 273.15},
     ],
     # sensors that are the same physical reading as another (the device reports what it measures)
     "aliases": {
