@@ -74,12 +74,13 @@ static void change_d(O2Instance *m, int order, double factor) {
     memcpy(m->D, m->dtmp, (size_t)(order + 1) * n * sizeof(double));
 }
 
-/* Weights: x: atol + rtol |y|, atol = rtol * nominal; z: rtol (|z| + max |z| seen). */
+/* Weights: x: atol + rtol |y|, atol = rtol * nominal; z: rtol (|z| + max(max |z| seen, 1e-8)). z has no nominal;
+ * the floor keeps z that stay near zero (a flow through a closed valve) from dominating the Newton test. */
 static void error_scale(const O2Instance *m, const double *y, double *scale) {
     double rtol = m->s.rtol;
     for (int i = 0; i < MDL_NX; i++) scale[i] = rtol * (mdl_x_nominal[i] + fabs(y[i]));
     for (int i = 0; i < MDL_NZ; i++) {
-        double ref = m->zmax[i] > 1e-10 ? m->zmax[i] : 1e-10;
+        double ref = m->zmax[i] > 1e-8 ? m->zmax[i] : 1e-8;
         scale[MDL_NX + i] = rtol * (ref + fabs(y[MDL_NX + i]));
     }
 }
@@ -135,6 +136,7 @@ static int restart(O2Instance *m, double t_end) {
         m->s.jac_valid = 0;
     }
     m->s.h_abs = m->s.h_want;
+    m->s.jac_valid = 0; /* the inputs changed: the Jacobian (e.g. of a valve that opened) is evaluated anew */
     memset(m->D, 0, (size_t)O2_BDF_HIST * n * sizeof(double));
     memcpy(m->D, y, (size_t)n * sizeof(double));
     for (int i = 0; i < MDL_NX; i++) m->D[n + i] = m->s.h_abs * f[i];
