@@ -197,3 +197,21 @@ def test_progress_shows_rtf_on_a_terminal():
     finally:
         os.close(master_fd)
     assert "RTF" in text and "/10.0 s sim" in text
+
+
+def test_dymat_reads_our_result_file(tmp_path):
+    """DyMat, the reader OpenModelica and Dymola users script with, opens the streamed file."""
+    dymat = pytest.importorskip(
+        "DyMat", reason="DyMat not installed (pip install dymat); the layout test above still runs"
+    )
+    path = tmp_path / "r.mat"
+    w = DsresWriter(path, ["psa.p_tank", "pid.duty"], ["tank pressure", ""], ["Pa", None], {"psa.V": 0.5}, 0.0)
+    for k in range(5):
+        w.append(0.5 * k, [1e5 + k, 0.1 * k])
+    w.close()
+    d = dymat.DyMatFile(str(path))
+    assert set(d.names()) == {"psa.p_tank", "pid.duty", "psa.V"}
+    np.testing.assert_array_equal(d.data("psa.p_tank"), 1e5 + np.arange(5))
+    np.testing.assert_array_equal(d.abscissa("psa.p_tank", valuesOnly=True), 0.5 * np.arange(5))
+    assert d.description("psa.p_tank") == "tank pressure [Pa]"
+    assert d.data("psa.V")[0] == 0.5
