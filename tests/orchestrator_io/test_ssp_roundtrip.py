@@ -214,7 +214,10 @@ def test_cli_export_import_run(lag_fmu, tmp_path, capsys):
     spec = parse_scenario(raw, str(toml_out))
     assert spec.events[0].action == "override"
     assert main(["-q", "run", str(toml_out), "--out", str(tmp_path / "res"), "--no-plots"]) == 0
+    assert main(["-q", "run", str(ssp), "--out", str(tmp_path / "res_ssp"), "--no-plots"]) == 0  # an .ssp runs as is
     assert "ERROR" not in capsys.readouterr().err
+    a = (tmp_path / "res" / "signals.csv").read_bytes()
+    assert a == (tmp_path / "res_ssp" / "signals.csv").read_bytes()
 
 
 def test_export_refuses_block_only_systems(tmp_path):
