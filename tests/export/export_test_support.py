@@ -39,6 +39,16 @@ CASES = [
     Case("CoupledOscillators.Monolithic", 5.0, {}, "monolithic reference of the two masses"),
 ]
 CASE_IDS = [c.name for c in CASES]
+#: Models whose compiled-FMU checks run only in the slow suite (their compiler checks against the reference always
+#: run; the constructs they add are code-generation-neutral).
+SLOW_FMU_CASES = {"Functions.Weighted", "Inheritance.Lag", "CoupledOscillators.Monolithic"}
+
+
+def fmu_cases() -> list:
+    """CASES as pytest params for the compiled-FMU tests, the slow ones marked."""
+    import pytest
+
+    return [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.name in SLOW_FMU_CASES else []) for c in CASES]
 
 
 def simulate_causal(model, times: np.ndarray, inputs: dict[str, float]) -> dict[str, np.ndarray]:

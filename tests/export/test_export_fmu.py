@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_test_support import CASE_IDS, CASES, TEST_MODELS_DIR, assert_matches_reference
+from export_test_support import TEST_MODELS_DIR, assert_matches_reference, fmu_cases
 from fmpy import read_model_description, simulate_fmu
 from fmpy.validation import validate_fmu
 
@@ -30,13 +30,22 @@ from orchestrator.export.reference import simulate_reference
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
 
 
+class _Exported(dict):
+    """Test models exported on first use (built-in backend) into one out folder, then reused."""
+
+    def __init__(self, out: Path) -> None:
+        super().__init__()
+        self.out = out
+
+    def __missing__(self, name: str) -> Path:
+        self[name] = export_model(name, models_dir=TEST_MODELS_DIR, out_dir=self.out, backend="builtin")
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """All test models exported once (built-in backend) into one out folder."""
     out = tmp_path_factory.mktemp("fmus")
-    return out, {
-        case.name: export_model(case.name, models_dir=TEST_MODELS_DIR, out_dir=out, backend="builtin") for case in CASES
-    }
+    return out, _Exported(out)
 
 
 def _all_names(fmu: Path) -> list[str]:
@@ -53,7 +62,7 @@ def _fmu_result(result) -> dict[str, np.ndarray]:
     return {name: np.asarray(result[name], dtype=float) for name in result.dtype.names if name != "time"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", fmu_cases())
 def test_fmu_passes_fmpy_validation(case, exported):
     _, fmus = exported
     fmu = fmus[case.name]
@@ -66,7 +75,7 @@ def test_fmu_passes_fmpy_validation(case, exported):
 
 
 @pytest.mark.parametrize("fmi_type", ["CoSimulation", "ModelExchange"])
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", fmu_cases())
 def test_fmu_matches_reference(case, fmi_type, exported):
     _, fmus = exported
     fmu = fmus[case.name]
