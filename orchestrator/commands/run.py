@@ -9,6 +9,7 @@ recorded up to it stays on disk.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import importlib
@@ -77,6 +78,15 @@ def results_dir(name: str, out: Path | None, overwrite: bool) -> Path:
     except OSError as err:  # e.g. no symlinks on this file system: the timestamped dir is still there
         log.debug("could not update %s: %s", latest, err)
     return path
+
+
+def _logs_around_progress_bar(progress: bool) -> contextlib.AbstractContextManager:
+    """While a progress bar is shown, log lines are printed above it instead of through it."""
+    if progress and sys.stderr.isatty():
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        return logging_redirect_tqdm()
+    return contextlib.nullcontext()
 
 
 def _failing_slave(exc: BaseException) -> str | None:
@@ -234,7 +244,8 @@ def execute(
     status, error, failed_slave, failed_at = "ok", None, None, None
     exit_code = 0
     try:
-        sim.run()
+        with _logs_around_progress_bar(progress):
+            sim.run()
     except KeyboardInterrupt:
         status, error = "stopped", "interrupted (Ctrl-C)"
         exit_code = 130
