@@ -140,6 +140,61 @@ def _blocks(jac: ca.Sparsity, n_eq: int, w_names: list[str], flat: FlatModel) ->
     return blocks
 
 
+def tear_block(
+    f_b: ca.SX, w_b: ca.SX, jac_b: ca.SX, not_parameters: ca.SX
+) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """Tearing of an algebraic loop: (assigned (equation, unknown) pairs in solution order, tear unknowns,
+    residual equations), with len(tears) == len(residual equations).
+
+    Greedy: an equation with exactly one unknown left is solved for it when it is linear in it with a coefficient
+    that depends only on parameters (never zero by accident of the iterate); when no such equation exists, the
+    unknown occurring in most remaining equations becomes an iteration (tear) variable. The runtime's Newton then
+    iterates on the tear variables only: a loop like z1 = f(z0), z2 = f(z1), ..., z0 = f(zn) shrinks to one unknown.
+    """
+    n = w_b.numel()
+    incidence = [set() for _ in range(n)]
+    rows, cols = jac_b.sparsity().get_triplet()
+    for r, k in zip(rows, cols, strict=True):
+        incidence[r].add(k)
+
+    def solvable(r: int, k: int) -> bool:
+        coefficient = jac_b[r, k]
+        if coefficient.is_constant():
+            return float(coefficient) != 0.0
+        return not ca.depends_on(coefficient, not_parameters)
+
+    unknown = set(range(n))
+    open_rows = set(range(n))
+    assigned: list[tuple[int, int]] = []
+    tears: list[int] = []
+    residual: list[int] = []
+    while open_rows:
+        progress = False
+        for r in sorted(open_rows):
+            left = incidence[r] & unknown
+            if len(left) == 1:
+                k = next(iter(left))
+                if solvable(r, k):
+                    assigned.append((r, k))
+                    unknown.discard(k)
+                    open_rows.discard(r)
+                    progress = True
+            elif not left and unknown == set():
+                residual.append(r)
+                open_rows.discard(r)
+                progress = True
+        if progress:
+            continue
+        if not unknown:
+            residual.extend(sorted(open_rows))
+            break
+        counts = {k: sum(k in incidence[r] for r in open_rows) for k in unknown}
+        k = max(sorted(unknown), key=lambda c: counts[c])
+        tears.append(k)
+        unknown.discard(k)
+    return assigned, tears, residual
+
+
 def causalise(flat: FlatModel) -> CausalModel:
     """Turn a flattened model into the semi-explicit CausalModel the C code generator compiles."""
     started = time.perf_counter()
@@ -207,6 +262,8 @@ def causalise(flat: FlatModel) -> CausalModel:
     jac_sp = ca.jacobian_sparsity(residual, w) if n_unknown else ca.Sparsity(0, 0)
     blocks = _blocks(jac_sp, n_eq, w_names, flat) if n_unknown else []
 
+    # coefficients that depend on nothing but parameters (and numbers) are safe to divide by when tearing
+    known_only = ca.vertcat(w, x_sx, u_sx, sym.t)
     solved_syms: list[ca.SX] = []
     solved_defs: list[ca.SX] = []
     z_syms: list[ca.SX] = []
@@ -226,10 +283,14 @@ def causalise(flat: FlatModel) -> CausalModel:
                 solved_defs.append(solution[k])
             n_linear += 1
         else:
-            for c in cols:
-                z_of_w[c] = len(z_syms)
-                z_syms.append(w[c])
-            g_parts.append(f_b)
+            assigned, tears, residual_rows = tear_block(f_b, w_b, jac_b, known_only)
+            for r, k in assigned:
+                solved_syms.append(w_b[k])
+                solved_defs.append(-ca.substitute(f_b[r], w_b[k], 0) / jac_b[r, k])
+            for k in tears:
+                z_of_w[cols[k]] = len(z_syms)
+                z_syms.append(w_b[k])
+            g_parts.append(f_b[residual_rows])
             n_nonlinear += 1
     nz = len(z_syms)
     log.info(

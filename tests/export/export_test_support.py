@@ -27,7 +27,7 @@ CASES = [
     Case("Tank", 20.0, {"q_in": 0.03}, "nonlinear tank with input and outputs, smooth()"),
     Case("Hydraulics.Circuit", 1.0, {}, "connectors, flow variables, connect(), modifications, initial equations"),
     Case("Rod", 10.0, {"T_left": 420.0}, "arrays, for-loops, sum(), Integer parameter, dependent parameter"),
-    Case("AlgebraicLoop", 2.0, {"u": 0.8}, "nonlinear algebraic loop (2 iteration variables)"),
+    Case("AlgebraicLoop", 2.0, {"u": 0.8}, "nonlinear algebraic loop (2 unknowns, torn to 1 iteration variable)"),
     Case("Functions.Decay", 3.0, {}, "functions declared in a package"),
     Case("Functions.Weighted", 3.0, {}, "package constants (full name, arrays indexed in for-loops)"),
     Case(
