@@ -193,7 +193,16 @@ def test_progress_shows_rtf_on_a_terminal():
             p.update(5.0)
             p._bar.refresh()
             p.close()
-            text = os.read(master_fd, 4096).decode()
+        chunks = []
+        while True:  # everything the bar wrote, until the terminal's other end is closed
+            try:
+                chunk = os.read(master_fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        text = b"".join(chunks).decode()
     finally:
         os.close(master_fd)
     assert "RTF" in text and "/10.0 s sim" in text
