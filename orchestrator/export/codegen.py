@@ -163,9 +163,11 @@ def model_data_header(model: CausalModel, guid: str, x_start_fixed: list[bool]) 
     u_start = [0.0] * model.nu
     x_nominal = [1.0] * model.nx
     x_vr = [0] * model.nx
+    p_tunable = [False] * model.np
     for vr, var in enumerate(variables):
         if var.kind == "parameter":
             p_start[var.index] = _start(var)
+            p_tunable[var.index] = var.variability == "tunable"
         elif var.kind == "input":
             u_start[var.index] = _start(var)
         elif var.kind == "state":
@@ -180,7 +182,7 @@ def model_data_header(model: CausalModel, guid: str, x_start_fixed: list[bool]) 
         f"#define MDL_NX {model.nx}\n#define MDL_NZ {model.nz}\n#define MDL_NU {model.nu}\n",
         f"#define MDL_NP {model.np}\n#define MDL_NV {len(variables)}\n",
         f"#define MDL_REL_TOL {_c_double(model.default_tolerance)}\n\n",
-        "#define MDL_KIND_PARAM 0 /* p[index], settable before initialisation */\n",
+        "#define MDL_KIND_PARAM 0 /* p[index], settable before initialisation; tunable ones also later */\n",
         "#define MDL_KIND_INPUT 1 /* u[index], settable any time */\n",
         "#define MDL_KIND_STATE 2 /* x[index] */\n",
         "#define MDL_KIND_DERIV 3 /* xdot[index] */\n",
@@ -194,6 +196,7 @@ def model_data_header(model: CausalModel, guid: str, x_start_fixed: list[bool]) 
         _c_array("double", "mdl_x_nominal", [_c_double(s) for s in x_nominal], "MDL_NX"),
         _c_array("int", "mdl_x_vr", [str(i) for i in x_vr], "MDL_NX"),
         _c_array("int", "mdl_x_start_fixed", ["1" if f else "0" for f in x_start_fixed], "MDL_NX"),
+        _c_array("int", "mdl_p_tunable", ["1" if f else "0" for f in p_tunable], "MDL_NP"),
         "\n#endif\n",
     ]
     return "".join(lines)

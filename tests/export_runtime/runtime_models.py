@@ -26,6 +26,7 @@ def causal_model(
     outputs: Callable[..., list[tuple[str, Expr]]] | None = None,
     start_from: dict[str, str] | None = None,
     nominals: dict[str, float] | None = None,
+    fixed: set[str] = frozenset(),
     tolerance: float = 1e-6,
     stop_time: float = 1.0,
 ) -> CausalModel:
@@ -52,7 +53,7 @@ def causal_model(
     variables: list[ModelVariable] = []
     exprs: list[Expr] = []
     for i, (n, s) in enumerate(parameters):
-        variables.append(ModelVariable(n, "parameter", i, "parameter", "tunable", start=s))
+        variables.append(ModelVariable(n, "parameter", i, "parameter", "fixed" if n in fixed else "tunable", start=s))
         exprs.append(p[i])
     for i, (n, s) in enumerate(inputs):
         variables.append(ModelVariable(n, "input", i, "input", "continuous", start=s))
@@ -135,7 +136,8 @@ def linear_system() -> CausalModel:
 
 
 def tank_with_loop() -> CausalModel:
-    """A tank with an input inflow and a nonlinear algebraic loop for the outflow q (sqrt law, implicit form).
+    """A tank with an input inflow and a nonlinear algebraic loop for the outflow q (sqrt law, implicit form);
+    k and V0 are tunable parameters, area is fixed.
 
     V' = u - q,   0 = q * |q| - k^2 * V   (so q = k sqrt(V)); output level h = V / area.
     """
@@ -148,6 +150,7 @@ def tank_with_loop() -> CausalModel:
         parameters=[("k", 0.8), ("area", 2.0), ("V0", 1.0)],
         outputs=lambda t, x, z, u, p: [("h", x[0] / p[1]), ("q_out", z[0])],
         start_from={"V": "V0"},
+        fixed={"area"},
         stop_time=10.0,
     )
 

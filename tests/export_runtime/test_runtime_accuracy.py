@@ -185,3 +185,27 @@ def test_input_derivatives_interpolate_inputs_within_a_step(fmu_of: Callable[[st
     assert restarts[True] == 1  # the ramp continues smoothly: only the start, no restart per step
     assert restarts[False] == len(times) - 1
     assert errors[False] > 100 * errors[True]
+
+
+def test_tunable_parameter_change_between_steps(fmu_of: Callable[[str], Path]) -> None:
+    """Changing the tunable outflow coefficient k at t = 4 acts from there on (the state is kept)."""
+    from fmu_session import open_fmu, start
+
+    s = start(open_fmu(fmu_of("tank_with_loop"), name="tune"), tolerance=1e-9)
+    times = np.arange(0.0, 8.0 + 1e-9, 0.5)
+    values = [s.get("V")[0]]
+    for t in times[:-1]:
+        if t == 4.0:
+            s.set(k=1.2)
+        s.fmu.doStep(currentCommunicationPoint=t, communicationStepSize=0.5)
+        values.append(s.get("V")[0])
+    assert s.get("q_out")[0] == pytest.approx(1.2 * np.sqrt(values[-1]), rel=1e-8)
+
+    def rhs(k: float) -> Callable[[float, np.ndarray], list[float]]:
+        return lambda t, v: [0.3 - k * np.sqrt(v[0])]
+
+    first = solve_ivp(rhs(0.8), (0, 4), [1.0], rtol=1e-12, atol=1e-14, t_eval=times[times <= 4], method="LSODA")
+    second = solve_ivp(
+        rhs(1.2), (4, 8), [first.y[0][-1]], rtol=1e-12, atol=1e-14, t_eval=times[times > 4], method="LSODA"
+    )
+    np.testing.assert_allclose(values, np.concatenate([first.y[0], second.y[0]]), rtol=1e-6)

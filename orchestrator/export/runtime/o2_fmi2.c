@@ -465,12 +465,27 @@ fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nv
         }
         if (kind == MDL_KIND_PARAM) {
             if (!before_init) {
-                o2_log(M, fmi2Error, "logError",
-                       "fmi2SetReal: parameter '%s' can only be set before initialisation ends (t=%g)", name, M->s.t);
-                return fmi2Error;
+                /* tunable parameters: between communication steps (CS) or in event mode (ME); the change acts
+                 * like an input step (restart, z re-solved); start values and initial equations are not redone */
+                int tunable_now = mdl_p_tunable[idx] && (M->s.mode == O2_STEP_COMPLETE || M->s.mode == O2_EVENT_MODE);
+                if (!tunable_now) {
+                    o2_log(M, fmi2Error, "logError",
+                           mdl_p_tunable[idx]
+                               ? "fmi2SetReal: tunable parameter '%s' can be set after initialisation only between "
+                                 "communication steps (CS) or in event mode (ME) (t=%g)"
+                               : "fmi2SetReal: parameter '%s' is fixed: it can only be set before initialisation "
+                                 "ends (t=%g)",
+                           name, M->s.t);
+                    return fmi2Error;
+                }
+                if (M->p[idx] != value[i]) {
+                    M->s.inputs_changed = 1;
+                    M->s.z_consistent = MDL_NZ == 0;
+                }
+            } else {
+                M->s.init_solved = 0;
             }
             M->p[idx] = value[i];
-            M->s.init_solved = 0;
         } else if (kind == MDL_KIND_INPUT) {
             double old = M->u[idx];
             if (old != value[i]) {
