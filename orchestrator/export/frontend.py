@@ -482,8 +482,13 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
     models_dir = Path(models_dir)
     tree, files = parse_library(models_dir)
     cls = find_class(tree, name)
-    if cls is None or cls.type not in ("model", "block", "class"):
+    if cls is None:
         raise _unknown_model(models_dir, name, tree)
+    if cls.type not in ("model", "block", "class"):
+        raise ModelError(
+            f"{_class_file(files, name) or models_dir}: {name} is a {cls.type}, not a model; export a model or block"
+            f" (models in it: {', '.join(list_models(cls)[:10]) or 'none'})"
+        )
     class_file = _class_file(files, name)
     if cls.partial:
         raise ModelError(f"{class_file}: model {name} is partial; export a model that extends it")

@@ -48,6 +48,11 @@ def test_unknown_model_lists_the_models_found(tmp_path):
         flatten_model(tmp_path, "Nope.Model")
 
 
+def test_package_is_not_a_model():
+    with pytest.raises(ModelError, match=r"CoupledOscillators is a package, not a model.*Mass1"):
+        flatten_model(TEST_MODELS_DIR, "CoupledOscillators")
+
+
 def test_missing_model_folder(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         flatten_model(tmp_path / "absent", "Good")
