@@ -161,7 +161,12 @@ class PSARun:
         self.records: list[CycleRecord] = []
         self.samples: list[tuple[float, np.ndarray]] = []
 
-    def _inputs(self, op: OperatingPoint, commands: dict[str, float]) -> np.ndarray:
+    def index(self, name: str) -> int:
+        """Position of output `name` in the vectors returned by sim.outputs and stored in samples."""
+        return self._out[name]
+
+    def inputs(self, op: OperatingPoint, commands: dict[str, float]) -> np.ndarray:
+        """The input vector for an operating point and valve commands."""
         u = np.zeros(len(self.model.input_names))
         u[self._inp["m_flow_feed"]] = op.m_flow_feed_kg_s
         u[self._inp["T_feed"]] = op.t_feed_k
@@ -186,11 +191,11 @@ class PSARun:
     def run_cycle(self, op: OperatingPoint, sample_dt_s: float = 0.25) -> CycleRecord:
         """Simulate one full cycle; outputs are sampled every sample_dt_s for the pressure/temperature figures."""
         steps_before = self.sim.steps
-        u0 = self._inputs(op, self.timing.steps()[0][1])
+        u0 = self.inputs(op, self.timing.steps()[0][1])
         y_start = self.sim.outputs(u0)
         cycle_samples = []
         for duration, commands in self.timing.steps():
-            u = self._inputs(op, commands)
+            u = self.inputs(op, commands)
             n = max(1, math.ceil(duration / sample_dt_s - 1e-9))
             for _ in range(n):
                 self.sim.step(duration / n, u)

@@ -54,7 +54,7 @@ def main() -> int:
     start = time.perf_counter()
     for _ in range(cycles):
         for duration, commands in timing.steps():
-            u = run._inputs(op, commands)
+            u = run.inputs(op, commands)
             n = max(1, round(duration / args.comm_step))
             for _ in range(n):
                 run.sim.step(duration / n, u)
