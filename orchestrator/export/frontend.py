@@ -20,6 +20,7 @@ from pathlib import Path
 import casadi as ca
 
 from orchestrator.errors import ModelError
+from orchestrator.export.dependencies import model_source_files
 
 log = logging.getLogger(__name__)
 
@@ -499,7 +500,9 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
     except Exception as err:
         raise ModelError(f"{class_file}: pymoca cannot flatten model {name}: {err}") from None
     flat_class = flat_tree.classes[name]
-    check_supported(flat_class, files, class_file, name)
+    # error locations are searched in the files the model can depend on, its own file first
+    used = model_source_files(files, models_dir, name)
+    check_supported(flat_class, used, class_file, name)
 
     options = _merge_default_options(dict(PYMOCA_OPTIONS))
     generator = _generator_class()(flat_tree, name, options)
@@ -516,7 +519,7 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
             fname = m.group(1)
             pattern = r"\b" + re.escape(fname.split(".")[-1]) + r"\s*\("
             raise ModelError(
-                f"{_where(files, pattern, class_file)}: call of unknown or unsupported function"
+                f"{_where(used, pattern, class_file)}: call of unknown or unsupported function"
                 f" '{fname}' in model {name}; declare it as a Modelica function in the model folder"
             ) from None
         if isinstance(err, NotImplementedError):

@@ -180,3 +180,18 @@ def test_export_of_broken_model_writes_no_fmu(tmp_path):
     with pytest.raises(ModelError):
         export_model("Bad", models_dir=tmp_path, out_dir=out, backend="builtin")
     assert not list(out.glob("*.fmu")) and not list(out.glob(".build-*"))
+
+
+def test_construct_is_located_in_the_file_the_model_uses(tmp_path):
+    """A when-equation inherited from a base class in another file is reported there, not in an unrelated file."""
+    (tmp_path / "AUnrelated.mo").write_text(
+        "model AUnrelated\n  Real x(start = 1, fixed = true);\n  Real y;\nequation\n  der(x) = -x;\n  when x < 0.5 then\n"
+        "    y = 1;\n  end when;\nend AUnrelated;\n"
+    )
+    (tmp_path / "Base.mo").write_text(
+        "partial model Base\n  Real x(start = 1, fixed = true);\n  Real y;\nequation\n  der(x) = -x;\n\n\n"
+        "  when x < 0.2 then\n    y = 2;\n  end when;\nend Base;\n"
+    )
+    (tmp_path / "Derived.mo").write_text("model Derived\n  extends Base;\nend Derived;\n")
+    with pytest.raises(ModelError, match=r"Base\.mo:8: a when-equation in model Derived"):
+        flatten_model(tmp_path, "Derived")
