@@ -167,6 +167,7 @@ class Agent:
             self._enter_safe_state(alarm=False)
             self.in_session = False
             self._next_sample = math.inf
+            self.hw.session_closed()
             self.send(Ack(MsgType.BYE, seq))
         else:
             self.stats.protocol_errors += 1
@@ -187,6 +188,7 @@ class Agent:
             return  # a duplicated HELLO frame: the session is open already
         now = self.clock()
         self._hello_id = (seq, msg.host_nonce)
+        self.hw.session_opened()
         self.sample_period_s = 1.0 / msg.sample_rate_hz
         self.command_timeout_s = msg.command_timeout_ms / 1000.0
         self.in_session = True

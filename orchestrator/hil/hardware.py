@@ -50,6 +50,12 @@ class Hardware(ABC):
     def set_alarm(self, on: bool) -> None:
         self.alarm_on = on
 
+    def session_opened(self) -> None:
+        """A host opened a session (HELLO accepted)."""
+
+    def session_closed(self) -> None:
+        """The session ended (BYE)."""
+
     def close(self) -> None:
         """Release pins and buses; leaves actuators in the safe state where it can."""
 
@@ -91,6 +97,9 @@ class VirtualPlantHardware(Hardware):
     ``couplings`` between them are made here, Gauss-Seidel in the parts' order with a fixed step ``plant_step_s``.
     advance() steps until the plant's time reaches the device time, so the plant runs in real time as long as it
     computes faster than real time (``overruns`` counts the advances that needed more than two steps of catch-up).
+    The plant's clock runs from the first command of a session (a host connecting starts the plant where the
+    scenario starts it, at rest) and pauses between sessions (after BYE), so an idle device does not drift away
+    from the state a scenario expects; a link loss inside a session does not pause it (physics goes on).
     Actuator values go to the unit inputs of the same name; sensors are read from unit outputs of the same name
     on the channel's part (NaN where the unit has no such output).
     """
@@ -111,6 +120,9 @@ class VirtualPlantHardware(Hardware):
         self.t = 0.0
         self._k = 0
         self.overruns = 0
+        self._origin: float | None = None  # device time at plant time 0 (None: the plant clock is paused)
+        self._armed = False
+        self._device_time = 0.0
         params = parameters or {}
         for part, unit in self.units.items():
             unit.setup(0.0, dict(params.get(part, {})) or None)
@@ -121,6 +133,17 @@ class VirtualPlantHardware(Hardware):
     def apply(self, values: Mapping[str, float]) -> None:
         self.commands = dict(values)
         self._apply_commands()
+        if self._armed:
+            self._armed = False
+            self._origin = self._device_time - self.t
+
+    def session_opened(self) -> None:
+        if self._origin is None:
+            self._armed = True
+
+    def session_closed(self) -> None:
+        self._origin = None
+        self._armed = False
 
     def _apply_commands(self) -> None:
         for unit in self.units.values():
@@ -128,8 +151,12 @@ class VirtualPlantHardware(Hardware):
             unit.set_inputs({k: float(v) for k, v in self.commands.items() if k in names})
 
     def advance(self, device_time_s: float) -> None:
+        self._device_time = device_time_s
+        if self._origin is None:
+            return
+        plant_time = device_time_s - self._origin
         steps = 0
-        while (self._k + 1) * self.dt <= device_time_s + 1e-12:
+        while (self._k + 1) * self.dt <= plant_time + 1e-12:
             self._step()
             steps += 1
         if steps > 2:
