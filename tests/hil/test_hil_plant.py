@@ -95,3 +95,22 @@ def test_a_scenario_runs_through_the_master_with_the_virtual_device(description,
     rows = list(csv.DictReader((tmp_path / "device_samples.csv").open()))
     assert len(rows) == metrics["samples"] >= 90
     json.dumps(metrics)  # metrics.json material
+
+
+def test_o2twin_run_with_plant_url_writes_device_samples_and_hil_metrics(description, tmp_path):
+    from orchestrator.commands.run import execute
+    from orchestrator.scenario_toml import dumps_table
+
+    scenario = tmp_path / "hil-check.toml"
+    scenario.write_text(dumps_table(SCENARIO), encoding="utf-8")
+    hw = BenchHardware(description)
+    with VirtualDevice(hw, description) as vd:
+        code, out_dir, metrics = execute(scenario, tmp_path / "out", plant=vd.url, plots=False, progress=False,
+                                         stop_time=0.5)  # fmt: skip
+    assert code == 0, metrics.get("error")
+    on_disk = json.loads((out_dir / "metrics.json").read_text())
+    assert on_disk["hil"]["commands_sent"] == 25 and on_disk["hil"]["realtime"]["steps"] == 25
+    rows = list(csv.DictReader((out_dir / "device_samples.csv").open()))
+    assert len(rows) == on_disk["hil"]["samples"] > 0
+    header = (out_dir / "signals.csv").read_text().splitlines()[0]
+    assert "psa.sensor_p_feed" in header and "psa.link_ok" in header  # names unchanged by the swap
