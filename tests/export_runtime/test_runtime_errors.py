@@ -113,3 +113,81 @@ def test_reset_reproduces_the_first_run(fmu_of: Callable[[str], Path]) -> None:
         s.fmu.reset()
         start(s)
     assert runs[0].tobytes() == runs[1].tobytes()
+
+
+# Every FMI 2.0 function that takes a component, with argument kinds: p = pointer (passed NULL), n = size_t count
+# (passed 1), d = double, i = int. Called with a NULL component and, for a live instance, with NULL pointers.
+API = {
+    "fmi2SetDebugLogging": "inp",
+    "fmi2SetupExperiment": "ididid",
+    "fmi2EnterInitializationMode": "",
+    "fmi2ExitInitializationMode": "",
+    "fmi2Terminate": "",
+    "fmi2Reset": "",
+    "fmi2GetReal": "pnp",
+    "fmi2GetInteger": "pnp",
+    "fmi2GetBoolean": "pnp",
+    "fmi2GetString": "pnp",
+    "fmi2SetReal": "pnp",
+    "fmi2SetInteger": "pnp",
+    "fmi2SetBoolean": "pnp",
+    "fmi2SetString": "pnp",
+    "fmi2GetFMUstate": "p",
+    "fmi2SetFMUstate": "p",
+    "fmi2FreeFMUstate": "p",
+    "fmi2SerializedFMUstateSize": "pp",
+    "fmi2SerializeFMUstate": "ppn",
+    "fmi2DeSerializeFMUstate": "pnp",
+    "fmi2GetDirectionalDerivative": "pnpnpp",
+    "fmi2EnterEventMode": "",
+    "fmi2NewDiscreteStates": "p",
+    "fmi2EnterContinuousTimeMode": "",
+    "fmi2CompletedIntegratorStep": "ipp",
+    "fmi2SetTime": "d",
+    "fmi2SetContinuousStates": "pn",
+    "fmi2GetDerivatives": "pn",
+    "fmi2GetEventIndicators": "pn",
+    "fmi2GetContinuousStates": "pn",
+    "fmi2GetNominalsOfContinuousStates": "pn",
+    "fmi2SetRealInputDerivatives": "pnpp",
+    "fmi2GetRealOutputDerivatives": "pnpp",
+    "fmi2DoStep": "ddi",
+    "fmi2CancelStep": "",
+    "fmi2GetStatus": "ip",
+    "fmi2GetRealStatus": "ip",
+    "fmi2GetIntegerStatus": "ip",
+    "fmi2GetBooleanStatus": "ip",
+    "fmi2GetStringStatus": "ip",
+}
+
+
+def _call(dll, name: str, component: int | None, kinds: str) -> int:
+    from ctypes import c_size_t
+
+    fn = getattr(dll, name)
+    types = {"p": c_void_p, "n": c_size_t, "d": c_double, "i": c_int}
+    values = {"p": None, "n": 1, "d": 0.5, "i": 1}
+    fn.argtypes = [c_void_p] + [types[k] for k in kinds]
+    fn.restype = c_int
+    return fn(component, *[values[k] for k in kinds])
+
+
+@pytest.mark.parametrize("kind", ["cs", "me"])
+def test_every_api_function_survives_null_arguments(fmu_of: Callable[[str], Path], kind: str) -> None:
+    from ctypes import CDLL
+
+    s = start(open_fmu(fmu_of("robertson_dae"), kind=kind, name=f"null-{kind}"))
+    dll = CDLL(s.fmu.dll._name)  # own function objects: the argtypes set here must not touch fmpy's
+    for name, kinds in API.items():
+        if name != "fmi2FreeFMUstate":  # freeing NULL is a no-op by the standard
+            assert _call(dll, name, None, kinds) == 3, name
+    component = s.fmu.component
+    for name, kinds in API.items():
+        if "p" not in kinds or name in ("fmi2FreeFMUstate", "fmi2SetDebugLogging"):
+            continue
+        assert _call(dll, name, component, kinds) >= 2, name  # error or discard, never a crash
+    assert len(s.messages) > 20
+    # the instance survived all of it: it can still be reset and run
+    s.fmu.reset()
+    start(s)
+    assert s.get("y1")[0] == 1.0
