@@ -9,6 +9,7 @@ directional derivatives dy/du where every slave in the loop provides them, finit
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,11 @@ from orchestrator.errors import SimulationError
 from orchestrator.slaves.base import Slave
 
 log = logging.getLogger("o2twin.master.loops")
+
+#: Chord Newton: keep the Jacobian while each iteration shrinks the scaled residual at least this much ...
+_CHORD_RATE = 0.05
+#: ... and for at most this many solves (communication points).
+_MAX_JACOBIAN_AGE = 10
 
 
 @dataclass
@@ -66,25 +72,30 @@ class LoopSolver:
         for k, e in enumerate(self.edges):
             self._outputs.setdefault(e.source, []).append(k)
         self._readers = {s: s.output_reader([self.edges[k].source_var for k in ks]) for s, ks in self._outputs.items()}
-        self._gain = np.array([e.gain for e in self.edges])
-        self._offset = np.array([e.offset for e in self.edges])
+        self._gain = [e.gain for e in self.edges]
+        self._offset = [e.offset for e in self.edges]
+        self._plan = [(self._writers[s], ks) for s, ks in self._inputs.items()]
+        self._read_plan = [(self._readers[s], ks) for s, ks in self._outputs.items()]
+        #: Inverse of the last Newton matrix (I - dG/du), reused across iterations and macro steps (chord
+        #: Newton) until convergence slows down; loops between slaves are small (a few connections).
+        self._inverse: list[list[float]] | None = None
+        self._inverse_age = 0  # solves since the Jacobian was evaluated
+        self._history: list[tuple[float, list[float]]] = []  # the last two (t, solution)
 
-    def _set(self, u: np.ndarray) -> None:
-        for s, ks in self._inputs.items():
-            self._writers[s]([float(u[k]) for k in ks])
+    def _set(self, u: Sequence[float]) -> None:
+        for write, ks in self._plan:
+            write([u[k] for k in ks])
 
-    def _outputs_y(self) -> np.ndarray:
-        y = np.empty(len(self.edges))
-        for s, ks in self._outputs.items():
-            y[ks] = self._readers[s]()
-        return y
-
-    def _g(self, u: np.ndarray) -> np.ndarray:
+    def _g(self, u: Sequence[float]) -> list[float]:
         """G(y(u)): set u, read the outputs, apply the connections."""
         self._set(u)
-        return self._gain * self._outputs_y() + self._offset
+        y = [0.0] * len(self.edges)
+        for read, ks in self._read_plan:
+            for k, value in zip(ks, read(), strict=True):
+                y[k] = value
+        return [g * yk + o for g, yk, o in zip(self._gain, y, self._offset, strict=True)]
 
-    def _jacobian(self, u: np.ndarray, gu: np.ndarray) -> np.ndarray:
+    def _jacobian(self, u: Sequence[float], gu: Sequence[float]) -> np.ndarray:
         """d G(y(u)) / du at u (the slaves hold inputs u when called)."""
         n = len(self.edges)
         jac = np.zeros((n, n))
@@ -100,40 +111,84 @@ class LoopSolver:
             return jac
         for j in range(n):
             du = 1e-7 * max(1.0, abs(u[j]))
-            up = u.copy()
+            up = list(u)
             up[j] += du
-            jac[:, j] = (self._g(up) - gu) / du
+            jac[:, j] = (np.array(self._g(up)) - np.array(gu)) / du
         self._set(u)
         return jac
 
-    def solve(self, u0: Sequence[float], t: float) -> np.ndarray:
-        """Consistent loop inputs at time t (s), set on the slaves; SimulationError if it does not converge."""
-        u = np.array(u0, dtype=float)
-        residual = np.inf
+    def _newton_inverse(self, u: Sequence[float], gu: Sequence[float], t: float) -> list[list[float]]:
+        matrix = np.eye(len(u)) - self._jacobian(u, gu)
+        try:
+            return np.linalg.inv(matrix).tolist()
+        except np.linalg.LinAlgError as exc:
+            raise SimulationError(
+                f"algebraic loop between {self.names} at t = {t:.9g} s: singular Jacobian ({exc}); "
+                "the loop has no unique solution"
+            ) from exc
+
+    def get_state(self) -> tuple:
+        """What the next solve depends on (Jacobian, history): part of a Simulation snapshot, for exact replay."""
+        return (self._inverse, self._inverse_age, list(self._history))
+
+    def set_state(self, state: tuple) -> None:
+        self._inverse, self._inverse_age, history = state
+        self._history = list(history)
+
+    def _guess(self, u0: Sequence[float], t: float) -> list[float]:
+        """Initial guess: the line through the last two solutions at t, else u0 (the outputs after the step)."""
+        h = self._history
+        if len(h) == 2 and h[0][0] < h[1][0] < t:
+            (t0, a), (t1, b) = h
+            f = (t - t1) / (t1 - t0)
+            return [bk + f * (bk - ak) for ak, bk in zip(a, b, strict=True)]
+        if h and h[-1][0] >= t:  # rolled back or re-solved at the same time: start again
+            self._history = []
+        return [float(x) for x in u0]
+
+    def solve(self, u0: Sequence[float], t: float, fixed: dict[int, float] | None = None) -> list[float]:
+        """Consistent loop inputs at time t (s), set on the slaves; SimulationError if it does not converge.
+
+        ``fixed`` holds loop inputs (by connection index) that are overridden and must not be solved for.
+        """
+        u = self._guess(u0, t)
+        if fixed:
+            for k, value in fixed.items():
+                u[k] = value
+        self._inverse_age += 1
+        residual = math.inf
+        previous = math.inf
         for iteration in range(1, self.max_iterations + 1):
             gu = self._g(u)
-            r = gu - u
-            residual = float(np.max(np.abs(r))) if len(r) else 0.0
-            scale = 1.0 + float(np.max(np.abs(u))) if len(u) else 1.0
-            if not np.isfinite(residual):
+            if fixed:
+                for k, value in fixed.items():
+                    gu[k] = value
+            r = [a - b for a, b in zip(gu, u, strict=True)]
+            # scaled residual: each connection relative to its own magnitude (loops mix Pa, K and kg/s)
+            residual = max((abs(ri) / (1.0 + abs(ui)) for ri, ui in zip(r, u, strict=True)), default=0.0)
+            if not math.isfinite(residual):
                 break
-            if residual <= self.tolerance * scale:
+            if residual <= self.tolerance:
                 self.iterations_total += iteration
+                self._history = [*self._history[-1:], (t, u)]
                 return u
             if self.method == "fixed-point":
                 u = gu
-            else:
-                jac = self._jacobian(u, gu) - np.eye(len(u))
-                try:
-                    u = u - np.linalg.solve(jac, r)
-                except np.linalg.LinAlgError as exc:
-                    raise SimulationError(
-                        f"algebraic loop between {self.names} at t = {t:.9g} s: singular Jacobian ({exc}); "
-                        "the loop has no unique solution"
-                    ) from exc
+                continue
+            stale = self._inverse is None or self._inverse_age >= _MAX_JACOBIAN_AGE
+            if stale or residual > _CHORD_RATE * previous:  # old or slow: a fresh Jacobian at this point
+                self._inverse = self._newton_inverse(u, gu, t)
+                self._inverse_age = 0
+            previous = residual
+            # u <- u + (I - dG/du)^-1 r
+            u = [uk + sum(a * b for a, b in zip(row, r, strict=True)) for uk, row in zip(u, self._inverse, strict=True)]
+            if fixed:
+                for k, value in fixed.items():
+                    u[k] = value
+        self._inverse = None
         hint = ' (try loop_solver = "newton")' if self.method == "fixed-point" else ""
         edges = "; ".join(e.label for e in self.edges)
         raise SimulationError(
             f"algebraic loop between {self.names} did not converge at t = {t:.9g} s after "
-            f"{self.max_iterations} {self.method} iterations (residual {residual:.3g}; connections {edges}){hint}"
+            f"{self.max_iterations} {self.method} iterations (scaled residual {residual:.3g}; connections {edges}){hint}"
         )

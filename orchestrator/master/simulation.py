@@ -398,6 +398,8 @@ class Simulation:
                 entry["fmu"] = str(getattr(s, "fmu_path", ""))
             if self._initialised:
                 entry["wall_s"] = self._plans[self._index[name]].wall_s
+                if hasattr(s, "io_s"):
+                    entry["io_s"] = s.io_s
             slaves[name] = entry
         units = {}
         for q in self._record_names:
@@ -438,11 +440,12 @@ class Simulation:
             [dict(p.overrides) for p in self._plans],
             dict(self._drifts),
             self._next_event,
+            [solver.get_state() for _, solver in self._blocks if solver is not None],
         )
 
     def restore_state(self, snapshot: Any) -> None:
         """Return every slave and the master to a snapshot from save_state."""
-        states, v, v_prev, n_prev, n, tick, period_ends, overrides, drifts, next_event = snapshot
+        states, v, v_prev, n_prev, n, tick, period_ends, overrides, drifts, next_event, solvers = snapshot
         if tick != self._tick:
             raise SimulationError("snapshot taken before the time grid was refined; take a new one")
         for p, s in zip(self._plans, states, strict=True):
@@ -454,6 +457,8 @@ class Simulation:
             p.period_end, p.overrides = pe, dict(ov)
         self._drifts = dict(drifts)
         self._next_event = next_event
+        for solver, state in zip([sv for _, sv in self._blocks if sv is not None], solvers, strict=True):
+            solver.set_state(state)
 
     # -------------------------------------------------------------- internals
     def _warn(self, text: str) -> None:
@@ -557,12 +562,14 @@ class Simulation:
             if solver is not None:
                 self.stats["loop_solves"] += 1
                 u0 = [e.gain * self._v[self._sid[f"{e.source.name}.{e.source_var}"]] + e.offset for e in solver.edges]
+                fixed = {}
                 for k, e in enumerate(solver.edges):
                     p = self._plans[self._index[e.target.name]]
-                    pos = p.in_names.index(e.target_var)
-                    if pos in p.overrides:
-                        u0[k] = p.overrides[pos]
-                solver.solve(u0, t)
+                    if p.overrides:
+                        pos = p.in_names.index(e.target_var)
+                        if pos in p.overrides:
+                            fixed[k] = p.overrides[pos]
+                solver.solve(u0, t, fixed)
                 for p in plans:
                     self._read(p, t)
 

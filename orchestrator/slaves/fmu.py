@@ -14,6 +14,7 @@ import ctypes
 import logging
 import shutil
 import tempfile
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -99,6 +100,8 @@ class _FmuSlaveBase(Slave):
         self.logging_on = logging_on
         self.log = logging.getLogger(f"o2twin.fmu.{name}")
         self.last_error_message = ""
+        #: Wall time (s) spent in FMI get/set/directional-derivative calls (benchmarks separate it from the master).
+        self.io_s = 0.0
         self._model_vars = {v.name: v for v in md.modelVariables}
         self.variables = {v.name: _to_variable(v) for v in md.modelVariables}
         self._vr = {v.name: v.valueReference for v in md.modelVariables}
@@ -146,7 +149,12 @@ class _FmuSlaveBase(Slave):
             modelIdentifier=model_identifier,
             instanceName=self.name,
         )
-        self._fmu.instantiate(callbacks=self._callbacks(), loggingOn=self.logging_on)
+        try:
+            self._fmu.instantiate(callbacks=self._callbacks(), loggingOn=self.logging_on)
+        except Exception as exc:  # fmpy raises a plain Exception when fmi2Instantiate returns NULL
+            self._fmu.freeLibrary()
+            self._fmu = None
+            raise self.fail(f"fmi2Instantiate failed for '{self.fmu_path}' ({exc})", None) from exc
 
     def _apply_values(self, values: Mapping[str, Any], time: float | None) -> None:
         for key, value in values.items():
@@ -236,9 +244,12 @@ class _FmuSlaveBase(Slave):
         vrs = (ctypes.c_uint * n)(*[self._vr[k] for k in names])
         buf = (ctypes.c_double * n)()
         get_real, c = self._get_real, self._c
+        perf = time.perf_counter
 
         def read() -> list[float]:
+            t0 = perf()
             status = get_real(c, vrs, n, buf)
+            self.io_s += perf() - t0
             if status > fmi2Warning:
                 raise self.fail(f"fmi2GetReal({', '.join(names)}) failed", self._time)
             return buf[:]
@@ -253,10 +264,13 @@ class _FmuSlaveBase(Slave):
         vrs = (ctypes.c_uint * n)(*[self._vr[k] for k in names])
         buf = (ctypes.c_double * n)()
         set_real, c = self._set_real, self._c
+        perf = time.perf_counter
 
         def write(values: Sequence[float]) -> None:
             buf[:] = values
+            t0 = perf()
             status = set_real(c, vrs, n, buf)
+            self.io_s += perf() - t0
             if status > fmi2Warning:
                 raise self.fail(f"fmi2SetReal({', '.join(names)}) failed", self._time)
 
@@ -265,12 +279,15 @@ class _FmuSlaveBase(Slave):
     def directional_derivative(
         self, unknowns: Sequence[str], knowns: Sequence[str], seed: Sequence[float]
     ) -> list[float]:
+        t0 = time.perf_counter()
         try:
             return self._fmu.getDirectionalDerivative(
                 [self._vr[k] for k in unknowns], [self._vr[k] for k in knowns], list(seed)
             )
         except FMICallException as exc:
             raise self.fail("fmi2GetDirectionalDerivative failed", self._time, exc) from exc
+        finally:
+            self.io_s += time.perf_counter() - t0
 
     def get_state(self) -> _FmuState:
         if not self.info.can_rollback:

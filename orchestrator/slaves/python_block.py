@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orchestrator.errors import SystemDefinitionError
@@ -100,6 +100,29 @@ class PythonBlock(Slave):
             raise SystemDefinitionError(f"{self.name}: unknown parameter '{name}' (parameters: {known})")
         self.p[name] = value
         self.validate_parameters()
+
+    def output_reader(self, names: Sequence[str]) -> Callable[[], list[float]]:
+        """Fast path for the master: read held outputs (or inputs/parameters, as get_outputs does) by name."""
+        names = list(names)
+        if type(self).get_outputs is not PythonBlock.get_outputs or not all(n in self._y for n in names):
+            return super().output_reader(names)  # a subclass with its own get_outputs keeps its semantics
+
+        def read() -> list[float]:
+            y = self._y
+            return [y[n] for n in names]
+
+        return read
+
+    def input_writer(self, names: Sequence[str]) -> Callable[[Sequence[float]], None]:
+        """Fast path for the master: store inputs without building a dict per call."""
+        names = list(names)
+        if type(self).set_inputs is not PythonBlock.set_inputs:
+            return super().input_writer(names)
+
+        def write(values: Sequence[float]) -> None:
+            self._u.update(zip(names, values, strict=True))
+
+        return write
 
     def get_state(self) -> Any:
         return copy.deepcopy(self.__dict__)
