@@ -7,7 +7,6 @@ built-in exporter (fmus/<Model_Name>.fmu) and the caller records it in the same 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -37,39 +36,60 @@ def _library_entry(models_dir: Path) -> list[Path]:
     return entries
 
 
+def _quote(path: Path | str) -> str:
+    """A Modelica string literal for a path (forward slashes, quotes escaped)."""
+    return '"' + str(path).replace("\\", "/").replace('"', '\\"') + '"'
+
+
 def build_fmu_openmodelica(model_name: str, models_dir: Path, out_fmu: Path) -> Path:
-    """Export `model_name` from `models_dir` with omc to `out_fmu` (FMI 2.0, Model Exchange + Co-Simulation)."""
+    """Export `model_name` from `models_dir` with omc to `out_fmu` (FMI 2.0, Model Exchange + Co-Simulation).
+
+    Talks to omc through OMPython's OMCSessionZMQ with plain scripting commands (loadFile, cd, buildModelFMU),
+    which read the same across OMPython 3.x and 4.x.
+    """
     if omc_path() is None:
         raise BuildError(OMC_MISSING)
     try:
-        from OMPython import ModelicaSystem
+        from OMPython import OMCSessionZMQ
     except ImportError:
         raise BuildError(
             "OMPython is not installed: pip install 'o2twin[openmodelica]' (or pip install OMPython),"
             " or export with --backend builtin"
         ) from None
     out_fmu = Path(out_fmu)
-    work_dir = out_fmu.parent
+    work_dir = out_fmu.parent.resolve()
     files = _library_entry(models_dir)
     if not files:
         raise BuildError(f"no Modelica files in {models_dir} for OpenModelica to load")
-    cwd = os.getcwd()
     try:
-        os.chdir(work_dir)
-        system = ModelicaSystem(str(files[0]), model_name, lmodel=[str(f) for f in files[1:]] or None)
-        built = system.buildModelFMU(version="2.0", fmuType="me_cs", includeResources=True)
-    except BuildError:
-        raise
+        omc = OMCSessionZMQ()
     except Exception as err:
-        raise BuildError(f"OpenModelica could not export {model_name} from {models_dir}: {err}") from None
-    finally:
-        os.chdir(cwd)
-    built_path = Path(built) if built else work_dir / f"{model_name.replace('.', '_')}.fmu"
+        raise BuildError(f"cannot start omc through OMPython: {err}") from None
+
+    def send(expression: str) -> object:
+        try:
+            return omc.sendExpression(expression)
+        except Exception as err:
+            raise BuildError(f"omc failed on {expression}: {err}") from None
+
+    def errors() -> str:
+        text = send("getErrorString()")
+        return str(text).strip() if text else ""
+
+    for path in files:
+        if not send(f"loadFile({_quote(path.resolve())})"):
+            raise BuildError(f"OpenModelica could not load {path}: {errors() or 'no message'}")
+    send(f"cd({_quote(work_dir)})")
+    prefix = model_name.replace(".", "_")
+    built = send(f'buildModelFMU({model_name}, version="2.0", fmuType="me_cs", fileNamePrefix="{prefix}")')
+    built_path = Path(str(built)) if built else work_dir / f"{prefix}.fmu"
     if not built_path.is_absolute():
         built_path = work_dir / built_path
-    if not built_path.is_file():
-        raise BuildError(f"OpenModelica reported no FMU for {model_name} (expected {built_path}); see omc's log")
-    if built_path != out_fmu:
+    if not built or not built_path.is_file():
+        raise BuildError(
+            f"OpenModelica could not export {model_name} from {models_dir}: {errors() or 'no FMU written'}"
+        )
+    if built_path != out_fmu.resolve():
         shutil.move(str(built_path), out_fmu)
     log.info("OpenModelica exported %s -> %s", model_name, out_fmu)
     return out_fmu
