@@ -9,6 +9,7 @@ FMU up to date.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -36,13 +37,15 @@ def fmu_path(model_name: str, out_dir: Path = FMUS_DIR) -> Path:
 
 
 def resolve_backend(backend: str) -> str:
-    """'auto' -> 'openmodelica' when omc is on PATH, else 'builtin'; errors for unknown or unavailable ones."""
+    """'auto' -> 'openmodelica' when omc is on PATH (and OMPython installed), else 'builtin'; errors for unknown
+    or unavailable backends."""
     from orchestrator.export.openmodelica import OMC_MISSING, omc_path
 
     if backend not in BACKENDS:
         raise BuildError(f"unknown exporter backend '{backend}'; use one of {', '.join(BACKENDS)}")
     if backend == "auto":
-        return "openmodelica" if omc_path() else "builtin"
+        # OpenModelica when it can really run: omc on PATH and OMPython importable
+        return "openmodelica" if omc_path() and importlib.util.find_spec("OMPython") else "builtin"
     if backend == "openmodelica" and omc_path() is None:
         raise BuildError(OMC_MISSING)
     return backend
