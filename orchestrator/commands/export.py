@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="auto (default): OpenModelica when omc is on PATH, else the built-in exporter; builtin: pymoca ->"
+        help="auto (default): OpenModelica when omc is on PATH and OMPython is installed, else the built-in exporter;"
+        " builtin: pymoca ->"
         " CasADi -> C, needs only a C compiler; openmodelica: omc through OMPython (error if omc is missing)",
     )
     parser.add_argument(
