@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import fcntl
 import hashlib
 import json
 import os
@@ -20,6 +19,12 @@ from functools import cache
 from pathlib import Path
 
 from orchestrator import __version__
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # Windows: msvcrt byte-range locks instead
+    fcntl = None
+    import msvcrt
 
 MANIFEST_NAME = "manifest.json"
 LOCK_DIR_NAME = ".locks"
@@ -64,15 +69,23 @@ def exporter_version() -> str:
 
 @contextlib.contextmanager
 def file_lock(out_dir: Path, name: str) -> Iterator[None]:
-    """An exclusive inter-process lock (fcntl.flock) on out_dir/.locks/<name>.lock, released on exit."""
+    """An exclusive inter-process lock on out_dir/.locks/<name>.lock (fcntl.flock; msvcrt on Windows)."""
     lock_dir = Path(out_dir) / LOCK_DIR_NAME
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"{name}.lock", "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        else:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # retries for 10 s, then raises OSError
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            else:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 
 def read_manifest(out_dir: Path) -> dict[str, dict]:
