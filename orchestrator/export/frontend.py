@@ -6,6 +6,8 @@ pymoca does the parsing and flattening; this module adds what the exporter needs
   event operators such as pre/edge/sample/reinit);
 - functions declared inside packages: CasADi rejects dotted function names ('Pkg.sq'), so the generated
   CasADi functions get sanitised names (the Modelica names stay as they are everywhere else);
+- package constants (O2Twin.Media.R, or relative names such as w[i] inside a for-loop), which pymoca 0.12 leaves
+  unresolved, are looked up in the library and evaluated;
 - smooth(), noEvent() and homotopy() are evaluated as their (actual) argument: the FMU has no event handling, so
   they are transparent.
 """
@@ -113,9 +115,8 @@ def parse_library(models_dir: Path) -> tuple[object, list[Path]]:
             parsed = parser.parse(text)
         except parser.ModelicaSyntaxError as err:
             raise _syntax_error(path, err) from None
-        except Exception as err:  # pymoca raises bare exceptions for unsupported syntax
-            line = _first_line_of(text, None)
-            raise ModelError(f"{path}:{line}: pymoca cannot parse this file: {err}") from None
+        except Exception as err:  # pymoca raises bare exceptions for syntax it does not support
+            raise ModelError(f"{path}: pymoca cannot parse this file: {err}; simplify the construct it names") from None
         if tree is None:
             tree = parsed
         else:
@@ -123,9 +124,8 @@ def parse_library(models_dir: Path) -> tuple[object, list[Path]]:
     return tree, files
 
 
-def _first_line_of(text: str, pattern: re.Pattern | None) -> int:
-    if pattern is None:
-        return 1
+def _first_line_of(text: str, pattern: re.Pattern) -> int:
+    """1-based number of the first code line matching pattern, 0 if none."""
     for number, line in enumerate(_code_lines(text), start=1):
         if pattern.search(line):
             return number
@@ -542,8 +542,3 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
         tolerance=experiment.get("Tolerance", 1e-6),
         experiment=experiment,
     )
-
-
-def is_symbolic(value: object) -> bool:
-    """True for a CasADi symbolic expression (a start/value that depends on parameters)."""
-    return isinstance(value, ca.MX | ca.SX) and not value.is_constant()
