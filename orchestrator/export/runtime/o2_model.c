@@ -91,6 +91,15 @@ static double norm2(const double *a, int n) {
     return sqrt(s);
 }
 
+/* True when every component of a Newton step is below the initialisation's convergence threshold. */
+static int newton_step_small(const double *y, const double *dy, int n) {
+    for (int i = 0; i < n; i++) {
+        double nominal = i < MDL_NX ? mdl_x_nominal[i] : 1e-6;
+        if (fabs(dy[i]) > 1e-10 * (fabs(y[i]) + nominal)) return 0;
+    }
+    return 1;
+}
+
 int o2_solve_initialisation(O2Instance *m) {
     int n = m->n;
     double *y = m->x; /* [x; z] */
@@ -128,6 +137,13 @@ int o2_solve_initialisation(O2Instance *m) {
         }
         for (int i = 0; i < n; i++) dy[i] = -r[i];
         o2_splu_solve(&m->lu_init, dy);
+        /* A Newton step below the convergence threshold means the residual is at round-off level: the line search
+           below could not decrease it further, so accept the point instead of reporting a stall. */
+        if (newton_step_small(y, dy, n)) {
+            for (int i = 0; i < n; i++) y[i] += dy[i];
+            for (int i = 0; i < MDL_NZ; i++) m->zmax[i] = fabs(m->z[i]);
+            return 0;
+        }
         double alpha = 1.0;
         for (;;) {
             for (int i = 0; i < n; i++) trial[i] = y[i] + alpha * dy[i];
@@ -142,13 +158,9 @@ int o2_solve_initialisation(O2Instance *m) {
                 return -1;
             }
         }
-        int small = 1;
-        for (int i = 0; i < n; i++) {
-            double nominal = i < MDL_NX ? mdl_x_nominal[i] : 1e-6;
-            if (fabs(alpha * dy[i]) > 1e-10 * (fabs(y[i]) + nominal)) small = 0;
-            y[i] = trial[i];
-        }
-        if (small && alpha == 1.0) {
+        int small = alpha == 1.0 && newton_step_small(y, dy, n);
+        memcpy(y, trial, (size_t)n * sizeof(double));
+        if (small) {
             for (int i = 0; i < MDL_NZ; i++) m->zmax[i] = fabs(m->z[i]);
             return 0;
         }
