@@ -37,7 +37,8 @@ Rule base (RULES below; rows: error, columns: trend; min for AND, max aggregatio
 | VHIGH | DEC | DEC_BIG | DEC_BIG |
 
 The defuzzified value (-1..1) times max_change_slpm_per_min is the flow change rate. An implausible SpO2 reading
-(NaN, outside spo2_valid_min..1) stops the titration and moves the flow to q_fallback_slpm at the rate limit.
+(NaN, outside spo2_valid_min..1; the default 20 % keeps severe hypoxaemia, which must raise the flow, a valid reading)
+stops the titration and moves the flow to q_fallback_slpm at the rate limit.
 The target range is a pair of parameters (a scheduled event may move them); a supervisory layer moves the flow
 through the watchdog's Q_set request or replaces this block.
 """
@@ -128,7 +129,7 @@ class FuzzyTitrator(PythonBlock):
         Variable("max_change_slpm_per_min", "parameter", unit="L/min/min", start=1.5, description="fuzzy gain"),
         Variable("rate_max_slpm_per_s", "parameter", unit="L/min/s", start=0.1, description="output rate limit"),
         Variable("trend_tau_s", "parameter", unit="s", start=8.0, description="trend filter time constant"),
-        Variable("spo2_valid_min", "parameter", unit="1", start=0.5, description="lowest plausible SpO2 reading"),
+        Variable("spo2_valid_min", "parameter", unit="1", start=0.2, description="lowest plausible SpO2 reading"),
     )
 
     def validate_parameters(self) -> None:

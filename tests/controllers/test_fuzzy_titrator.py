@@ -77,7 +77,7 @@ def test_in_range_and_steady_holds_flow():
 
 def test_lost_signal_moves_to_fallback_and_flags_invalid():
     block = make(q_initial_slpm=4.0, q_fallback_slpm=2.0, rate_max_slpm_per_s=0.1)
-    for k, value in enumerate([math.nan] * 30 + [0.3] * 5 + [1.2] * 5):
+    for k, value in enumerate([math.nan] * 30 + [0.1] * 5 + [1.2] * 5):
         block.set_inputs({"spo2": value})
         block.step(k * TS, TS)
         assert block.get_outputs()["spo2_valid"] == 0.0
