@@ -227,7 +227,7 @@ class PSARun:
     def run_cycles(self, op: OperatingPoint, n: int) -> list[CycleRecord]:
         return [self.run_cycle(op) for _ in range(n)]
 
-    def run_to_css(self, op: OperatingPoint, tolerance: float = 2e-4, max_cycles: int = 150) -> CSSResult:
+    def run_to_css(self, op: OperatingPoint, tolerance: float = 5e-5, max_cycles: int = 500) -> CSSResult:
         """Run until CSS: the cycle-to-cycle change of purity, recovery and (relative) bed pressures < tolerance."""
         change = float("inf")
         start = len(self.records)
@@ -309,8 +309,8 @@ def purity_curve(
     m_flow_feed_kg_s: float = RATED_FEED_KG_S,
     timing: CycleTiming | None = None,
     start: Snapshot | None = None,
-    tolerance: float = 5e-4,
-    max_cycles: int = 120,
+    tolerance: float = 5e-5,
+    max_cycles: int = 500,
 ) -> list[dict[str, float]]:
     """Purity, recovery and specific energy at CSS for each product flow (standard L/min), same feed and cycle.
 

@@ -46,7 +46,7 @@ def main() -> int:
     run = PSARun(model, timing)
     messages: list[str] = []
     run.sim = FMUSimulator(model, messages=messages)  # same FMU, with the runtime's messages collected
-    css = run.run_to_css(op, tolerance=5e-4, max_cycles=150)
+    css = run.run_to_css(op, tolerance=5e-5, max_cycles=500)
     LOG.info("%s", css.report())
 
     cycles = round(args.hours * 3600.0 / timing.period_s)

@@ -42,9 +42,9 @@ def main() -> int:
 
     model = psa_fmu()
     rated = PSARun(model)
-    LOG.info("%s", rated.run_to_css(OperatingPoint(RATED_FEED_KG_S, RATED_FLOW_SLPM), 5e-4, 150).report())
+    LOG.info("%s", rated.run_to_css(OperatingPoint(RATED_FEED_KG_S, RATED_FLOW_SLPM), 5e-5, 500).report())
     flows = [float(f) for f in np.round(np.linspace(0.5, 1.5, args.points) * RATED_FLOW_SLPM, 3)]
-    rows = purity_curve(model, flows, start=rated.snapshot(), tolerance=5e-4, max_cycles=150)
+    rows = purity_curve(model, flows, start=rated.snapshot(), tolerance=5e-5, max_cycles=500)
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = args.out_dir / "psa_purity_curve.csv"

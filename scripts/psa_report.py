@@ -53,7 +53,7 @@ def main() -> int:
     # cold start: time to 85 / 90 % and the trajectory
     cold = PSARun(model)
     times = cold_start_times(cold, op, thresholds=(0.85, 0.90), max_time_s=900)
-    css = cold.run_to_css(op, tolerance=5e-4, max_cycles=150)
+    css = cold.run_to_css(op, tolerance=5e-5, max_cycles=500)
     last = css.records[-1]
     balance = total_balance_error(cold.run_cycles(op, 10))
     t = np.array([s[0] for s in cold.samples])
@@ -99,7 +99,7 @@ def main() -> int:
     peaks = {}
     for y_ar, mdl in ((0.00934, model), (0.0, psa_fmu(y_feed_Ar=0.0))):
         run = PSARun(mdl)
-        run.run_to_css(OperatingPoint(RATED_FEED_KG_S, 1.0), tolerance=2e-4, max_cycles=200)
+        run.run_to_css(OperatingPoint(RATED_FEED_KG_S, 1.0), tolerance=5e-5, max_cycles=500)
         peaks[y_ar] = max(run.output(s[1], "y_O2_product") for s in run.samples)
 
     power = compression_power_w(op.m_flow_feed_kg_s, last.p_feed_mean_pa, op.t_feed_k)

@@ -42,7 +42,7 @@ def reference_model():
 def rated_css(reference_model):
     """The reference design run from a cold start to cyclic steady state at its rated point."""
     run = PSARun(reference_model)
-    result = run.run_to_css(RATED, tolerance=5e-4, max_cycles=120)
+    result = run.run_to_css(RATED, tolerance=5e-5, max_cycles=500)
     print(result.report())
     return run, result
 
@@ -147,7 +147,7 @@ def test_psa_argon_limit_at_css(reference_model):
     peaks = {}
     for y_ar, model in ((0.00934, reference_model), (0.0, psa_fmu(y_feed_Ar=0.0))):
         run = PSARun(model)
-        result = run.run_to_css(op, tolerance=2e-4, max_cycles=200)
+        result = run.run_to_css(op, tolerance=5e-5, max_cycles=500)
         print(y_ar, result.report())
         peaks[y_ar] = max(run.output(y, "y_O2_product") for _, y in run.samples)
     print("peak product O2 with / without argon (1 L/min, CSS):", peaks)
