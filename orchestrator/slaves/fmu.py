@@ -86,9 +86,15 @@ class _FmuSlaveBase(Slave):
         self.fmu_path = Path(fmu_path)
         if not self.fmu_path.exists():
             raise SystemDefinitionError(f"slave {name}: FMU '{self.fmu_path}' does not exist (export it first)")
+        # Extract once, now: the model description and the binary then come from the same archive even if the
+        # .fmu file is replaced (re-exported) before setup.
+        self._unzip_dir: str | None = tempfile.mkdtemp(prefix=f"o2twin_{name}_")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._unzip_dir, True)
         try:
-            self.model_description = read_model_description(str(self.fmu_path), validate=False)
+            extract(str(self.fmu_path), unzipdir=self._unzip_dir)
+            self.model_description = read_model_description(self._unzip_dir, validate=False)
         except Exception as exc:  # fmpy raises plain Exceptions for broken archives/XML
+            self._cleanup()
             raise SystemDefinitionError(f"slave {name}: cannot read '{self.fmu_path}': {exc}") from exc
         md = self.model_description
         if md.fmiVersion != "2.0":
@@ -108,7 +114,6 @@ class _FmuSlaveBase(Slave):
         self._type = {v.name: _TYPE.get(v.type, "Real") for v in md.modelVariables}
         self.info = SlaveInfo(direct_feedthrough=_direct_feedthrough(md))
         self._fmu: Any = None
-        self._unzip_dir: str | None = None
         self._states: weakref.WeakSet[_FmuState] = weakref.WeakSet()
         self._logger_callback = fmi2CallbackLoggerTYPE(self._on_log)
 
@@ -141,8 +146,8 @@ class _FmuSlaveBase(Slave):
 
     # --------------------------------------------------------------- lifecycle
     def _instantiate(self, cls: type, model_identifier: str) -> None:
-        self._unzip_dir = tempfile.mkdtemp(prefix=f"o2twin_{self.name}_")
-        extract(str(self.fmu_path), unzipdir=self._unzip_dir)
+        if self._unzip_dir is None:
+            raise SimulationError(f"slave {self.name}: it was terminated and cannot be set up again")
         self._fmu = cls(
             guid=self.guid,
             unzipDirectory=self._unzip_dir,
@@ -309,7 +314,8 @@ class _FmuSlaveBase(Slave):
 
     def terminate(self) -> None:
         fmu = self._fmu
-        if fmu is None:
+        if fmu is None:  # never set up (or terminated already): only the extracted files to remove
+            self._cleanup()
             return
         for state in list(self._states):
             if state.handle:
@@ -322,9 +328,8 @@ class _FmuSlaveBase(Slave):
             self.log.warning("fmi2Terminate failed: %s", exc)
         fmu.freeInstance()
         self._fmu = None
-        if self._unzip_dir:
-            shutil.rmtree(self._unzip_dir, ignore_errors=True)
-            self._unzip_dir = None
+        self._cleanup()
+        self._unzip_dir = None
 
 
 class FmuCoSimSlave(_FmuSlaveBase):
