@@ -15,8 +15,9 @@ P_ATM = 101325.0
 
 
 def make_pid(**params) -> PressurePID:
+    """A PID without the ripple filter unless asked (the tests check the PID algorithm on a smooth plant)."""
     pid = PressurePID("pid", TS)
-    pid.setup(0.0, params)
+    pid.setup(0.0, {"measurement_tau_s": 0.0, **params})
     return pid
 
 
@@ -130,6 +131,23 @@ def test_auto_to_manual_moves_at_rate_limit():
     assert us[k - 1] > 0.3
     assert us[k] == pytest.approx(us[k - 1] - 0.2 * TS)
     assert us[-1] == 0.0
+
+
+def test_measurement_filter_smooths_ripple():
+    """A +-0.3 bar ripple at the 7.5 s cycle moves the duty far less with the 2 s measurement filter."""
+    spreads = []
+    for tau in (0.0, 2.0):
+        pid = make_pid(measurement_tau_s=tau)
+        duties = []
+        for k in range(600):
+            ripple = 0.3e5 * math.sin(2 * math.pi * k * TS / 7.5)
+            pid.set_inputs({"p_measured": P_ATM + 1e5 + ripple, "p_setpoint": P_ATM + 1e5})
+            pid.step(k * TS, TS)
+            duties.append(pid.get_outputs()["duty"])
+        spreads.append(max(duties[300:]) - min(duties[300:]))
+    # first-order filter gain at the cycle frequency: 1 / sqrt(1 + (w tau)^2) = 0.51 for w = 2 pi / 7.5 s, tau = 2 s
+    expected = 1.0 / math.sqrt(1.0 + (2 * math.pi / 7.5 * 2.0) ** 2)
+    assert spreads[1] / spreads[0] == pytest.approx(expected, rel=0.1)
 
 
 def test_nan_measurement_holds_output():
