@@ -600,6 +600,9 @@ class DevicePart(Slave):
         out = self.device._outputs(self.part)
         if names is None:
             return out
+        for n in names:  # an input reads back as the value last set, as an FMU's would
+            if n not in out and n in self.variables and self.variables[n].causality == "input":
+                out[n] = self.device.inputs[n]
         try:
             return {n: out[n] for n in names}
         except KeyError as err:

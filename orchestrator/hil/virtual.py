@@ -18,6 +18,7 @@ from orchestrator.hil.agent import Agent
 from orchestrator.hil.description import DeviceDescription
 from orchestrator.hil.hardware import Hardware
 from orchestrator.hil.ports import FdPort, PortGone
+from orchestrator.hil.realtime import set_realtime_priority
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class VirtualDevice:
     """An Agent serving ``port`` (default: the master of a new pty) in a thread; ``path`` is what a host opens."""
 
     def __init__(self, hardware: Hardware, description: DeviceDescription, port: FdPort | None = None,
-                 agent_factory: Callable[..., Agent] = Agent, **agent_kwargs) -> None:  # fmt: skip
+                 agent_factory: Callable[..., Agent] = Agent, rt_priority: int | None = None,
+                 **agent_kwargs) -> None:  # fmt: skip
         self.hw = hardware
         self.desc = description
         self._slave_fd: int | None = None
@@ -49,6 +51,7 @@ class VirtualDevice:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.rt_priority = rt_priority  #: SCHED_FIFO priority of the agent thread (None: normal)
 
     @property
     def url(self) -> str:
@@ -64,6 +67,8 @@ class VirtualDevice:
         return self
 
     def _run(self, agent: Agent, stop: threading.Event) -> None:
+        if self.rt_priority:
+            set_realtime_priority(self.rt_priority)
         try:
             agent.serve(stop)
         except PortGone as err:
