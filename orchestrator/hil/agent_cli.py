@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from orchestrator.errors import DeviceError
 from orchestrator.hil.agent import Agent, serve_forever
 from orchestrator.hil.description import DeviceDescription, load_description
 from orchestrator.hil.hardware import BenchHardware, Hardware, PiHardware, VirtualPlantHardware, load_pi_wiring
@@ -51,6 +52,9 @@ def add_agent_arguments(parser: argparse.ArgumentParser, default_hardware: str =
                         help="compressor FMU for --hardware virtual (default: export O2Twin.CoSim.Compressor)")  # fmt: skip
     parser.add_argument("--psa-fmu", type=Path, default=None,
                         help="PSA unit FMU for --hardware virtual (default: export O2Twin.CoSim.PSAUnit)")  # fmt: skip
+    parser.add_argument("--parameter", action="append", default=[], metavar="PART.NAME=VALUE",
+                        help="set a parameter of the virtual plant's FMUs, e.g. psa.T_ambient=303.15 (repeatable); "
+                             "use the values of the scenario's replaced slaves to compare like with like")  # fmt: skip
     parser.add_argument("--plant-step", type=float, default=0.01,
                         help="communication step of the virtual plant, s (default: %(default)s)")  # fmt: skip
     parser.add_argument("--rt-priority", type=int, default=None, metavar="N",
@@ -79,7 +83,25 @@ def build_hardware(kind: str, desc: DeviceDescription, args: argparse.Namespace)
         result = export_model(desc.parts[part])
         paths[part] = Path(getattr(result, "path", result))
     units = {part: FmuCoSimSlave(part, path) for part, path in paths.items()}
-    return VirtualPlantHardware(desc, units, plant_step_s=args.plant_step)
+    return VirtualPlantHardware(desc, units, plant_step_s=args.plant_step,
+                                parameters=parse_parameters(args.parameter, desc))  # fmt: skip
+
+
+def parse_parameters(items: list[str], desc: DeviceDescription) -> dict[str, dict[str, float]]:
+    """["psa.T_ambient=303.15", ...] -> {"psa": {"T_ambient": 303.15}}; DeviceError names a malformed item."""
+    out: dict[str, dict[str, float]] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        part, dot, param = name.partition(".")
+        if not sep or not dot or part not in desc.parts or not param:
+            raise DeviceError(
+                f"--parameter {item!r}: expected PART.NAME=VALUE with PART one of {', '.join(desc.parts)}"
+            )
+        try:
+            out.setdefault(part, {})[param] = float(value)
+        except ValueError:
+            raise DeviceError(f"--parameter {item!r}: the value must be a number") from None
+    return out
 
 
 def run_agent(args: argparse.Namespace, out=None) -> int:

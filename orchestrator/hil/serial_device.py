@@ -157,6 +157,7 @@ class DeviceLink:
         self._last_hello = -math.inf
         self._last_heartbeat = -math.inf
         self._pending_commands: dict[int, float] = {}
+        self._pending_lock = threading.Lock()
         self._measured_seq: int | None = None
         self.sim_time = 0.0
         self.records: list[tuple] = []
@@ -270,10 +271,11 @@ class DeviceLink:
         host_us = self._now_us() or 1
         seq = self.send(Command(host_us, vals))
         self.stats.commands_sent += 1
-        self._pending_commands[seq] = self.now()
-        if len(self._pending_commands) > 512:
-            for old in list(self._pending_commands)[:256]:
-                del self._pending_commands[old]
+        with self._pending_lock:
+            self._pending_commands[seq] = self.now()
+            if len(self._pending_commands) > 512:  # commands never acknowledged (link down): forget the oldest
+                for old in list(self._pending_commands)[:256]:
+                    del self._pending_commands[old]
         return seq
 
     # -- receiving (reader thread) --------------------------------------------------------------------------
@@ -416,7 +418,8 @@ class DeviceLink:
         if late:
             self.stats.samples_late += 1
             return
-        sent = self._pending_commands.pop(msg.command_seq, None)
+        with self._pending_lock:
+            sent = self._pending_commands.pop(msg.command_seq, None)
         if sent is not None and msg.command_seq != self._measured_seq:
             self._measured_seq = msg.command_seq
             self.stats.command_latency_s.append(now - sent)

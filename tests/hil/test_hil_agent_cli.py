@@ -60,7 +60,8 @@ def test_pi_agent_help_explains_every_option():
     out = subprocess.run([sys.executable, "scripts/pi_agent.py", "--help"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout  # fmt: skip
     for option in ("--hardware", "--virtual", "--port", "--baud", "--link", "--description", "--wiring",
-                   "--compressor-fmu", "--psa-fmu", "--plant-step", "--duration"):  # fmt: skip
+                   "--compressor-fmu", "--psa-fmu", "--parameter", "--plant-step", "--rt-priority",
+                   "--duration"):  # fmt: skip
         assert option in out
 
 
@@ -80,3 +81,16 @@ def test_pi_hardware_on_a_raspberry_pi(description):
         assert set(readings) == set(description.sensor_names)
     finally:
         hw.close()
+
+
+def test_virtual_plant_parameters_from_the_command_line(description):
+    from orchestrator.hil.agent_cli import parse_parameters
+
+    assert parse_parameters(["psa.T_ambient=303.15", "compressor.wear_factor=0.8"], description) == {
+        "psa": {"T_ambient": 303.15},
+        "compressor": {"wear_factor": 0.8},
+    }
+    with pytest.raises(DeviceError, match="PART one of compressor, psa"):
+        parse_parameters(["patient.copd=1"], description)
+    with pytest.raises(DeviceError, match="must be a number"):
+        parse_parameters(["psa.T_ambient=warm"], description)
