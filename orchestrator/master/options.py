@@ -38,7 +38,7 @@ class MasterOptions:
     min_step: float | None = None
     max_step: float | None = None
     loop_solver: Literal["fixed-point", "newton"] = "newton"
-    loop_tolerance: float = 1e-10
+    loop_tolerance: float = 1e-8
     loop_max_iterations: int = 50
     record_interval: float | None = None
 

@@ -54,12 +54,13 @@ except ImportError:  # pragma: no cover - fmpy always ships it on supported plat
 class _FmuState:
     """An FMU state snapshot; freed with the FMU instance (or when garbage collected while it is alive)."""
 
-    __slots__ = ("__weakref__", "handle", "owner", "time")
+    __slots__ = ("__weakref__", "extra", "handle", "owner", "time")
 
-    def __init__(self, owner: _FmuSlaveBase, handle: fmi2FMUstate, time: float) -> None:
+    def __init__(self, owner: _FmuSlaveBase, handle: fmi2FMUstate, time: float, extra: Any = None) -> None:
         self.owner = owner
         self.handle = handle
         self.time = time
+        self.extra = extra  # what the Python side of the slave must restore too
 
     def __del__(self) -> None:
         owner = self.owner
@@ -525,9 +526,17 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self._time = t_end
         return True
 
+    def get_state(self) -> _FmuState:
+        state = super().get_state()
+        state.extra = (self._next_time_event, dict(self._inputs_at_t), dict(self._input_slopes))
+        return state
+
     def set_state(self, state: _FmuState) -> None:
         super().set_state(state)
-        self._input_slopes = {}
+        next_event, inputs_at_t, slopes = state.extra
+        self._next_time_event = next_event
+        self._inputs_at_t = dict(inputs_at_t)
+        self._input_slopes = dict(slopes)
 
 
 def _to_variable(v: Any) -> Variable:

@@ -37,7 +37,9 @@ def run(fmus, step, solver="newton"):
     system.connect("a.y", "b.u")
     system.connect("b.y", "a.u")
     rec = MemoryRecorder()
-    options = MasterOptions(step=step, stop_time=2.0, loop_solver=solver, record_interval=0.1, extrapolation=1)
+    options = MasterOptions(
+        step=step, stop_time=2.0, loop_solver=solver, record_interval=0.1, extrapolation=1, loop_tolerance=1e-10
+    )
     sim = Simulation(system, options, recorders=[rec], record=["a.x", "b.x"])
     sim.run()
     return sim, rec

@@ -45,7 +45,7 @@ def run_loop(paths, step, solver, stop=1.0):
     system.connect("a.y", "b.u")
     system.connect("b.y", "a.u")
     rec = MemoryRecorder()
-    options = MasterOptions(step=step, stop_time=stop, loop_solver=solver, record_interval=0.1)
+    options = MasterOptions(step=step, stop_time=stop, loop_solver=solver, record_interval=0.1, loop_tolerance=1e-10)
     sim = Simulation(system, options, recorders=[rec], record=["a.s", "b.s"])
     sim.run()
     return sim, rec
@@ -121,7 +121,7 @@ def test_rollback_replays_loop_exactly(loop_fmus):
 def test_override_inside_loop_is_held_not_solved(loop_fmus):
     from orchestrator.master import OverrideEvent
 
-    sim = Simulation(loop_system(loop_fmus), MasterOptions(step=0.01, stop_time=1.0),
+    sim = Simulation(loop_system(loop_fmus), MasterOptions(step=0.01, stop_time=1.0, loop_tolerance=1e-10),
                      events=[OverrideEvent(0.5, {"b.u": 0.7})])  # fmt: skip
     sim.run(until=0.8)
     assert sim.get("b.u") == 0.7
