@@ -98,7 +98,7 @@ def scenario_share(scenario: str, stop_time: float) -> dict:
     total_slaves = sum(per_slave.values())
     ctrl = sum(per_slave.get(n, 0.0) for n in controllers)
     return {
-        "scenario": scenario,
+        "scenario": spec.name,
         "simulated_s": metrics["simulated_time_s"],
         "wall_s": metrics["wall_time_s"],
         "rtf": metrics["real_time_factor"],

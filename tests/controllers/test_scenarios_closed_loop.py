@@ -251,13 +251,16 @@ def test_blocked_cannula_raises_occlusion_and_recovers(plant_fmus, tmp_path_fact
 
 
 def test_thermal_shutdown_trips_and_latches_short(plant_fmus, tmp_path_factory):
-    """Same physics as high_ambient_temperature, trip temperature lowered to 60 degC to reach it in 3 minutes."""
-    run = run_scenario(tmp_path_factory, "high_ambient_temperature", 200.0, watchdog={"t_max_degc": 60.0})
+    """Same physics as high_ambient_temperature, trip temperature lowered to 58 degC to reach it in 3 minutes."""
+    run = run_scenario(tmp_path_factory, "high_ambient_temperature", 240.0, watchdog={"t_max_degc": 58.0})
     trip = run.s["watchdog.thermal_trip"] > 0.5
     assert trip.any() and trip[-1], "tripped and still latched at the end"
     k = int(np.argmax(trip))
     assert run.s["watchdog.duty"][k:].max() == 0.0
-    assert run.s["compressor.T_head"][-1] < run.s["compressor.T_head"][k], "the head cools after the shutdown"
+    t_head, t = run.s["compressor.T_head"], run.t
+    heating = np.polyfit(t[k - 300 : k], t_head[k - 300 : k], 1)[0]  # K/s over the 30 s before the trip
+    after = np.polyfit(t[-300:], t_head[-300:], 1)[0]  # K/s over the last 30 s
+    assert heating > 0.02 and after < 0.0, "heating stops with the compressor; the head cools (slowly: no fan)"
     assert run.bit("THERMAL_SHUTDOWN")[k:].all() and (run.s["watchdog.alarm_level"][k:] == 3).all()
 
 
