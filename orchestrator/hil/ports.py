@@ -66,9 +66,11 @@ class SerialPort:
         self.url = url
         target, baud = parse_url(url, baudrate)
         try:
-            self._ser = serial.serial_for_url(target, baudrate=baud, timeout=0, write_timeout=1.0)
+            self._ser = serial.serial_for_url(target, baudrate=baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as err:
             raise PortGone(errno.ENODEV, f"cannot open {url}: {err}") from None
+        if isinstance(self._ser, serial.Serial):  # a local port (rfc2217:// has no write timeout)
+            self._ser.write_timeout = 1.0  # a blocked port must not hang the master forever
         self.baudrate = baud
 
     def read(self, max_bytes: int = 4096, timeout_s: float = 0.0) -> bytes:
