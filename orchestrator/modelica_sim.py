@@ -208,13 +208,17 @@ def _substitute_parameters(model) -> tuple[list[ca.MX], list[ca.MX]]:
     return equations, initial
 
 
-def _compile(model_name: str, modifiers: dict[str, float | int | str], observed: list[str]) -> CompiledModel:
+def _compile(
+    model_name: str, modifiers: dict[str, float | int | str], observed: list[str], extra_dirs: list[Path]
+) -> CompiledModel:
     _patch_pymoca_function_names()
     import pymoca.backends.casadi.api as api
 
     with tempfile.TemporaryDirectory(prefix="o2twin_pymoca_") as tmp:
         work = Path(tmp)
         _prepare_sources(MODELS_DIR, work)
+        for extra in extra_dirs:
+            _prepare_sources(extra, work)
         top = model_name
         if modifiers:
             mods = ", ".join(f"{k}={_format_modifier(v)}" for k, v in modifiers.items())
@@ -286,8 +290,11 @@ def _compile(model_name: str, modifiers: dict[str, float | int | str], observed:
         raise ModelError(f"{model_name}: {r_all.numel()} initial conditions for {len(states)} states")
     u_start = np.array([float(s.start) for s in model.inputs])
     r_fun = ca.Function("r", [xs], [ca.substitute(r_all, ca.vertcat(ts, us), ca.vertcat(0, u_start))])
-    solver = ca.rootfinder("init", "newton", r_fun, {"abstol": 1e-10})
-    x0 = np.array(solver(start)).ravel()
+    if len(states):
+        solver = ca.rootfinder("init", "newton", r_fun, {"abstol": 1e-10})
+        x0 = np.array(solver(start)).ravel()
+    else:
+        x0 = np.zeros(0)
 
     nominal = np.array(
         [
@@ -308,26 +315,32 @@ def _compile(model_name: str, modifiers: dict[str, float | int | str], observed:
     )
 
 
-def _sources_hash(model_name: str, modifiers: dict, observed: list[str]) -> str:
+def _sources_hash(model_name: str, modifiers: dict, observed: list[str], extra_dirs: list[Path]) -> str:
     digest = hashlib.sha256()
-    for mo_file in sorted(MODELS_DIR.rglob("*.mo")):
-        digest.update(str(mo_file.relative_to(MODELS_DIR)).encode())
-        digest.update(mo_file.read_bytes())
+    for folder in [MODELS_DIR, *extra_dirs]:
+        for mo_file in sorted(folder.rglob("*.mo")):
+            digest.update(str(mo_file.relative_to(folder)).encode())
+            digest.update(mo_file.read_bytes())
     digest.update(json.dumps([model_name, sorted(modifiers.items()), observed, 2]).encode())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:20]
 
 
 def compile_model(
-    model_name: str, observed: list[str], modifiers: dict[str, float | int | str] | None = None
+    model_name: str,
+    observed: list[str],
+    modifiers: dict[str, float | int | str] | None = None,
+    extra_dirs: list[Path] | None = None,
 ) -> CompiledModel:
     """Compile ``model_name`` (e.g. 'O2Twin.CoSim.PSAUnit') with parameter ``modifiers``; cached on disk.
 
     observed: variable names to expose as outputs (outputs of the model or any other variable, e.g.
     'bedA.y_O2_out'); everything else is eliminated symbolically.
+    extra_dirs: further Modelica library folders loaded with models/ (e.g. test models using O2Twin).
     """
     modifiers = dict(modifiers or {})
-    key = _sources_hash(model_name, modifiers, observed)
+    extra_dirs = [Path(d) for d in (extra_dirs or [])]
+    key = _sources_hash(model_name, modifiers, observed, extra_dirs)
     cache = CACHE_DIR / key
     if (cache / "meta.json").exists():
         meta = json.loads((cache / "meta.json").read_text())
@@ -343,7 +356,7 @@ def compile_model(
             input_start=meta["input_start"],
         )
     LOG.info("compiling %s %s with pymoca", model_name, modifiers)
-    compiled = _compile(model_name, modifiers, observed)
+    compiled = _compile(model_name, modifiers, observed, extra_dirs)
     tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     compiled.ode.save(str(tmp / "ode.casadi"))

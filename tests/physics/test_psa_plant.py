@@ -33,7 +33,10 @@ def test_psa_plant_matches_cosimulation():
     timing = CycleTiming()
 
     plant = FMUSimulator(load_fmu(_export("O2Twin.Plant.Concentrator"), PLANT_OUTPUTS))
-    comp = FMUSimulator(load_fmu(_export("O2Twin.CoSim.Compressor"), ["m_flow", "T_discharge", "power"]))
+    # the plant runs its compressor at the plant's room temperature (T_room = 298.15 K): the same for the unit
+    comp = FMUSimulator(
+        load_fmu(_export("O2Twin.CoSim.Compressor"), ["m_flow", "T_discharge", "power"], {"T_ambient": 298.15})
+    )
     psa = FMUSimulator(load_fmu(_export("O2Twin.CoSim.PSAUnit"), PSA_OUTPUTS))
     comp_out = dict.fromkeys(["m_flow", "T_discharge", "power"], 0.0)
     psa_out = {"p_feed": 101325.0}
