@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import oscillator_reference
+from core_reference import oscillator_reference
 
 from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
 from orchestrator.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave

@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import lti_solution
+from core_reference import lti_solution
 
 from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
 from orchestrator.slaves.fmu import FmuCoSimSlave

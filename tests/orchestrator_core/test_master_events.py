@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from blocks import Accumulator, Ramp
+from core_blocks import Accumulator, Ramp
 from test_master_coupled import oscillator_system
 
 from orchestrator.errors import SimulationError, SystemDefinitionError
@@ -106,7 +106,7 @@ def test_steppable_api_and_callback(oscillator_fmus):
 
 def test_multirate(oscillator_fmus):
     """mass2 steps every 4 macro steps: a quarter of its doStep calls, still converging with the step."""
-    from conftest import oscillator_reference
+    from core_reference import oscillator_reference
 
     errors = []
     for h in (0.005, 0.0025):

@@ -11,7 +11,7 @@ from pathlib import Path
 import fmpy
 import numpy as np
 import pytest
-from conftest import lti_solution
+from core_reference import lti_solution
 
 from orchestrator.errors import O2TwinError
 from orchestrator.master import MasterOptions, MemoryRecorder, Simulation

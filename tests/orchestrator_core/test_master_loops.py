@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import lti_solution
+from core_reference import lti_solution
 
 from orchestrator.errors import SimulationError
 from orchestrator.master import MasterOptions, MemoryRecorder, Simulation

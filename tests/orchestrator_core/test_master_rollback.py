@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from blocks import Accumulator
+from core_blocks import Accumulator
 from test_master_coupled import oscillator_system
 
 from orchestrator.errors import SimulationError

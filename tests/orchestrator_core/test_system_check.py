@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from blocks import Accumulator, Ramp
+from core_blocks import Accumulator, Ramp
 
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.master import MasterOptions, Simulation
