@@ -120,3 +120,31 @@ def test_multirate(oscillator_fmus):
         got = np.column_stack([rec.column(c) for c in ("mass1.x", "mass1.v", "mass2.x", "mass2.v")])
         errors.append(np.max(np.abs(got - ref)))
     assert errors[1] < 0.6 * errors[0]
+
+
+def test_run_until_off_grid_refines_the_tick():
+    system = ramp_system(sample_time=0.03)
+    rec = MemoryRecorder()
+    sim = Simulation(system, MasterOptions(step=0.1, stop_time=1.0), recorders=[rec])
+    sim.run(until=0.123)
+    assert sim.time == 0.123
+    sim.step()
+    assert sim.time == 0.15  # next sample instant of acc (0.03 * 5), then back on the grid
+    sim.step()
+    assert sim.time == 0.18
+    sim.run()
+    assert rec.times[-1] == 1.0 and 0.2 in rec.times and 0.123 in rec.times
+    assert system.slaves["acc"].instants == [k * 3 / 100 for k in range(34)]
+
+
+def test_error_control_hits_sample_instants_and_events(oscillator_fmus):
+    system = oscillator_system(oscillator_fmus())
+    system.add(Accumulator("acc", 0.03))
+    system.connect("mass1.x", "acc.u")
+    options = MasterOptions(step=0.1, stop_time=1.0, error_control=True, tolerance=1e-3, extrapolation=1)
+    rec = MemoryRecorder()
+    sim = Simulation(system, options, events=[SetEvent(0.51, {"acc.gain": 2.0})], recorders=[rec])
+    sim.run()
+    assert system.slaves["acc"].instants == [k * 3 / 100 for k in range(34)]
+    assert 0.51 in rec.times and rec.times[-1] == 1.0
+    assert sim.stats["macro_steps"] > 10  # steps vary; the tests of the algorithm are in test_master_error_control
