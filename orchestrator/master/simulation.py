@@ -62,6 +62,7 @@ class _SlavePlan:
         "overrides",
         "period_end",
         "period_start",
+        "sampled",
         "rate",
         "read",
         "slave",
@@ -218,6 +219,8 @@ class Simulation:
             p.in_terms = list(zip(p.in_src, p.in_gain, p.in_offset, strict=True))
             p.write = s.input_writer(p.in_names) if conns else None
             p.derivative_inputs = o.extrapolation == 1 and s.info.max_input_derivative_order >= 1
+            # a sampled block reads its inputs at its sample instant t: never extrapolated to mid-step
+            p.sampled = s.info.sample_time is not None
             p.overrides = {}
             p.rate = 1 if o.error_control else int(o.rates.get(s.name, 1))
             p.period_end = None
@@ -627,13 +630,13 @@ class Simulation:
                 if p.period_end is None:  # a new period of a slow slave starts: inputs frozen now
                     p.period_end = self._next_stop_multirate(n, p)
                     p.period_start = n  # type: ignore[attr-defined]
-                    self._set_slave_inputs(p, v_t, v_t, slope, h * p.rate, set(), jacobi=True)
+                    self._set_slave_inputs(p, v_t, v_t, None if p.sampled else slope, h * p.rate, set(), jacobi=True)
                 if end < p.period_end:
                     continue
                 t_from = self._time_of(p.period_start)  # type: ignore[attr-defined]
                 h_slave = t_end - t_from
                 p.period_end = None
-            elif slope is None:  # hold (the common case, inlined): Jacobi from v_t, Gauss-Seidel the newest v
+            elif slope is None or p.sampled:  # hold (inlined): Jacobi from v_t, Gauss-Seidel the newest v
                 if p.write is not None:
                     src = v_t if jacobi else v
                     values = [g * src[s] + o for s, g, o in p.in_terms]

@@ -148,3 +148,16 @@ def test_error_control_hits_sample_instants_and_events(oscillator_fmus):
     assert system.slaves["acc"].instants == [k * 3 / 100 for k in range(34)]
     assert 0.51 in rec.times and rec.times[-1] == 1.0
     assert sim.stats["macro_steps"] > 10  # steps vary; the tests of the algorithm are in test_master_error_control
+
+
+def test_sampled_blocks_are_not_extrapolated(oscillator_fmus):
+    """With extrapolation = 1 a controller still samples the plant output at its sample instant, not mid-step."""
+    system = oscillator_system(oscillator_fmus())
+    system.add(Accumulator("acc", 0.1))
+    system.connect("mass1.x", "acc.u")
+    sim = Simulation(system, MasterOptions(step=0.1, stop_time=0.5, extrapolation=1, algorithm="jacobi"))
+    seen = {}
+    sim.run(until=0.5, callback=lambda s: seen.setdefault(round(s.time, 9), s.outputs["mass1.x"]))
+    acc = system.slaves["acc"]
+    for t, u in zip(acc.instants[1:], acc.inputs[1:], strict=True):
+        assert u == seen[round(t, 9)]
