@@ -1,8 +1,8 @@
 within O2Twin.Components;
 model SieveBed "Li-LSX zeolite column: 1-D finite volumes, extended Langmuir, LDF, Ergun, energy balance"
   parameter Integer N = 10 "Number of axial cells";
-  parameter Real D(unit="m") = 0.066 "Inner diameter";
-  parameter Real L(unit="m") = 0.30 "Packed length";
+  parameter Real D(unit="m") = 0.05 "Inner diameter";
+  parameter Real L(unit="m") = 0.22 "Packed length";
   parameter Real eps_b(unit="1") = 0.36 "Interparticle (bed) voidage";
   parameter Real eps_p(unit="1") = 0.35 "Macropore voidage of the particles";
   parameter Real d_p(unit="m") = 0.6e-3 "Particle diameter";
