@@ -33,6 +33,7 @@ from orchestrator.hil.ports import PortGone, SerialPort
 from orchestrator.hil.protocol import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
+    Ack,
     Bye,
     Command,
     Fault,
@@ -165,6 +166,7 @@ class DeviceLink:
         self._csv = None
         self.fault_log: list[tuple[float, int, bool, str]] = []
         self._rt_main = False
+        self._bye_acked = False
 
     # -- time -----------------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -235,9 +237,18 @@ class DeviceLink:
 
     def close(self, send_bye: bool = True) -> None:
         """End the session (BYE: the device goes to the safe state), stop the reader, close the port and CSV."""
-        if send_bye and self._port is not None:
+        if send_bye and self._port is not None and self._running:
+            with self._state:
+                self._bye_acked = False
             with contextlib.suppress(DeviceError):
                 self.send(Bye())
+            deadline = self.now() + 0.5
+            with self._state:
+                while not self._bye_acked and self.now() < deadline:
+                    self._state.wait(0.01)
+            if not self._bye_acked:
+                log.warning("%s: the device did not acknowledge BYE; its fail-safe engages after %.3g s without "
+                            "commands", self.url, self.command_timeout_s)  # fmt: skip
         self._running = False
         if self._thread is not None:
             self._thread.join(timeout=1.0)
@@ -376,6 +387,11 @@ class DeviceLink:
             level = logging.INFO if msg.code == FaultCode.RESTARTED else logging.WARNING
             log.log(level, "%s: device fault %s %s: %s", self.url, _fault_name(msg.code),
                     "raised" if msg.active else "cleared", msg.text)  # fmt: skip
+        elif isinstance(msg, Ack):
+            if msg.acked_type == MsgType.BYE:
+                with self._state:
+                    self._bye_acked = True
+                    self._state.notify_all()
         elif isinstance(msg, Heartbeat):
             rtt = ((self._now_us() - msg.echo_us) & 0xFFFFFFFF) / 1e6
             if rtt < 10.0:
