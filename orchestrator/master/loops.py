@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +51,7 @@ class LoopSolver:
         method: str = "newton",
         tolerance: float = 1e-10,
         max_iterations: int = 50,
+        also_read: Mapping[Slave, Sequence[str]] | None = None,
     ) -> None:
         self.edges = list(edges)
         self.method = method
@@ -71,11 +72,18 @@ class LoopSolver:
         self._outputs: dict[Slave, list[int]] = {}
         for k, e in enumerate(self.edges):
             self._outputs.setdefault(e.source, []).append(k)
-        self._readers = {s: s.output_reader([self.edges[k].source_var for k in ks]) for s, ks in self._outputs.items()}
+        # each evaluation reads the loop outputs plus what the caller wants of those slaves (also_read), so the
+        # values at the solution need no second read: ``last[slave]`` holds the also_read values
+        self._also = {s: list(names) for s, names in (also_read or {}).items() if s in self._outputs}
+        self._readers = {
+            s: s.output_reader([*(self.edges[k].source_var for k in ks), *self._also.get(s, ())])
+            for s, ks in self._outputs.items()
+        }
+        self.last: dict[Slave, list[float]] = {}
         self._gain = [e.gain for e in self.edges]
         self._offset = [e.offset for e in self.edges]
         self._plan = [(self._writers[s], ks) for s, ks in self._inputs.items()]
-        self._read_plan = [(self._readers[s], ks) for s, ks in self._outputs.items()]
+        self._read_plan = [(s, self._readers[s], ks, len(ks)) for s, ks in self._outputs.items()]
         #: Inverse of the last Newton matrix (I - dG/du), reused across iterations and macro steps (chord
         #: Newton) until convergence slows down; loops between slaves are small (a few connections).
         self._inverse: list[list[float]] | None = None
@@ -90,9 +98,12 @@ class LoopSolver:
         """G(y(u)): set u, read the outputs, apply the connections."""
         self._set(u)
         y = [0.0] * len(self.edges)
-        for read, ks in self._read_plan:
-            for k, value in zip(ks, read(), strict=True):
+        last = self.last
+        for slave, read, ks, n in self._read_plan:
+            values = read()
+            for k, value in zip(ks, values[:n], strict=True):
                 y[k] = value
+            last[slave] = values[n:]
         return [g * yk + o for g, yk, o in zip(self._gain, y, self._offset, strict=True)]
 
     def _jacobian(self, u: Sequence[float], gu: Sequence[float]) -> np.ndarray:

@@ -247,7 +247,8 @@ class Simulation:
                     for c in system.connections
                     if c.source_slave in members and c.target_slave in members
                 ]
-                solver = LoopSolver(edges, o.loop_solver, o.loop_tolerance, o.loop_max_iterations)
+                also = {p.slave: list(p.out_names) for p in plans}
+                solver = LoopSolver(edges, o.loop_solver, o.loop_tolerance, o.loop_max_iterations, also)
                 log.info("algebraic loop between %s (%s)", ", ".join(block), o.loop_solver)
             self._blocks.append((plans, solver))
         self._sample_ticks = []
@@ -539,10 +540,13 @@ class Simulation:
             p.write(self._inputs_at(p))
 
     def _read(self, p: _SlavePlan, t: float) -> None:
-        if not p.out_ids:
-            return
+        if p.out_ids:
+            self._store(p, p.read(), t)
+
+    def _store(self, p: _SlavePlan, values: Sequence[float], t: float) -> None:
+        """Put a slave's output values (in p.out_names order) into the signal table, applying drifts."""
         v = self._v
-        for k, value in zip(p.out_ids, p.read(), strict=True):
+        for k, value in zip(p.out_ids, values, strict=True):
             v[k] = value
         if self._drifts:
             for k in p.out_ids:
@@ -573,8 +577,13 @@ class Simulation:
                         if pos in p.overrides:
                             fixed[k] = p.overrides[pos]
                 solver.solve(u0, t, fixed)
-                for p in plans:
-                    self._read(p, t)
+                last = solver.last
+                for p in plans:  # the solver's last evaluation read them at the solution: no second read
+                    values = last.get(p.slave)
+                    if values is not None and len(values) == len(p.out_ids):
+                        self._store(p, values, t)
+                    else:  # signals added since (a drift event) or a slave the loop does not read
+                        self._read(p, t)
 
     def _next_stop(self, n: int, h_ticks: int) -> int:
         """The end tick of a step from n of nominal length h_ticks, cut at events, samples, records and targets."""
