@@ -181,13 +181,16 @@ def test_default_scenario_closed_loop(plant_fmus, tmp_path_factory):
 
 
 def test_exercise_raises_the_flow(plant_fmus, tmp_path_factory):
+    """Walking moved from 180 s to 60 s: identical to rest before it, then SpO2 falls and the titrator adds flow."""
     rest = run_scenario(tmp_path_factory, "default", 600.0)
-    walk = run_scenario(tmp_path_factory, "exercise", 150.0)
+    walk = run_scenario(tmp_path_factory, "exercise", 150.0, event_shift=120.0)
+    before_w, before_r = walk.window(0.0, 59.9), rest.window(0.0, 59.9)
+    assert np.array_equal(walk.s["patient.SpO2"][before_w], rest.s["patient.SpO2"][before_r]), "deterministic"
+    spo2_w = walk.s["patient.SpO2"][walk.window(100.0, 150.0)].mean()
+    assert spo2_w < rest.s["patient.SpO2"][rest.window(100.0, 150.0)].mean()
     q_walk = walk.s["watchdog.Q_set"][walk.window(100.0, 150.0)].mean()
     q_rest = rest.s["watchdog.Q_set"][rest.window(100.0, 150.0)].mean()
     assert q_walk > q_rest + slpm_to_m3s(0.2)
-    # More O2 consumed at the same flow: SpO2 starts lower than at rest, which is why the titrator acts.
-    assert walk.s["patient.SpO2"][0] < rest.s["patient.SpO2"][0]
 
 
 def test_high_altitude_needs_more_flow(plant_fmus, tmp_path_factory):
