@@ -173,3 +173,19 @@ def test_sequence_tracker_classifies_drops_duplicates_and_reordering():
     assert (t.dropped, t.duplicates, t.reordered) == (0, 1, 2)
     t.classify(10)
     assert t.dropped == 7
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=60))
+def test_sequence_tracker_counts_every_number_once(offsets):
+    # frames numbered from near the wrap, arriving in any order with repeats (within the tracking window)
+    t = SequenceTracker()
+    arrivals = [(65520 + o) & 0xFFFF for o in offsets]
+    kinds = [t.classify(s) for s in arrivals]
+    distinct = set(arrivals)
+    assert kinds.count("duplicate") == len(arrivals) - len(distinct) == t.duplicates
+    assert kinds.count("new") + kinds.count("late") == len(distinct)
+    assert t.reordered == kinds.count("late")
+    # dropped = numbers between the first and the newest that never arrived
+    first = arrivals[0]
+    span = [(first + k) & 0xFFFF for k in range(((t.newest - first) & 0xFFFF) + 1)]
+    assert t.dropped == len([s for s in span if s not in distinct])
