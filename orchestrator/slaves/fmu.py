@@ -383,8 +383,9 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
     """An FMI 2.0 Model Exchange FMU integrated by the master with scipy's stiff solvers (BDF by default).
 
     Inputs are held over a step, or varied linearly when the master sets first-order input derivatives (the master
-    owns the integrator, so ME slaves always accept them). Time events announced by the FMU are stepped onto; the
-    event iteration runs after every step when the FMU asks for it (completedIntegratorStep).
+    owns the integrator, so ME slaves always accept them). Time events announced by the FMU are stepped onto; state
+    events (event indicators changing sign) are located by solve_ivp's event search; the event iteration runs there
+    and whenever fmi2CompletedIntegratorStep asks for it.
     """
 
     interface = "me"
@@ -413,6 +414,8 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self.info.max_input_derivative_order = 1
         self._model_identifier = me.modelIdentifier
         self._nx = int(self.model_description.numberOfContinuousStates)
+        self._nz = int(self.model_description.numberOfEventIndicators)
+        self.max_events_per_step = 1000
         self._input_slopes: dict[str, float] = {}
         self.rhs_evaluations = 0
 
@@ -428,6 +431,8 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self._dx = np.zeros(self._nx)
         self._x_c = self._x.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         self._dx_c = self._dx.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        self._z = np.zeros(self._nz)
+        self._z_c = self._z.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         self._inputs_at_t: dict[str, float] = {}
 
     def _event_iteration(self, t: float) -> float | None:
@@ -473,6 +478,51 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self.rhs_evaluations += 1
         return self._dx.copy()
 
+    def _indicators(self, t: float, x: np.ndarray, t_start: float) -> np.ndarray:
+        """Event indicators at (t, x), inputs as during the step."""
+        fmu = self._fmu
+        if self._input_slopes:
+            dt = t - t_start
+            self.set_inputs_raw({k: self._inputs_at_t[k] + s * dt for k, s in self._input_slopes.items()})
+        fmu.setTime(t)
+        self._x[:] = x
+        fmu.setContinuousStates(self._x_c, self._nx)
+        fmu.getEventIndicators(self._z_c, self._nz)
+        return self._z
+
+    def _event_functions(self, t_now: float, x0: np.ndarray, t_start: float) -> list[Callable[..., float]]:
+        """solve_ivp event functions for the indicators that are not zero at the segment start (an indicator
+        sitting at zero right after its event would otherwise stop the integration again at once)."""
+        if not self._nz:
+            return []
+        z0 = self._indicators(t_now, x0, t_start).copy()
+        functions = []
+        for i in range(self._nz):
+            if z0[i] == 0.0:
+                continue
+
+            def event(tt: float, x: np.ndarray, ts: float, i: int = i) -> float:
+                return float(self._indicators(tt, x, ts)[i])
+
+            event.terminal = True  # type: ignore[attr-defined]
+            event.index = i  # type: ignore[attr-defined]
+            functions.append(event)
+        return functions
+
+    def _past_event(self, sol: Any, events: list, t_now: float, x0: np.ndarray, t_start: float, t_limit: float):
+        """(t, x) at the located event, nudged forward until the indicator has really changed sign: the root
+        search stops within its tolerance on either side, and an FMU decides its event from the sign."""
+        k = next(i for i, te in enumerate(sol.t_events) if len(te))
+        index = events[k].index
+        z0 = np.sign(self._indicators(t_now, x0, t_start)[index])
+        te = float(sol.t_events[k][0])
+        for delta in (0.0, 1e-14, 1e-12, 1e-10, 1e-8):
+            tt = min(te + delta * max(1.0, abs(te)), t_limit)  # the interpolant extends a little past te
+            x = sol.sol(tt)
+            if np.sign(self._indicators(tt, x, t_start)[index]) != z0:
+                return tt, x
+        return float(sol.t[-1]), sol.y[:, -1]
+
     def set_inputs_raw(self, values: Mapping[str, float]) -> None:
         for key, value in values.items():
             self._set_one(key, value, None)
@@ -481,14 +531,17 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         fmu = self._fmu
         t_end = t + h
         t_now = t
+        n_events = 0
         try:
             while t_now < t_end:
                 t_stop = t_end
                 if self._next_time_event is not None and t_now < self._next_time_event < t_end:
                     t_stop = self._next_time_event
+                state_event = False
                 if self._nx:
                     fmu.getContinuousStates(self._x_c, self._nx)
                     x0 = self._x.copy()
+                    events = self._event_functions(t_now, x0, t)
                     sol = self._solve_ivp(
                         self._rhs,
                         (t_now, t_stop),
@@ -497,10 +550,20 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
                         rtol=self.rtol,
                         atol=self.atol,
                         args=(t,),
+                        events=events or None,
+                        dense_output=bool(events),
                     )
                     if not sol.success:
                         raise self.fail(f"integration failed ({sol.message})", t_now)
                     x_end = sol.y[:, -1]
+                    if sol.status == 1:  # an event indicator changed sign: stop just past it, handle the event
+                        state_event = True
+                        t_stop, x_end = self._past_event(sol, events, t_now, x0, t, t_stop)
+                        n_events += 1
+                        if n_events > self.max_events_per_step:
+                            raise self.fail(
+                                f"more than {self.max_events_per_step} state events in one step (chattering?)", t_stop
+                            )
                 else:
                     x_end = self._x
                 if self._input_slopes:
@@ -514,7 +577,7 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
                 if terminate:
                     raise self.fail("the FMU requested to terminate", t_stop)
                 time_event = self._next_time_event is not None and t_stop >= self._next_time_event
-                if enter_event or time_event:
+                if enter_event or time_event or state_event:
                     fmu.enterEventMode()
                     self._next_time_event = self._event_iteration(t_stop)
                     fmu.enterContinuousTimeMode()

@@ -7,7 +7,8 @@
  * with classical RK4 on sub-steps of at most h_int. NX, NU, NY are compile-time sizes (-DNX=2 ...).
  * Value references: x 0..NX-1, der(x) NX..2NX-1, u, y, then parameters A, B, C, D (row-major), fail_time,
  * fail_status, h_int. fail_time >= 0 makes fmi2DoStep return fail_status (2 Discard, 3 Error) for a step that
- * would pass it (a failing FMU for the tests).
+ * would pass it (a failing FMU for the tests). With -DBOUNCE=e (Model Exchange only) x[0] is an event indicator
+ * and the velocity x[1] is reversed and scaled by e when x[0] reaches 0 (a bouncing ball: a state event).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -215,6 +216,17 @@ fmi2Status fmi2NewDiscreteStates(fmi2Component c, fmi2EventInfo *e) {
     e->terminateSimulation = fmi2False;
     e->nominalsOfContinuousStatesChanged = fmi2False;
     e->valuesOfContinuousStatesChanged = fmi2False;
+#ifdef BOUNCE
+    /* -DBOUNCE: a bouncing ball in Model Exchange; x[0] is the height (the event indicator), x[1] the velocity */
+    {
+        Instance *inst = (Instance *)c;
+        if (inst->s.x[0] <= 0.0 && inst->s.x[1] < 0.0) {
+            inst->s.x[0] = 0.0;
+            inst->s.x[1] = -BOUNCE * inst->s.x[1];
+            e->valuesOfContinuousStatesChanged = fmi2True;
+        }
+    }
+#endif
     e->nextEventTimeDefined = fmi2False;
     e->nextEventTime = 0.0;
     return fmi2OK;
@@ -235,7 +247,12 @@ fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real dx[], size_t nx) {
     rhs(inst, inst->s.time, inst->s.x, dx);
     return fmi2OK;
 }
-fmi2Status fmi2GetEventIndicators(fmi2Component c, fmi2Real z[], size_t n) { return fmi2OK; }
+fmi2Status fmi2GetEventIndicators(fmi2Component c, fmi2Real z[], size_t n) {
+#ifdef BOUNCE
+    if (n > 0) z[0] = ((Instance *)c)->s.x[0];
+#endif
+    return fmi2OK;
+}
 fmi2Status fmi2GetContinuousStates(fmi2Component c, fmi2Real x[], size_t nx) {
     memcpy(x, ((Instance *)c)->s.x, nx * sizeof(double));
     return fmi2OK;

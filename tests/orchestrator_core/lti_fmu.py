@@ -26,7 +26,9 @@ def gcc_available() -> bool:
     return shutil.which("gcc") is not None
 
 
-def _compile(build_dir: Path, identifier: str, nx: int, nu: int, ny: int, x0: list[float], p0: list[float]) -> Path:
+def _compile(
+    build_dir: Path, identifier: str, nx: int, nu: int, ny: int, x0: list[float], p0: list[float], bounce: float | None
+) -> Path:
     so = build_dir / f"{identifier}.so"
     (build_dir / "lti_start.h").write_text(
         f"static const double START_X[{nx + 1}] = {{{', '.join(map(repr, [*x0, 0.0]))}}};\n"
@@ -36,6 +38,8 @@ def _compile(build_dir: Path, identifier: str, nx: int, nu: int, ny: int, x0: li
         "gcc", "-shared", "-fPIC", "-O2", "-std=c99", f"-I{FMPY_HEADERS}", f"-I{build_dir}",
         f"-DNX={nx}", f"-DNU={nu}", f"-DNY={ny}", str(HERE / "lti_fmu.c"), "-o", str(so), "-lm",
     ]  # fmt: skip
+    if bounce is not None:
+        cmd.append(f"-DBOUNCE={bounce!r}")
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return so
 
@@ -59,6 +63,7 @@ def build_lti_fmu(
     directional: bool = True,
     interpolate_inputs: bool = False,
     h_int: float = 1e-3,
+    bounce: float | None = None,
 ) -> Path:
     """Write ``out_dir/identifier.fmu`` for der(x) = A x + B u, y = C x + D u and return its path."""
     A, B, C, D = (np.atleast_2d(np.asarray(M, dtype=float)) for M in (A, B, C, D))
@@ -98,7 +103,7 @@ def build_lti_fmu(
             for j in range(M.shape[1]):
                 params.append((f"{label}[{i + 1},{j + 1}]", float(M[i, j])))
     params += [("fail_time", -1.0), ("fail_status", 3.0), ("h_int", h_int)]
-    so = _compile(build, identifier, nx, nu, ny, [float(v) for v in x_start], [v for _, v in params])
+    so = _compile(build, identifier, nx, nu, ny, [float(v) for v in x_start], [v for _, v in params], bounce)
     for name, value in params:
         variability = "tunable" if name.startswith("fail") else "fixed"
         var(name, "parameter", variability, ' initial="exact"', f' start="{value!r}"')
@@ -141,7 +146,7 @@ def build_lti_fmu(
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<fmiModelDescription fmiVersion="2.0" modelName="{identifier}" guid="{guid}" '
-        f'generationTool="o2twin tests lti_fmu" numberOfEventIndicators="0">\n'
+        f'generationTool="o2twin tests lti_fmu" numberOfEventIndicators="{0 if bounce is None else 1}">\n'
         f"{me_xml}{cs_xml}{unit_xml}"
         "  <ModelVariables>\n" + "\n".join(rows) + "\n  </ModelVariables>\n"
         "  <ModelStructure>\n"
