@@ -1,0 +1,39 @@
+"""The shipped scenario files: each loads, passes the safety topology check and uses the default system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controllers.watchdog import check_topology
+from orchestrator.scenario import load_scenario
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+NAMED = ["exercise", "high_altitude", "compressor_wear", "stuck_valve", "o2_sensor_drift", "blocked_cannula",
+         "high_ambient_temperature"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["default", *NAMED])
+def test_scenario_loads_and_is_guarded(name):
+    spec = load_scenario(SCENARIO_DIR / f"{name}.toml")
+    assert spec.name == name and spec.description and "\n" not in spec.description
+    assert spec.watchdog == "watchdog"
+    check_topology(spec)
+    assert spec.summary == "controllers.metrics:concentrator_summary"
+    assert {p.file for p in spec.plots} >= {"pressures.png", "purity.png", "spo2.png", "flow.png",
+                                            "compressor_power.png", "compressor_temperature.png", "valves.png",
+                                            "alarms.png"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_named_scenario_is_the_default_system(name):
+    """Same slaves, wiring, master and recording as default.toml: only parameters and events differ."""
+    base = load_scenario(SCENARIO_DIR / "default.toml")
+    spec = load_scenario(SCENARIO_DIR / f"{name}.toml")
+    assert spec.connections == base.connections
+    assert spec.master == base.master and spec.outputs == base.outputs and spec.plots == base.plots
+    assert {n: (s.fmu, s.block, s.sample_time) for n, s in spec.slaves.items()} == {
+        n: (s.fmu, s.block, s.sample_time) for n, s in base.slaves.items()
+    }
+    assert spec != base
