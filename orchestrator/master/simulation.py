@@ -660,7 +660,7 @@ class Simulation:
             p.wall_s += perf() - t1
             steps += 1
             if not ok:
-                raise SimulationError(
+                raise _StepRejected(
                     f"slave {p.name} rejected (fmi2Discard) the step from t = {t_from:.9g} s by {h_slave:.3g} s"
                     + (f": {slave.last_error_message}" if getattr(slave, "last_error_message", "") else "")
                     + "; try a smaller [master] step or error_control = true"
@@ -757,25 +757,34 @@ class Simulation:
             h_ticks = end - n
             snapshot = self.save_state()
             kept = self.stats["macro_steps"]
-            self._macro_step(n, end)
-            y_big = [self._v[k] for k in watched]
-            self.restore_state(snapshot)
-            self.stats["macro_steps"] = kept
             half = n + h_ticks // 2
-            if half == n:
+            try:
                 self._macro_step(n, end)
-                break
-            self._macro_step(n, half)
-            self._macro_step(half, end)
-            y_small = [self._v[k] for k in watched]
-            err = 0.0
-            for a, b in zip(y_big, y_small, strict=True):
-                scale = o.tolerance * (1.0 + abs(b))
-                e = abs(b - a) / (2**order - 1) / scale
-                if e > err:
-                    err = e
-            if not math.isfinite(err):
+                y_big = [self._v[k] for k in watched]
+                self.restore_state(snapshot)
+                self.stats["macro_steps"] = kept
+                if half == n:
+                    self._macro_step(n, end)
+                    break
+                self._macro_step(n, half)
+                self._macro_step(half, end)
+            except _StepRejected as exc:  # a slave discarded the step: retry smaller, like a too-large error
+                if half == n:
+                    raise
+                log.info("t = %.9g s: %s; retrying with a smaller step", t, exc)
                 err = 1e9
+                discarded: SimulationError | None = exc
+            else:
+                discarded = None
+                y_small = [self._v[k] for k in watched]
+                err = 0.0
+                for a, b in zip(y_big, y_small, strict=True):
+                    scale = o.tolerance * (1.0 + abs(b))
+                    e = abs(b - a) / (2**order - 1) / scale
+                    if e > err:
+                        err = e
+                if not math.isfinite(err):
+                    err = 1e9
             if err <= 1.0:
                 factor = 0.9 * err ** (-1.0 / (order + 1)) if err > 0 else 4.0
                 if factor >= 2.0 and h_ticks == self._h_ticks:
@@ -787,6 +796,8 @@ class Simulation:
             self.stats["macro_steps"] = kept
             self.stats["rejected_steps"] += 1
             if h_ticks <= min_ticks:
+                if discarded is not None:
+                    raise SimulationError(f"{discarded} (also with the smallest step)")
                 raise SimulationError(
                     f"error control cannot meet tolerance {o.tolerance:g} at t = {t:.9g} s with the smallest step "
                     f"{self._time_of(min_ticks) - self._t0:.3g} s (error estimate {err:.3g} x tolerance); "
@@ -795,6 +806,10 @@ class Simulation:
             factor = max(0.25, 0.9 * err ** (-1.0 / (order + 1)))
             self._h_ticks = max(min_ticks, min(h_ticks // 2, int(h_ticks * factor)))
         self._record()
+
+
+class _StepRejected(SimulationError):
+    """A slave discarded a step (fmi2Discard): fatal with fixed steps, a rejection under error control."""
 
 
 def _fgcd(a: Fraction, b: Fraction) -> Fraction:

@@ -6,7 +6,7 @@
  * with u(t) = u + du * (t - t_step) when the master sets first-order input derivatives. Co-Simulation integrates
  * with classical RK4 on sub-steps of at most h_int. NX, NU, NY are compile-time sizes (-DNX=2 ...).
  * Value references: x 0..NX-1, der(x) NX..2NX-1, u, y, then parameters A, B, C, D (row-major), fail_time,
- * fail_status, h_int. fail_time >= 0 makes fmi2DoStep return fail_status (2 Discard, 3 Error) for a step that
+ * fail_status, h_int, max_h. max_h > 0 makes fmi2DoStep discard (fmi2Discard) steps longer than max_h. fail_time >= 0 makes fmi2DoStep return fail_status (2 Discard, 3 Error) for a step that
  * would pass it (a failing FMU for the tests). With -DBOUNCE=e (Model Exchange only) x[0] is an event indicator
  * and the velocity x[1] is reversed and scaled by e when x[0] reaches 0 (a bouncing ball: a state event).
  */
@@ -30,7 +30,8 @@
 #define VR_FAIL_TIME (VR_D + NY * NU)
 #define VR_FAIL_STATUS (VR_FAIL_TIME + 1)
 #define VR_H_INT (VR_FAIL_STATUS + 1)
-#define NVR (VR_H_INT + 1)
+#define VR_MAX_H (VR_H_INT + 1)
+#define NVR (VR_MAX_H + 1)
 #define NP (NVR - VR_A)
 
 typedef struct {
@@ -285,6 +286,11 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean noSet
         int status = (int)P(inst, VR_FAIL_STATUS);
         logmsg(inst, (fmi2Status)status, "injected failure in the step from t = %g", t);
         return (fmi2Status)status;
+    }
+    double max_h = P(inst, VR_MAX_H);
+    if (max_h > 0.0 && h > max_h * (1.0 + 1e-12)) {
+        logmsg(inst, fmi2Discard, "step %g larger than max_h = %g", h, max_h);
+        return fmi2Discard;
     }
     if (fabs(t - inst->s.time) > 1e-9 * (1.0 + fabs(t))) {
         logmsg(inst, fmi2Error, "doStep at t = %g but the FMU is at t = %g", t, inst->s.time);

@@ -102,10 +102,10 @@ def build_lti_fmu(
         for i in range(M.shape[0]):
             for j in range(M.shape[1]):
                 params.append((f"{label}[{i + 1},{j + 1}]", float(M[i, j])))
-    params += [("fail_time", -1.0), ("fail_status", 3.0), ("h_int", h_int)]
+    params += [("fail_time", -1.0), ("fail_status", 3.0), ("h_int", h_int), ("max_h", -1.0)]
     so = _compile(build, identifier, nx, nu, ny, [float(v) for v in x_start], [v for _, v in params], bounce)
     for name, value in params:
-        variability = "tunable" if name.startswith("fail") else "fixed"
+        variability = "tunable" if name.startswith("fail") or name == "max_h" else "fixed"
         var(name, "parameter", variability, ' initial="exact"', f' start="{value!r}"')
 
     def deps(i_row: int, M_x: np.ndarray, M_u: np.ndarray) -> str:

@@ -48,3 +48,19 @@ def test_stepping_after_failure_is_refused(oscillator_fmus):
         sim.run()
     with pytest.raises(SimulationError, match="has finished"):
         sim.step()
+
+
+def test_discard_under_error_control_retries_smaller(oscillator_fmus):
+    """An FMU that discards steps longer than 0.02 s: fatal with a fixed 0.1 s step, absorbed by error control."""
+    system = oscillator_system(oscillator_fmus())
+    system.parameters["mass2"] = {"max_h": 0.02}
+    with pytest.raises(SimulationError, match=r"slave mass2 rejected \(fmi2Discard\).*step 0.1 larger than max_h"):
+        Simulation(system, MasterOptions(step=0.1, stop_time=0.5)).run()
+    system = oscillator_system(oscillator_fmus())
+    system.parameters["mass2"] = {"max_h": 0.02}
+    rec = MemoryRecorder()
+    sim = Simulation(system, MasterOptions(step=0.1, stop_time=0.5, error_control=True, tolerance=1e-2),
+                     recorders=[rec])  # fmt: skip
+    sim.run()
+    assert rec.times[-1] == 0.5 and sim.stats["rejected_steps"] >= 1
+    assert max(b - a for a, b in zip(rec.times, rec.times[1:], strict=False)) <= 0.04 + 1e-12  # two halves of 0.02
