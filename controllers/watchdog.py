@@ -3,8 +3,9 @@
 Controllers send *requests* (``duty_req``, ``cmd_*_req``, ``Q_set_req``); the watchdog reads the plant's sensors and
 sends the *safe commands* (``duty``, ``cmd_*``, ``Q_set``) that alone may drive the plant's actuator inputs
 (``check_topology`` enforces this for a scenario). One update is a fixed sequence of comparisons on scalars: O(1),
-no I/O, no allocation except one log entry when an alarm condition starts or ends; the outputs are written into the
-same dict every sample.
+no I/O, no containers created per step (the outputs are written into the same dict every sample, the state lives in
+preallocated attributes; only CPython's boxed float intermediates remain); one log entry is allocated when an alarm
+condition starts or ends.
 
 Limits (defaults from the design seed; gauge pressure at the compressor outlet, relative to ``p_ambient``):
 

@@ -267,3 +267,20 @@ def test_rollback_restores_state_and_trims_the_event_log():
     assert d.wd.events == []
     b = [d.step(p_feed=barg_to_pa(3.2)) for _ in range(5)]
     assert a == b and len(d.wd.events) == 1
+
+
+def test_steady_operation_retains_no_memory():
+    """4,000 samples without alarm transitions keep memory flat (no per-step containers, no log growth)."""
+    import tracemalloc
+
+    d = Driver()
+    d.run(5.0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        d.run(200.0)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert d.wd.events == []
+    assert after - before < 4096, f"{after - before} bytes retained"
