@@ -8,9 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fmpy import read_model_description
+from fmpy import calloc, free, read_model_description
 from fmpy.fmi1 import FMICallException
-from fmpy.fmi2 import FMU2Slave
+from fmpy.fmi2 import (
+    FMU2Slave,
+    fmi2CallbackAllocateMemoryTYPE,
+    fmi2CallbackFreeMemoryTYPE,
+    fmi2CallbackFunctions,
+    fmi2CallbackLoggerTYPE,
+)
 from fmu_session import open_fmu, start, unzipped
 
 
@@ -66,8 +72,19 @@ def test_wrong_guid_is_refused(fmu_of: Callable[[str], Path]) -> None:
         modelIdentifier=md.coSimulation.modelIdentifier,
         instanceName="wrong",
     )
+    messages: list[str] = []
+
+    def logger(env: object, instance_name: bytes, status: int, category: bytes, message: bytes) -> None:
+        messages.append(message.decode(errors="replace"))
+
+    # Explicit callbacks: fmpy's module-level default logger proxy can be left dangling by earlier fmpy calls.
+    callbacks = fmi2CallbackFunctions()
+    callbacks.logger = fmi2CallbackLoggerTYPE(logger)
+    callbacks.allocateMemory = fmi2CallbackAllocateMemoryTYPE(calloc)
+    callbacks.freeMemory = fmi2CallbackFreeMemoryTYPE(free)
     with pytest.raises(Exception, match="Failed to instantiate"):
-        slave.instantiate()
+        slave.instantiate(callbacks=callbacks)
+    assert any("GUID" in m and "does not match" in m for m in messages), messages
 
 
 def test_integration_failure_names_time_and_reason_and_keeps_last_good_time(fmu_of: Callable[[str], Path]) -> None:
