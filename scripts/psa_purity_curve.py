@@ -76,11 +76,11 @@ def main() -> int:
     fig.savefig(png_path, dpi=110)
     for row in rows:
         LOG.info(
-            "%5.2f L/min: %.2f %% O2, recovery %.1f %%, %.2f kWh/m3",
+            "%5.2f L/min: %.2f %% O2, recovery %.1f %%, %.2f kWh/m3 (adiabatic)",
             row["flow_slpm"],
             100 * row["purity_O2"],
             100 * row["recovery_O2"],
-            row["specific_energy_kwh_m3"],
+            row["specific_energy_adiabatic_kwh_m3"],
         )
     LOG.info("wrote %s and %s", csv_path, png_path)
     return 0

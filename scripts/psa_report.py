@@ -29,6 +29,7 @@ from orchestrator.psa_validation import (  # noqa: E402
     PSARun,
     cold_start_times,
     compression_power_w,
+    compressor_model_power_w,
     psa_fmu,
     specific_energy_kwh_per_m3,
     total_balance_error,
@@ -104,6 +105,7 @@ def main() -> int:
         peaks[y_ar] = max(run.output(s[1], "y_O2_product") for s in run.samples)
 
     power = compression_power_w(op.m_flow_feed_kg_s, last.p_feed_mean_pa, op.t_feed_k)
+    compressor = compressor_model_power_w(op.m_flow_feed_kg_s, last.p_feed_mean_pa)
     result = {
         "rated_flow_slpm": RATED_FLOW_SLPM,
         "feed_kg_s": RATED_FEED_KG_S,
@@ -118,8 +120,12 @@ def main() -> int:
         "p_bed_max_bar": last.p_bed_max_pa / 1e5,
         "p_tank_mean_bar": last.p_tank_mean_pa / 1e5,
         "t_bed_mean_c": last.t_bed_mean_k - 273.15,
-        "compressor_power_w": power,
-        "specific_energy_kwh_m3": specific_energy_kwh_per_m3(last, op, cold.timing.period_s),
+        "p_feed_mean_bar": last.p_feed_mean_pa / 1e5,
+        "compressor_model_duty": compressor["duty"],
+        "compressor_model_power_w": compressor["power"],
+        "specific_energy_kwh_m3": specific_energy_kwh_per_m3(last, op, cold.timing.period_s, compressor["power"]),
+        "adiabatic_power_w": power,
+        "specific_energy_adiabatic_kwh_m3": specific_energy_kwh_per_m3(last, op, cold.timing.period_s),
         "balance_error_10_cycles": balance.tolist(),
         "cold_start_s": {f"{100 * k:.0f}%": v for k, v in times.items()},
         "peak_O2_1slpm_with_argon": peaks[0.00934],

@@ -12,8 +12,8 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   parameter Real V_tank(unit="m3") = 1.0e-3 "Product tank volume";
   parameter Real d_feed_valve(unit="m") = 3.0e-3 "Feed valve orifice diameter";
   parameter Real d_vent_valve(unit="m") = 4.0e-3 "Exhaust valve orifice diameter (incl. muffler)";
-  parameter Real d_equalize_valve(unit="m") = 1.5e-3 "Equalisation valve orifice diameter";
-  parameter Real d_purge(unit="m") = 0.9e-3 "Purge orifice diameter";
+  parameter Real d_equalize_valve(unit="m") = 2.5e-3 "Equalisation valve orifice diameter";
+  parameter Real d_purge(unit="m") = 0.7e-3 "Purge orifice diameter";
   parameter Real d_check_valve(unit="m") = 3.0e-3 "Product check valve orifice diameter";
   parameter Real d_flow_control(unit="m") = 1.5e-3 "Flow control valve orifice diameter when fully open";
   parameter Real tau_sensor_O2(unit="s") = 2 "Ultrasonic O2 sensor time constant";
@@ -132,8 +132,8 @@ manifold pressure p_feed is a state, so the compressor FMU (flow depends on disc
 a capacitance. The cumulative counters N_feed, N_product, N_vent and the inventory N_inventory (i = N2, O2, Ar)
 satisfy N_feed - N_product - N_vent = N_inventory - N_inventory(0) up to the integrator tolerance.</p>
 <p><b>Reference design</b> (5 L/min class, rated 5.0 standard L/min at &gt;= 90 % O2): two Li-LSX beds
-50 mm x 220 mm (0.43 L, 0.32 kg each), 1 L product tank, feed 1.55 g/s of air (72 standard L/min) at
-2.0-2.4 bar abs, 7 s cycle (3.0 s adsorption, 0.5 s equalisation per bed). At cyclic steady state: 92.1 % O2,
-30.5 % O2 recovery. Sizing, validation and measured figures: docs/physics.md.</p>
+50 mm x 220 mm (0.43 L, 0.32 kg each), 1 L product tank, feed 1.28 g/s of air (59 standard L/min) at
+1.9-2.4 bar abs, 7 s cycle (3.0 s adsorption, 0.5 s equalisation per bed). At cyclic steady state: 91.9 % O2,
+36.9 % O2 recovery. Sizing, validation and measured figures: docs/physics.md.</p>
 </html>"));
 end PSAUnit;
