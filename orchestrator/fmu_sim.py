@@ -60,26 +60,9 @@ def load_fmu(path: Path, output_names: list[str], parameters: dict[str, float] |
 
 def _collecting_callbacks(messages: list[str]):
     """fmi2CallbackFunctions whose logger appends 'category: message' to messages (fmpy formats the varargs)."""
-    from ctypes import byref
+    from orchestrator.fmu_logging import fmi2_callbacks
 
-    from fmpy.fmi2 import (
-        calloc,
-        fmi2CallbackAllocateMemoryTYPE,
-        fmi2CallbackFreeMemoryTYPE,
-        fmi2CallbackFunctions,
-        fmi2CallbackLoggerTYPE,
-        free,
-    )
-    from fmpy.logging import addLoggerProxy
-
-    def logger(_env, _instance, _status, category, message):
-        messages.append(f"{category.decode(errors='replace')}: {message.decode(errors='replace')}")
-
-    callbacks = fmi2CallbackFunctions()
-    callbacks.logger = fmi2CallbackLoggerTYPE(logger)
-    callbacks.allocateMemory = fmi2CallbackAllocateMemoryTYPE(calloc)
-    callbacks.freeMemory = fmi2CallbackFreeMemoryTYPE(free)
-    addLoggerProxy(byref(callbacks))
+    callbacks, _ = fmi2_callbacks(lambda _status, category, message: messages.append(f"{category}: {message}"))
     return callbacks
 
 

@@ -26,10 +26,7 @@ from fmpy.fmi1 import FMICallException
 from fmpy.fmi2 import (
     FMU2Model,
     FMU2Slave,
-    fmi2CallbackAllocateMemoryTYPE,
-    fmi2CallbackFreeMemoryTYPE,
     fmi2CallbackFunctions,
-    fmi2CallbackLoggerTYPE,
     fmi2Discard,
     fmi2False,
     fmi2FMUstate,
@@ -38,17 +35,12 @@ from fmpy.fmi2 import (
 )
 
 from orchestrator.errors import SimulationError, SystemDefinitionError
+from orchestrator.fmu_logging import fmi2_callbacks, release
 from orchestrator.slaves.base import Slave, SlaveInfo, Variable
 
 _STATUS_LEVEL = {0: logging.DEBUG, 1: logging.WARNING, 2: logging.WARNING, 3: logging.ERROR, 4: logging.CRITICAL}
 _STATUS_NAME = {0: "OK", 1: "Warning", 2: "Discard", 3: "Error", 4: "Fatal", 5: "Pending"}
 _TYPE = {"Real": "Real", "Integer": "Integer", "Enumeration": "Integer", "Boolean": "Boolean", "String": "String"}
-
-try:  # fmpy's native proxy formats the FMU's printf-style variadic log arguments before Python sees them
-    from fmpy import calloc, free
-    from fmpy.logging import addLoggerProxy
-except ImportError:  # pragma: no cover - fmpy always ships it on supported platforms
-    addLoggerProxy = None
 
 
 class _FmuState:
@@ -116,23 +108,16 @@ class _FmuSlaveBase(Slave):
         self.info = SlaveInfo(direct_feedthrough=_direct_feedthrough(md))
         self._fmu: Any = None
         self._states: weakref.WeakSet[_FmuState] = weakref.WeakSet()
-        self._logger_callback = fmi2CallbackLoggerTYPE(self._on_log)
+        self._log_key: int | None = None
 
     # ---------------------------------------------------------------- logging
-    def _on_log(self, env: Any, instance: bytes, status: int, category: bytes, message: bytes) -> None:
-        text = message.decode("utf-8", "replace") if message else ""
-        cat = category.decode("utf-8", "replace") if category else ""
+    def _on_log(self, status: int, cat: str, text: str) -> None:
         if status > fmi2Warning:
             self.last_error_message = text
         self.log.log(_STATUS_LEVEL.get(status, logging.ERROR), "[%s] %s", cat, text)
 
     def _callbacks(self) -> fmi2CallbackFunctions:
-        callbacks = fmi2CallbackFunctions()
-        callbacks.logger = self._logger_callback
-        callbacks.allocateMemory = fmi2CallbackAllocateMemoryTYPE(calloc)
-        callbacks.freeMemory = fmi2CallbackFreeMemoryTYPE(free)
-        if addLoggerProxy is not None:
-            addLoggerProxy(ctypes.byref(callbacks))
+        callbacks, self._log_key = fmi2_callbacks(self._on_log)
         self._callbacks_ref = callbacks  # keep alive as long as the instance
         return callbacks
 
@@ -328,6 +313,9 @@ class _FmuSlaveBase(Slave):
         except FMICallException as exc:
             self.log.warning("fmi2Terminate failed: %s", exc)
         fmu.freeInstance()
+        if self._log_key is not None:
+            release(self._log_key)
+            self._log_key = None
         self._fmu = None
         self._cleanup()
         self._unzip_dir = None

@@ -3,6 +3,7 @@ the Python log under o2twin.fmu.<slave>, and the recorders keep everything up to
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
@@ -64,3 +65,20 @@ def test_discard_under_error_control_retries_smaller(oscillator_fmus):
     sim.run()
     assert rec.times[-1] == 0.5 and sim.stats["rejected_steps"] >= 1
     assert max(b - a for a, b in zip(rec.times, rec.times[1:], strict=False)) <= 0.04 + 1e-12  # two halves of 0.02
+
+
+def test_fmu_log_messages_reach_their_own_slave_after_other_instances_are_freed(oscillator_fmus, caplog):
+    """Each FMU's messages go to its own logger, also when it is not the last instance created and after other
+    instances (and their callbacks) have been freed (fmpy's logger proxy holds one process-wide pointer)."""
+    earlier = Simulation(oscillator_system(oscillator_fmus()), MasterOptions(step=0.1, stop_time=0.2))
+    earlier.run()
+    del earlier
+    gc.collect()
+
+    system = oscillator_system(oscillator_fmus())
+    system.parameters["mass1"] = {"fail_time": 0.15, "fail_status": 3.0}  # mass1 is created before mass2
+    sim = Simulation(system, MasterOptions(step=0.1, stop_time=1.0))
+    with caplog.at_level(logging.ERROR, logger="o2twin.fmu"), pytest.raises(SimulationError, match="slave mass1"):
+        sim.run()
+    names = {r.name for r in caplog.records if "injected failure" in r.getMessage()}
+    assert names == {"o2twin.fmu.mass1"}
