@@ -235,6 +235,9 @@ def execute(
         constants=parameter_constants(spec),
     )
     sim.recorders.append(recorder)
+    watchdog = sim.system.slaves.get(spec.watchdog) if spec.watchdog else None
+    if watchdog is not None and hasattr(watchdog, "event_listener"):
+        watchdog.event_listener = recorder.log_event  # alarms land in the results' event log
     hil = None
     if spec.plant is not None:  # hardware in the loop: device samples next to the results, link figures in metrics
         hil = importlib.import_module("orchestrator.hil.plant")

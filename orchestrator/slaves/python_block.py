@@ -54,10 +54,15 @@ class PythonBlock(Slave):
 
     def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
         for key, value in (parameters or {}).items():
-            if key not in self.p:
+            if key in self.p:
+                self.p[key] = value
+            elif key in self._u:  # a start value for an input (used until a connection or event sets it)
+                self._u[key] = float(value)
+            else:
                 known = ", ".join(sorted(self.p)) or "none"
-                raise SystemDefinitionError(f"{self.name}: unknown parameter '{key}' (parameters: {known})")
-            self.p[key] = value
+                raise SystemDefinitionError(
+                    f"{self.name}: unknown parameter '{key}' (parameters: {known}; inputs may be given start values)"
+                )
         self.validate_parameters()
         self._t0 = start_time
         self._next_k = 0

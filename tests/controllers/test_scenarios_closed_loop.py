@@ -17,6 +17,7 @@ on demand (cached in fmus/); the module is skipped, with the exporter's message,
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ class Run:
 
     def __init__(self, out_dir: Path, spec) -> None:
         self.spec = spec
+        self.out_dir = out_dir
         self.s = read_signals_csv(out_dir / "signals.csv")
         self.metrics = read_metrics(out_dir)
         self.t = self.s["time"]
@@ -265,6 +267,10 @@ def test_thermal_shutdown_trips_and_latches_short(plant_fmus, tmp_path_factory):
     after = np.polyfit(t[-300:], t_head[-300:], 1)[0]  # K/s over the last 30 s
     assert heating > 0.02 and after < 0.0, "heating stops with the compressor; the head cools (slowly: no fan)"
     assert run.bit("THERMAL_SHUTDOWN")[k:].all() and (run.s["watchdog.alarm_level"][k:] == 3).all()
+    # The watchdog's own log reaches the results' event log, at the trip time.
+    logged = [json.loads(line) for line in (run.out_dir / "events.jsonl").read_text().splitlines()]
+    thermal = [e for e in logged if "THERMAL" in json.dumps(e).upper() and e.get("source") != "master"]
+    assert thermal and abs(thermal[0]["time"] - t[k]) < 1.0, thermal[:3]
 
 
 # ------------------------------------------------------------------------------------------------------------------
