@@ -31,11 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="O2 Twin: digital twin of a medical oxygen concentrator (Modelica -> FMU -> co-simulation).",
     )
     parser.add_argument("--version", action="version", version=f"o2twin {__version__}")
+    # -v/-q work before or after the sub-command; SUPPRESS keeps a sub-command's default from overriding the top's.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output (-vv debug)"
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="warnings and errors only, no progress bar",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, no progress bar")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=False, help="warnings and errors only, no progress bar"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
-        cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
+        cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__, parents=[common])
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser

@@ -173,9 +173,8 @@ class System:
         for slave in self.slaves.values():
             for var in slave.inputs():
                 qualified = f"{slave.name}.{var.name}"
-                if qualified not in driven:
-                    value = self.start_values.get(qualified, var.start)
-                    warnings.append(f"input {qualified} is not connected; its start value {value!r} is used")
+                if qualified not in driven and qualified not in self.start_values:
+                    warnings.append(f"input {qualified} is not connected; its start value {var.start!r} is used")
         for w in warnings:
             log.warning(w)
         return warnings

@@ -50,7 +50,7 @@ def test_default_cycle_is_7_5_s_and_visits_all_steps_in_order():
 
 
 def test_valve_patterns_are_mirrored_and_never_feed_and_vent_the_same_bed():
-    rows = run(make(), 7.5)
+    rows = run(make(purge_opening=0.3), 7.5)
     seen = {}
     for _, y in rows:
         seen[int(y["step_index"])] = tuple(y[v] for v in VALVES)
