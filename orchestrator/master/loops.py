@@ -82,6 +82,7 @@ class LoopSolver:
         self.last: dict[Slave, list[float]] = {}
         self._gain = [e.gain for e in self.edges]
         self._offset = [e.offset for e in self.edges]
+        self._identity = all(g == 1.0 for g in self._gain) and not any(self._offset)
         self._plan = [(self._writers[s], ks) for s, ks in self._inputs.items()]
         self._read_plan = [(s, self._readers[s], ks, len(ks)) for s, ks in self._outputs.items()]
         #: Inverse of the last Newton matrix (I - dG/du), reused across iterations and macro steps (chord
@@ -104,6 +105,8 @@ class LoopSolver:
             for k, value in zip(ks, values[:n], strict=True):
                 y[k] = value
             last[slave] = values[n:]
+        if self._identity:
+            return y
         return [g * yk + o for g, yk, o in zip(self._gain, y, self._offset, strict=True)]
 
     def _jacobian(self, u: Sequence[float], gu: Sequence[float]) -> np.ndarray:

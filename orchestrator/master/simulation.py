@@ -622,13 +622,14 @@ class Simulation:
         t_end = self._time_of(end)
         h = t_end - t
         v = self._v
-        v_t = list(v)
-        extrapolate = self.options.extrapolation == 1 and self._v_prev is not None
+        jacobi = self.options.algorithm == "jacobi"
+        order1 = self.options.extrapolation == 1
+        v_t = list(v) if (jacobi or order1 or self._multirate) else v  # the values at t, where they are needed
+        extrapolate = order1 and self._v_prev is not None
         slope = None
         if extrapolate:
             dt_prev = t - self._time_of(self._n_prev)
             slope = [(a - b) / dt_prev for a, b in zip(v_t, self._v_prev, strict=True)]
-        jacobi = self.options.algorithm == "jacobi"
         perf = wallclock.perf_counter
         steps = 0
         stepped: set[int] = set()
@@ -670,7 +671,7 @@ class Simulation:
                 stepped.add(p.index)
         if jacobi:
             self._read_all(t_end)
-        self._v_prev = v_t
+        self._v_prev = v_t if order1 else None
         self._n_prev = n
         self._n = end
         self._update(t_end)
