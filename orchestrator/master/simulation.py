@@ -68,6 +68,7 @@ class _SlavePlan:
         "slave",
         "wall_s",
         "write",
+        "written",
     )
 
 
@@ -225,6 +226,7 @@ class Simulation:
             p.rate = 1 if o.error_control else int(o.rates.get(s.name, 1))
             p.period_end = None
             p.wall_s = 0.0
+            p.written = None  # the input values last written (None: unknown), to skip needless updates
             self._plans.append(p)
         if o.error_control and o.rates:
             self._warn("error control steps every slave at every step; [master] rates are ignored")
@@ -279,7 +281,7 @@ class Simulation:
             for p in self._plans:
                 self._write_inputs(p, t)
             self._read_all(t)
-            self._update(t)
+            self._update(t, force=True)
         except O2TwinError as exc:
             self._fail(exc)
             raise
@@ -314,7 +316,7 @@ class Simulation:
         if not self._initialised:
             self.initialise()
         self._set_value(qualified, value, self.time)
-        self._update(self.time)
+        self._update(self.time, force=True)
 
     def _set_value(self, qualified: str, value: float, t: float) -> None:
         slave_name, var_name = split_name(qualified)
@@ -459,6 +461,7 @@ class Simulation:
         self._n_prev, self._n = n_prev, n
         for p, pe, ov in zip(self._plans, period_ends, overrides, strict=True):
             p.period_end, p.overrides = pe, dict(ov)
+            p.written = None
         self._drifts = dict(drifts)
         self._next_event = next_event
         for solver, state in zip([sv for _, sv in self._blocks if sv is not None], solvers, strict=True):
@@ -537,7 +540,9 @@ class Simulation:
 
     def _write_inputs(self, p: _SlavePlan, t: float) -> None:
         if p.write is not None:
-            p.write(self._inputs_at(p))
+            values = self._inputs_at(p)
+            p.write(values)
+            p.written = values
 
     def _read(self, p: _SlavePlan, t: float) -> None:
         if p.out_ids:
@@ -558,14 +563,28 @@ class Simulation:
         for p in self._plans:
             self._read(p, t)
 
-    def _update(self, t: float) -> None:
-        """Consistent outputs at t: feedthrough slaves re-read after their inputs are set; loops solved."""
+    def _update(self, t: float, force: bool = False) -> None:
+        """Consistent outputs at t: feedthrough slaves re-read after their inputs are set; loops solved.
+
+        A feedthrough slave whose inputs equal the values it last received keeps the outputs read after its step
+        (re-setting the same inputs changes nothing) unless ``force`` (after events, which may change parameters).
+        """
         for plans, solver in self._blocks:
+            if solver is None:
+                for p in plans:
+                    if p.rate != 1 and p.period_end is not None:  # a slow slave mid-period: inputs frozen
+                        self._read(p, t)
+                        continue
+                    values = self._inputs_at(p)
+                    if force or values != p.written:
+                        p.write(values)
+                        p.written = values
+                        self._read(p, t)
+                continue
             for p in plans:
                 if p.rate == 1 or p.period_end is None:
                     self._write_inputs(p, t)
-                if solver is None:
-                    self._read(p, t)
+                p.written = None  # the solver sets loop inputs itself
             if solver is not None:
                 self.stats["loop_solves"] += 1
                 u0 = [e.gain * self._v[self._sid[f"{e.source.name}.{e.source_var}"]] + e.offset for e in solver.edges]
@@ -611,7 +630,7 @@ class Simulation:
         n = self._n
         if self._next_event < len(self._event_ticks) and self._event_ticks[self._next_event] <= n:
             self._apply_events(n)
-            self._update(self._time_of(n))
+            self._update(self._time_of(n), force=True)
         end = self._next_stop(n, self._macro_ticks)
         self._macro_step(n, end)
         self._record()
@@ -654,6 +673,7 @@ class Simulation:
                         for k, value in p.overrides.items():
                             values[k] = value
                     p.write(values)
+                    p.written = values
             else:
                 self._set_slave_inputs(p, v, v_t, slope, h, stepped, jacobi)
             t1 = perf()
@@ -709,6 +729,7 @@ class Simulation:
                 for k, value in p.overrides.items():
                     values[k] = value
             p.write(values)
+            p.written = values
             return
         values = []
         derivs = {}
@@ -726,6 +747,7 @@ class Simulation:
             else:  # no input derivatives: hold the value the line has at mid-step
                 values.append(g * (v_t[s] + 0.5 * h * d) + o)
         p.write(values)
+        p.written = None  # extrapolated values (or derivatives): an update must set the values at t + h
         if derivs:
             p.slave.set_input_derivatives(derivs, 1)
 
@@ -748,7 +770,7 @@ class Simulation:
         n = self._n
         t = self._time_of(n)
         if self._apply_events(n):
-            self._update(t)
+            self._update(t, force=True)
         order = 1 + o.extrapolation  # local coupling error ~ h**(order + 1)
         min_ticks = max(1, self._ticks(o.min_step) if o.min_step else 1)
         max_ticks = self._ticks(o.max_step) if o.max_step else self._macro_ticks * 2**_FINE_LEVELS
