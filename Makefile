@@ -33,8 +33,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-bench: $(STAMP)
-	$(PY) scripts/run_benchmarks.py
+bench: $(STAMP)  ## every benchmark; each writes its measured figures into docs/ (see docs/benchmarks.md)
+	$(PY) scripts/bench_export.py
+	$(PY) scripts/bench_cs_solver.py --write-docs
+	$(PY) scripts/bench_psa.py
+	$(PY) scripts/bench_master.py
+	$(PY) scripts/bench_controllers.py
+	$(PY) scripts/bench_hil.py --write-docs
 
 clean:
 	rm -rf build results fmus/*.fmu
