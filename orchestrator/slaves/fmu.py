@@ -454,28 +454,25 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
             raise NotImplementedError(f"{self.name} accepts first-order input derivatives only")
         self._input_slopes = {k: float(v) for k, v in derivatives.items()}
 
-    def _rhs(self, t: float, x: np.ndarray, t_start: float) -> np.ndarray:
-        fmu = self._fmu
+    def _set_point(self, t: float, x: np.ndarray, t_start: float) -> None:
+        """Put the FMU at (t, x) with the inputs as they are during the step started at t_start."""
         if self._input_slopes:
             dt = t - t_start
             self.set_inputs_raw({k: self._inputs_at_t[k] + s * dt for k, s in self._input_slopes.items()})
-        fmu.setTime(t)
+        self._fmu.setTime(t)
         self._x[:] = x
-        fmu.setContinuousStates(self._x_c, self._nx)
-        fmu.getDerivatives(self._dx_c, self._nx)
+        self._fmu.setContinuousStates(self._x_c, self._nx)
+
+    def _rhs(self, t: float, x: np.ndarray, t_start: float) -> np.ndarray:
+        self._set_point(t, x, t_start)
+        self._fmu.getDerivatives(self._dx_c, self._nx)
         self.rhs_evaluations += 1
         return self._dx.copy()
 
     def _indicators(self, t: float, x: np.ndarray, t_start: float) -> np.ndarray:
         """Event indicators at (t, x), inputs as during the step."""
-        fmu = self._fmu
-        if self._input_slopes:
-            dt = t - t_start
-            self.set_inputs_raw({k: self._inputs_at_t[k] + s * dt for k, s in self._input_slopes.items()})
-        fmu.setTime(t)
-        self._x[:] = x
-        fmu.setContinuousStates(self._x_c, self._nx)
-        fmu.getEventIndicators(self._z_c, self._nz)
+        self._set_point(t, x, t_start)
+        self._fmu.getEventIndicators(self._z_c, self._nz)
         return self._z
 
     def _event_functions(self, t_now: float, x0: np.ndarray, t_start: float) -> list[Callable[..., float]]:
