@@ -44,6 +44,13 @@ def _fraction(x: float) -> Fraction:
     return Fraction(repr(float(x)))
 
 
+def _as_slice(ids: list[int]) -> slice | None:
+    """ids as a slice when they are consecutive (the usual case), else None."""
+    if ids and ids == list(range(ids[0], ids[0] + len(ids))):
+        return slice(ids[0], ids[0] + len(ids))
+    return None
+
+
 class _SlavePlan:
     """Precomputed per-slave data for the hot loop."""
 
@@ -59,6 +66,7 @@ class _SlavePlan:
         "name",
         "out_ids",
         "out_names",
+        "out_slice",
         "overrides",
         "period_end",
         "period_start",
@@ -198,9 +206,10 @@ class Simulation:
         for s in slaves:
             s.setup(self._t0, system.slave_parameters(s.name))
         # signals: every connection source and every recorded variable
-        self._sid: dict[str, int] = {}
-        for name in [*system.connected_signals(), *self._record_names]:
-            self._sid.setdefault(name, len(self._sid))
+        # Each slave's signals get consecutive ids, so storing its outputs is one slice assignment.
+        signals = list(dict.fromkeys([*system.connected_signals(), *self._record_names]))
+        signals.sort(key=lambda q: self._index[split_name(q)[0]])
+        self._sid: dict[str, int] = {name: k for k, name in enumerate(signals)}
         self._v = [0.0] * len(self._sid)
         self._v_prev: list[float] | None = None
         self._n_prev: int | None = None
@@ -210,6 +219,7 @@ class Simulation:
             p.index, p.name, p.slave = i, s.name, s
             p.out_names = [split_name(q)[1] for q in self._sid if split_name(q)[0] == s.name]
             p.out_ids = [self._sid[f"{s.name}.{v}"] for v in p.out_names]
+            p.out_slice = _as_slice(p.out_ids)
             p.read = s.output_reader(p.out_names)
             conns = [c for c in system.connections if c.target_slave == s.name]
             p.in_names = [c.target_var for c in conns]
@@ -524,6 +534,7 @@ class Simulation:
                         p = self._plans[self._index[sn]]
                         p.out_names.append(vn)
                         p.out_ids.append(self._sid[q])
+                        p.out_slice = _as_slice(p.out_ids)
                         p.read = p.slave.output_reader(p.out_names)
                     self._drifts[self._sid[q]] = (float(rate), ev.time)
             log.info("t = %.9g s: %s", t, ev.describe())
@@ -551,8 +562,11 @@ class Simulation:
     def _store(self, p: _SlavePlan, values: Sequence[float], t: float) -> None:
         """Put a slave's output values (in p.out_names order) into the signal table, applying drifts."""
         v = self._v
-        for k, value in zip(p.out_ids, values, strict=True):
-            v[k] = value
+        if p.out_slice is not None:  # the reader returns exactly len(out_ids) values
+            v[p.out_slice] = values
+        else:
+            for k, value in zip(p.out_ids, values, strict=True):
+                v[k] = value
         if self._drifts:
             for k in p.out_ids:
                 d = self._drifts.get(k)
@@ -650,6 +664,7 @@ class Simulation:
             dt_prev = t - self._time_of(self._n_prev)
             slope = [(a - b) / dt_prev for a, b in zip(v_t, self._v_prev, strict=True)]
         perf = wallclock.perf_counter
+        drifting = bool(self._drifts)
         steps = 0
         stepped: set[int] = set()
         for p in self._plans:
@@ -687,7 +702,10 @@ class Simulation:
                     + "; try a smaller [master] step or error_control = true"
                 )
             if not jacobi:
-                self._read(p, t_end)
+                if p.out_slice is not None and not drifting:  # _read inlined: the common case
+                    v[p.out_slice] = p.read()
+                else:
+                    self._read(p, t_end)
                 stepped.add(p.index)
         if jacobi:
             self._read_all(t_end)
