@@ -357,8 +357,8 @@ def build_system(spec: ScenarioSpec, check: bool = True) -> System:
         for slave in system.slaves.values():
             try:
                 slave.terminate()
-            except Exception:
-                log.debug("terminate %s after a build error failed", slave.name, exc_info=True)
+            except Exception as err:  # best effort: the build error raised below is what the user needs
+                log.debug("terminate %s after a build error failed: %s", slave.name, err)
         raise
     return system
 
