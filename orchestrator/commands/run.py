@@ -261,12 +261,12 @@ def execute(
         (out_dir / "traceback.txt").write_text("".join(traceback.format_exception(err)), encoding="utf-8")
     finally:
         if status != "ok":
-            failed_at = sim.time if sim._initialised else spec.start_time
+            failed_at = sim.time if sim.initialised else spec.start_time
             try:
                 sim.finish(status="failed" if status == "failed" else "stopped", error=error)
             except Exception:  # finishing is best effort after a failure
                 log.debug("finish after failure raised", exc_info=True)
-        if not sim._initialised:  # failed while setting up the slaves: release them, leave empty signal files
+        if not sim.initialised:  # failed while setting up the slaves: release them, leave empty signal files
             for slave in sim.system.slaves.values():
                 try:
                     slave.terminate()

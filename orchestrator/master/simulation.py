@@ -299,6 +299,11 @@ class Simulation:
 
     # --------------------------------------------------------------- public API
     @property
+    def initialised(self) -> bool:
+        """True once every slave is set up and the outputs at the start time are consistent."""
+        return self._initialised
+
+    @property
     def time(self) -> float:
         """Current simulated time in s."""
         return self._time_of(self._n)
