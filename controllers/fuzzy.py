@@ -51,9 +51,9 @@ from collections.abc import Mapping
 import numpy as np
 import skfuzzy
 
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
 from orchestrator.units import slpm_to_m3s
 
 ERROR_UNIVERSE = np.linspace(-3.0, 3.0, 121)

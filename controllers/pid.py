@@ -31,9 +31,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
 from orchestrator.units import barg_to_pa
 
 _PA_PER_BAR = 1e5

@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
 
 VALVES = ("cmd_feed_A", "cmd_feed_B", "cmd_vent_A", "cmd_vent_B", "cmd_equalize")
 STEP_NAMES = (

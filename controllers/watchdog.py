@@ -46,9 +46,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
 from orchestrator.units import P_ATM_PA, slpm_to_m3s
 
 LEVEL_NAMES = ("none", "low", "medium", "high")
@@ -457,7 +457,7 @@ class SafetyWatchdog(PythonBlock):
 def check_topology(spec: Any) -> None:
     """Reject a scenario whose plant actuators can be driven around the watchdog.
 
-    ``spec`` is an orchestrator.scenario_schema.ScenarioSpec with ``spec.watchdog`` naming the watchdog slave. Every
+    ``spec`` is an orchestrator.scenario.spec.ScenarioSpec with ``spec.watchdog`` naming the watchdog slave. Every
     connection into an actuator input (duty, cmd_*, Q_set) of an FMU slave must come from the watchdog's output of
     the same name with gain 1 and offset 0; every actuator input of the known O2Twin plant classes must be connected;
     the watchdog's sensor inputs (p_feed, sensor_O2, T_head, sensor_Q) must be connected. Raises

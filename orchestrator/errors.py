@@ -24,9 +24,17 @@ class SystemDefinitionError(O2TwinError):
 
 
 class SimulationError(O2TwinError):
-    """A failure during a run (slave error, non-convergence); results recorded up to it are kept on disk."""
+    """A failure during a run (slave error, non-convergence); results recorded up to it are kept on disk.
+
+    ``slave`` names the slave it came from and ``time`` the simulated time (s), where known.
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, slave: str | None = None, time: float | None = None) -> None:
+        super().__init__(message)
+        self.slave = slave
+        self.time = time
 
 
 class DeviceError(O2TwinError):

@@ -27,7 +27,7 @@ from controllers.fuzzy import FuzzyTitrator
 from controllers.pid import PressurePID
 from controllers.sequencer import PSASequencer
 from controllers.watchdog import SafetyWatchdog
-from orchestrator import PROJECT_ROOT
+from orchestrator.paths import PROJECT_ROOT
 from orchestrator.units import barg_to_pa, degc_to_k, slpm_to_m3s
 
 log = logging.getLogger("bench_controllers")
@@ -85,14 +85,15 @@ def per_step_cost(steps: int, repeats: int = 5) -> dict[str, float]:
 
 def scenario_share(scenario: str, stop_time: float) -> dict:
     """Run a scenario and return wall times per slave, the controllers' share and the real-time factor."""
-    from orchestrator.commands.run import execute
-    from orchestrator.scenario import load_scenario
+    from orchestrator.results.run import run
+    from orchestrator.scenario.load import load_scenario
 
     spec = load_scenario(scenario)
     controllers = [n for n, s in spec.slaves.items() if s.block and s.block.split(":")[1] in CONTROLLER_CLASSES]
     with tempfile.TemporaryDirectory(prefix="bench_controllers_") as tmp:
-        code, _, metrics = execute(scenario, Path(tmp) / "out", stop_time=stop_time, plots=False, progress=False)
-    if code != 0:
+        result = run(scenario, out=Path(tmp) / "out", stop_time=stop_time, plots=False)
+    metrics = result.metrics
+    if result.exit_code != 0:
         raise RuntimeError(f"scenario {scenario} failed: {metrics.get('error')}")
     per_slave = {k: v for k, v in metrics["slave_wall_time_s"].items() if v is not None}
     total_slaves = sum(per_slave.values())

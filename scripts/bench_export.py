@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator import PROJECT_ROOT
+from orchestrator.paths import PROJECT_ROOT
 
 MODEL_NAME = "BenchPSA.TwoBeds"
 

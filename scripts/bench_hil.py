@@ -6,7 +6,7 @@ samples) for --seconds and reports: step jitter (how late each paced step wakes,
 heartbeat round-trip time (host -> device -> host, p50/p99) and command latency (COMMAND sent -> first SAMPLE
 acknowledging it; includes waiting for the device's next sample instant, up to one sample period).
 The device side (bench agent) runs in its own process, as it would on its own hardware. A pty moves bytes as fast
-as the kernel allows whatever the baud rate, so every run goes through orchestrator.hil.faultlink (in the device
+as the kernel allows whatever the baud rate, so every run goes through orchestrator.hil.sim.faultlink (in the device
 process, no faults) with baud-rate emulation (10 bits per byte) for 115200 and 1 Mbaud, unthrottled for "pty".
 
     .venv/bin/python scripts/bench_hil.py                 # print the table
@@ -27,12 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.hil.description import load_description
-from orchestrator.hil.faultlink import FaultConfig, FaultLink
-from orchestrator.hil.hardware import BenchHardware
-from orchestrator.hil.realtime import set_realtime_priority
-from orchestrator.hil.serial_device import SerialDevice
-from orchestrator.hil.virtual import VirtualDevice
+from orchestrator.hil.device.hardware import BenchHardware
+from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.link.description import load_description
+from orchestrator.hil.link.realtime import set_realtime_priority
+from orchestrator.hil.sim.faultlink import FaultConfig, FaultLink
+from orchestrator.hil.sim.virtual import VirtualDevice
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "hil.md"

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator import PROJECT_ROOT
+from orchestrator.paths import PROJECT_ROOT
 
 log = logging.getLogger("bench_master")
 
@@ -41,8 +41,8 @@ def export_oscillators(out_dir: Path) -> dict[str, Path]:
 
 
 def oscillator_system(fmus: dict[str, Path], copies: int):
-    from orchestrator.slaves.fmu import FmuCoSimSlave
-    from orchestrator.system import System
+    from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+    from orchestrator.cosim.system import System
 
     system = System()
     for k in range(copies):
@@ -141,7 +141,7 @@ def raw_calls(fmus: dict[str, Path], copies: int, steps: int, h: float) -> float
 
 def master(fmus: dict[str, Path], copies: int, steps: int, h: float) -> tuple[float, float]:
     """Wall time of Simulation.run over the same steps, and the time spent inside slave.step."""
-    from orchestrator.master import MasterOptions, Simulation
+    from orchestrator.cosim.master import MasterOptions, Simulation
 
     sim = Simulation(oscillator_system(fmus, copies), MasterOptions(step=h, stop_time=steps * h))
     sim.initialise()
@@ -179,7 +179,8 @@ def overhead_table(fmus: dict[str, Path], copies_list: list[int], steps: int, h:
 def concentrator(hours: float) -> list[str]:
     """Run the default scenario for `hours` simulated hours without recorders; return markdown lines."""
     from orchestrator.errors import O2TwinError
-    from orchestrator.scenario import build_simulation, load_scenario
+    from orchestrator.scenario.build import build_simulation
+    from orchestrator.scenario.load import load_scenario
 
     try:
         spec = load_scenario("default")

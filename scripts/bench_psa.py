@@ -25,8 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.fmu_sim import FMUSimulator  # noqa: E402
-from orchestrator.psa_validation import RATED_FEED_KG_S, RATED_FLOW_SLPM, CycleTiming, OperatingPoint, PSARun, psa_fmu  # noqa: E402
+from orchestrator.validation.fmu_sim import FMUSimulator  # noqa: E402
+from orchestrator.validation.psa_validation import (  # noqa: E402
+    RATED_FEED_KG_S,
+    RATED_FLOW_SLPM,
+    CycleTiming,
+    OperatingPoint,
+    PSARun,
+    psa_fmu,
+)
 
 LOG = logging.getLogger("bench_psa")
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from orchestrator.errors import O2TwinError
-from orchestrator.hil.agent_cli import add_agent_arguments, run_agent
+from orchestrator.hil.device.agent_cli import add_agent_arguments, run_agent
 from orchestrator.logging_setup import configure_logging
 
 

@@ -25,9 +25,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from orchestrator import PROJECT_ROOT
 from orchestrator.export.frontend import flatten_model
 from orchestrator.export.reference import simulate_reference
+from orchestrator.paths import PROJECT_ROOT
 from orchestrator.units import P_ATM_PA, degc_to_k, k_to_degc, slpm_to_m3s
 
 log = logging.getLogger("plot_compressor_patient")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from orchestrator.psa_validation import (  # noqa: E402
+from orchestrator.validation.psa_validation import (  # noqa: E402
     ARGON_LIMIT,
     RATED_FEED_KG_S,
     RATED_FLOW_SLPM,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.cli import build_parser, main
+from orchestrator.cli.main import build_parser, main
 
 
 def test_help_lists_every_subcommand(capsys):

@@ -18,11 +18,11 @@ import time
 import uuid
 from pathlib import Path
 
-from orchestrator import FMUS_DIR, MODELS_DIR
 from orchestrator.errors import BuildError, ModelError
 from orchestrator.export import manifest
 from orchestrator.export.dependencies import model_source_files
 from orchestrator.export.frontend import list_models, modelica_files, parse_library
+from orchestrator.paths import FMUS_DIR, MODELS_DIR
 
 log = logging.getLogger(__name__)
 

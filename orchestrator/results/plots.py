@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario_schema import PlotSpec
+from orchestrator.scenario.spec import PlotSpec
 from orchestrator.units import DISPLAY_UNITS
 
 log = logging.getLogger("o2twin.results")

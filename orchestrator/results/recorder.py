@@ -22,7 +22,7 @@ log = logging.getLogger("o2twin.results")
 
 
 class ResultRecorder:
-    """Implements orchestrator.master.recorder.Recorder by streaming to files in ``out_dir``."""
+    """Implements orchestrator.cosim.master.recorder.Recorder by streaming to files in ``out_dir``."""
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ import pytest
 
 from controllers.metrics import concentrator_summary
 from controllers.watchdog import BIT
-from orchestrator.scenario_schema import ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import ScenarioSpec, SlaveSpec
 
 
 def spec_with(low=0.88, high=0.92, grace=100.0) -> ScenarioSpec:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from controllers.watchdog import check_topology
-from orchestrator.scenario import load_scenario
+from orchestrator.scenario.load import load_scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 NAMED = ["exercise", "high_altitude", "compressor_wear", "stuck_valve", "o2_sensor_drift", "blocked_cannula",

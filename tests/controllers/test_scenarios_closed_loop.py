@@ -27,8 +27,8 @@ from controllers.watchdog import BIT, SafetyWatchdog
 from orchestrator.errors import O2TwinError
 from orchestrator.results.metrics import read_metrics
 from orchestrator.results.signals import read_signals_csv
-from orchestrator.scenario import load_scenario
-from orchestrator.scenario_toml import dumps_scenario
+from orchestrator.scenario.load import load_scenario
+from orchestrator.scenario.toml import dumps_scenario
 from orchestrator.units import barg_to_pa, slpm_to_m3s
 
 PLANT_MODELS = ("O2Twin.CoSim.Compressor", "O2Twin.CoSim.PSAUnit", "O2Twin.CoSim.Patient")
@@ -78,7 +78,7 @@ def run_scenario(
     key = (name, stop_time, event_shift, tuple(sorted((watchdog or {}).items())))
     if key in _CACHE:
         return _CACHE[key]
-    from orchestrator.commands.run import execute
+    from orchestrator.results.run import run as run_scenario
 
     spec = load_scenario(name)
     events = [
@@ -90,8 +90,9 @@ def run_scenario(
     folder = tmp_path_factory.mktemp(name)
     path = folder / f"{name}.toml"
     path.write_text(dumps_scenario(spec), encoding="utf-8")
-    code, out_dir, metrics = execute(path, folder / "results", plots=False, progress=False)
-    assert code == 0, f"scenario {name} failed: {metrics.get('error')}"
+    result = run_scenario(path, out=folder / "results", plots=False)
+    out_dir = result.out_dir
+    assert result.exit_code == 0, f"scenario {name} failed: {result.error}"
     run = Run(out_dir, spec)
     check_actuators(run)
     check_watchdog_oracle(run)

@@ -6,7 +6,7 @@ import pytest
 
 from controllers.watchdog import ACTUATORS, SENSORS, check_topology
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario_schema import ConnectionSpec, ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import ConnectionSpec, ScenarioSpec, SlaveSpec
 
 
 def wired_spec() -> ScenarioSpec:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from export_test_support import TEST_MODELS_DIR
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.errors import BuildError, ModelError
 from orchestrator.export.api import export_model, resolve_backend
 from orchestrator.export.causalise import causalise

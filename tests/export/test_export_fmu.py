@@ -19,7 +19,7 @@ from export_test_support import TEST_MODELS_DIR, assert_matches_reference, fmu_c
 from fmpy import read_model_description, simulate_fmu
 from fmpy.validation import validate_fmu
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.errors import ModelError
 from orchestrator.export import export_model
 from orchestrator.export.api import cosim_models

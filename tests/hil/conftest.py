@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from orchestrator.hil.description import DeviceDescription, load_description
-from orchestrator.hil.serial_device import SerialDevice
+from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.link.description import DeviceDescription, load_description
 
 
 @pytest.fixture(scope="session")

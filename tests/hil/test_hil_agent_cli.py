@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import DeviceError
-from orchestrator.hil.hardware import PiHardware
-from orchestrator.hil.serial_device import SerialDevice
+from orchestrator.hil.device.hardware import PiHardware
+from orchestrator.hil.host.serial_device import SerialDevice
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def test_o2twin_device_prints_the_port_and_serves_a_host(tmp_path):
         [
             sys.executable,
             "-m",
-            "orchestrator.cli",
+            "orchestrator.cli.main",
             "device",
             "--hardware",
             "bench",
@@ -84,7 +84,7 @@ def test_pi_hardware_on_a_raspberry_pi(description):
 
 
 def test_virtual_plant_parameters_from_the_command_line(description):
-    from orchestrator.hil.agent_cli import parse_parameters
+    from orchestrator.hil.device.agent_cli import parse_parameters
 
     assert parse_parameters(["psa.T_ambient=303.15", "compressor.wear_factor=0.8"], description) == {
         "psa": {"T_ambient": 303.15},

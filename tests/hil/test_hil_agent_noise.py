@@ -7,11 +7,11 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.hil.agent import Agent
-from orchestrator.hil.framing import FrameDecoder
-from orchestrator.hil.hardware import BenchHardware
-from orchestrator.hil.ports import FdPort
-from orchestrator.hil.protocol import Command, Hello, HelloAck, frame_message, unpack_message
+from orchestrator.hil.device.agent import Agent
+from orchestrator.hil.device.hardware import BenchHardware
+from orchestrator.hil.link.framing import FrameDecoder
+from orchestrator.hil.link.ports import FdPort
+from orchestrator.hil.link.protocol import Command, Hello, HelloAck, frame_message, unpack_message
 
 
 class PipePort:

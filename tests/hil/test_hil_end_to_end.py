@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from orchestrator.cosim.master.options import MasterOptions
+from orchestrator.cosim.master.simulation import Simulation
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
+from orchestrator.cosim.system import System
 from orchestrator.errors import O2TwinError
-from orchestrator.hil.description import load_description
-from orchestrator.hil.hardware import VirtualPlantHardware
-from orchestrator.hil.serial_device import SerialDevice
-from orchestrator.hil.virtual import VirtualDevice
-from orchestrator.master.options import MasterOptions
-from orchestrator.master.simulation import Simulation
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
-from orchestrator.system import System
+from orchestrator.hil.device.hardware import VirtualPlantHardware
+from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.link.description import load_description
+from orchestrator.hil.sim.virtual import VirtualDevice
 
 # These tests run against the wall clock over real pseudo-terminals: a scheduling hiccup on a loaded machine can
 # miss a deadline. A rerun (at most two) tells such a hiccup from a real fault, which fails every time.
@@ -103,7 +103,7 @@ def _run(plant_slave, stop_time: float = 3.0, step: float = 0.02) -> dict[str, n
 
 
 def test_virtual_compressor_rig_matches_the_pure_fmu_run(tmp_path):
-    from orchestrator.slaves.fmu import FmuCoSimSlave
+    from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
 
     path = _fmu("O2Twin.CoSim.Compressor", tmp_path)
     ref = _run(FmuCoSimSlave("compressor", path))
@@ -126,10 +126,11 @@ def test_virtual_compressor_rig_matches_the_pure_fmu_run(tmp_path):
 
 
 def test_default_scenario_with_the_virtual_device_matches_the_pure_fmu_run(tmp_path):
-    from orchestrator.hil.plant import apply_plant, hil_metrics
-    from orchestrator.scenario import build_simulation, load_scenario
-    from orchestrator.scenario_schema import PlantSpec
-    from orchestrator.slaves.fmu import FmuCoSimSlave
+    from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+    from orchestrator.hil.host.plant import apply_plant, hil_metrics
+    from orchestrator.scenario.build import build_simulation
+    from orchestrator.scenario.load import load_scenario
+    from orchestrator.scenario.spec import PlantSpec
 
     try:
         spec = load_scenario("default")

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from orchestrator.errors import DeviceError
-from orchestrator.hil.faultlink import DEVICE_TO_HOST, HOST_TO_DEVICE, FaultConfig, FaultLink
-from orchestrator.hil.hardware import BenchHardware
-from orchestrator.hil.protocol import FaultCode
-from orchestrator.hil.serial_device import SerialDevice
-from orchestrator.hil.virtual import VirtualDevice
+from orchestrator.hil.device.hardware import BenchHardware
+from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.link.protocol import FaultCode
+from orchestrator.hil.sim.faultlink import DEVICE_TO_HOST, HOST_TO_DEVICE, FaultConfig, FaultLink
+from orchestrator.hil.sim.virtual import VirtualDevice
 
 # These tests run against the wall clock over real pseudo-terminals: a scheduling hiccup on a loaded machine can
 # miss a deadline. A rerun (at most two) tells such a hiccup from a real fault, which fails every time.

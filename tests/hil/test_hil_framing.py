@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.hil.framing import (
+from orchestrator.hil.link.framing import (
     MAX_PAYLOAD,
     FrameDecoder,
     cobs_decode,
@@ -18,7 +18,7 @@ from orchestrator.hil.framing import (
     crc16_ccitt,
     encode_frame,
 )
-from orchestrator.hil.protocol import (
+from orchestrator.hil.link.protocol import (
     Ack,
     Bye,
     Command,

@@ -9,12 +9,12 @@ import threading
 import pytest
 
 from orchestrator.errors import DeviceError
-from orchestrator.hil.agent import Agent
-from orchestrator.hil.description import Channel
-from orchestrator.hil.hardware import BenchHardware
-from orchestrator.hil.ports import TcpServerPort, parse_url
-from orchestrator.hil.serial_device import SerialDevice
-from orchestrator.hil.virtual import VirtualDevice
+from orchestrator.hil.device.agent import Agent
+from orchestrator.hil.device.hardware import BenchHardware
+from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.link.description import Channel
+from orchestrator.hil.link.ports import TcpServerPort, parse_url
+from orchestrator.hil.sim.virtual import VirtualDevice
 
 # These tests run against the wall clock over real pseudo-terminals: a scheduling hiccup on a loaded machine can
 # miss a deadline. A rerun (at most two) tells such a hiccup from a real fault, which fails every time.

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.hil.hardware import BenchHardware
-from orchestrator.hil.plant import DeviceSlave, apply_plant, attach_results, hil_metrics
-from orchestrator.hil.virtual import VirtualDevice
-from orchestrator.scenario import apply_hooks, build_simulation
-from orchestrator.scenario_schema import parse_scenario
+from orchestrator.hil.device.hardware import BenchHardware
+from orchestrator.hil.host.plant import DeviceSlave, apply_plant, attach_results, hil_metrics
+from orchestrator.hil.sim.virtual import VirtualDevice
+from orchestrator.scenario.build import apply_hooks, build_simulation
+from orchestrator.scenario.parse import parse_scenario
 
 SCENARIO = {
     "scenario": {"name": "hil-check", "stop_time": 1.0},
@@ -42,8 +42,8 @@ def _spec(**changes):
 
 def test_apply_plant_swaps_both_plant_units_and_keeps_every_name():
     spec = apply_plant(_spec(), "serial:///dev/ttyUSB0?baud=115200")
-    assert spec.slaves["compressor"].block == "orchestrator.hil.plant:DeviceSlave"
-    assert spec.slaves["psa"].block == "orchestrator.hil.plant:DeviceSlave"
+    assert spec.slaves["compressor"].block == "orchestrator.hil.host.plant:DeviceSlave"
+    assert spec.slaves["psa"].block == "orchestrator.hil.host.plant:DeviceSlave"
     assert spec.slaves["pid"].block == "controllers.pid:PressurePID"
     assert [(c.source, c.target) for c in spec.connections] == [
         ("psa.sensor_p_feed", "pid.p_measured"),
@@ -98,16 +98,16 @@ def test_a_scenario_runs_through_the_master_with_the_virtual_device(description,
 
 
 def test_o2twin_run_with_plant_url_writes_device_samples_and_hil_metrics(description, tmp_path):
-    from orchestrator.commands.run import execute
-    from orchestrator.scenario_toml import dumps_table
+    from orchestrator.results.run import run
+    from orchestrator.scenario.toml import dumps_table
 
     scenario = tmp_path / "hil-check.toml"
     scenario.write_text(dumps_table(SCENARIO), encoding="utf-8")
     hw = BenchHardware(description)
     with VirtualDevice(hw, description) as vd:
-        code, out_dir, metrics = execute(scenario, tmp_path / "out", plant=vd.url, plots=False, progress=False,
-                                         stop_time=0.5)  # fmt: skip
-    assert code == 0, metrics.get("error")
+        result = run(scenario, out=tmp_path / "out", plant=vd.url, plots=False, stop_time=0.5)
+    out_dir = result.out_dir
+    assert result.exit_code == 0, result.error
     on_disk = json.loads((out_dir / "metrics.json").read_text())
     assert on_disk["hil"]["commands_sent"] == 25 and on_disk["hil"]["realtime"]["steps"] == 25
     rows = list(csv.DictReader((out_dir / "device_samples.csv").open()))

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from orchestrator.hil.realtime import RealTimeCallback, RealTimePacer, percentiles_ms
-from orchestrator.master.options import MasterOptions
-from orchestrator.master.simulation import Simulation
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
-from orchestrator.system import System
+from orchestrator.cosim.master.options import MasterOptions
+from orchestrator.cosim.master.simulation import Simulation
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
+from orchestrator.cosim.system import System
+from orchestrator.hil.link.realtime import RealTimeCallback, RealTimePacer, percentiles_ms
 
 # These tests run against the wall clock (and pseudo-terminals): a scheduling hiccup on a loaded machine can
 # miss a deadline. A rerun (at most two) tells such a hiccup from a real fault, which fails every time.

@@ -10,9 +10,9 @@ import pytest
 import serial
 import serial.rfc2217
 
-from orchestrator.hil.hardware import BenchHardware
-from orchestrator.hil.serial_device import SerialDevice
-from orchestrator.hil.virtual import VirtualDevice
+from orchestrator.hil.device.hardware import BenchHardware
+from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.sim.virtual import VirtualDevice
 
 # These tests run against the wall clock over real pseudo-terminals: a scheduling hiccup on a loaded machine can
 # miss a deadline. A rerun (at most two) tells such a hiccup from a real fault, which fails every time.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 
 
 class Accumulator(PythonBlock):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from core_reference import oscillator_reference
 
-from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
-from orchestrator.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
-from orchestrator.system import System
+from orchestrator.cosim.master import MasterOptions, MemoryRecorder, Simulation
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
+from orchestrator.cosim.system import System
 
 STOP = 2.0
 

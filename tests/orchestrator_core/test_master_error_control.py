@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from core_reference import lti_solution
 
-from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
-from orchestrator.slaves.fmu import FmuCoSimSlave
-from orchestrator.system import System
+from orchestrator.cosim.master import MasterOptions, MemoryRecorder, Simulation
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+from orchestrator.cosim.system import System
 
 A = np.array([[-20.0, 5.0], [2.0, -0.5]])  # a fast mode (~1/20 s) and a slow one (~2 s)
 X0 = [1.0, 1.0]

@@ -8,8 +8,7 @@ import pytest
 from core_blocks import Accumulator, Ramp
 from test_master_coupled import oscillator_system
 
-from orchestrator.errors import SimulationError, SystemDefinitionError
-from orchestrator.master import (
+from orchestrator.cosim.master import (
     DriftEvent,
     MasterOptions,
     MemoryRecorder,
@@ -18,7 +17,8 @@ from orchestrator.master import (
     SetEvent,
     Simulation,
 )
-from orchestrator.system import System
+from orchestrator.cosim.system import System
+from orchestrator.errors import SimulationError, SystemDefinitionError
 
 
 def ramp_system(sample_time: float = 0.1) -> System:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from core_reference import lti_solution
 
+from orchestrator.cosim.master import MasterOptions, MemoryRecorder, Simulation
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
+from orchestrator.cosim.system import System
 from orchestrator.errors import O2TwinError
-from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
-from orchestrator.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
-from orchestrator.system import System
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 P = {"m1": 1.0, "k1": 10.0, "d1": 0.1, "m2": 1.0, "k2": 20.0, "kc": 100.0, "dc": 1.0}

@@ -9,10 +9,10 @@ import fmpy
 import numpy as np
 import pytest
 
+from orchestrator.cosim.master import MasterOptions, MemoryRecorder, Simulation
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+from orchestrator.cosim.system import System
 from orchestrator.errors import O2TwinError
-from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
-from orchestrator.slaves.fmu import FmuCoSimSlave
-from orchestrator.system import System
 
 MODELS = Path(__file__).resolve().parent / "models"
 

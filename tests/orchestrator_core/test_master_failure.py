@@ -9,8 +9,8 @@ import logging
 import pytest
 from test_master_coupled import oscillator_system
 
+from orchestrator.cosim.master import MasterOptions, MemoryRecorder, Simulation
 from orchestrator.errors import SimulationError
-from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
 
 
 def failing_run(paths, status: int):

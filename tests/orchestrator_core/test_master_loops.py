@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from core_reference import lti_solution
 
+from orchestrator.cosim.master import MasterOptions, MemoryRecorder, Simulation
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+from orchestrator.cosim.system import System
 from orchestrator.errors import SimulationError
-from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
-from orchestrator.slaves.fmu import FmuCoSimSlave
-from orchestrator.system import System
 
 # FMU 1: x1' = -x1 + u1, y1 = x1 + d1 u1;  FMU 2: x2' = -2 x2 + u2, y2 = x2 + d2 u2;  u1 = y2, u2 = y1.
 X0 = np.array([1.0, -0.5])
@@ -119,7 +119,7 @@ def test_rollback_replays_loop_exactly(loop_fmus):
 
 
 def test_override_inside_loop_is_held_not_solved(loop_fmus):
-    from orchestrator.master import OverrideEvent
+    from orchestrator.cosim.master import OverrideEvent
 
     sim = Simulation(loop_system(loop_fmus), MasterOptions(step=0.01, stop_time=1.0, loop_tolerance=1e-10),
                      events=[OverrideEvent(0.5, {"b.u": 0.7})])  # fmt: skip

@@ -6,9 +6,9 @@ import pytest
 from core_blocks import Accumulator
 from test_master_coupled import oscillator_system
 
+from orchestrator.cosim.master import MasterOptions, Simulation
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
 from orchestrator.errors import SimulationError
-from orchestrator.master import MasterOptions, Simulation
-from orchestrator.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
 
 
 def trajectory(sim: Simulation, steps: int) -> list[dict[str, float]]:

@@ -6,10 +6,10 @@ import fmpy
 import numpy as np
 import pytest
 
+from orchestrator.cosim.master import MasterOptions, MemoryRecorder, Simulation
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
+from orchestrator.cosim.system import System
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.master import MasterOptions, MemoryRecorder, Simulation
-from orchestrator.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
-from orchestrator.system import System
 
 
 def run_single(cls, path, step, stop, algorithm="gauss-seidel"):

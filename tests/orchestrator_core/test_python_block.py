@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
 
 
 class Counter(PythonBlock):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from core_blocks import Accumulator, Ramp
 
+from orchestrator.cosim.master import MasterOptions, Simulation
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+from orchestrator.cosim.system import System
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.master import MasterOptions, Simulation
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.fmu import FmuCoSimSlave
-from orchestrator.system import System
 
 
 class Counter(Ramp):

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from orchestrator.slaves.base import Variable
-from orchestrator.slaves.python_block import PythonBlock
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 
 
 class Source(PythonBlock):

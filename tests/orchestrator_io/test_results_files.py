@@ -17,7 +17,7 @@ from orchestrator.results.plots import check_plots, display_conversion, write_pl
 from orchestrator.results.progress import Progress
 from orchestrator.results.recorder import ResultRecorder
 from orchestrator.results.signals import SignalWriter, read_signals_csv
-from orchestrator.scenario_schema import PlotSpec
+from orchestrator.scenario.spec import PlotSpec
 
 
 def _dymat_style(path):
@@ -138,7 +138,7 @@ def test_event_log_and_metrics(tmp_path):
 
 
 def test_recorder_protocol_streams_and_finishes(tmp_path):
-    from orchestrator.master.recorder import Recorder
+    from orchestrator.cosim.master.recorder import Recorder
 
     rec = ResultRecorder(tmp_path, constants={"p.k": 2.0})
     assert isinstance(rec, Recorder)

@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from orchestrator import scenario as scenario_module
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.results.events import read_events
 from orchestrator.results.matfile import read_dsres
 from orchestrator.results.metrics import read_metrics
 from orchestrator.results.signals import read_signals_csv
+from orchestrator.scenario import load as scenario_module
 
 
 def _scenario(lag_fmu, extra: str = "", b_params: str = "T = 1.0", crash: str | None = None) -> str:

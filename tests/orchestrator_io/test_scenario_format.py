@@ -11,17 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario import load_scenario, resolve_scenario_path, scenario_hash
-from orchestrator.scenario_schema import (
+from orchestrator.scenario.load import load_scenario, resolve_scenario_path, scenario_hash
+from orchestrator.scenario.parse import parse_scenario
+from orchestrator.scenario.spec import (
     ConnectionSpec,
     EventSpec,
     MasterSpec,
     OutputsSpec,
     ScenarioSpec,
     SlaveSpec,
-    parse_scenario,
 )
-from orchestrator.scenario_toml import dumps_scenario
+from orchestrator.scenario.toml import dumps_scenario
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.errors import O2TwinError, SystemDefinitionError
-from orchestrator.scenario import apply_hooks, load_scenario
+from orchestrator.scenario.build import apply_hooks
+from orchestrator.scenario.load import load_scenario
 
 # The plant FMUs are named by Modelica class; the hooks run on the spec, before any FMU is exported or loaded.
 BYPASS = """
@@ -47,7 +48,7 @@ def test_watchdog_must_be_the_safety_block(tmp_path):
 
 
 def test_plant_url_goes_through_the_hil_adapter(tmp_path, capsys):
-    """--plant hands the spec to orchestrator.hil.plant.apply_plant; a bad URL is its clear error, not a crash."""
+    """--plant hands the spec to orchestrator.hil.host.plant.apply_plant; a bad URL is its clear error, not a crash."""
     path = tmp_path / "plant.toml"
     path.write_text(BYPASS.replace('[safety]\nwatchdog = "watchdog"\n', ""))
     with pytest.raises(O2TwinError) as info:
@@ -91,9 +92,9 @@ record = ["psa.p_bed_A"]
 
 def test_run_with_plant_url_against_the_virtual_device(tmp_path):
     """`o2twin run --plant URL`: the device replaces the plant; its samples and link figures join the results."""
-    from orchestrator.hil.description import load_description
-    from orchestrator.hil.hardware import BenchHardware
-    from orchestrator.hil.virtual import VirtualDevice
+    from orchestrator.hil.device.hardware import BenchHardware
+    from orchestrator.hil.link.description import load_description
+    from orchestrator.hil.sim.virtual import VirtualDevice
     from orchestrator.results.metrics import read_metrics
     from orchestrator.results.signals import read_signals_csv
 
@@ -109,4 +110,4 @@ def test_run_with_plant_url_against_the_virtual_device(tmp_path):
     assert (out / "device_samples.csv").stat().st_size > 0
     signals = read_signals_csv(out / "signals.csv")
     assert signals["time"][-1] == pytest.approx(0.5) and "psa.p_bed_A" in signals
-    assert 'block = "orchestrator.hil.plant:DeviceSlave"' in (out / "scenario.toml").read_text()
+    assert 'block = "orchestrator.hil.host.plant:DeviceSlave"' in (out / "scenario.toml").read_text()

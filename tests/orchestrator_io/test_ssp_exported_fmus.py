@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from fmpy.ssp.ssd import read_ssd
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.results.matfile import read_dsres
 from orchestrator.results.metrics import read_metrics
-from orchestrator.scenario import load_scenario
-from orchestrator.ssp import export_ssp, import_ssp
+from orchestrator.scenario.load import load_scenario
+from orchestrator.scenario.ssp.archive import export_ssp, import_ssp
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 

@@ -12,12 +12,13 @@ import pytest
 from fmpy.ssp.simulation import simulate_ssp
 from fmpy.ssp.ssd import Parameter, ParameterSet, read_ssd, read_ssv
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
+from orchestrator.cosim.master.recorder import MemoryRecorder
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.master.recorder import MemoryRecorder
-from orchestrator.scenario import build_simulation, load_scenario
-from orchestrator.scenario_schema import parse_scenario
-from orchestrator.ssp import export_ssp, import_ssp
+from orchestrator.scenario.build import build_simulation
+from orchestrator.scenario.load import load_scenario
+from orchestrator.scenario.parse import parse_scenario
+from orchestrator.scenario.ssp.archive import export_ssp, import_ssp
 
 
 def _fmu_only(lag_fmu, step=0.1, stop=2.0):

@@ -1,6 +1,6 @@
 """Component physics of the PSA unit against closed-form results (test rigs in tests/physics/models/PSATest).
 
-The rigs are simulated directly from the Modelica sources (orchestrator/modelica_sim.py); the expected values
+The rigs are simulated directly from the Modelica sources (orchestrator/validation/modelica_sim.py); the expected values
 are computed here independently from the textbook formulas and the published isotherm parameters.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orchestrator.modelica_sim import Simulator, compile_model
+from orchestrator.validation.modelica_sim import Simulator, compile_model
 
 RIGS = Path(__file__).parent / "models"
 R = 8.314462618

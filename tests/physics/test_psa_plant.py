@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orchestrator.fmu_sim import FMUSimulator, load_fmu
-from orchestrator.psa_validation import PSA_OUTPUTS, CycleTiming
+from orchestrator.validation.fmu_sim import FMUSimulator, load_fmu
+from orchestrator.validation.psa_validation import PSA_OUTPUTS, CycleTiming
 
 PLANT_OUTPUTS = ["y_O2_product", "p_feed", "p_tank", "m_flow", "power", "N_feed[2]", "N_product[2]"]
 

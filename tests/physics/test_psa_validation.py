@@ -2,7 +2,7 @@
 
 The exported FMU fmus/O2Twin_CoSim_PSAUnit.fmu (built-in exporter, run with fmpy in Co-Simulation) is validated;
 one test cross-checks it against the same Modelica model simulated directly (pymoca + CasADi + CVODES,
-orchestrator/modelica_sim.py). The reference design is run once to cyclic steady state at its rated point and
+orchestrator/validation/modelica_sim.py). The reference design is run once to cyclic steady state at its rated point and
 shared by the fast checks; the slow tests run the full versions (purity curve, argon at CSS).
 """
 
@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pytest
 
-from orchestrator.psa_validation import (
+from orchestrator.validation.psa_validation import (
     ARGON_LIMIT,
     RATED_FEED_KG_S,
     RATED_FLOW_SLPM,

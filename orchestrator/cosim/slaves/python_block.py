@@ -1,0 +1,136 @@
+"""Sampled Python blocks (controllers, the watchdog, signal sources) as co-simulation slaves."""
+
+from __future__ import annotations
+
+import copy
+import math
+from abc import abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from orchestrator.cosim.slaves.base import Slave, SlaveInfo, Variable
+from orchestrator.errors import SystemDefinitionError
+
+#: Relative tolerance for deciding that a communication time is a sample instant.
+_SAMPLE_EPS = 1e-9
+
+
+class PythonBlock(Slave):
+    """A block that computes its outputs from its inputs at sample instants t_k = t0 + k * sample_time.
+
+    Co-simulation semantics as for an FMU: the master sets inputs at t, calls step(t, h); if t is a sample instant
+    the block runs ``update(t, inputs)`` and holds the result, so after the step the outputs are those computed from
+    the inputs at the last sample instant. Outputs therefore never feed through directly within a step, and a
+    controller in a feedback loop creates no algebraic loop. Sample instants are computed as t0 + k * Ts from an
+    integer k, never by accumulating floats, so they do not drift.
+
+    Subclasses declare INPUTS, OUTPUTS and PARAMETERS (lists of Variable with start values), implement
+    ``reset()`` and ``update()``; parameter values are in ``self.p`` after setup.
+    """
+
+    INPUTS: Sequence[Variable] = ()
+    OUTPUTS: Sequence[Variable] = ()
+    PARAMETERS: Sequence[Variable] = ()
+
+    def __init__(self, name: str, sample_time: float) -> None:
+        if not (sample_time > 0 and math.isfinite(sample_time)):
+            raise SystemDefinitionError(
+                f"{name}: sample_time must be a positive number of seconds, got {sample_time!r}"
+            )
+        self.name = name
+        self.variables = {v.name: v for v in (*self.INPUTS, *self.OUTPUTS, *self.PARAMETERS)}
+        # Every output is computed at sample instants only: no output depends directly on an input within a step
+        # (an empty mapping would mean "all inputs" by SlaveInfo's convention).
+        self.info = SlaveInfo(
+            can_rollback=True,
+            sample_time=sample_time,
+            direct_feedthrough={v.name: frozenset() for v in self.OUTPUTS},
+        )
+        self.p: dict[str, Any] = {v.name: v.start for v in self.PARAMETERS}
+        self._u: dict[str, float] = {v.name: float(v.start or 0.0) for v in self.INPUTS}
+        self._y: dict[str, float] = {v.name: float(v.start or 0.0) for v in self.OUTPUTS}
+        self._t0 = 0.0
+        self._next_k = 0
+
+    def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
+        for key, value in (parameters or {}).items():
+            if key in self.p:
+                self.p[key] = value
+            elif key in self._u:  # a start value for an input (used until a connection or event sets it)
+                self._u[key] = float(value)
+            else:
+                known = ", ".join(sorted(self.p)) or "none"
+                raise SystemDefinitionError(
+                    f"{self.name}: unknown parameter '{key}' (parameters: {known}; inputs may be given start values)"
+                )
+        self.validate_parameters()
+        self._t0 = start_time
+        self._next_k = 0
+        self.reset()
+
+    def validate_parameters(self) -> None:
+        """Raise SystemDefinitionError naming the parameter and its valid range if a value is unusable."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Return to the initial state (called by setup)."""
+
+    @abstractmethod
+    def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
+        """Compute outputs at sample instant t from the inputs at t."""
+
+    def next_sample_time(self) -> float:
+        """The next sample instant at or after the current time (the master steps onto it exactly)."""
+        return self._t0 + self._next_k * self.info.sample_time
+
+    def set_inputs(self, values: Mapping[str, float]) -> None:
+        self._u.update(values)
+
+    def step(self, t: float, h: float) -> bool:
+        ts = self.info.sample_time
+        if t - self._t0 >= (self._next_k - _SAMPLE_EPS) * ts:
+            self._y.update(self.update(t, self._u))
+            self._next_k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
+        return True
+
+    def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, float]:
+        if names is None:
+            return dict(self._y)
+        return {n: self._y[n] if n in self._y else self._u.get(n, self.p.get(n)) for n in names}
+
+    def set_parameter(self, name: str, value: Any) -> None:
+        """Change a parameter during a run (validated like at setup)."""
+        if name not in self.p:
+            known = ", ".join(sorted(self.p)) or "none"
+            raise SystemDefinitionError(f"{self.name}: unknown parameter '{name}' (parameters: {known})")
+        self.p[name] = value
+        self.validate_parameters()
+
+    def output_reader(self, names: Sequence[str]) -> Callable[[], list[float]]:
+        """Fast path for the master: read held outputs (or inputs/parameters, as get_outputs does) by name."""
+        names = list(names)
+        if type(self).get_outputs is not PythonBlock.get_outputs or not all(n in self._y for n in names):
+            return super().output_reader(names)  # a subclass with its own get_outputs keeps its semantics
+
+        def read() -> list[float]:
+            y = self._y
+            return [y[n] for n in names]
+
+        return read
+
+    def input_writer(self, names: Sequence[str]) -> Callable[[Sequence[float]], None]:
+        """Fast path for the master: store inputs without building a dict per call."""
+        names = list(names)
+        if type(self).set_inputs is not PythonBlock.set_inputs:
+            return super().input_writer(names)
+
+        def write(values: Sequence[float]) -> None:
+            self._u.update(zip(names, values, strict=True))
+
+        return write
+
+    def get_state(self) -> Any:
+        return copy.deepcopy(self.__dict__)
+
+    def set_state(self, state: Any) -> None:
+        self.__dict__.update(copy.deepcopy(state))

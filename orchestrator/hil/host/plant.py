@@ -1,0 +1,178 @@
+"""Swap the plant slaves of a scenario for the serial device: `o2twin run SCENARIO --plant URL` or [plant].
+
+apply_plant(spec, url) replaces the slaves listed in [plant] replaces (default: every slave whose FMU is one of
+the device's parts, e.g. O2Twin.CoSim.Compressor and O2Twin.CoSim.PSAUnit) by DeviceSlave blocks with the same
+names, so connections, events, recorded signals and plots keep their names. Connections between two replaced
+slaves (compressor <-> PSA unit) disappear into the device. Every other reference to a replaced slave must name a
+variable the device description declares, with the right causality; otherwise a SystemDefinitionError names it.
+
+[plant] keys besides device and replaces: ``description`` (a device description .toml, relative to the scenario)
+and the link options of orchestrator.hil.host.serial_device.LinkOptions (sample_rate_hz, command_timeout_s,
+stale_after_s, link_timeout_s, on_link_loss, speed, samples_path, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import DeviceError, SystemDefinitionError
+from orchestrator.hil.host.serial_device import DevicePart, LinkOptions, SerialDevice
+from orchestrator.hil.link.description import DeviceDescription, load_description
+from orchestrator.scenario.spec import PlantSpec, ScenarioSpec, SlaveSpec
+
+log = logging.getLogger(__name__)
+
+#: slave name -> (device, part) for the DeviceSlave blocks apply_plant put into a spec (see DeviceSlave)
+_REGISTRY: dict[str, tuple[SerialDevice, str]] = {}
+
+SAMPLES_FILE = "device_samples.csv"
+
+
+class DeviceSlave(DevicePart):
+    """The block class apply_plant puts in place of a plant slave: built by the scenario loader as
+    ``DeviceSlave(name, sample_time)``, it attaches to the SerialDevice that apply_plant registered for that name."""
+
+    def __init__(self, name: str, sample_time: float | None = None) -> None:
+        try:
+            device, part = _REGISTRY[name]
+        except KeyError:
+            raise SystemDefinitionError(
+                f"slave {name}: DeviceSlave is put in place by orchestrator.hil.host.plant.apply_plant ([plant] or "
+                "--plant URL); it cannot be named in [slaves] directly"
+            ) from None
+        super().__init__(name, part, device)
+        device.parts[name] = self
+
+
+def _fmu_class(slave: SlaveSpec) -> str | None:
+    if slave.fmu is None:
+        return None
+    if slave.fmu_is_path:
+        return Path(slave.fmu).stem.replace("_", ".")  # fmus/O2Twin_CoSim_PSAUnit.fmu -> O2Twin.CoSim.PSAUnit
+    return slave.fmu
+
+
+def _match_parts(spec: ScenarioSpec, desc: DeviceDescription, replaces: list[str], where: str) -> dict[str, str]:
+    """slave name -> device part, by the Modelica class the slave's FMU exports (or, failing that, by name)."""
+    by_class = {cls: part for part, cls in desc.parts.items()}
+    candidates = replaces or [n for n, s in spec.slaves.items() if _fmu_class(s) in by_class]
+    mapping: dict[str, str] = {}
+    for name in candidates:
+        if name not in spec.slaves:
+            raise SystemDefinitionError(f"{where}: 'replaces' names unknown slave '{name}'")
+        part = by_class.get(_fmu_class(spec.slaves[name]) or "") or (name if name in desc.parts else None)
+        if part is None:
+            raise SystemDefinitionError(
+                f"{where}: slave '{name}' ({spec.slaves[name].fmu or spec.slaves[name].block}) is none of the "
+                f"device's parts ({', '.join(f'{p} = {c}' for p, c in desc.parts.items())})"
+            )
+        if part in mapping.values():
+            raise SystemDefinitionError(f"{where}: two slaves stand for the device part '{part}'")
+        mapping[name] = part
+    missing = [p for p in desc.parts if p not in mapping.values()]
+    if missing:
+        raise SystemDefinitionError(
+            f"{where}: the device replaces {', '.join(desc.parts)} together, but the scenario has no slave for "
+            f"{', '.join(missing)}; list them in [plant] replaces"
+        )
+    rates = {spec.slaves[n].rate for n in mapping}
+    if len(rates) > 1:
+        raise SystemDefinitionError(f"{where}: the replaced slaves must share one 'rate', got {sorted(rates)}")
+    return mapping
+
+
+def _check_reference(desc: DeviceDescription, mapping: dict[str, str], qualified: str, causality: tuple[str, ...],
+                     where: str) -> None:  # fmt: skip
+    slave, var = qualified.split(".", 1)
+    if slave not in mapping:
+        return
+    v = desc.part_variables(mapping[slave]).get(var)
+    if v is None:
+        raise SystemDefinitionError(
+            f"{where}: '{qualified}' is not provided by the device ({desc.source} declares no {var} for "
+            f"'{mapping[slave]}'); connect a signal the device measures or add it to the device description"
+        )
+    if v.causality not in causality:
+        raise SystemDefinitionError(
+            f"{where}: '{qualified}' is a device {v.causality}; expected {' or '.join(causality)}"
+        )
+
+
+def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
+    """A copy of spec with its plant slaves replaced by the device at url (see the module doc)."""
+    src = spec.source or "<scenario>"
+    where = f"{src}: [plant]"
+    plant = spec.plant or PlantSpec(device=url)
+    options: dict[str, Any] = dict(plant.options)
+    desc_path = options.pop("description", None)
+    if desc_path is not None and spec.source and not Path(desc_path).is_absolute():
+        desc_path = Path(spec.source).parent / desc_path
+    desc = load_description(desc_path)
+    mapping = _match_parts(spec, desc, list(plant.replaces), where)
+    try:
+        link_options = LinkOptions.from_mapping(options, where)
+    except DeviceError as err:
+        raise SystemDefinitionError(str(err)) from None
+
+    connections = []
+    for i, c in enumerate(spec.connections, 1):
+        if c.from_slave in mapping and c.to_slave in mapping:
+            continue  # internal to the plant: inside the device now
+        cw = f"{src}: [[connections]] #{i}"
+        _check_reference(desc, mapping, c.source, ("output",), cw)
+        _check_reference(desc, mapping, c.target, ("input",), cw)
+        connections.append(c)
+    for name in spec.outputs.record:
+        _check_reference(desc, mapping, name, ("input", "output"), f"{src}: [outputs] record")
+    for p in spec.plots:
+        for name in p.signals:
+            _check_reference(desc, mapping, name, ("input", "output"), f"{src}: [[plots]] '{p.title}'")
+    wanted = {"set": ("input",), "override": ("input",), "drift": ("output",), "release": ("input", "output")}
+    for e in spec.events:
+        _check_reference(desc, mapping, e.target, wanted[e.action], f"{src}: [[events]] t={e.time:g} s {e.action}")
+
+    device = SerialDevice(url, desc, link_options, slave_names=mapping)
+    slaves = {}
+    for name, s in spec.slaves.items():
+        if name in mapping:
+            if s.parameters:
+                log.info("%s: the device has no parameters; %s of '%s' do not apply", url, ", ".join(s.parameters),
+                         name)  # fmt: skip
+            slaves[name] = SlaveSpec(name=name, block=f"{__name__}:DeviceSlave", rate=s.rate)
+            _REGISTRY[name] = (device, mapping[name])
+        else:
+            slaves[name] = s
+    new_plant = PlantSpec(device=url, replaces=list(mapping), options=dict(plant.options))
+    return dataclasses.replace(spec, slaves=slaves, connections=connections, plant=new_plant)
+
+
+def devices_in(system_or_slaves: Any) -> list[SerialDevice]:
+    """The SerialDevices behind the DevicePart slaves of a System (or a mapping of slaves)."""
+    slaves = getattr(system_or_slaves, "slaves", system_or_slaves)
+    found: list[SerialDevice] = []
+    for s in slaves.values() if isinstance(slaves, Mapping) else slaves:
+        if isinstance(s, DevicePart) and s.device not in found:
+            found.append(s.device)
+    return found
+
+
+def attach_results(system: Any, out_dir: str | Path) -> None:
+    """Before the run: stream every received device sample to out_dir/device_samples.csv (unless the scenario set
+    samples_path). Call it between building the simulation and running it."""
+    for device in devices_in(system):
+        if device.link.opt.samples_path is None:
+            device.link.opt.samples_path = str(Path(out_dir) / SAMPLES_FILE)
+
+
+def hil_metrics(system: Any) -> dict[str, Any]:
+    """{"hil": link statistics, latency and real-time figures} for metrics.json; {} without a device."""
+    devices = devices_in(system)
+    if not devices:
+        return {}
+    if len(devices) == 1:
+        return {"hil": devices[0].metrics()}
+    return {"hil": {d.url: d.metrics() for d in devices}}

@@ -1,0 +1,13 @@
+"""Where the project's folders are: the one definition of the repository root and its data folders.
+
+The project is installed editable, so the package sits inside the repository: models/ (Modelica sources),
+fmus/ (exported FMUs and their manifest) and scenarios/ (named scenarios) are found next to it.
+"""
+
+from pathlib import Path
+
+#: Repository root (models/, fmus/, scenarios/ live here).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = PROJECT_ROOT / "models"
+FMUS_DIR = PROJECT_ROOT / "fmus"
+SCENARIOS_DIR = PROJECT_ROOT / "scenarios"

@@ -1,0 +1,441 @@
+"""The one run pipeline: scenario -> checked System -> steppable Simulation -> results directory -> RunResult.
+
+``run()`` runs a scenario to its end; ``open_run()`` gives a RunSession for callers that step it themselves (the
+dashboard, the Gymnasium environment). The CLI, the benchmarks, the tests and the features built on runs (compare,
+sweep, calibrate, train) all come through here. Definition errors raise before any results directory is made; a
+failure during the run is recorded (status, slave, time) and every result written up to it stays on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import logging
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import O2TwinError, SimulationError, SystemDefinitionError
+from orchestrator.results.events import read_events
+from orchestrator.results.metrics import package_versions, write_metrics
+from orchestrator.results.plots import check_plots, write_plots
+from orchestrator.results.recorder import ResultRecorder
+from orchestrator.results.signals import CSV_NAME, read_signals_csv
+from orchestrator.scenario.build import (
+    apply_hooks,
+    build_simulation,
+    parameter_constants,
+    signal_descriptions,
+)
+from orchestrator.scenario.load import load_scenario, scenario_hash, scenario_text
+from orchestrator.scenario.overrides import apply_overrides
+from orchestrator.scenario.spec import ScenarioSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from orchestrator.cosim.master.simulation import Simulation
+
+log = logging.getLogger(__name__)
+
+RESULT_FILES = ("metrics.json", "signals.csv", "result.mat")
+#: Everything a run may write; overwrite=True removes these first so no stale file survives from an earlier run.
+RUN_OUTPUTS = (*RESULT_FILES, "events.jsonl", "scenario.toml", "traceback.txt", "device_samples.csv", "plots")
+RESULTS_ROOT = Path("results")
+
+
+def results_dir(name: str, out: Path | None, overwrite: bool) -> Path:
+    """The directory a run writes to; never silently mixes two runs' files."""
+    if out is not None:
+        return _explicit_results_dir(Path(out), overwrite)
+    base = RESULTS_ROOT / name
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    path, n = base / stamp, 1
+    while path.exists():
+        n += 1
+        path = base / f"{stamp}-{n}"
+    path.mkdir(parents=True)
+    latest = base / "latest"
+    try:
+        if latest.is_symlink() or not latest.exists():
+            tmp = base / f".latest-{os.getpid()}"
+            tmp.symlink_to(path.name)
+            os.replace(tmp, latest)
+    except OSError as err:  # e.g. no symlinks on this file system: the timestamped dir is still there
+        log.debug("could not update %s: %s", latest, err)
+    return path
+
+
+def _explicit_results_dir(out: Path, overwrite: bool) -> Path:
+    if out.exists() and not out.is_dir():
+        raise SystemDefinitionError(f"--out {out}: exists and is not a directory")
+    existing = [f for f in RESULT_FILES if (out / f).exists()]
+    if existing and not overwrite:
+        raise SystemDefinitionError(
+            f"--out {out}: already holds results ({', '.join(existing)}); choose another directory or add --overwrite"
+        )
+    for name in RUN_OUTPUTS if existing else ():
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def prepare_spec(
+    scenario: ScenarioSpec | str | Path | None,
+    *,
+    stop_time: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    plant: str | None = None,
+) -> ScenarioSpec:
+    """The spec a run uses: loaded, with --set overrides and --stop-time applied, then the safety and HIL hooks."""
+    spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
+    if overrides:
+        spec = apply_overrides(spec, overrides)
+    if stop_time is not None:
+        if not stop_time > spec.start_time:
+            raise SystemDefinitionError(f"--stop-time {stop_time:g} must be after the start time {spec.start_time:g} s")
+        dropped = [e for e in spec.events if e.time > stop_time]
+        if dropped:
+            log.info("--stop-time %g s: %d scheduled event(s) after it will not happen", stop_time, len(dropped))
+        spec = dataclasses.replace(spec, stop_time=stop_time, events=[e for e in spec.events if e.time <= stop_time])
+    return apply_hooks(spec, plant)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a finished (or failed, or stopped) run left: status, metrics and the files in ``out_dir``."""
+
+    status: str
+    exit_code: int
+    out_dir: Path
+    metrics: dict[str, Any]
+    error: str | None = None
+    failed_slave: str | None = None
+    failed_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """The files this run wrote, by name (signals.csv, result.mat, events.jsonl, metrics.json, plots/...)."""
+        return {p.relative_to(self.out_dir).as_posix(): p for p in sorted(self.out_dir.rglob("*")) if p.is_file()}
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The event log (events.jsonl) as a list of dicts: time_s, source, text and extra fields."""
+        path = self.out_dir / "events.jsonl"
+        return read_events(path) if path.exists() else []
+
+    @functools.cached_property
+    def signals(self) -> pd.DataFrame:
+        """Every recorded signal as a pandas DataFrame indexed by time (s), columns "slave.variable" in SI units."""
+        import pandas as pd
+
+        data = read_signals_csv(self.out_dir / CSV_NAME)
+        frame = pd.DataFrame({k: v for k, v in data.items() if k != "time"}, index=data.get("time"))
+        frame.index.name = "time"
+        return frame
+
+    def plot(self, signals: list[str] | None = None) -> Figure:
+        """A quick figure of the given signals (default: every recorded signal) against time."""
+        import matplotlib.pyplot as plt
+
+        frame = self.signals if signals is None else self.signals[signals]
+        fig, ax = plt.subplots(figsize=(10, 5))
+        frame.plot(ax=ax)
+        ax.set_xlabel("time (s)")
+        ax.set_title(f"{self.metrics.get('scenario', {}).get('name', '')}: {self.status}")
+        return fig
+
+
+class RunSession:
+    """A run in progress: the built Simulation and the recorder writing its results directory.
+
+    Step it with ``advance()`` (or drive ``simulation`` directly); ``close()`` writes metrics.json and plots and
+    returns the RunResult. Use it as a context manager so a failure still closes the files.
+    """
+
+    def __init__(self, spec: ScenarioSpec, out: Path | None, *, overwrite: bool, plots: bool, progress: bool) -> None:
+        self.spec = spec
+        self.simulation: Simulation = build_simulation(spec)  # every definition error surfaces here
+        sim = self.simulation
+        try:
+            self.units = sim.metadata()["units"]
+            if spec.plots:
+                check_plots(spec.plots, self.units, spec.source)
+            self.out_dir = results_dir(spec.name, out, overwrite)
+        except BaseException:
+            for slave in sim.system.slaves.values():
+                slave.terminate()
+            raise
+        (self.out_dir / "scenario.toml").write_text(scenario_text(spec), encoding="utf-8")
+        self.recorder = ResultRecorder(
+            self.out_dir,
+            progress=progress,
+            descriptions=signal_descriptions(sim.system, list(self.units)),
+            constants=parameter_constants(spec),
+        )
+        sim.recorders.append(self.recorder)
+        watchdog = sim.system.slaves.get(spec.watchdog) if spec.watchdog else None
+        if watchdog is not None and hasattr(watchdog, "event_listener"):
+            watchdog.event_listener = self.recorder.log_event  # alarms land in the results' event log
+        self._hil = None
+        if spec.plant is not None:  # hardware in the loop: device samples next to the results, link figures
+            from orchestrator.hil.host import plant as hil
+
+            self._hil = hil
+            hil.attach_results(sim.system, self.out_dir)
+        self._plots = plots
+        self._progress = progress
+        self._started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self._wall0 = time.perf_counter()
+        self.result: RunResult | None = None
+
+    def __enter__(self) -> RunSession:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if self.result is None:
+            self.close(exc)
+        return isinstance(exc, O2TwinError | KeyboardInterrupt) or (exc is not None and isinstance(exc, Exception))
+
+    def advance(self, until: float | None = None, callback: Callable[[Simulation], Any] | None = None) -> None:
+        """Run the simulation to ``until`` (default: the stop time); errors propagate to the caller."""
+        with _logs_around_progress_bar(self._progress):
+            self.simulation.run(until=until, callback=callback)
+
+    def close(self, exc: BaseException | None = None) -> RunResult:
+        """Finish the run (as failed or stopped when exc is given), write metrics.json and plots; idempotent."""
+        if self.result is not None:
+            return self.result
+        status, error, failed_slave, exit_code = _outcome(exc)
+        sim, spec, recorder = self.simulation, self.spec, self.recorder
+        if status == "ok" and sim.initialised and sim.time < spec.stop_time:
+            status = "stopped"  # the caller closed the session before the stop time
+        if exc is not None and not isinstance(exc, KeyboardInterrupt | O2TwinError):
+            (self.out_dir / "traceback.txt").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        failed_at = None
+        if status != "ok":
+            failed_at = sim.time if sim.initialised else spec.start_time
+            try:
+                sim.finish(status="failed" if status == "failed" else "stopped", error=error)
+            except Exception:  # finishing is best effort after a failure
+                log.debug("finish after failure raised", exc_info=True)
+        if not sim.initialised:  # failed while setting up the slaves: release them, leave empty signal files
+            for slave in sim.system.slaves.values():
+                try:
+                    slave.terminate()
+                except Exception:  # best effort after the real error
+                    log.debug("terminating %s failed", slave.name, exc_info=True)
+        if recorder.signals is None:
+            recorder.on_start(list(self.units), sim.metadata())
+        if error is not None:
+            recorder.log_event(failed_at if failed_at is not None else spec.start_time, "run", f"{status}: {error}")
+        recorder.close()
+        metrics = self._metrics(status, error, failed_slave, failed_at)
+        write_metrics(self.out_dir, metrics)
+        if self._plots and recorder.rows > 0:
+            try:
+                write_plots(self.out_dir, read_signals_csv(self.out_dir / CSV_NAME), recorder.units, spec.plots)
+            except Exception as err:  # plots are a convenience; their failure must not cost the results
+                log.warning("plots could not be written: %s", err)
+        if status == "failed":
+            where = (
+                f" in slave {failed_slave}" if failed_slave and not error.startswith(f"slave {failed_slave}") else ""
+            )
+            at = f" at t = {failed_at:.6g} s" if failed_at is not None else ""
+            log.error("run failed%s%s: %s", at, where, error)
+            log.error("results up to the failure are in %s", self.out_dir)
+        self.result = RunResult(status, exit_code, self.out_dir, metrics, error, failed_slave, failed_at)
+        return self.result
+
+    def _metrics(self, status: str, error: str | None, failed_slave: str | None, failed_at: float | None) -> dict:
+        wall = time.perf_counter() - self._wall0
+        meta = dict(self.recorder.finish_metadata or self.simulation.metadata())
+        metrics = run_metrics(self.spec, meta, self.recorder, status, error, failed_slave, failed_at)
+        metrics.update(started_utc=self._started, wall_time_s=wall)
+        metrics["real_time_factor"] = metrics["simulated_time_s"] / wall if wall > 0 else None
+        if self._hil is not None:
+            try:
+                metrics.update(self._hil.hil_metrics(self.simulation.system))
+            except Exception as err:  # link figures are extra; never lose the run's metrics over them
+                log.warning("hardware-in-the-loop figures unavailable: %s", err)
+        if status != "stopped" or self.recorder.rows:
+            summary = _call_summary(self.spec, self.out_dir)
+            if summary is not None:
+                metrics["summary"] = summary
+        return metrics
+
+
+def open_run(
+    scenario: ScenarioSpec | str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    stop_time: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    plant: str | None = None,
+    plots: bool = True,
+    progress: bool = False,
+) -> RunSession:
+    """Build a scenario's simulation and its results directory; step it through the returned RunSession."""
+    spec = prepare_spec(scenario, stop_time=stop_time, overrides=overrides, plant=plant)
+    return RunSession(spec, Path(out) if out is not None else None, overwrite=overwrite, plots=plots, progress=progress)
+
+
+def run(
+    scenario: ScenarioSpec | str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    stop_time: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    plant: str | None = None,
+    plots: bool = True,
+    progress: bool = False,
+) -> RunResult:
+    """Run a scenario (a spec, a .toml/.ssp path or a name in scenarios/; None: the default) to its end.
+
+    ``overrides`` maps "slave.parameter" to a value (as `o2twin run --set`). Definition errors raise
+    O2TwinError before anything is written; a failure or Ctrl-C during the run is recorded in the returned
+    RunResult (status "failed" or "stopped", exit_code non-zero) with every result up to it on disk.
+    """
+    session = open_run(
+        scenario,
+        out=out,
+        overwrite=overwrite,
+        stop_time=stop_time,
+        overrides=overrides,
+        plant=plant,
+        plots=plots,
+        progress=progress,
+    )
+    with session:
+        session.advance()
+    return session.close()
+
+
+def _outcome(exc: BaseException | None) -> tuple[str, str | None, str | None, int]:
+    """(status, error text, failing slave, exit code) of a run that ended with exc (None: it completed)."""
+    if exc is None:
+        return "ok", None, None, 0
+    if isinstance(exc, KeyboardInterrupt):
+        return "stopped", "interrupted (Ctrl-C)", None, 130
+    if isinstance(exc, O2TwinError):
+        return "failed", str(exc), _failing_slave(exc), exc.exit_code
+    # a Python block or adapter that raised: a bug, reported with its traceback on disk
+    return "failed", f"{type(exc).__name__}: {exc}", _failing_slave(exc), SimulationError.exit_code
+
+
+def _logs_around_progress_bar(progress: bool) -> contextlib.AbstractContextManager:
+    """While a progress bar is shown, log lines are printed above it instead of through it."""
+    if progress and sys.stderr.isatty():
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        return logging_redirect_tqdm()
+    return contextlib.nullcontext()
+
+
+def _failing_slave(exc: BaseException) -> str | None:
+    """The slave a failure came from: SimulationError.slave, else the innermost traceback frame whose ``self`` is
+    a Slave (a Python block that raised)."""
+    from orchestrator.cosim.slaves.base import Slave
+
+    named = getattr(exc, "slave", None)
+    if named:
+        return named
+    name = None
+    tb = exc.__traceback__
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if isinstance(obj, Slave):
+            name = obj.name
+        tb = tb.tb_next
+    return name
+
+
+def _call_summary(spec: ScenarioSpec, out_dir: Path) -> dict[str, Any] | None:
+    """Run the scenario's [metrics] summary function on what was recorded; None when there is none."""
+    if spec.summary is None:
+        return None
+    import importlib
+
+    module_name, function_name = spec.summary.split(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as err:
+        log.error("[metrics] summary = '%s' cannot be loaded: %s", spec.summary, err)
+        return {"error": f"cannot load {spec.summary}: {err}"}
+    if not (out_dir / CSV_NAME).exists():
+        return None
+    signals = read_signals_csv(out_dir / CSV_NAME)
+    if len(signals.get("time", ())) == 0:
+        return None
+    try:
+        result = fn(signals, spec)
+    except Exception as err:  # a broken metrics function must not hide the run's own results
+        log.error("[metrics] summary %s failed: %s: %s", spec.summary, type(err).__name__, err)
+        return {"error": f"{type(err).__name__}: {err}"}
+    if not isinstance(result, dict):
+        return {"error": f"{spec.summary} returned {type(result).__name__}, not a dict"}
+    return result
+
+
+def run_metrics(
+    spec: ScenarioSpec,
+    meta: dict[str, Any],
+    recorder: ResultRecorder,
+    status: str,
+    error: str | None,
+    failed_slave: str | None,
+    failed_at: float | None,
+) -> dict[str, Any]:
+    """metrics.json content from the spec, the master's finish metadata and what the recorder wrote."""
+    # how far the master got (may pass the last recorded point when recording is coarser than the step)
+    sim_time = meta.get("time")
+    if sim_time is None:
+        sim_time = recorder.last_time if recorder.last_time is not None else spec.start_time
+    slaves = meta.get("slaves", {})
+    return {
+        "status": status,
+        "error": error,
+        "failed_slave": failed_slave,
+        "failed_at_s": failed_at,
+        "scenario": {
+            "name": spec.name,
+            "description": spec.description,
+            "source": spec.source,
+            "hash": scenario_hash(spec),
+            "seed": spec.seed,
+        },
+        "started_utc": None,
+        "start_time_s": spec.start_time,
+        "stop_time_s": spec.stop_time,
+        "simulated_time_s": sim_time - spec.start_time,
+        "wall_time_s": None,
+        "real_time_factor": None,
+        "recorded_points": recorder.rows,
+        "master": {
+            k: meta.get(k) for k in ("algorithm", "step", "extrapolation", "error_control", "tolerance", "loop_solver")
+        },
+        "steps": {k: meta.get(k) for k in ("macro_steps", "rejected_steps", "slave_steps", "loop_solves")},
+        "slaves": slaves,
+        "fmu_guids": {n: s["guid"] for n, s in slaves.items() if s.get("guid")},
+        "slave_wall_time_s": {n: s.get("wall_s") for n, s in slaves.items()},
+        "master_wall_time_s": meta.get("wall_time_s"),
+        "versions": package_versions(),
+    }

@@ -1,0 +1,329 @@
+"""Build the co-simulation a ScenarioSpec describes: slaves, connections, parameters, events, recorded signals and
+the master's options; every error names the scenario file.
+
+FMU slaves are a Modelica class (exported on demand) or a .fmu path; Python blocks are "module:Class".
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.cosim.slaves.base import Slave
+from orchestrator.errors import O2TwinError, SystemDefinitionError
+from orchestrator.paths import PROJECT_ROOT
+from orchestrator.scenario.spec import EventSpec, ScenarioSpec, SlaveSpec
+
+if TYPE_CHECKING:
+    from orchestrator.cosim.master.events import ScheduledEvent
+    from orchestrator.cosim.master.options import MasterOptions
+    from orchestrator.cosim.master.simulation import Simulation
+    from orchestrator.cosim.system import System
+
+log = logging.getLogger(__name__)
+
+
+# hooks
+
+
+def _lazy_function(module: str, function: str, purpose: str) -> Callable:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and module.startswith(err.name):
+            raise SystemDefinitionError(f"{purpose} needs {module}.{function}, but {module} is not installed") from None
+        raise
+    fn = getattr(mod, function, None)
+    if fn is None:
+        raise SystemDefinitionError(f"{purpose} needs {module}.{function}, which does not exist")
+    return fn
+
+
+def apply_hooks(spec: ScenarioSpec, plant_url: str | None = None) -> ScenarioSpec:
+    """The safety topology check, then hardware in the loop.
+
+    The watchdog check runs on the system as written (FMU plant), before the device replaces the plant slaves:
+    apply_plant keeps every connection to and from the plant, so the watchdog guards the device as well.
+    """
+    if spec.watchdog is not None:
+        check = _lazy_function("controllers.watchdog", "check_topology", "[safety] watchdog")
+        check(spec)
+    if plant_url is not None or spec.plant is not None:
+        apply_plant = _lazy_function(
+            "orchestrator.hil.host.plant", "apply_plant", "hardware in the loop ([plant], --plant)"
+        )
+        url = plant_url if plant_url is not None else spec.plant.device
+        log.info("hardware in the loop: %s replaces %s", url, ", ".join(spec.plant.replaces) if spec.plant else "?")
+        spec = apply_plant(spec, url)
+        if not isinstance(spec, ScenarioSpec):
+            raise TypeError(f"apply_plant returned {type(spec).__name__}, not a ScenarioSpec")
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# building
+
+
+def _where(spec: ScenarioSpec, table: str) -> str:
+    return f"{spec.source or '<scenario>'}: {table}"
+
+
+def resolve_fmu(slave: SlaveSpec, spec: ScenarioSpec) -> Path:
+    """The .fmu file of an FMU slave: a path (next to the scenario, else the working dir) or an exported class."""
+    table = f"[slaves.{slave.name}]"
+    if slave.fmu_is_path:
+        given = Path(slave.fmu)
+        candidates = [given] if given.is_absolute() else []
+        if not given.is_absolute():
+            if spec.source:
+                candidates.append(Path(spec.source).resolve().parent / given)
+            candidates.append(Path.cwd() / given)
+            candidates.append(PROJECT_ROOT / given)
+        for c in candidates:
+            if c.is_file():
+                return c
+        tried = ", ".join(str(c) for c in candidates)
+        raise SystemDefinitionError(f"{_where(spec, table)}: FMU file '{slave.fmu}' not found (looked at {tried})")
+    try:
+        from orchestrator.export import export_model
+    except ImportError:
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: 'fmu' = '{slave.fmu}' is a Modelica class, but the exporter "
+            "(orchestrator.export.export_model) is not available; give a path to a .fmu instead"
+        ) from None
+    try:
+        result = export_model(slave.fmu)
+    except O2TwinError as err:
+        raise type(err)(f"{_where(spec, table)}: exporting '{slave.fmu}' failed: {err}") from None
+    path = Path(getattr(result, "path", result))
+    if not path.is_file():
+        raise SystemDefinitionError(f"{_where(spec, table)}: the exporter returned no FMU for '{slave.fmu}'")
+    return path
+
+
+def build_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None = None) -> Slave:
+    """Construct (not set up) the slave a [slaves.NAME] table describes."""
+    table = f"[slaves.{slave.name}]"
+    if slave.kind == "fmu":
+        from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
+
+        path = resolve_fmu(slave, spec)
+        cls = FmuCoSimSlave if slave.interface == "cs" else FmuModelExchangeSlave
+        try:
+            return cls(slave.name, path, tolerance=tolerance)
+        except SystemDefinitionError as err:
+            raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
+    module_name, class_name = slave.block.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and module_name.startswith(err.name):
+            raise SystemDefinitionError(
+                f"{_where(spec, table)}: 'block' = '{slave.block}': there is no module '{module_name}'"
+            ) from None
+        raise
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: 'block' = '{slave.block}': module '{module_name}' has no '{class_name}'"
+        )
+    if not (isinstance(cls, type) and issubclass(cls, Slave)):
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: 'block' = '{slave.block}' is not a slave class (subclass PythonBlock)"
+        )
+    sample_time = slave.sample_time if slave.sample_time is not None else spec.master.step * slave.rate
+    try:
+        return cls(slave.name, sample_time)
+    except SystemDefinitionError as err:
+        raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
+
+
+def _check_variable(
+    spec: ScenarioSpec, slaves: dict[str, Slave], qualified: str, table: str, causalities: tuple[str, ...] | None = None
+) -> Any:
+    from orchestrator.cosim.system import _did_you_mean, split_name
+
+    slave_name, var = split_name(qualified)
+    slave = slaves[slave_name]
+    v = slave.variables.get(var)
+    if v is None:
+        hint = _did_you_mean(var, slave.variables)
+        raise SystemDefinitionError(f"{_where(spec, table)}: {slave_name} has no variable '{var}'{hint}")
+    if causalities is not None and v.causality not in causalities:
+        raise SystemDefinitionError(
+            f"{_where(spec, table)}: '{qualified}' is a {v.causality}; expected {' or '.join(causalities)}"
+        )
+    return v
+
+
+def check_event_targets(spec: ScenarioSpec, slaves: dict[str, Slave]) -> None:
+    """Events must name variables the slaves have, with a causality the action can act on."""
+    wanted = {
+        "set": ("input", "parameter"),
+        "override": ("input",),
+        "drift": ("output",),
+        "release": ("input", "output"),
+    }
+    for e in spec.events:
+        _check_variable(spec, slaves, e.target, f"[[events]] t={e.time:g} s {e.action}", wanted[e.action])
+
+
+def recorded_signals(spec: ScenarioSpec, connected: list[str]) -> list[str]:
+    """Every connected signal, then the [outputs] record entries and plotted signals not already among them."""
+    seen = dict.fromkeys(connected)
+    for name in spec.outputs.record:
+        seen.setdefault(name, None)
+    for plot in spec.plots:
+        for name in plot.signals:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def scheduled_events(spec: ScenarioSpec) -> list[ScheduledEvent]:
+    """The master's ScheduledEvent objects: one per (time, action), targets in file order."""
+    from orchestrator.cosim.master.events import DriftEvent, OverrideEvent, ReleaseEvent, SetEvent
+
+    grouped: dict[tuple[float, str], list[EventSpec]] = defaultdict(list)
+    order: list[tuple[float, str]] = []
+    for e in spec.events:
+        key = (e.time, e.action)
+        if key not in grouped:
+            order.append(key)
+        grouped[key].append(e)
+    events = []
+    for time, action in order:
+        items = grouped[(time, action)]
+        if action == "set":
+            events.append(SetEvent(time, {e.target: e.value for e in items}))
+        elif action == "override":
+            events.append(OverrideEvent(time, {e.target: e.value for e in items}))
+        elif action == "release":
+            events.append(ReleaseEvent(time, tuple(e.target for e in items)))
+        else:
+            events.append(DriftEvent(time, {e.target: e.value for e in items}))
+    return events
+
+
+def master_options(spec: ScenarioSpec) -> MasterOptions:
+    """The master's MasterOptions from [scenario], [master], slave rates and [outputs] interval."""
+    from orchestrator.cosim.master.options import MasterOptions
+
+    m = spec.master
+    options = MasterOptions(
+        step=m.step,
+        start_time=spec.start_time,
+        stop_time=spec.stop_time,
+        algorithm=m.algorithm,
+        extrapolation=m.extrapolation,
+        rates={name: s.rate for name, s in spec.slaves.items() if s.rate != 1},
+        error_control=m.error_control,
+        tolerance=m.tolerance,
+        min_step=m.min_step,
+        max_step=m.max_step,
+        loop_solver=m.loop_solver,
+        loop_max_iterations=m.max_iterations,
+        record_interval=spec.outputs.interval,
+    )
+    try:
+        options.validate()
+    except SystemDefinitionError as err:
+        raise SystemDefinitionError(f"{_where(spec, '[master]')}: {err}") from None
+    return options
+
+
+def build_system(spec: ScenarioSpec, check: bool = True) -> System:
+    """The System (slaves, connections, parameters) of a spec, checked; variable errors name the scenario file.
+
+    Slaves are constructed but not set up; on an error every FMU built so far is released. check=False leaves
+    System.check() (connections, causality, units) to the caller, e.g. the Simulation, which runs it anyway.
+    """
+    from orchestrator.cosim.system import System
+
+    system = System()
+    try:
+        for slave_spec in spec.slaves.values():
+            slave = build_slave(slave_spec, spec)
+            # values of inputs are start values (used while unconnected); the rest are parameters
+            inputs = {k: v for k, v in slave_spec.parameters.items() if k in {i.name for i in slave.inputs()}}
+            params = {k: v for k, v in slave_spec.parameters.items() if k not in inputs}
+            seed_var = slave.variables.get("seed")
+            if seed_var is not None and seed_var.causality == "parameter" and "seed" not in params:
+                params["seed"] = spec.seed  # [scenario] seed reaches every slave that declares a seed parameter
+            system.add(slave, params or None)
+            system.start_values.update({f"{slave_spec.name}.{k}": v for k, v in inputs.items()})
+        for i, c in enumerate(spec.connections, 1):
+            try:
+                system.connect(c.source, c.target, c.gain, c.offset)
+            except SystemDefinitionError as err:
+                raise SystemDefinitionError(f"{_where(spec, f'[[connections]] #{i}')}: {err}") from None
+        if check:
+            try:
+                system.check()
+            except SystemDefinitionError as err:
+                raise SystemDefinitionError(f"{spec.source or '<scenario>'}: {err}") from None
+        for name in spec.outputs.record:
+            _check_variable(spec, system.slaves, name, "[outputs] record")
+        for i, plot in enumerate(spec.plots, 1):
+            for name in plot.signals:
+                _check_variable(spec, system.slaves, name, f"[[plots]] #{i}")
+        check_event_targets(spec, system.slaves)
+    except BaseException:
+        for slave in system.slaves.values():
+            try:
+                slave.terminate()
+            except Exception as err:  # best effort: the build error raised below is what the user needs
+                log.debug("terminate %s after a build error failed: %s", slave.name, err)
+        raise
+    return system
+
+
+def signal_units(system: System, names: list[str]) -> dict[str, str | None]:
+    """Declared unit of each "slave.var" (None where the slave declares none)."""
+    units = {}
+    for name in names:
+        slave_name, var = name.split(".", 1)
+        v = system.slaves[slave_name].variables.get(var)
+        units[name] = v.unit if v is not None else None
+    return units
+
+
+def signal_descriptions(system: System, names: list[str]) -> dict[str, str]:
+    """Declared description of each "slave.var" (empty where the slave gives none)."""
+    out = {}
+    for name in names:
+        slave_name, var = name.split(".", 1)
+        v = system.slaves[slave_name].variables.get(var)
+        out[name] = v.description if v is not None else ""
+    return out
+
+
+def parameter_constants(spec: ScenarioSpec) -> dict[str, float]:
+    """Numeric parameter values set by the scenario, as "slave.param" -> float (stored with the results)."""
+    out = {}
+    for name, slave in spec.slaves.items():
+        for key, value in slave.parameters.items():
+            if isinstance(value, bool | int | float):
+                out[f"{name}.{key}"] = float(value)
+    return out
+
+
+def build_simulation(spec: ScenarioSpec, recorders: Any = ()) -> Simulation:
+    """The steppable orchestrator.cosim.master.Simulation of a spec (hooks are not applied here: see apply_hooks)."""
+    from orchestrator.cosim.master.simulation import Simulation
+
+    system = build_system(spec, check=False)  # the Simulation checks the system (once, with its warnings)
+    try:
+        options = master_options(spec)
+        record = [n for n in recorded_signals(spec, []) if n not in system.connected_signals()]
+        return Simulation(system, options, scheduled_events(spec), list(recorders), record)
+    except SystemDefinitionError as err:
+        for slave in system.slaves.values():
+            slave.terminate()
+        message = str(err)
+        if spec.source and not message.startswith(spec.source):
+            message = f"{spec.source}: {message}"
+        raise SystemDefinitionError(message) from None

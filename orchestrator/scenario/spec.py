@@ -1,0 +1,144 @@
+"""The scenario as data: dataclasses of a parsed, checked scenario (format in docs/scenarios.md).
+
+orchestrator.scenario.parse turns a raw TOML table into these; orchestrator.scenario.build turns them into a
+System. Nothing here reads files or imports code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ParameterValue = float | int | bool | str
+
+ALGORITHMS = ("jacobi", "gauss-seidel")
+LOOP_SOLVERS = ("fixed-point", "newton")
+INTERFACES = ("cs", "me")
+EVENT_ACTIONS = ("set", "override", "release", "drift")
+
+
+@dataclass
+class MasterSpec:
+    """How the master steps the system ([master] table)."""
+
+    algorithm: Literal["jacobi", "gauss-seidel"] = "gauss-seidel"
+    step: float = 0.1  #: macro step, s
+    extrapolation: int = 0  #: input extrapolation order, 0 or 1
+    error_control: bool = False  #: variable macro step with rollback
+    tolerance: float = 1e-4  #: relative tolerance of the error-controlled step and of loop solvers
+    loop_solver: Literal["fixed-point", "newton"] = "newton"
+    max_iterations: int = 50  #: per macro step, for algebraic loops
+    min_step: float | None = None  #: s, error control only (None: the master's default)
+    max_step: float | None = None  #: s, error control only (None: the master's default)
+
+
+@dataclass
+class SlaveSpec:
+    """One co-simulation unit ([slaves.NAME] table): an FMU or a Python block."""
+
+    name: str
+    fmu: str | None = None  #: a Modelica class name (exported on demand) or a path to a .fmu
+    block: str | None = None  #: "module:Class" of a PythonBlock subclass
+    interface: Literal["cs", "me"] = "cs"  #: FMU only
+    rate: int = 1  #: steps every rate * master.step
+    sample_time: float | None = None  #: s, Python blocks only (None: master.step)
+    parameters: dict[str, ParameterValue] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> Literal["fmu", "block"]:
+        return "fmu" if self.fmu is not None else "block"
+
+    @property
+    def fmu_is_path(self) -> bool:
+        """True when `fmu` names a .fmu file rather than a Modelica class."""
+        return self.fmu is not None and self.fmu.lower().endswith(".fmu")
+
+
+@dataclass
+class ConnectionSpec:
+    """One connection: to = gain * from + offset ([[connections]] entry)."""
+
+    from_slave: str
+    from_var: str
+    to_slave: str
+    to_var: str
+    gain: float = 1.0
+    offset: float = 0.0
+
+    @property
+    def source(self) -> str:
+        return f"{self.from_slave}.{self.from_var}"
+
+    @property
+    def target(self) -> str:
+        return f"{self.to_slave}.{self.to_var}"
+
+
+@dataclass
+class EventSpec:
+    """One scheduled action at an exact time ([[events]] entries are split into one EventSpec per variable).
+
+    action: "set" (value), "override" (hold the variable at value until released), "release" (end an override
+    or drift; value None), "drift" (value = rate per second added to the output from `time` on).
+    """
+
+    time: float
+    action: Literal["set", "override", "release", "drift"]
+    slave: str
+    variable: str
+    value: ParameterValue | None = None
+    description: str = ""
+
+    @property
+    def target(self) -> str:
+        return f"{self.slave}.{self.variable}"
+
+
+@dataclass
+class OutputsSpec:
+    """What is recorded ([outputs] table); every connected signal is recorded in any case."""
+
+    record: list[str] = field(default_factory=list)  #: "slave.variable"
+    interval: float | None = None  #: s between recorded points (None: master.step)
+
+
+@dataclass
+class PlotSpec:
+    """One standard plot ([[plots]] entry): a group of signals on one axis."""
+
+    title: str
+    signals: list[str]
+    #: display unit ("bar(g)", "degC", "L/min", "%"), "SI" to keep the FMU unit, or None for automatic
+    unit: str | None = None
+    file: str | None = None  #: PNG file name in the results dir (None: derived from the title)
+
+
+@dataclass
+class PlantSpec:
+    """Hardware in the loop ([plant] table): replace plant slaves by a device (see orchestrator.hil.host.plant)."""
+
+    device: str
+    replaces: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  #: any further keys, for the HIL adapter
+
+
+@dataclass
+class ScenarioSpec:
+    """A parsed, checked scenario: everything needed to build and run a co-simulation."""
+
+    name: str
+    stop_time: float
+    description: str = ""
+    start_time: float = 0.0
+    seed: int = 0
+    master: MasterSpec = field(default_factory=MasterSpec)
+    slaves: dict[str, SlaveSpec] = field(default_factory=dict)
+    connections: list[ConnectionSpec] = field(default_factory=list)
+    events: list[EventSpec] = field(default_factory=list)
+    outputs: OutputsSpec = field(default_factory=OutputsSpec)
+    plots: list[PlotSpec] = field(default_factory=list)
+    plant: PlantSpec | None = None
+    watchdog: str | None = None  #: [safety] watchdog = "<slave>"
+    summary: str | None = None  #: [metrics] summary = "module:function"
+    #: where the scenario came from (a .toml or .ssp path; "" when built in code); relative paths resolve here
+    source: str = ""
