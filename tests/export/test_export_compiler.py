@@ -10,13 +10,13 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from export_test_support import CASE_IDS, CASES, TEST_MODELS_DIR, assert_matches_reference, simulate_causal
 from fmpy.validation import validate_fmu
 
 from orchestrator.export.causalise import causalise
 from orchestrator.export.frontend import flatten_model
 from orchestrator.export.model_description import model_description_xml
 from orchestrator.export.reference import simulate_reference
+from tests.support.export_cases import CASE_IDS, CASES, TEST_MODELS_DIR, assert_matches_reference, simulate_causal
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from export_test_support import TEST_MODELS_DIR
 
 from orchestrator.cli.main import main
 from orchestrator.errors import BuildError, ModelError
 from orchestrator.export.api import export_model, resolve_backend
 from orchestrator.export.causalise import causalise
 from orchestrator.export.frontend import flatten_model
+from tests.support.export_cases import TEST_MODELS_DIR
 
 GOOD = """model Good
   parameter Real k = 1;

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_test_support import TEST_MODELS_DIR, assert_matches_reference, fmu_cases
 from fmpy import read_model_description, simulate_fmu
 from fmpy.validation import validate_fmu
 
@@ -26,6 +25,7 @@ from orchestrator.export.api import cosim_models
 from orchestrator.export.manifest import MANIFEST_NAME, file_sha256, read_manifest
 from orchestrator.export.openmodelica import omc_path
 from orchestrator.export.reference import simulate_reference
+from tests.support.export_cases import TEST_MODELS_DIR, assert_matches_reference, fmu_cases
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
 

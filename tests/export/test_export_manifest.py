@@ -7,11 +7,10 @@ import multiprocessing
 import os
 from pathlib import Path
 
-from export_test_support import TEST_MODELS_DIR
-
 from orchestrator.export import manifest
 from orchestrator.export.dependencies import code_only, model_source_files
 from orchestrator.export.frontend import modelica_files
+from tests.support.export_cases import TEST_MODELS_DIR
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 

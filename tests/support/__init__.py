@@ -1,0 +1,1 @@
+"""Shared test material: hand-written C test FMUs, Python blocks, export test cases, FMU sessions."""
