@@ -27,8 +27,10 @@ test-slow: $(STAMP)  ## the slow physics validation and long fuzzing campaigns
 export: $(STAMP)
 	$(VENV)/bin/o2twin export --all
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff (lint + format), the layering contracts (import-linter) and the type checker (mypy)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
