@@ -17,6 +17,10 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   parameter Real d_check_valve(unit="m") = 3.0e-3 "Product check valve orifice diameter";
   parameter Real d_flow_control(unit="m") = 1.5e-3 "Flow control valve orifice diameter when fully open";
   parameter Real tau_sensor_O2(unit="s") = 2 "Ultrasonic O2 sensor time constant";
+  parameter Real p_relief_set(unit="Pa", displayUnit="bar", min=0) = 2.41e5
+    "Relief valve set pressure above ambient (35 psig; see Components.ReliefValve)";
+  parameter Real d_relief(unit="m", min=0) = 2.5e-3
+    "Relief valve orifice diameter (0 removes the relief path: only for fault studies)";
   input Real m_flow_feed(unit="kg/s", min=0) "Air from the compressor";
   input Real T_feed(unit="K", start=298.15) "Feed air temperature";
   input Real cmd_feed_A(unit="1", min=0, max=1) "Feed valve bed A";
@@ -39,6 +43,7 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   output Real sensor_p_tank(unit="Pa") "Tank pressure sensor reading";
   output Real sensor_Q(unit="m3/s") "Product flow sensor reading";
   output Real sensor_T(unit="K") "Bed temperature sensor reading (mean of both beds)";
+  output Real Q_relief(unit="m3/s") "Flow vented by the relief valve (standard m3/s)";
   output Real N_feed[3](each unit="mol", each start=0, each fixed=true) "Cumulative moles fed (N2, O2, Ar)";
   output Real N_product[3](each unit="mol", each start=0, each fixed=true) "Cumulative moles delivered";
   output Real N_vent[3](each unit="mol", each start=0, each fixed=true) "Cumulative moles vented";
@@ -48,6 +53,7 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
     T_start=T_ambient, k_ldf_N2=k_LDF_N2, k_ldf_O2=k_LDF_O2, y_Ar_start=y_feed_Ar);
   O2Twin.Components.SieveBed bedB(N=nCells, D=D_bed, L=L_bed, T_amb=T_ambient, p_start=p_ambient,
     T_start=T_ambient, k_ldf_N2=k_LDF_N2, k_ldf_O2=k_LDF_O2, y_Ar_start=y_feed_Ar);
+  O2Twin.Components.ReliefValve relief(p_set=p_relief_set, d_orifice=d_relief);
   O2Twin.Components.SolenoidValve valveFeedA(d_orifice=d_feed_valve);
   O2Twin.Components.SolenoidValve valveFeedB(d_orifice=d_feed_valve);
   O2Twin.Components.SolenoidValve valveVentA(d_orifice=d_vent_valve);
@@ -67,6 +73,8 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
 equation
   connect(feed.port, valveFeedA.port_a);
   connect(feed.port, valveFeedB.port_a);
+  connect(feed.port, relief.port_a);
+  connect(relief.port_b, ambient.port);
   connect(valveFeedA.port_b, bedA.port_a);
   connect(valveFeedB.port_b, bedB.port_a);
   connect(bedA.port_a, valveVentA.port_a);
@@ -110,10 +118,11 @@ equation
   sensor_p_tank = sensorPTank.y;
   sensor_Q = sensorQ.y;
   sensor_T = sensorT.y;
+  Q_relief = relief.n_flow*O2Twin.Media.R*O2Twin.Media.T_std/O2Twin.Media.p_std;
   for i in 1:3 loop
     der(N_feed[i]) = feed.n_flow_in[i];
     der(N_product[i]) = flowControl.port_a.n_flow[i];
-    der(N_vent[i]) = valveVentA.port_a.n_flow[i] + valveVentB.port_a.n_flow[i];
+    der(N_vent[i]) = valveVentA.port_a.n_flow[i] + valveVentB.port_a.n_flow[i] + relief.port_a.n_flow[i];
     N_inventory[i] = feed.n[i] + tank.n[i] + bedA.inventory[i] + bedB.inventory[i];
   end for;
   annotation(
@@ -127,6 +136,9 @@ equation
                               +- feed valve B -> bed B -> check valve B --+
                                      vent valve B <-+
 </pre>
+<p>A spring-loaded relief valve (Components.ReliefValve, set 2.41 bar(g)) vents the feed manifold to the room
+when the pressure exceeds its setting, e.g. with the feed valves closed and the compressor running; its flow is
+counted in N_vent and reported as Q_relief.</p>
 <p>The valve commands come from the PSA sequencer (a Python controller); this model has no events. The feed
 manifold pressure p_feed is a state, so the compressor FMU (flow depends on discharge pressure) couples through
 a capacitance. The cumulative counters N_feed, N_product, N_vent and the inventory N_inventory (i = N2, O2, Ar)
