@@ -186,6 +186,11 @@ class SafetyWatchdog(PythonBlock):
         Variable("o2_rate_max_per_s", "parameter", unit="1/s", start=0.2, description="plausible d(purity)/dt"),
     )
 
+    @classmethod
+    def check_scenario(cls, spec: Any) -> None:
+        """The check the block registry runs on a scenario whose [safety] watchdog is this block (check_topology)."""
+        check_topology(spec)
+
     def __init__(self, name: str, sample_time: float) -> None:
         super().__init__(name, sample_time)
         self.events: list[WatchdogEvent] = []

@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from orchestrator.scenario.build import (
 )
 from orchestrator.scenario.load import load_scenario, scenario_hash, scenario_text
 from orchestrator.scenario.overrides import apply_overrides
+from orchestrator.scenario.registry import BlockRegistry, SummaryFunction
 from orchestrator.scenario.spec import ScenarioSpec
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ def results_dir(name: str, out: Path | None, overwrite: bool) -> Path:
     if out is not None:
         return _explicit_results_dir(Path(out), overwrite)
     base = RESULTS_ROOT / name
+    if Path(name).name != name or name in ("", ".", "..") or "\0" in name:  # parse_scenario already refuses these
+        raise SystemDefinitionError(f"scenario name {name!r} cannot name a folder under {RESULTS_ROOT}/")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     path, n = base / stamp, 1
     while path.exists():
@@ -92,14 +95,23 @@ def _explicit_results_dir(out: Path, overwrite: bool) -> Path:
     return out
 
 
+def registry_for(spec: ScenarioSpec, allow_modules: Sequence[str] = ()) -> BlockRegistry:
+    """The block registry of a run: installed entry points, plus the modules the user allowed (found on the Python
+    path or beside the scenario file)."""
+    folders = [Path(spec.source).resolve().parent] if spec.source else []
+    return BlockRegistry(allow_modules, folders)
+
+
 def prepare_spec(
     scenario: ScenarioSpec | str | Path | None,
     *,
     stop_time: float | None = None,
     overrides: Mapping[str, Any] | None = None,
     plant: str | None = None,
+    registry: BlockRegistry | None = None,
 ) -> ScenarioSpec:
-    """The spec a run uses: loaded, with --set overrides and --stop-time applied, then the safety and HIL hooks."""
+    """The spec a run uses: loaded, with --set overrides and --stop-time applied, the blocks' scenario checks
+    (the safety watchdog's topology check), then hardware in the loop ([plant] or --plant replaces the plant)."""
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
     if overrides:
         spec = apply_overrides(spec, overrides)
@@ -110,7 +122,37 @@ def prepare_spec(
         if dropped:
             log.info("--stop-time %g s: %d scheduled event(s) after it will not happen", stop_time, len(dropped))
         spec = dataclasses.replace(spec, stop_time=stop_time, events=[e for e in spec.events if e.time <= stop_time])
-    return apply_hooks(spec, plant)
+    spec = apply_hooks(spec, registry if registry is not None else registry_for(spec))
+    if plant is not None or spec.plant is not None:
+        spec = _apply_plant(spec, plant)
+    return spec
+
+
+def _apply_plant(spec: ScenarioSpec, plant_url: str | None) -> ScenarioSpec:
+    """Hardware in the loop: the device at the URL ([plant] device or --plant) replaces the plant slaves."""
+    from orchestrator.hil.host.plant import apply_plant
+
+    url = plant_url if plant_url is not None else spec.plant.device if spec.plant is not None else ""
+    if spec.plant is not None:
+        samples_file(spec)  # a bad samples_path is a definition error, before any device is opened
+    log.info("hardware in the loop: %s replaces %s", url, ", ".join(spec.plant.replaces) if spec.plant else "the plant")
+    return apply_plant(spec, url)
+
+
+def samples_file(spec: ScenarioSpec) -> str:
+    """The file name of the device samples ([plant] samples_path): always written inside the results directory."""
+    from orchestrator.hil.host.plant import SAMPLES_FILE
+
+    value = spec.plant.options.get("samples_path") if spec.plant is not None else None
+    if value is None:
+        return SAMPLES_FILE
+    where = f"{spec.source or '<scenario>'}: [plant]"
+    if not isinstance(value, str) or not value.endswith(".csv") or Path(value).name != value or value.startswith("."):
+        raise SystemDefinitionError(
+            f"{where}: samples_path = {value!r} must be a plain file name ending in .csv (written inside the run's "
+            "results directory), not a path"
+        )
+    return value
 
 
 @dataclasses.dataclass
@@ -169,9 +211,22 @@ class RunSession:
     returns the RunResult. Use it as a context manager so a failure still closes the files.
     """
 
-    def __init__(self, spec: ScenarioSpec, out: Path | None, *, overwrite: bool, plots: bool, progress: bool) -> None:
+    def __init__(
+        self,
+        spec: ScenarioSpec,
+        out: Path | None,
+        *,
+        overwrite: bool,
+        plots: bool,
+        progress: bool,
+        registry: BlockRegistry | None = None,
+    ) -> None:
         self.spec = spec
-        self.simulation: Simulation = build_simulation(spec)  # every definition error surfaces here
+        registry = registry if registry is not None else registry_for(spec)
+        self._summary: SummaryFunction | None = None
+        if spec.summary is not None:
+            self._summary = registry.summary(spec.summary, f"{spec.source or '<scenario>'}: [metrics]")
+        self.simulation: Simulation = build_simulation(spec, registry=registry)  # every definition error surfaces here
         sim = self.simulation
         try:
             self.units = sim.metadata()["units"]
@@ -198,7 +253,8 @@ class RunSession:
             from orchestrator.hil.host import plant as hil
 
             self._hil = hil
-            hil.attach_results(sim.system, self.out_dir)
+            for device in hil.devices_in(sim.system):  # never a path from the scenario: always inside out_dir
+                device.link.opt.samples_path = str(self.out_dir / samples_file(spec))
         self._plots = plots
         self._progress = progress
         self._started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -275,7 +331,7 @@ class RunSession:
             except Exception as err:  # link figures are extra; never lose the run's metrics over them
                 log.warning("hardware-in-the-loop figures unavailable: %s", err)
         if status != "stopped" or self.recorder.rows:
-            summary = _call_summary(self.spec, self.out_dir)
+            summary = _call_summary(self._summary, self.spec, self.out_dir)
             if summary is not None:
                 metrics["summary"] = summary
         return metrics
@@ -291,10 +347,24 @@ def open_run(
     plant: str | None = None,
     plots: bool = True,
     progress: bool = False,
+    allow_modules: Sequence[str] = (),
 ) -> RunSession:
-    """Build a scenario's simulation and its results directory; step it through the returned RunSession."""
-    spec = prepare_spec(scenario, stop_time=stop_time, overrides=overrides, plant=plant)
-    return RunSession(spec, Path(out) if out is not None else None, overwrite=overwrite, plots=plots, progress=progress)
+    """Build a scenario's simulation and its results directory; step it through the returned RunSession.
+
+    ``allow_modules`` names Python modules the scenario may take blocks and summary functions from besides the
+    registered ones (as `o2twin run --allow-module`); see orchestrator.scenario.registry.
+    """
+    spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
+    registry = registry_for(spec, allow_modules)
+    spec = prepare_spec(spec, stop_time=stop_time, overrides=overrides, plant=plant, registry=registry)
+    return RunSession(
+        spec,
+        Path(out) if out is not None else None,
+        overwrite=overwrite,
+        plots=plots,
+        progress=progress,
+        registry=registry,
+    )
 
 
 def run(
@@ -307,10 +377,12 @@ def run(
     plant: str | None = None,
     plots: bool = True,
     progress: bool = False,
+    allow_modules: Sequence[str] = (),
 ) -> RunResult:
     """Run a scenario (a spec, a .toml/.ssp path or a name in scenarios/; None: the default) to its end.
 
-    ``overrides`` maps "slave.parameter" to a value (as `o2twin run --set`). Definition errors raise
+    ``overrides`` maps "slave.parameter" to a value (as `o2twin run --set`); ``allow_modules`` as in open_run.
+    Definition errors raise
     O2TwinError before anything is written; a failure or Ctrl-C during the run is recorded in the returned
     RunResult (status "failed" or "stopped", exit_code non-zero) with every result up to it on disk.
     """
@@ -323,6 +395,7 @@ def run(
         plant=plant,
         plots=plots,
         progress=progress,
+        allow_modules=allow_modules,
     )
     with session:
         session.advance()
@@ -368,19 +441,9 @@ def _failing_slave(exc: BaseException) -> str | None:
     return name
 
 
-def _call_summary(spec: ScenarioSpec, out_dir: Path) -> dict[str, Any] | None:
+def _call_summary(fn: SummaryFunction | None, spec: ScenarioSpec, out_dir: Path) -> dict[str, Any] | None:
     """Run the scenario's [metrics] summary function on what was recorded; None when there is none."""
-    if spec.summary is None:
-        return None
-    import importlib
-
-    module_name, function_name = spec.summary.split(":")
-    try:
-        fn = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as err:
-        log.error("[metrics] summary = '%s' cannot be loaded: %s", spec.summary, err)
-        return {"error": f"cannot load {spec.summary}: {err}"}
-    if not (out_dir / CSV_NAME).exists():
+    if fn is None or not (out_dir / CSV_NAME).exists():
         return None
     signals = read_signals_csv(out_dir / CSV_NAME)
     if len(signals.get("time", ())) == 0:

@@ -1,21 +1,21 @@
 """Build the co-simulation a ScenarioSpec describes: slaves, connections, parameters, events, recorded signals and
 the master's options; every error names the scenario file.
 
-FMU slaves are a Modelica class (exported on demand) or a .fmu path; Python blocks are "module:Class".
+FMU slaves are a Modelica class (exported on demand) or a .fmu path; Python blocks come from the block registry
+(orchestrator.scenario.registry), never from an import of a name the scenario gives.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.cosim.slaves.base import Slave
 from orchestrator.errors import O2TwinError, SystemDefinitionError
 from orchestrator.paths import PROJECT_ROOT
+from orchestrator.scenario.registry import BlockRegistry, check_safety
 from orchestrator.scenario.spec import EventSpec, ScenarioSpec, SlaveSpec
 
 if TYPE_CHECKING:
@@ -30,37 +30,13 @@ log = logging.getLogger(__name__)
 # hooks
 
 
-def _lazy_function(module: str, function: str, purpose: str) -> Callable:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name and module.startswith(err.name):
-            raise SystemDefinitionError(f"{purpose} needs {module}.{function}, but {module} is not installed") from None
-        raise
-    fn = getattr(mod, function, None)
-    if fn is None:
-        raise SystemDefinitionError(f"{purpose} needs {module}.{function}, which does not exist")
-    return fn
+def apply_hooks(spec: ScenarioSpec, registry: BlockRegistry | None = None) -> ScenarioSpec:
+    """The checks a scenario's blocks run on it before anything is built: the [safety] watchdog's topology check.
 
-
-def apply_hooks(spec: ScenarioSpec, plant_url: str | None = None) -> ScenarioSpec:
-    """The safety topology check, then hardware in the loop.
-
-    The watchdog check runs on the system as written (FMU plant), before the device replaces the plant slaves:
-    apply_plant keeps every connection to and from the plant, so the watchdog guards the device as well.
+    It runs on the system as written (FMU plant); hardware in the loop (orchestrator.results.run) replaces the
+    plant slaves afterwards and keeps every connection to and from the plant, so the watchdog guards the device too.
     """
-    if spec.watchdog is not None:
-        check = _lazy_function("controllers.watchdog", "check_topology", "[safety] watchdog")
-        check(spec)
-    if plant_url is not None or spec.plant is not None:
-        apply_plant = _lazy_function(
-            "orchestrator.hil.host.plant", "apply_plant", "hardware in the loop ([plant], --plant)"
-        )
-        url = plant_url if plant_url is not None else spec.plant.device
-        log.info("hardware in the loop: %s replaces %s", url, ", ".join(spec.plant.replaces) if spec.plant else "?")
-        spec = apply_plant(spec, url)
-        if not isinstance(spec, ScenarioSpec):
-            raise TypeError(f"apply_plant returned {type(spec).__name__}, not a ScenarioSpec")
+    check_safety(spec, registry if registry is not None else BlockRegistry())
     return spec
 
 
@@ -105,7 +81,9 @@ def resolve_fmu(slave: SlaveSpec, spec: ScenarioSpec) -> Path:
     return path
 
 
-def build_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None = None) -> Slave:
+def build_slave(
+    slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None = None, registry: BlockRegistry | None = None
+) -> Slave:
     """Construct (not set up) the slave a [slaves.NAME] table describes."""
     table = f"[slaves.{slave.name}]"
     if slave.kind == "fmu":
@@ -117,24 +95,8 @@ def build_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None = 
             return cls(slave.name, path, tolerance=tolerance)
         except SystemDefinitionError as err:
             raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
-    module_name, class_name = slave.block.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name and module_name.startswith(err.name):
-            raise SystemDefinitionError(
-                f"{_where(spec, table)}: 'block' = '{slave.block}': there is no module '{module_name}'"
-            ) from None
-        raise
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise SystemDefinitionError(
-            f"{_where(spec, table)}: 'block' = '{slave.block}': module '{module_name}' has no '{class_name}'"
-        )
-    if not (isinstance(cls, type) and issubclass(cls, Slave)):
-        raise SystemDefinitionError(
-            f"{_where(spec, table)}: 'block' = '{slave.block}' is not a slave class (subclass PythonBlock)"
-        )
+    registry = registry if registry is not None else BlockRegistry()
+    cls = registry.block(str(slave.block), _where(spec, table))
     sample_time = slave.sample_time if slave.sample_time is not None else spec.master.step * slave.rate
     try:
         return cls(slave.name, sample_time)
@@ -235,18 +197,19 @@ def master_options(spec: ScenarioSpec) -> MasterOptions:
     return options
 
 
-def build_system(spec: ScenarioSpec, check: bool = True) -> System:
+def build_system(spec: ScenarioSpec, check: bool = True, registry: BlockRegistry | None = None) -> System:
     """The System (slaves, connections, parameters) of a spec, checked; variable errors name the scenario file.
 
     Slaves are constructed but not set up; on an error every FMU built so far is released. check=False leaves
     System.check() (connections, causality, units) to the caller, e.g. the Simulation, which runs it anyway.
+    Blocks come from ``registry`` (default: the installed entry points only).
     """
     from orchestrator.cosim.system import System
 
     system = System()
     try:
         for slave_spec in spec.slaves.values():
-            slave = build_slave(slave_spec, spec)
+            slave = build_slave(slave_spec, spec, registry=registry)
             # values of inputs are start values (used while unconnected); the rest are parameters
             inputs = {k: v for k, v in slave_spec.parameters.items() if k in {i.name for i in slave.inputs()}}
             params = {k: v for k, v in slave_spec.parameters.items() if k not in inputs}
@@ -311,11 +274,13 @@ def parameter_constants(spec: ScenarioSpec) -> dict[str, float]:
     return out
 
 
-def build_simulation(spec: ScenarioSpec, recorders: Any = ()) -> Simulation:
+def build_simulation(spec: ScenarioSpec, recorders: Any = (), registry: BlockRegistry | None = None) -> Simulation:
     """The steppable orchestrator.cosim.master.Simulation of a spec (hooks are not applied here: see apply_hooks)."""
     from orchestrator.cosim.master.simulation import Simulation
 
-    system = build_system(spec, check=False)  # the Simulation checks the system (once, with its warnings)
+    system = build_system(
+        spec, check=False, registry=registry
+    )  # the Simulation checks the system (once, with its warnings)
     try:
         options = master_options(spec)
         record = [n for n in recorded_signals(spec, []) if n not in system.connected_signals()]

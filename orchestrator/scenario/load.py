@@ -11,7 +11,8 @@ from pathlib import Path
 
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.paths import SCENARIOS_DIR
-from orchestrator.scenario.parse import parse_scenario
+from orchestrator.scenario.exchange import import_ssp
+from orchestrator.scenario.parse import parse_scenario, safe_name
 from orchestrator.scenario.spec import ScenarioSpec
 from orchestrator.scenario.toml import dumps_scenario
 
@@ -54,8 +55,6 @@ def load_scenario(name_or_path: str | Path | None) -> ScenarioSpec:
     """Read and check a scenario (.toml by path or name, or an .ssp system); raises SystemDefinitionError."""
     path = resolve_scenario_path(name_or_path)
     if path.suffix.lower() == ".ssp":
-        from orchestrator.scenario.ssp.archive import import_ssp
-
         return import_ssp(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -63,7 +62,7 @@ def load_scenario(name_or_path: str | Path | None) -> ScenarioSpec:
         raise SystemDefinitionError(f"{path}: not valid TOML: {err}") from None
     except UnicodeDecodeError as err:
         raise SystemDefinitionError(f"{path}: not a UTF-8 text file ({err.reason})") from None
-    return parse_scenario(raw, source=str(path), default_name=path.stem)
+    return parse_scenario(raw, source=str(path), default_name=safe_name(path.stem))
 
 
 def describe_scenario_file(path: Path) -> str:

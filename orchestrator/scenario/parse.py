@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import SystemDefinitionError
+from orchestrator.scenario.registry import REFERENCE_RE
 from orchestrator.scenario.spec import (
     ALGORITHMS,
     EVENT_ACTIONS,
@@ -29,7 +30,8 @@ from orchestrator.scenario.spec import (
 )
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENTRY_POINT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+#: A scenario name becomes a folder under results/: no separators, no "..", nothing a file system treats specially.
+_SCENARIO_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$")
 
 
 class _Where:
@@ -154,8 +156,12 @@ def _parse_slave(where: _Where, name: str, raw: Any) -> SlaveSpec:
             s.interface = _string(where, t, "interface", raw["interface"], choices=INTERFACES)  # type: ignore[assignment]
     else:
         s.block = _string(where, t, "block", raw["block"])
-        if not _ENTRY_POINT_RE.match(s.block):
-            raise where.error(t, f"'block' must be 'module:Class', e.g. 'controllers.pid:PressurePID', got {s.block!r}")
+        if not REFERENCE_RE.match(s.block):
+            raise where.error(
+                t,
+                f"'block' must be a registered block name or 'module:Class', e.g. 'controllers.pid:PressurePID', "
+                f"got {s.block!r}",
+            )
         if "interface" in raw:
             raise where.error(t, "'interface' is for FMUs only")
         if "sample_time" in raw:
@@ -272,9 +278,36 @@ def _parse_plant(where: _Where, raw: Any) -> PlantSpec:
     return PlantSpec(device, list(replaces), raw)
 
 
+def _check_text(where: _Where, path: str, value: Any) -> None:
+    """No key or string anywhere in a scenario may hold a control character (a NUL ends a C string, a newline
+    splits a log line): names reach file systems, FMUs and logs."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_text(where, f"{path}.{key}" if path else str(key), str(key))
+            _check_text(where, f"{path}.{key}" if path else str(key), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(where, f"{path}[{i}]", item)
+    elif isinstance(value, str):
+        bad = next((c for c in value if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F), None)
+        if bad is not None:
+            shown = path.encode("unicode_escape").decode("ascii")
+            raise where.error(
+                f"'{shown}'",
+                f"holds the control character {bad!r}; names and texts must be one printable line (no NUL)",
+            )
+
+
+def safe_name(stem: str) -> str:
+    """A file stem as a scenario name (the results folder): unusual characters become '_'."""
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "_", stem)[:100]
+    return "_" + name[1:] if name[:1] in (".", "-", "+", "") else name
+
+
 def parse_scenario(raw: Mapping[str, Any], source: str = "", default_name: str = "scenario") -> ScenarioSpec:
     """Check a scenario table (as read from TOML) and return the spec; SystemDefinitionError names what is wrong."""
     where = _Where(source)
+    _check_text(where, "", raw)
     allowed = ("scenario", "master", "slaves", "connections", "events", "outputs", "plots", "plant", "safety",
                "metrics")  # fmt: skip
     for key in raw:
@@ -285,13 +318,19 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "", default_name: str =
     if "stop_time" not in head:
         raise where.error("[scenario]", "missing 'stop_time' (s)")
     spec = ScenarioSpec(
-        name=_string(where, "[scenario]", "name", head.get("name", default_name)),
+        name=_string(where, "[scenario]", "name", head.get("name", safe_name(default_name))),
         stop_time=_number(where, "[scenario]", "stop_time", head["stop_time"]),
         description=_string(where, "[scenario]", "description", head.get("description", "")),
         start_time=_number(where, "[scenario]", "start_time", head.get("start_time", 0.0)),
         seed=_integer(where, "[scenario]", "seed", head.get("seed", 0), minimum=0),
         source=source,
     )
+    if not _SCENARIO_NAME_RE.match(spec.name):
+        raise where.error(
+            "[scenario]",
+            f"'name' = {spec.name!r} names the results folder (results/NAME/...): use letters, digits and _ . + - "
+            "(up to 100), not a path",
+        )
     if "\n" in spec.description:
         raise where.error("[scenario]", "'description' must be one line")
     if spec.stop_time <= spec.start_time:
@@ -328,8 +367,10 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "", default_name: str =
         _check_keys(where, "[metrics]", metrics, ("summary",))
         if "summary" in metrics:
             spec.summary = _string(where, "[metrics]", "summary", metrics["summary"])
-            if not _ENTRY_POINT_RE.match(spec.summary):
-                raise where.error("[metrics]", f"'summary' must be 'module:function', got {spec.summary!r}")
+            if not REFERENCE_RE.match(spec.summary):
+                raise where.error(
+                    "[metrics]", f"'summary' must be a registered name or 'module:function', got {spec.summary!r}"
+                )
     check_references(spec)
     return spec
 

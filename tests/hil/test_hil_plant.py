@@ -12,7 +12,8 @@ from orchestrator.errors import SystemDefinitionError
 from orchestrator.hil.device.hardware import BenchHardware
 from orchestrator.hil.host.plant import DeviceSlave, apply_plant, attach_results, hil_metrics
 from orchestrator.hil.sim.virtual import VirtualDevice
-from orchestrator.scenario.build import apply_hooks, build_simulation
+from orchestrator.results.run import prepare_spec
+from orchestrator.scenario.build import build_simulation
 from orchestrator.scenario.parse import parse_scenario
 
 SCENARIO = {
@@ -76,7 +77,7 @@ def test_apply_plant_names_what_the_device_cannot_do(change, message):
 def test_a_scenario_runs_through_the_master_with_the_virtual_device(description, tmp_path):
     hw = BenchHardware(description)
     with VirtualDevice(hw, description) as vd:
-        spec = apply_hooks(_spec(plant={"device": vd.url, "sample_rate_hz": 100}))
+        spec = prepare_spec(_spec(plant={"device": vd.url, "sample_rate_hz": 100}))
         sim = build_simulation(spec)
         attach_results(sim.system, tmp_path)
         wall0 = time.perf_counter()

@@ -13,6 +13,7 @@ import numpy as np
 
 from orchestrator.results.matfile import read_dsres
 from orchestrator.results.signals import read_signals_csv
+from tests.support.blocks import ALLOW
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,7 @@ record = ["a.y"]
     out = tmp_path / "res"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "-q", "run", str(scenario), "--out", str(out), "--no-plots"],
+        [sys.executable, "-m", "orchestrator.cli", "-q", "run", str(scenario), *ALLOW, "--out", str(out), "--no-plots"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -14,6 +14,7 @@ from orchestrator.results.matfile import read_dsres
 from orchestrator.results.metrics import read_metrics
 from orchestrator.results.signals import read_signals_csv
 from orchestrator.scenario import load as scenario_module
+from tests.support.blocks import ALLOW
 
 
 def _scenario(lag_fmu, extra: str = "", b_params: str = "T = 1.0", crash: str | None = None) -> str:
@@ -95,7 +96,7 @@ def write_scenario(tmp_path, lag_fmu):
 
 def test_run_writes_a_complete_results_dir(write_scenario, tmp_path, capsys):
     out = tmp_path / "res"
-    assert main(["run", write_scenario(), "--out", str(out)]) == 0
+    assert main(["run", *ALLOW, write_scenario(), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "status     ok" in printed and "RTF" in printed and "final a.y" in printed
     csv = read_signals_csv(out / "signals.csv")
@@ -129,8 +130,8 @@ def test_run_writes_a_complete_results_dir(write_scenario, tmp_path, capsys):
 
 def test_same_scenario_same_hash_and_bit_identical_results(write_scenario, tmp_path):
     path = write_scenario()
-    assert main(["-q", "run", path, "--out", str(tmp_path / "r1"), "--no-plots"]) == 0
-    assert main(["-q", "run", path, "--out", str(tmp_path / "r2"), "--no-plots"]) == 0
+    assert main(["-q", "run", *ALLOW, path, "--out", str(tmp_path / "r1"), "--no-plots"]) == 0
+    assert main(["-q", "run", *ALLOW, path, "--out", str(tmp_path / "r2"), "--no-plots"]) == 0
     assert (tmp_path / "r1" / "signals.csv").read_bytes() == (tmp_path / "r2" / "signals.csv").read_bytes()
     assert read_metrics(tmp_path / "r1")["scenario"]["hash"] == read_metrics(tmp_path / "r2")["scenario"]["hash"]
     assert not (tmp_path / "r1" / "plots").exists()
@@ -140,7 +141,7 @@ def test_same_scenario_same_hash_and_bit_identical_results(write_scenario, tmp_p
 def test_failing_fmu_mid_run_keeps_results(write_scenario, tmp_path, capsys, discard):
     out = tmp_path / "res"
     path = write_scenario(b_params=f"T = 1.0\nfail_time = 1.25\ndiscard = {discard}")
-    code = main(["run", path, "--out", str(out)])
+    code = main(["run", *ALLOW, path, "--out", str(out)])
     assert code == 3
     message = capsys.readouterr().err
     assert "slave b" in message and "t = 1.2" in message and "injected failure" in message
@@ -158,7 +159,7 @@ def test_failing_fmu_mid_run_keeps_results(write_scenario, tmp_path, capsys, dis
 
 def test_python_block_crash_keeps_results_and_traceback(write_scenario, tmp_path, capsys):
     out = tmp_path / "res"
-    code = main(["run", write_scenario(crash="crash_time = 0.55"), "--out", str(out), "--no-plots"])
+    code = main(["run", *ALLOW, write_scenario(crash="crash_time = 0.55"), "--out", str(out), "--no-plots"])
     assert code == 3
     metrics = read_metrics(out)
     assert metrics["status"] == "failed" and metrics["failed_slave"] == "crash"
@@ -171,7 +172,7 @@ def test_python_block_crash_keeps_results_and_traceback(write_scenario, tmp_path
 
 def test_interrupt_stops_with_results_on_disk(write_scenario, tmp_path):
     out = tmp_path / "res"
-    code = main(["run", write_scenario(crash="crash_time = 0.75\ninterrupt = true"), "--out", str(out)])
+    code = main(["run", *ALLOW, write_scenario(crash="crash_time = 0.75\ninterrupt = true"), "--out", str(out)])
     assert code == 130
     metrics = read_metrics(out)
     assert metrics["status"] == "stopped"
@@ -181,24 +182,24 @@ def test_interrupt_stops_with_results_on_disk(write_scenario, tmp_path):
 def test_stop_time_override_and_default_results_dir(write_scenario, tmp_path, monkeypatch):
     path = write_scenario()
     monkeypatch.chdir(tmp_path)
-    assert main(["-q", "run", path, "--stop-time", "0.5", "--no-plots"]) == 0
+    assert main(["-q", "run", *ALLOW, path, "--stop-time", "0.5", "--no-plots"]) == 0
     runs = [p for p in (tmp_path / "results" / "lagpair").iterdir() if p.name != "latest"]
     assert len(runs) == 1
     latest = tmp_path / "results" / "lagpair" / "latest"
     assert latest.resolve() == runs[0].resolve()
     assert read_signals_csv(latest / "signals.csv")["time"][-1] == pytest.approx(0.5)
-    assert main(["-q", "run", path, "--stop-time", "0.2", "--no-plots"]) == 0  # a second run never overwrites
+    assert main(["-q", "run", *ALLOW, path, "--stop-time", "0.2", "--no-plots"]) == 0  # a second run never overwrites
     assert len([p for p in (tmp_path / "results" / "lagpair").iterdir() if p.name != "latest"]) == 2
 
 
 def test_out_dir_with_results_is_refused(write_scenario, tmp_path, capsys):
     path = write_scenario()
     out = tmp_path / "res"
-    assert main(["-q", "run", path, "--out", str(out), "--no-plots", "--stop-time", "0.2"]) == 0
-    assert main(["-q", "run", path, "--out", str(out), "--no-plots"]) == 2
+    assert main(["-q", "run", *ALLOW, path, "--out", str(out), "--no-plots", "--stop-time", "0.2"]) == 0
+    assert main(["-q", "run", *ALLOW, path, "--out", str(out), "--no-plots"]) == 2
     assert "already holds results" in capsys.readouterr().err
     (out / "traceback.txt").write_text("from an earlier run")
-    assert main(["-q", "run", path, "--out", str(out), "--no-plots", "--overwrite", "--stop-time", "0.3"]) == 0
+    assert main(["-q", "run", *ALLOW, path, "--out", str(out), "--no-plots", "--overwrite", "--stop-time", "0.3"]) == 0
     assert not (out / "traceback.txt").exists()  # no stale file from the earlier run survives
     assert read_signals_csv(out / "signals.csv")["time"][-1] == pytest.approx(0.3)
 
@@ -214,7 +215,7 @@ def test_out_dir_with_results_is_refused(write_scenario, tmp_path, capsys):
 )
 def test_definition_errors_exit_2_before_writing(write_scenario, tmp_path, capsys, extra, message):
     out = tmp_path / "res"
-    assert main(["run", write_scenario(extra=extra), "--out", str(out)]) == 2
+    assert main(["run", *ALLOW, write_scenario(extra=extra), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert message in err and "lagpair.toml" in err
     assert not out.exists()
@@ -223,7 +224,7 @@ def test_definition_errors_exit_2_before_writing(write_scenario, tmp_path, capsy
 
 def test_unknown_variable_in_connection_names_the_connection(write_scenario, tmp_path, capsys):
     path = write_scenario(extra='[[connections]]\nfrom = "a.yy"\nto = "b.k"\n')
-    assert main(["run", path, "--out", str(tmp_path / "r")]) == 2
+    assert main(["run", *ALLOW, path, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "a.yy -> b.k" in err and "did you mean 'y'" in err
 
@@ -231,10 +232,10 @@ def test_unknown_variable_in_connection_names_the_connection(write_scenario, tmp
 def test_missing_fmu_and_block(tmp_path, capsys, lag_fmu):
     path = tmp_path / "x.toml"
     path.write_text(_scenario(lag_fmu).replace(str(lag_fmu), "nowhere/Lag.fmu"))
-    assert main(["run", str(path)]) == 2
+    assert main(["run", *ALLOW, str(path)]) == 2
     assert "x.toml: [slaves.a]: FMU file 'nowhere/Lag.fmu' not found" in capsys.readouterr().err
     path.write_text(_scenario(lag_fmu).replace("tests.support.blocks:Source", "tests.support.blocks:Nope"))
-    assert main(["run", str(path)]) == 2
+    assert main(["run", *ALLOW, str(path)]) == 2
     assert "module 'tests.support.blocks' has no 'Nope'" in capsys.readouterr().err
 
 
@@ -256,14 +257,14 @@ def test_scenarios_command_lists_descriptions(tmp_path, monkeypatch, capsys, lag
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("lagpair") and "two lags behind a step" in line for line in lines)
     assert any(line.startswith("broken") and "unreadable" in line for line in lines)
-    assert main(["run", "lagpair", "--out", str(tmp_path / "r"), "--no-plots", "--stop-time", "0.3"]) == 0
+    assert main(["run", *ALLOW, "lagpair", "--out", str(tmp_path / "r"), "--no-plots", "--stop-time", "0.3"]) == 0
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["scenario"]["name"] == "lagpair"
     assert not math.isnan(read_signals_csv(tmp_path / "r" / "signals.csv")["a.y"][-1])
 
 
 def test_failure_during_initialisation(write_scenario, tmp_path, capsys):
     out = tmp_path / "res"
-    assert main(["run", write_scenario(b_params="T = 0.0"), "--out", str(out)]) == 3
+    assert main(["run", *ALLOW, write_scenario(b_params="T = 0.0"), "--out", str(out)]) == 3
     err = capsys.readouterr().err
     assert "slave b" in err and "T must be > 0" in err
     metrics = read_metrics(out)
@@ -290,7 +291,7 @@ to = "a.u"
 [outputs]
 record = ["a.y"]
 """)
-        assert main(["-q", "run", str(path), "--out", str(tmp_path / name), "--no-plots"]) == 0
+        assert main(["-q", "run", *ALLOW, str(path), "--out", str(tmp_path / name), "--no-plots"]) == 0
         return read_signals_csv(tmp_path / name / "signals.csv")["a.y"]
 
     first, again, other = run(7, "s7"), run(7, "s7b"), run(8, "s8")

@@ -92,7 +92,11 @@ BAD = [
     (MINIMAL + "[mastr]\nstep = 0.1\n", "[mastr]: unknown table"),
     (MINIMAL + "[slaves.c]\nrate = 2\n", "[slaves.c]: give exactly one of 'fmu'"),
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\nblock = 'm:C'\n", "[slaves.c]: give exactly one of 'fmu'"),
-    (MINIMAL + "[slaves.c]\nblock = 'controllers.pid'\n", "[slaves.c]: 'block' must be 'module:Class'"),
+    (MINIMAL + "[slaves.c]\nblock = 'controllers/pid.py'\n", "[slaves.c]: 'block' must be a registered block name"),
+    (
+        MINIMAL + "[slaves.c]\nblock = 'a:b:c'\n",
+        "[slaves.c]: 'block' must be a registered block name or 'module:Class'",
+    ),
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\nsample_time = 0.1\n", "'sample_time' is for Python blocks"),
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\ninterface = 'xx'\n", "'interface' must be one of cs, me"),
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\nrate = 0\n", "'rate' must be >= 1"),
@@ -114,9 +118,23 @@ BAD = [
         "[plant]: 'replaces' entry 'zz' names unknown slave",
     ),
     (MINIMAL + "[safety]\nwatchdog = 'wd'\n", "[safety]: 'watchdog' names unknown slave 'wd'"),
-    (MINIMAL + "[metrics]\nsummary = 'nocolon'\n", "[metrics]: 'summary' must be 'module:function'"),
+    (
+        MINIMAL + "[metrics]\nsummary = 'no colon'\n",
+        "[metrics]: 'summary' must be a registered name or 'module:function'",
+    ),
     ("[scenario]\nstop_time = 1.0\nstart_time = 2.0\n[slaves.a]\nblock = 'm:B'\n", "must be after 'start_time'"),
-    ("[scenario]\nstop_time = 1.0\ndescription = \"a\\nb\"\n[slaves.a]\nblock = 'm:B'\n", "must be one line"),
+    ("[scenario]\nstop_time = 1.0\ndescription = \"a\\nb\"\n[slaves.a]\nblock = 'm:B'\n", "must be one printable line"),
+    # a scenario or SSD name becomes results/NAME/: never a path (issue 10)
+    (
+        "[scenario]\nname = '../../..'\nstop_time = 1.0\n[slaves.a]\nblock = 'm:B'\n",
+        "[scenario]: 'name' = '../../..' names",
+    ),
+    ("[scenario]\nname = '/tmp/x'\nstop_time = 1.0\n[slaves.a]\nblock = 'm:B'\n", "not a path"),
+    ("[scenario]\nname = '..'\nstop_time = 1.0\n[slaves.a]\nblock = 'm:B'\n", "not a path"),
+    # a NUL anywhere (a name, a key, a value) is one clear error, not a crash in the file system or an FMU
+    ("[scenario]\nname = \"a\\u0000b\"\nstop_time = 1.0\n[slaves.a]\nblock = 'm:B'\n", "'scenario.name': holds"),
+    (MINIMAL + "[[connections]]\nfrom = \"a.y\\u0000\"\nto = 'b.u'\n", "control character '\\x00'"),
+    ("[scenario]\nstop_time = 1.0\n[slaves.\"a\\u0000\"]\nblock = 'm:B'\n", "'slaves.a\\x00': holds"),
     ("[scenario]\nstop_time = 1.0\n[slaves.'a-b']\nblock = 'm:B'\n", "[slaves.a-b]: a slave name must be"),
 ]
 
@@ -159,11 +177,18 @@ def test_hash_ignores_formatting_but_not_content():
 
 
 _names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
+
+
+def _text(max_size: int) -> st.SearchStrategy[str]:
+    """Printable text: control characters (NUL, newlines) are refused anywhere in a scenario."""
+    return st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=max_size)
+
+
 _values = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=64),
     st.integers(-(2**40), 2**40),
     st.booleans(),
-    st.text(max_size=8),
+    _text(8),
 )
 
 
@@ -205,14 +230,14 @@ def _specs(draw):
                 draw(st.sampled_from(names)),
                 draw(_names),
                 value,
-                draw(st.text(max_size=10)),
+                draw(_text(10)),
             )
         )
     events.sort(key=lambda e: e.time)
     return ScenarioSpec(
-        name=draw(st.text(min_size=1, max_size=12)),
+        name=draw(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,11}", fullmatch=True)),
         stop_time=stop,
-        description=draw(st.text(max_size=20).filter(lambda s: "\n" not in s and "\r" not in s)),
+        description=draw(_text(20)),
         seed=draw(st.integers(0, 2**31)),
         master=MasterSpec(
             algorithm=draw(st.sampled_from(["jacobi", "gauss-seidel"])),

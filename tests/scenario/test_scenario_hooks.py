@@ -6,8 +6,10 @@ import pytest
 
 from orchestrator.cli.main import main
 from orchestrator.errors import O2TwinError, SystemDefinitionError
+from orchestrator.results.run import prepare_spec
 from orchestrator.scenario.build import apply_hooks
 from orchestrator.scenario.load import load_scenario
+from orchestrator.scenario.registry import BlockRegistry
 
 # The plant FMUs are named by Modelica class; the hooks run on the spec, before any FMU is exported or loaded.
 BYPASS = """
@@ -43,16 +45,16 @@ def test_watchdog_bypass_is_rejected_before_building(tmp_path, capsys):
 def test_watchdog_must_be_the_safety_block(tmp_path):
     path = tmp_path / "wd.toml"
     path.write_text(BYPASS.replace("controllers.watchdog:SafetyWatchdog", "tests.support.blocks:Source"))
-    with pytest.raises(SystemDefinitionError, match=r"must be block = 'controllers\.watchdog:SafetyWatchdog'"):
-        apply_hooks(load_scenario(path))
+    with pytest.raises(SystemDefinitionError, match=r"'tests.support.blocks:Source', which is no safety watchdog"):
+        apply_hooks(load_scenario(path), BlockRegistry(["tests.support.blocks"]))
 
 
 def test_plant_url_goes_through_the_hil_adapter(tmp_path, capsys):
-    """--plant hands the spec to orchestrator.hil.host.plant.apply_plant; a bad URL is its clear error, not a crash."""
+    """--plant hands the spec to orchestrator.hil.host.plant.apply_plant (through the run pipeline); a bad URL is its clear error, not a crash."""
     path = tmp_path / "plant.toml"
     path.write_text(BYPASS.replace('[safety]\nwatchdog = "watchdog"\n', ""))
     with pytest.raises(O2TwinError) as info:
-        apply_hooks(load_scenario(path), "nonsense://nowhere")
+        prepare_spec(load_scenario(path), plant="nonsense://nowhere")
     assert "nonsense://nowhere" in str(info.value) or "device" in str(info.value).lower()
     capsys.readouterr()
     code = main(["run", str(path), "--plant", "nonsense://nowhere", "--out", str(tmp_path / "r")])

@@ -16,9 +16,10 @@ from orchestrator.cli.main import main
 from orchestrator.cosim.master.recorder import MemoryRecorder
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario.build import build_simulation
+from orchestrator.scenario.exchange import export_ssp, import_ssp
 from orchestrator.scenario.load import load_scenario
 from orchestrator.scenario.parse import parse_scenario
-from orchestrator.scenario.ssp.archive import export_ssp, import_ssp
+from tests.support.blocks import ALLOW
 
 
 def _fmu_only(lag_fmu, step=0.1, stop=2.0):
@@ -214,8 +215,10 @@ def test_cli_export_import_run(lag_fmu, tmp_path, capsys):
     assert raw["slaves"]["src"]["block"] == "tests.support.blocks:Source"
     spec = parse_scenario(raw, str(toml_out))
     assert spec.events[0].action == "override"
-    assert main(["-q", "run", str(toml_out), "--out", str(tmp_path / "res"), "--no-plots"]) == 0
-    assert main(["-q", "run", str(ssp), "--out", str(tmp_path / "res_ssp"), "--no-plots"]) == 0  # an .ssp runs as is
+    assert main(["-q", "run", *ALLOW, str(toml_out), "--out", str(tmp_path / "res"), "--no-plots"]) == 0
+    assert (
+        main(["-q", "run", *ALLOW, str(ssp), "--out", str(tmp_path / "res_ssp"), "--no-plots"]) == 0
+    )  # an .ssp runs as is
     assert "ERROR" not in capsys.readouterr().err
     a = (tmp_path / "res" / "signals.csv").read_bytes()
     assert a == (tmp_path / "res_ssp" / "signals.csv").read_bytes()
@@ -256,7 +259,12 @@ _HEAD = (
         (
             _HEAD + '<ssd:System name="s"><ssd:Elements><ssd:Component name="a" source="resources/none.fmu"/>'
             "</ssd:Elements></ssd:System></ssd:SystemStructureDescription>",
-            "component 'a': source 'resources/none.fmu' is not in the archive",
+            "component 'a': source 'resources/none.fmu' is not an .fmu file in the archive",
+        ),
+        (  # issue 10: a source of "." was a traceback
+            _HEAD + '<ssd:System name="s"><ssd:Elements><ssd:Component name="a" source="."/>'
+            "</ssd:Elements></ssd:System></ssd:SystemStructureDescription>",
+            "component 'a': source '.' is not an .fmu file in the archive",
         ),
         (
             _HEAD + '<ssd:System name="s"><ssd:Elements><ssd:Component name="a-1" source="r.fmu"/>'
@@ -280,6 +288,7 @@ def test_not_a_zip_and_system_level_connectors(tmp_path, lag_fmu):
     junk.write_text("hello")
     with pytest.raises(SystemDefinitionError, match="not an SSP archive"):
         import_ssp(junk)
+    assert main(["run", str(junk)]) == 2
     ssd = (
         _HEAD + '<ssd:System name="s"><ssd:Connectors><ssd:Connector name="in" kind="input"/></ssd:Connectors>'
         '<ssd:Elements><ssd:Component name="a" source="resources/Lag.fmu"/></ssd:Elements>'

@@ -8,8 +8,8 @@ import pytest
 from fmpy.ssp.ssd import read_ssd
 
 from orchestrator.errors import SystemDefinitionError
+from orchestrator.scenario.exchange import export_ssp, import_ssp
 from orchestrator.scenario.load import load_scenario
-from orchestrator.scenario.ssp.archive import export_ssp, import_ssp
 from orchestrator.scenario.ssp.units import conversion, parse_unit
 
 

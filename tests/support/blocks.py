@@ -1,4 +1,8 @@
-"""Python blocks and a metrics function used by the I/O tests' scenarios (referenced as "tests.support.blocks:Name")."""
+"""Python blocks and a metrics function used by the I/O tests' scenarios (referenced as "tests.support.blocks:Name").
+
+Scenarios reach them only through the block registry: the tests trust this module explicitly, as a user would
+(``o2twin run --allow-module tests.support.blocks``, ``allow_modules=[MODULE]``, ``BlockRegistry([MODULE])``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ import numpy as np
 
 from orchestrator.cosim.slaves.base import Variable
 from orchestrator.cosim.slaves.python_block import PythonBlock
+
+MODULE = __name__
+#: The `o2twin run` options that let a scenario use this module's blocks and summary functions.
+ALLOW = ["--allow-module", MODULE]
 
 
 class Source(PythonBlock):

@@ -33,6 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SLAVE.PARAM=VALUE",
         help="override a slave parameter (repeatable), e.g. --set psa.blockage=0.3",
     )
+    parser.add_argument(
+        "--allow-module",
+        dest="allow_modules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="trust a Python module: the scenario may use its blocks and summary functions as MODULE:Name "
+        "(repeatable; found on the Python path or as MODULE.py beside the scenario). Without it only blocks "
+        "registered as entry points (group o2twin.blocks) are used",
+    )
     parser.add_argument("--plant", default=None, metavar="URL", help="hardware in the loop: device URL for [plant]")
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
 
@@ -65,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         plant=args.plant,
         plots=not args.no_plots,
         progress=not bool(getattr(args, "quiet", False)),
+        allow_modules=args.allow_modules,
     )
     print_summary(result.out_dir, result.metrics)
     return result.exit_code

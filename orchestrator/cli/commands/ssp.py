@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator.scenario.exchange import export_ssp, import_ssp
     from orchestrator.scenario.load import load_scenario
-    from orchestrator.scenario.ssp.archive import export_ssp, import_ssp
     from orchestrator.scenario.toml import dumps_scenario
 
     if args.out.exists() and not args.force:

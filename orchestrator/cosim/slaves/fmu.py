@@ -13,7 +13,6 @@ import contextlib
 import ctypes
 import logging
 import shutil
-import tempfile
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fmpy import extract, read_model_description
+from fmpy import read_model_description
 from fmpy.fmi1 import FMICallException
 from fmpy.fmi2 import (
     FMU2Model,
@@ -34,6 +33,7 @@ from fmpy.fmi2 import (
     fmi2Warning,
 )
 
+from orchestrator.cosim.slaves.archive import check_model_identifier, extract_archive, extraction_dir
 from orchestrator.cosim.slaves.base import Slave, SlaveInfo, Variable
 from orchestrator.cosim.slaves.fmu_logging import fmi2_callbacks, release
 from orchestrator.errors import SimulationError, SystemDefinitionError
@@ -81,14 +81,18 @@ class _FmuSlaveBase(Slave):
             raise SystemDefinitionError(f"slave {name}: FMU '{self.fmu_path}' does not exist (export it first)")
         # Extract once, now: the model description and the binary then come from the same archive even if the
         # .fmu file is replaced (re-exported) before setup.
-        self._unzip_dir: str | None = tempfile.mkdtemp(prefix=f"o2twin_{name}_")
+        # Unpacked with size/count limits and confined paths; a killed run's folder is removed by the next one.
+        self._unzip_dir: str | None = str(extraction_dir(name))
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._unzip_dir, True)
         try:
-            extract(str(self.fmu_path), unzipdir=self._unzip_dir)
+            extract_archive(self.fmu_path, self._unzip_dir, what=f"slave {name}: '{self.fmu_path}'")
             self.model_description = read_model_description(self._unzip_dir, validate=False)
+        except SystemDefinitionError:
+            self._cleanup()
+            raise
         except Exception as exc:  # fmpy raises plain Exceptions for broken archives/XML
             self._cleanup()
-            raise SystemDefinitionError(f"slave {name}: cannot read '{self.fmu_path}': {exc}") from exc
+            raise SystemDefinitionError(f"slave {name}: cannot read '{self.fmu_path}': {exc}") from None
         md = self.model_description
         if md.fmiVersion != "2.0":
             raise SystemDefinitionError(
@@ -337,7 +341,7 @@ class FmuCoSimSlave(_FmuSlaveBase):
         self.info.provides_directional_derivative = bool(cs.providesDirectionalDerivative)
         self.info.max_input_derivative_order = 1 if cs.canInterpolateInputs else 0
         self.max_output_derivative_order = int(cs.maxOutputDerivativeOrder or 0)
-        self._model_identifier = cs.modelIdentifier
+        self._model_identifier = check_model_identifier(cs.modelIdentifier, f"slave {name}: '{self.fmu_path}'")
 
     def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
         self._instantiate(FMU2Slave, self._model_identifier)
@@ -400,7 +404,7 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self.info.can_rollback = bool(me.canGetAndSetFMUstate)
         self.info.provides_directional_derivative = bool(me.providesDirectionalDerivative)
         self.info.max_input_derivative_order = 1
-        self._model_identifier = me.modelIdentifier
+        self._model_identifier = check_model_identifier(me.modelIdentifier, f"slave {name}: '{self.fmu_path}'")
         self._nx = int(self.model_description.numberOfContinuousStates)
         self._nz = int(self.model_description.numberOfEventIndicators)
         self.max_events_per_step = 1000

@@ -1,0 +1,61 @@
+"""What reading and writing SSP archives share: the XML namespaces, o2twin's annotation and FMU metadata helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import SystemDefinitionError
+from orchestrator.scenario.ssp.units import BASE, BaseUnit
+
+NS = {
+    "ssc": "http://ssp-standard.org/SSP1/SystemStructureCommon",
+    "ssd": "http://ssp-standard.org/SSP1/SystemStructureDescription",
+    "ssv": "http://ssp-standard.org/SSP1/SystemStructureParameterValues",
+    "ssm": "http://ssp-standard.org/SSP1/SystemStructureParameterMapping",
+    "ssb": "http://ssp-standard.org/SSP1/SystemStructureSignalDictionary",
+}
+#: The system annotation holding, as TOML, what SSP 1.0 cannot express (master, events, Python blocks, ...).
+O2_NS = "urn:o2twin:ssp-scenario"
+ANNOTATION_TYPE = "org.o2twin.scenario"
+FMU_MIME = "application/x-fmu-sharedlibrary"
+#: Keys of the annotation table that describe the system's structure rather than scenario tables.
+STRUCTURE_KEYS = ("blocks", "fmus", "block_connections", "order", "connection_order")
+
+
+def q(prefix: str, tag: str) -> str:
+    """A qualified XML tag, e.g. q("ssd", "Component")."""
+    return f"{{{NS[prefix]}}}{tag}"
+
+
+def fmt(value: float) -> str:
+    """A float as SSP text that reads back as the same value."""
+    return repr(float(value))
+
+
+def read_model_description(path: Path, where: str) -> Any:
+    """fmpy's model description of an .fmu; SystemDefinitionError naming the FMU when it cannot be read."""
+    from fmpy import read_model_description as fmpy_read
+
+    try:
+        return fmpy_read(str(path), validate=False)
+    except Exception as err:  # fmpy raises plain exceptions for broken archives
+        raise SystemDefinitionError(f"{where}: cannot read the FMU '{path}': {err}") from None
+
+
+def var_unit(var: Any) -> str | None:
+    """The unit of an FMU variable (its own or its declared type's)."""
+    declared = getattr(var, "declaredType", None)
+    return var.unit or (declared.unit if declared is not None else None)
+
+
+def md_base_units(mds: list[Any]) -> dict[str, BaseUnit]:
+    """Unit name -> base units from the FMUs' UnitDefinitions."""
+    out: dict[str, BaseUnit] = {}
+    for md in mds:
+        for u in getattr(md, "unitDefinitions", []) or []:
+            bu = getattr(u, "baseUnit", None)
+            if bu is not None and u.name not in out:
+                exps = tuple(int(getattr(bu, b, 0) or 0) for b in BASE)
+                out[u.name] = BaseUnit(exps, float(getattr(bu, "factor", 1.0)), float(getattr(bu, "offset", 0.0)))
+    return out

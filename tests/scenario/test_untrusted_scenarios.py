@@ -1,0 +1,271 @@
+"""A scenario or SSP file is data from anyone (issue 10, section 3): it never imports or runs code by name, never
+writes outside the results directory, and its archives unpack within limits. Each attack: one clear error."""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.main import main
+from orchestrator.cosim.slaves.archive import MAX_ARCHIVE_FILES, extract_archive
+from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+from orchestrator.errors import SystemDefinitionError
+from orchestrator.results.metrics import read_metrics
+from orchestrator.scenario.exchange import export_ssp, import_ssp
+from orchestrator.scenario.load import load_scenario
+from orchestrator.scenario.registry import BlockRegistry
+from tests.support.blocks import ALLOW
+
+EVIL = """
+from pathlib import Path
+Path({marker!r}).write_text("imported")
+"""
+
+BLOCK_MODULE = """
+from pathlib import Path
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
+
+Path({marker!r}).write_text("imported")
+
+
+class Constant(PythonBlock):
+    OUTPUTS = (Variable("value", "output", unit="K", start=0.0),)
+
+    def reset(self):
+        pass
+
+    def update(self, t, inputs):
+        return {{"value": 2.5}}
+"""
+
+
+def _scenario(lag_fmu: Path, block: str = "tests.support.blocks:Source", extra: str = "") -> str:
+    return f"""
+[scenario]
+name = "untrusted"
+stop_time = 0.3
+[master]
+step = 0.1
+[slaves.src]
+block = "{block}"
+[slaves.a]
+fmu = "{lag_fmu}"
+[[connections]]
+from = "src.value"
+to = "a.u"
+{extra}"""
+
+
+@pytest.fixture
+def evil_module(tmp_path, monkeypatch):
+    """A module on the Python path that leaves a marker file when it is imported; yields (name, marker)."""
+    name = f"o2evil_{tmp_path.name.replace('-', '_')}"
+    folder = tmp_path / "site"
+    folder.mkdir()
+    marker = tmp_path / "imported.txt"
+    (folder / f"{name}.py").write_text(EVIL.format(marker=str(marker)))
+    monkeypatch.syspath_prepend(str(folder))
+    yield name, marker
+    sys.modules.pop(name, None)
+
+
+def _run(path: Path, out: Path, *extra: str) -> int:
+    return main(["-q", "run", str(path), "--out", str(out), "--no-plots", *extra])
+
+
+def test_block_named_by_module_is_never_imported(tmp_path, lag_fmu, evil_module, capsys):
+    name, marker = evil_module
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(lag_fmu, block=f"{name}:X"))
+    assert _run(path, tmp_path / "res") == 2
+    err = capsys.readouterr().err
+    assert f"block '{name}:X' is not registered" in err and f"--allow-module {name}" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists() and name not in sys.modules
+    assert not (tmp_path / "res").exists()
+
+
+def test_venv_main_is_not_run(tmp_path, lag_fmu, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(lag_fmu, block="venv.__main__:X"))
+    before = set(tmp_path.iterdir())
+    assert _run(path, tmp_path / "res") == 2
+    assert "is not registered" in capsys.readouterr().err
+    assert set(tmp_path.iterdir()) == before  # no virtual environment (or anything else) was created
+    assert "venv.__main__" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("allow", "message"),
+    [([], "summary 'builtins:print' is not registered"), (["--allow-module", "builtins"], "is not a Python function")],
+)
+def test_summary_must_be_a_registered_function(tmp_path, lag_fmu, capsys, allow, message):
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(lag_fmu, extra='[metrics]\nsummary = "builtins:print"\n'))
+    assert _run(path, tmp_path / "res", *ALLOW, *allow) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "res").exists()  # a definition error: before any result is written
+
+
+def test_module_beside_the_scenario_runs_only_when_allowed(tmp_path, lag_fmu, capsys):
+    name = f"beside_{tmp_path.name.replace('-', '_')}"
+    marker = tmp_path / "imported.txt"
+    (tmp_path / f"{name}.py").write_text(BLOCK_MODULE.format(marker=str(marker)))
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(lag_fmu, block=f"{name}:Constant"))
+    try:
+        assert _run(path, tmp_path / "refused") == 2
+        assert not marker.exists() and f"--allow-module {name}" in capsys.readouterr().err
+        # trusted explicitly: found beside the scenario (issue 11: "a block module next to the scenario is found")
+        assert _run(path, tmp_path / "res", "--allow-module", name) == 0
+        assert marker.exists() and read_metrics(tmp_path / "res")["status"] == "ok"
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_ssp_annotation_block_is_never_imported(tmp_path, lag_fmu, evil_module, capsys):
+    name, marker = evil_module
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(lag_fmu, block=f"{name}:X"))
+    ssp = export_ssp(load_scenario(path), tmp_path / "s.ssp")
+    assert _run(ssp, tmp_path / "res") == 2
+    assert f"block '{name}:X' is not registered" in capsys.readouterr().err
+    assert not marker.exists() and name not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("orchestrator.cosim.slaves.python_block:PythonBlock", "is an abstract class (it does not implement reset"),
+        ("orchestrator.cosim.slaves.fmu:FmuCoSimSlave", "is an FMU slave class; name the FMU with fmu ="),
+        ("orchestrator.errors:O2TwinError", "is not a co-simulation block class"),
+    ],
+)
+def test_blocks_that_cannot_be_blocks_are_one_line(tmp_path, lag_fmu, capsys, block, message):
+    module = block.split(":")[0]
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(lag_fmu, block=block))
+    assert _run(path, tmp_path / "res", "--allow-module", module) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_registry_resolves_entry_points_by_name_or_value():
+    registry = BlockRegistry()
+    assert registry.block("PressurePID") is registry.block("controllers.pid:PressurePID")
+    assert registry.summary("concentrator_summary").__name__ == "concentrator_summary"
+    assert {"PressurePID", "SafetyWatchdog"} <= set(registry.names())
+    with pytest.raises(SystemDefinitionError, match="not registered"):
+        registry.block("controllers.pid:PIDHelper")  # in a registered module, but not itself registered
+
+
+def test_samples_path_is_confined_to_the_results(tmp_path, lag_fmu, capsys):
+    victim = tmp_path / "victim.csv"
+    victim.write_text("precious\n")
+    for value in (str(victim), "../victim.csv", "sub/x.csv"):
+        path = tmp_path / "s.toml"
+        path.write_text(_scenario(lag_fmu, extra=f'[plant]\ndevice = "serial:///nowhere"\nsamples_path = "{value}"\n'))
+        assert _run(path, tmp_path / "res", *ALLOW) == 2
+        err = capsys.readouterr().err
+        assert "samples_path" in err and "plain file name" in err and "Traceback" not in err
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("name", ["../../..", "/tmp/o2twin-escape", "..", "a/../../b"])
+def test_scenario_name_cannot_leave_results(tmp_path, lag_fmu, monkeypatch, capsys, name):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    path = work / "s.toml"
+    path.write_text(_scenario(lag_fmu).replace('name = "untrusted"', f'name = "{name}"'))
+    assert main(["-q", "run", str(path), *ALLOW, "--no-plots"]) == 2
+    assert "names the results folder" in capsys.readouterr().err
+    assert sorted(p.name for p in work.iterdir()) == ["s.toml"] and sorted(tmp_path.iterdir()) == [tmp_path / "a"]
+
+
+def test_ssd_name_cannot_leave_results(tmp_path, lag_fmu, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(lag_fmu))
+    ssp = export_ssp(load_scenario(path), tmp_path / "s.ssp")
+    evil = tmp_path / "evil.ssp"
+    with zipfile.ZipFile(ssp) as src, zipfile.ZipFile(evil, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            if item == "SystemStructure.ssd":
+                data = data.replace(b'name = "untrusted"', b'name = "../../evil"')
+            dst.writestr(item, data)
+    with pytest.raises(SystemDefinitionError, match=r"evil.ssp: \[scenario\]: 'name' = '../../evil' names"):
+        import_ssp(evil, fmu_dir=tmp_path / "x")
+
+
+def test_components_whose_fmus_share_a_base_name_keep_their_own(tmp_path, lag_fmu, lag_fmu_degc):
+    """resources/a/Lag.fmu and resources/b/Lag.fmu are different FMUs: each component runs its own."""
+    ssd = """<ssd:SystemStructureDescription xmlns:ssd="http://ssp-standard.org/SSP1/SystemStructureDescription"
+ xmlns:ssc="http://ssp-standard.org/SSP1/SystemStructureCommon" version="1.0" name="twins">
+ <ssd:System name="s"><ssd:Elements>
+  <ssd:Component name="a" source="resources/a/Lag.fmu"/><ssd:Component name="b" source="resources/b/Lag.fmu"/>
+ </ssd:Elements></ssd:System><ssd:DefaultExperiment stopTime="0.5"/></ssd:SystemStructureDescription>"""
+    ssp = tmp_path / "twins.ssp"
+    with zipfile.ZipFile(ssp, "w") as z:
+        z.writestr("SystemStructure.ssd", ssd)
+        z.write(lag_fmu, "resources/a/Lag.fmu")
+        z.write(lag_fmu_degc, "resources/b/Lag.fmu")
+    spec = import_ssp(ssp, fmu_dir=tmp_path / "fmus")
+    a, b = Path(spec.slaves["a"].fmu), Path(spec.slaves["b"].fmu)
+    assert a != b
+    assert a.read_bytes() == lag_fmu.read_bytes() and b.read_bytes() == lag_fmu_degc.read_bytes()
+    assert FmuCoSimSlave("b", b).variables["u"].unit == "degC"
+    assert FmuCoSimSlave("a", a).variables["u"].unit == "K"
+
+
+def _rewrite_fmu(src: Path, dst: Path, old: bytes, new: bytes) -> Path:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if item == "modelDescription.xml":
+                data = data.replace(old, new)
+            zout.writestr(item, data)
+    return dst
+
+
+def test_model_identifier_with_a_path_is_refused(tmp_path, lag_fmu, capsys):
+    fmu = _rewrite_fmu(lag_fmu, tmp_path / "Evil.fmu", b'modelIdentifier="Lag"', b'modelIdentifier="../../evil"')
+    with pytest.raises(SystemDefinitionError, match=r"modelIdentifier '../../evil' is not a C identifier"):
+        FmuCoSimSlave("a", fmu)
+    path = tmp_path / "s.toml"
+    path.write_text(_scenario(fmu))
+    assert _run(path, tmp_path / "res", *ALLOW) == 2
+    assert "is not a C identifier" in capsys.readouterr().err and not (tmp_path / "res").exists()
+
+
+def test_archives_unpack_within_limits(tmp_path, lag_fmu):
+    # too many files: refused before anything is unpacked
+    many = tmp_path / "many.fmu"
+    with zipfile.ZipFile(many, "w") as z:
+        for i in range(MAX_ARCHIVE_FILES + 1):
+            z.writestr(f"resources/{i}", b"")
+    with pytest.raises(SystemDefinitionError, match="more than an archive may hold"):
+        FmuCoSimSlave("m", many)
+    with pytest.raises(SystemDefinitionError, match="more than an archive may hold"):
+        import_ssp(many.rename(tmp_path / "many.ssp"))
+    # too large (the limit is a parameter of the extractor; the FMU slave and SSP reader use the 1 GiB default)
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("resources/zeros.bin", bytes(3 << 20))
+    with pytest.raises(SystemDefinitionError, match="MiB is more than an archive may hold"):
+        extract_archive(big, tmp_path / "x", max_bytes=1 << 20)
+    # a member that would land outside the folder
+    slip = tmp_path / "slip.fmu"
+    with zipfile.ZipFile(lag_fmu) as zin, zipfile.ZipFile(slip, "w") as zout:
+        for item in zin.namelist():
+            zout.writestr(item, zin.read(item))
+        zout.writestr("../../escaped.txt", b"x")
+    with pytest.raises(SystemDefinitionError, match="would be unpacked outside its folder"):
+        FmuCoSimSlave("s", slip)
+    assert not (tmp_path.parent / "escaped.txt").exists()
