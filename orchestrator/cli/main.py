@@ -70,9 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except O2TwinError as err:
         log.error("%s", err)
         return err.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted; results recorded so far are on disk")
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM/SIGHUP during a run (orchestrator.results.run)
+        log.error("%s; results recorded so far are on disk", err or "interrupted")
+        return int(getattr(err, "exit_code", 130))
 
 
 if __name__ == "__main__":

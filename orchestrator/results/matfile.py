@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from orchestrator.results.files import write_all
+
 _HEADER = struct.Struct("<5i")
 #: MOPT type codes: 0 little-endian, precision 0 double / 2 int32 / 5 uint8, type 0 numeric / 1 text.
 _DOUBLE, _INT32, _TEXT = 0, 20, 51
@@ -51,7 +53,8 @@ class DsresWriter:
 
     The writer is crash-tolerant: ``flush`` rewrites the column count of ``data_2`` and the stop time in
     ``data_1``, so whatever was flushed is a valid file; ``close`` flushes and trims anything after the last
-    complete column.
+    complete column. Writes are unbuffered; ``checkpoint``/``rollback`` undo appends that could not all be written
+    (a full disk), so the file never holds a partial column. Write errors are raised as OSError.
     """
 
     def __init__(
@@ -83,16 +86,20 @@ class DsresWriter:
         data_1 = np.array([[start_time, start_time], *([v, v] for v in constants.values())], dtype=float)
         aclass = _text_matrix(["Atrajectory", "1.1", "", "binTrans"], transposed=False)
 
-        self._file = open(self.path, "wb")  # noqa: SIM115 - kept open while streaming, closed in close()
-        self._file.write(_matrix_bytes("Aclass", _TEXT, aclass))
-        self._file.write(_matrix_bytes("name", _TEXT, _text_matrix(names, transposed=True)))
-        self._file.write(_matrix_bytes("description", _TEXT, _text_matrix(descr, transposed=True)))
-        self._file.write(_matrix_bytes("dataInfo", _INT32, info))
-        self._data_1_stop_at = self._file.tell() + _HEADER.size + len(b"data_1\0") + 8 * data_1.shape[0]
-        self._file.write(_matrix_bytes("data_1", _DOUBLE, data_1))
-        self._data_2_header_at = self._file.tell()
-        self._rows = 1 + n
-        self._file.write(_matrix_bytes("data_2", _DOUBLE, np.zeros((self._rows, 0))))
+        self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 - kept open while streaming, closed in close()
+        try:
+            write_all(self._file, _matrix_bytes("Aclass", _TEXT, aclass))
+            write_all(self._file, _matrix_bytes("name", _TEXT, _text_matrix(names, transposed=True)))
+            write_all(self._file, _matrix_bytes("description", _TEXT, _text_matrix(descr, transposed=True)))
+            write_all(self._file, _matrix_bytes("dataInfo", _INT32, info))
+            self._data_1_stop_at = self._file.tell() + _HEADER.size + len(b"data_1\0") + 8 * data_1.shape[0]
+            write_all(self._file, _matrix_bytes("data_1", _DOUBLE, data_1))
+            self._data_2_header_at = self._file.tell()
+            self._rows = 1 + n
+            write_all(self._file, _matrix_bytes("data_2", _DOUBLE, np.zeros((self._rows, 0))))
+        except BaseException:
+            self._file.close()
+            raise
         self._columns = 0
         self._last_time = start_time
         self._closed = False
@@ -107,7 +114,7 @@ class DsresWriter:
         column = np.empty(self._rows, dtype="<f8")
         column[0] = time
         column[1:] = values
-        self._file.write(column.tobytes())
+        write_all(self._file, column.tobytes())
         self._columns += 1
         self._last_time = time
 
@@ -118,7 +125,7 @@ class DsresWriter:
             raise ValueError(f"append_many: expected rows of {self._rows} values, got shape {block.shape}")
         if not len(block):
             return
-        self._file.write(block.tobytes())
+        write_all(self._file, block.tobytes())
         self._columns += len(block)
         self._last_time = float(block[-1, 0])
 
@@ -128,21 +135,32 @@ class DsresWriter:
             return
         end = self._file.tell()
         self._file.seek(self._data_2_header_at)
-        self._file.write(_HEADER.pack(_DOUBLE, self._rows, self._columns, 0, len(b"data_2\0")))
+        write_all(self._file, _HEADER.pack(_DOUBLE, self._rows, self._columns, 0, len(b"data_2\0")))
         # data_1 is column-major: the stop column starts after the start column (rows doubles).
         self._file.seek(self._data_1_stop_at)
-        self._file.write(struct.pack("<d", self._last_time))
+        write_all(self._file, struct.pack("<d", self._last_time))
         self._file.seek(end)
-        self._file.flush()
+
+    def checkpoint(self) -> tuple[int, int, float]:
+        """Where the file stands now (for ``rollback``)."""
+        return self._file.tell(), self._columns, self._last_time
+
+    def rollback(self, mark: tuple[int, int, float]) -> None:
+        """Forget every column appended after ``checkpoint`` returned ``mark`` (on disk too)."""
+        end, self._columns, self._last_time = mark
+        self._file.truncate(end)
+        self._file.seek(end)
+        self.flush()
 
     def close(self) -> None:
         if self._closed:
             return
-        self.flush()
-        expected = self._file.tell()
-        self._file.truncate(expected)
-        self._file.close()
-        self._closed = True
+        try:
+            self.flush()
+            self._file.truncate(self._file.tell())
+        finally:
+            self._file.close()
+            self._closed = True
 
 
 def read_dsres(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -10,6 +9,8 @@ from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from orchestrator.results.files import write_text_atomic
 
 METRICS_NAME = "metrics.json"
 
@@ -28,11 +29,6 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def text_hash(text: str) -> str:
-    """sha256 of a text (the scenario as run), hex."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -48,12 +44,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_metrics(out_dir: str | os.PathLike, metrics: Mapping[str, Any]) -> Path:
-    """Write metrics.json atomically (a temporary file renamed), so a reader never sees half a file."""
-    path = Path(out_dir) / METRICS_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """Write metrics.json atomically (a temporary file renamed), so a reader never sees half a file;
+    ResultWriteError naming it when it cannot be written."""
+    text = json.dumps(_jsonable(metrics), indent=2, allow_nan=False) + "\n"
+    return write_text_atomic(Path(out_dir) / METRICS_NAME, text)
 
 
 def read_metrics(path: str | os.PathLike) -> dict[str, Any]:

@@ -15,15 +15,18 @@ import functools
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import O2TwinError, SimulationError, SystemDefinitionError
 from orchestrator.results.events import read_events
+from orchestrator.results.files import ResultWriteError, write_text_atomic
 from orchestrator.results.metrics import package_versions, write_metrics
 from orchestrator.results.plots import check_plots, write_plots
 from orchestrator.results.recorder import ResultRecorder
@@ -49,7 +52,15 @@ log = logging.getLogger(__name__)
 
 RESULT_FILES = ("metrics.json", "signals.csv", "result.mat")
 #: Everything a run may write; overwrite=True removes these first so no stale file survives from an earlier run.
-RUN_OUTPUTS = (*RESULT_FILES, "events.jsonl", "scenario.toml", "traceback.txt", "device_samples.csv", "plots")
+RUN_OUTPUTS = (
+    *RESULT_FILES,
+    "events.jsonl",
+    "scenario.toml",
+    "traceback.txt",
+    "device_samples.csv",
+    "plots",
+    ".o2twin-reserve",
+)
 RESULTS_ROOT = Path("results")
 
 
@@ -233,17 +244,18 @@ class RunSession:
             if spec.plots:
                 check_plots(spec.plots, self.units, spec.source)
             self.out_dir = results_dir(spec.name, out, overwrite)
+            write_text_atomic(self.out_dir / "scenario.toml", scenario_text(spec))
+            self.recorder = ResultRecorder(
+                self.out_dir,
+                progress=progress,
+                descriptions=signal_descriptions(sim.system, list(self.units)),
+                constants=parameter_constants(spec),
+            )
+            self._reserve = _reserve_space(self.out_dir)
         except BaseException:
             for slave in sim.system.slaves.values():
                 slave.terminate()
             raise
-        (self.out_dir / "scenario.toml").write_text(scenario_text(spec), encoding="utf-8")
-        self.recorder = ResultRecorder(
-            self.out_dir,
-            progress=progress,
-            descriptions=signal_descriptions(sim.system, list(self.units)),
-            constants=parameter_constants(spec),
-        )
         sim.recorders.append(self.recorder)
         watchdog = sim.system.slaves.get(spec.watchdog) if spec.watchdog else None
         if watchdog is not None and hasattr(watchdog, "event_listener"):
@@ -270,20 +282,31 @@ class RunSession:
         return isinstance(exc, O2TwinError | KeyboardInterrupt) or (exc is not None and isinstance(exc, Exception))
 
     def advance(self, until: float | None = None, callback: Callable[[Simulation], Any] | None = None) -> None:
-        """Run the simulation to ``until`` (default: the stop time); errors propagate to the caller."""
-        with _logs_around_progress_bar(self._progress):
+        """Run the simulation to ``until`` (default: the stop time); errors propagate to the caller.
+
+        Meanwhile SIGTERM and SIGHUP end the run like Ctrl-C (see ``stop_on_signals``).
+        """
+        with stop_on_signals(), _logs_around_progress_bar(self._progress):
             self.simulation.run(until=until, callback=callback)
 
     def close(self, exc: BaseException | None = None) -> RunResult:
-        """Finish the run (as failed or stopped when exc is given), write metrics.json and plots; idempotent."""
+        """Finish the run (as failed or stopped when exc is given), write metrics.json and plots; idempotent.
+
+        Signals are held back meanwhile, so a second Ctrl-C or SIGTERM cannot cut the ending short.
+        """
         if self.result is not None:
             return self.result
+        with signals_deferred():
+            self.result = self._close(exc)
+        return self.result
+
+    def _close(self, exc: BaseException | None) -> RunResult:
         status, error, failed_slave, exit_code = _outcome(exc)
         sim, spec, recorder = self.simulation, self.spec, self.recorder
         if status == "ok" and sim.initialised and sim.time < spec.stop_time:
             status = "stopped"  # the caller closed the session before the stop time
         if exc is not None and not isinstance(exc, KeyboardInterrupt | O2TwinError):
-            (self.out_dir / "traceback.txt").write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+            self._write_traceback(exc)
         failed_at = None
         if status != "ok":
             failed_at = sim.time if sim.initialised else spec.start_time
@@ -291,33 +314,58 @@ class RunSession:
                 sim.finish(status="failed" if status == "failed" else "stopped", error=error)
             except Exception:  # finishing is best effort after a failure
                 log.debug("finish after failure raised", exc_info=True)
-        if not sim.initialised:  # failed while setting up the slaves: release them, leave empty signal files
-            for slave in sim.system.slaves.values():
-                try:
-                    slave.terminate()
-                except Exception:  # best effort after the real error
-                    log.debug("terminating %s failed", slave.name, exc_info=True)
-        if recorder.signals is None:
+        self._release_slaves()
+        if recorder.signals is None and recorder.write_error is None:
             recorder.on_start(list(self.units), sim.metadata())
+        recorder.close_signals()
+        self._reserve.unlink(missing_ok=True)  # room for the ending (events, metrics.json) even on a full disk
+        write_error = recorder.write_error
+        if write_error is not None and status != "failed":  # the results are incomplete: the run did not succeed
+            status, error, exit_code = "failed", str(write_error), write_error.exit_code
+            failed_at = sim.time if sim.initialised else spec.start_time
         if error is not None:
             recorder.log_event(failed_at if failed_at is not None else spec.start_time, "run", f"{status}: {error}")
         recorder.close()
         metrics = self._metrics(status, error, failed_slave, failed_at)
-        write_metrics(self.out_dir, metrics)
-        if self._plots and recorder.rows > 0:
+        try:
+            write_metrics(self.out_dir, metrics)
+        except ResultWriteError as err:
+            if status != "failed":
+                status, error, exit_code, failed_at = "failed", str(err), err.exit_code, sim.time
+                metrics.update(status=status, error=error)
+            else:
+                log.error("%s", err)
+        if self._plots and recorder.rows > 0 and recorder.write_error is None:
             try:
                 write_plots(self.out_dir, read_signals_csv(self.out_dir / CSV_NAME), recorder.units, spec.plots)
             except Exception as err:  # plots are a convenience; their failure must not cost the results
                 log.warning("plots could not be written: %s", err)
         if status == "failed":
-            where = (
-                f" in slave {failed_slave}" if failed_slave and not error.startswith(f"slave {failed_slave}") else ""
-            )
-            at = f" at t = {failed_at:.6g} s" if failed_at is not None else ""
-            log.error("run failed%s%s: %s", at, where, error)
-            log.error("results up to the failure are in %s", self.out_dir)
-        self.result = RunResult(status, exit_code, self.out_dir, metrics, error, failed_slave, failed_at)
-        return self.result
+            self._report_failure(str(error), failed_slave, failed_at)
+        return RunResult(status, exit_code, self.out_dir, metrics, error, failed_slave, failed_at)
+
+    def _write_traceback(self, exc: BaseException) -> None:
+        """traceback.txt for a bug (an exception that is not a user error): whole, or not at all."""
+        try:
+            write_text_atomic(self.out_dir / "traceback.txt", "".join(traceback.format_exception(exc)))
+        except ResultWriteError as err:
+            log.error("%s", err)
+
+    def _release_slaves(self) -> None:
+        """Failed while setting up the slaves: release them (the master finishes only initialised runs)."""
+        if self.simulation.initialised:
+            return
+        for slave in self.simulation.system.slaves.values():
+            try:
+                slave.terminate()
+            except Exception:  # best effort after the real error
+                log.debug("terminating %s failed", slave.name, exc_info=True)
+
+    def _report_failure(self, error: str, failed_slave: str | None, failed_at: float | None) -> None:
+        where = f" in slave {failed_slave}" if failed_slave and not error.startswith(f"slave {failed_slave}") else ""
+        at = f" at t = {failed_at:.6g} s" if failed_at is not None else ""
+        log.error("run failed%s%s: %s", at, where, error)
+        log.error("results up to the failure are in %s", self.out_dir)
 
     def _metrics(self, status: str, error: str | None, failed_slave: str | None, failed_at: float | None) -> dict:
         wall = time.perf_counter() - self._wall0
@@ -386,32 +434,111 @@ def run(
     O2TwinError before anything is written; a failure or Ctrl-C during the run is recorded in the returned
     RunResult (status "failed" or "stopped", exit_code non-zero) with every result up to it on disk.
     """
-    session = open_run(
-        scenario,
-        out=out,
-        overwrite=overwrite,
-        stop_time=stop_time,
-        overrides=overrides,
-        plant=plant,
-        plots=plots,
-        progress=progress,
-        allow_modules=allow_modules,
-    )
-    with session:
-        session.advance()
-    return session.close()
+    with stop_on_signals():  # also while building: SIGTERM then stops with a message, not a traceback
+        session = open_run(
+            scenario,
+            out=out,
+            overwrite=overwrite,
+            stop_time=stop_time,
+            overrides=overrides,
+            plant=plant,
+            plots=plots,
+            progress=progress,
+            allow_modules=allow_modules,
+        )
+        with session:
+            session.advance()
+        return session.close()
+
+
+#: Bytes set aside in the results directory while a run goes on, freed to write its ending on a full disk.
+RESERVE_BYTES = 64 * 1024
+RESERVE_NAME = ".o2twin-reserve"
+
+
+def _reserve_space(out_dir: Path) -> Path:
+    """A file of RESERVE_BYTES (really written, so the space is taken) that the run's ending deletes."""
+    path = out_dir / RESERVE_NAME
+    try:
+        with open(path, "wb") as f:
+            f.write(bytes(RESERVE_BYTES))
+    except OSError as err:
+        path.unlink(missing_ok=True)
+        raise ResultWriteError(path, err) from None
+    return path
 
 
 def _outcome(exc: BaseException | None) -> tuple[str, str | None, str | None, int]:
     """(status, error text, failing slave, exit code) of a run that ended with exc (None: it completed)."""
     if exc is None:
         return "ok", None, None, 0
+    if isinstance(exc, RunInterrupted):
+        return "stopped", f"terminated ({exc.signal_name})", None, exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return "stopped", "interrupted (Ctrl-C)", None, 130
     if isinstance(exc, O2TwinError):
         return "failed", str(exc), _failing_slave(exc), exc.exit_code
     # a Python block or adapter that raised: a bug, reported with its traceback on disk
     return "failed", f"{type(exc).__name__}: {exc}", _failing_slave(exc), SimulationError.exit_code
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a run: it ends as Ctrl-C does (status "stopped"), exit code 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"terminated by {self.signal_name}")
+
+
+#: Signals that end a run the way Ctrl-C does.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise RunInterrupted (a KeyboardInterrupt) while the block runs; a file size limit
+    (SIGXFSZ) becomes a write error instead of killing the process. Only in the main thread (elsewhere Python cannot
+    handle signals); the previous handlers come back afterwards."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    handlers: dict[Any, Any] = {sig: stop for sig in STOP_SIGNALS}
+    if hasattr(signal, "SIGXFSZ"):
+        handlers[signal.SIGXFSZ] = signal.SIG_IGN
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back while the block runs (writing a run's ending); the last one held is
+    delivered again afterwards, to the handler there was before, so an interrupted caller still stops."""
+    if not _in_main_thread():
+        yield
+        return
+    held: list[int] = []
+    sigs = (signal.SIGINT, *STOP_SIGNALS)
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if held:
+        signal.raise_signal(held[-1])
 
 
 def _logs_around_progress_bar(progress: bool) -> contextlib.AbstractContextManager:

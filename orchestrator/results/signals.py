@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from orchestrator.results.files import ResultWriteError, write_all, writing
 from orchestrator.results.matfile import DsresWriter
 
 log = logging.getLogger("o2twin.results")
@@ -25,6 +26,10 @@ class SignalWriter:
     Points are buffered and written to disk at least every ``flush_interval_s`` of wall time and on ``close``, so
     an interrupted run keeps everything recorded up to (at most) that long before the interruption, and a run killed
     outright loses at most that much; ``close`` is safe to call from a ``finally`` block and more than once.
+
+    The two files always hold the same rows: a flush writes the .mat columns, then the CSV lines, and if either
+    cannot be written completely (a full disk, Ctrl-C in between) both are cut back to where they were and the
+    points stay buffered. A file that cannot be written raises ResultWriteError naming it.
     """
 
     def __init__(
@@ -38,7 +43,6 @@ class SignalWriter:
         flush_interval_s: float = 0.5,
     ) -> None:
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.signals = list(signals)
         if len(set(self.signals)) != len(self.signals):
             raise ValueError(
@@ -47,57 +51,95 @@ class SignalWriter:
         units = dict(units or {})
         descriptions = dict(descriptions or {})
         self.units = {s: units.get(s) for s in self.signals}
-        self._csv_file = open(self.out_dir / CSV_NAME, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._csv_file.write(",".join(["time", *self.signals]) + "\n")
-        self._mat = DsresWriter(
-            self.out_dir / MAT_NAME,
-            self.signals,
-            [descriptions.get(s, "") for s in self.signals],
-            [self.units[s] for s in self.signals],
-            constants,
-            start_time,
-        )
+        self.csv_path = self.out_dir / CSV_NAME
+        self.mat_path = self.out_dir / MAT_NAME
+        with writing(self.out_dir):
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        with writing(self.csv_path):
+            self._csv_file = open(self.csv_path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+            write_all(self._csv_file, (",".join(["time", *self.signals]) + "\n").encode("utf-8"))
+        try:
+            with writing(self.mat_path):
+                self._mat = DsresWriter(
+                    self.mat_path,
+                    self.signals,
+                    [descriptions.get(s, "") for s in self.signals],
+                    [self.units[s] for s in self.signals],
+                    constants,
+                    start_time,
+                )
+        except BaseException:
+            self._csv_file.close()
+            raise
         self._flush_interval_s = flush_interval_s
         self._width = len(self.signals)
         self._buffer: list[tuple[float, ...]] = []
         self._last_flush = time.monotonic()
-        self.rows = 0
+        self._written = 0
         self.last_time: float | None = None
         self._closed = False
+
+    @property
+    def rows(self) -> int:
+        """Points recorded so far (written or still buffered)."""
+        return self._written + len(self._buffer)
 
     def record(self, t: float, values: Sequence[float]) -> None:
         """One communication point; values in the order of ``signals``."""
         if len(values) != self._width:
             raise ValueError(f"record at t={t}: {len(values)} values for {self._width} signals")
         self._buffer.append((float(t), *map(float, values)))
-        self.rows += 1
         self.last_time = t
         now = time.monotonic()
         if now - self._last_flush >= self._flush_interval_s:
-            self.flush()
             self._last_flush = now
+            self.flush()
 
     def flush(self) -> None:
-        """Write the buffered points to both files and make them readable on disk."""
-        if self._closed:
+        """Write the buffered points to both files, all or none (see the class docstring)."""
+        if self._closed or not self._buffer:
             return
-        if self._buffer:
-            rows, self._buffer = self._buffer, []
-            # repr() is the shortest text that reads back as the same float
-            self._csv_file.write("\n".join(",".join(map(repr, row)) for row in rows) + "\n")
+        rows = self._buffer
+        csv_end, mat_mark = self._csv_file.tell(), self._mat.checkpoint()
+        path = self.mat_path
+        try:
             self._mat.append_many(np.asarray(rows, dtype=float))
-        self._csv_file.flush()
-        self._mat.flush()
+            self._mat.flush()
+            path = self.csv_path
+            # repr() is the shortest text that reads back as the same float
+            text = "\n".join(",".join(map(repr, row)) for row in rows) + "\n"
+            write_all(self._csv_file, text.encode("utf-8"))
+        except BaseException as exc:
+            self._undo(csv_end, mat_mark)
+            if isinstance(exc, OSError):
+                raise ResultWriteError(path, exc) from None
+            raise
+        self._buffer = []
+        self._written += len(rows)
+
+    def _undo(self, csv_end: int, mat_mark: tuple[int, int, float]) -> None:
+        """Cut both files back to a flush boundary (truncating frees space, so it works on a full disk)."""
+        try:
+            self._csv_file.truncate(csv_end)
+            self._csv_file.seek(csv_end)
+            self._mat.rollback(mat_mark)
+        except OSError as err:  # the original error is what the user needs
+            log.warning("could not cut %s back to its last complete row: %s", self.out_dir, err)
 
     def close(self) -> None:
+        """Write what is buffered and close both files; points that cannot be written are dropped from both."""
         if self._closed:
             return
         try:
             self.flush()
-            self._csv_file.close()
         finally:
-            self._mat.close()
+            self._buffer = []
             self._closed = True
+            try:
+                self._csv_file.close()
+            finally:
+                with writing(self.mat_path):
+                    self._mat.close()
         log.debug("recorded %d points of %d signals to %s", self.rows, len(self.signals), self.out_dir)
 
 
