@@ -132,7 +132,13 @@ class BlockRegistry:
             if obj is None:
                 raise SystemDefinitionError(f"{prefix}'{kind}' = '{reference}': module '{module_name}' has no '{attr}'")
             return obj
-        raise SystemDefinitionError(prefix + _how_to_register(kind, reference, group))
+        message = prefix + _how_to_register(kind, reference, group)
+        if not _entry_points(group):
+            message += (
+                f". This Python environment has no entry points in '{group}' at all: install the project "
+                "(pip install -e ., or make .venv/.installed) so its controllers are registered"
+            )
+        raise SystemDefinitionError(message)
 
     def _import_allowed(self, module_name: str, prefix: str) -> Any:
         """Import a module the user allowed: from the Python path, else MODULE.py beside the scenario."""
