@@ -36,14 +36,14 @@ the actuator is one watchdog sample_time plus one master step (0.05 s + 0.1 s in
 Outputs for recording: alarm_level (0 none, 1 low, 2 medium, 3 high: the highest active), alarm_code (bit mask of
 active conditions, bit i = CONDITIONS[i]), thermal_trip (latched shutdown), failsafe (sensor fault). The event log
 (``events``: time, condition, level, value, action, active) has one entry per start and end of a condition;
-``event_listener`` (optional callable(time_s, source, text, **extra)) is called with each entry as it happens.
+each entry is also emitted as it happens (``Slave.emit_event``: the master passes it to the run's event log).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from orchestrator.cosim.slaves.base import Variable
@@ -194,7 +194,6 @@ class SafetyWatchdog(PythonBlock):
     def __init__(self, name: str, sample_time: float) -> None:
         super().__init__(name, sample_time)
         self.events: list[WatchdogEvent] = []
-        self.event_listener: Callable[..., Any] | None = None
         #: Entries kept at most (oldest dropped beyond this, so a flapping condition cannot exhaust memory).
         self.max_events = 100_000
 
@@ -452,11 +451,8 @@ class SafetyWatchdog(PythonBlock):
                 if len(self.events) >= self.max_events:
                     del self.events[0]
                 self.events.append(event)
-                if self.event_listener is not None:
-                    state = "start" if active else "end"
-                    self.event_listener(
-                        t, self.name, f"{condition} {state}: {event.action}", level=event.level, value=event.value
-                    )
+                state = "start" if active else "end"
+                self.emit_event(t, f"{condition} {state}: {event.action}", level=event.level, value=event.value)
 
 
 def check_topology(spec: Any) -> None:

@@ -37,6 +37,13 @@ class SimulationError(O2TwinError):
         self.time = time
 
 
+class SlaveCrash(SimulationError):
+    """A slave's own code raised an unexpected exception (a bug in a Python block or adapter).
+
+    The original exception is the ``__cause__``; its traceback is kept (a run writes it to traceback.txt).
+    """
+
+
 class DeviceError(O2TwinError):
     """The hardware-in-the-loop link failed (timeout, version mismatch, port gone)."""
 

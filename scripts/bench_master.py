@@ -33,7 +33,7 @@ log = logging.getLogger("bench_master")
 def export_oscillators(out_dir: Path) -> dict[str, Path]:
     from orchestrator.export import export_model
 
-    models = PROJECT_ROOT / "tests" / "models"
+    models = PROJECT_ROOT / "tests" / "export" / "models"
     return {
         name: export_model(f"CoupledOscillators.{name}", models_dir=models, out_dir=out_dir)
         for name in ("Mass1", "Mass2")

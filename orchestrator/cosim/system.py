@@ -91,16 +91,18 @@ class System:
         return connection
 
     # ------------------------------------------------------------------ checks
-    def _variable(self, qualified: str, where: str) -> tuple[Slave, Variable]:
+    def variable(self, qualified: str, where: str) -> tuple[Slave, Variable]:
+        """The slave and variable a "slave.var" name refers to; SystemDefinitionError starting with ``where``
+        (with a did-you-mean) when either does not exist."""
         slave_name, var_name = split_name(qualified)
         slave = self.slaves.get(slave_name)
         if slave is None:
-            hint = _did_you_mean(slave_name, self.slaves)
+            hint = did_you_mean(slave_name, self.slaves)
             known = ", ".join(sorted(self.slaves)) or "none"
             raise SystemDefinitionError(f"{where}: there is no slave '{slave_name}'{hint} (slaves: {known})")
         var = slave.variables.get(var_name)
         if var is None:
-            hint = _did_you_mean(var_name, slave.variables)
+            hint = did_you_mean(var_name, slave.variables)
             raise SystemDefinitionError(f"{where}: {slave_name} has no variable '{var_name}'{hint}")
         return slave, var
 
@@ -116,8 +118,8 @@ class System:
         driven: dict[str, Connection] = {}
         for c in self.connections:
             where = c.label()
-            _, src = self._variable(c.source, where)
-            _, dst = self._variable(c.target, where)
+            _, src = self.variable(c.source, where)
+            _, dst = self.variable(c.target, where)
             if src.causality not in SOURCE_CAUSALITIES:
                 raise SystemDefinitionError(
                     f"{where}: {c.source} is {article(src.causality)}, not an output; connect an output to an input"
@@ -156,7 +158,7 @@ class System:
             for name in params:
                 var = slave.variables.get(name)
                 if var is None:
-                    hint = _did_you_mean(name, slave.variables)
+                    hint = did_you_mean(name, slave.variables)
                     raise SystemDefinitionError(
                         f"parameter {slave_name}.{name}: {slave_name} has no variable '{name}'{hint}"
                     )
@@ -165,7 +167,7 @@ class System:
                         f"parameter {slave_name}.{name}: is {article(var.causality)}; only parameters and inputs can be set"
                     )
         for qualified in self.start_values:
-            _, var = self._variable(qualified, f"start value {qualified}")
+            _, var = self.variable(qualified, f"start value {qualified}")
             if var.causality not in ("input", "parameter"):
                 raise SystemDefinitionError(
                     f"start value {qualified}: is {article(var.causality)}; only inputs and parameters take start values"
@@ -196,6 +198,10 @@ class System:
         return list(seen)
 
 
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest candidate, or ""."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+_did_you_mean = did_you_mean  # the scenario layer's old name for it, until it imports the public one

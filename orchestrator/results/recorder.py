@@ -98,8 +98,8 @@ class ResultRecorder:
         if self._progress is not None:
             self._progress.update(t)
 
-    def on_event(self, t: float, text: str) -> None:
-        self._guarded(lambda: self.events.log(t, "master", text), raise_first=False)
+    def on_event(self, t: float, text: str, source: str = "master", **extra: Any) -> None:
+        self._guarded(lambda: self.events.log(t, source, text, **extra), raise_first=False)
 
     def on_finish(self, metadata: Mapping[str, Any]) -> None:
         self.finish_metadata = dict(metadata)

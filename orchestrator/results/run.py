@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import O2TwinError, SimulationError, SystemDefinitionError
+from orchestrator.errors import O2TwinError, SimulationError, SlaveCrash, SystemDefinitionError
 from orchestrator.results.events import read_events
 from orchestrator.results.files import ResultWriteError, write_text_atomic
 from orchestrator.results.metrics import package_versions, write_metrics
@@ -257,9 +257,6 @@ class RunSession:
                 slave.terminate()
             raise
         sim.recorders.append(self.recorder)
-        watchdog = sim.system.slaves.get(spec.watchdog) if spec.watchdog else None
-        if watchdog is not None and hasattr(watchdog, "event_listener"):
-            watchdog.event_listener = self.recorder.log_event  # alarms land in the results' event log
         self._hil = None
         if spec.plant is not None:  # hardware in the loop: device samples next to the results, link figures
             from orchestrator.hil.host import plant as hil
@@ -305,7 +302,7 @@ class RunSession:
         sim, spec, recorder = self.simulation, self.spec, self.recorder
         if status == "ok" and sim.initialised and sim.time < spec.stop_time:
             status = "stopped"  # the caller closed the session before the stop time
-        if exc is not None and not isinstance(exc, KeyboardInterrupt | O2TwinError):
+        if exc is not None and (not isinstance(exc, KeyboardInterrupt | O2TwinError) or isinstance(exc, SlaveCrash)):
             self._write_traceback(exc)
         failed_at = None
         if status != "ok":
@@ -477,9 +474,9 @@ def _outcome(exc: BaseException | None) -> tuple[str, str | None, str | None, in
     if isinstance(exc, KeyboardInterrupt):
         return "stopped", "interrupted (Ctrl-C)", None, 130
     if isinstance(exc, O2TwinError):
-        return "failed", str(exc), _failing_slave(exc), exc.exit_code
-    # a Python block or adapter that raised: a bug, reported with its traceback on disk
-    return "failed", f"{type(exc).__name__}: {exc}", _failing_slave(exc), SimulationError.exit_code
+        return "failed", str(exc), getattr(exc, "slave", None), exc.exit_code
+    # a bug outside any slave (the master raises SlaveCrash for a slave's), reported with its traceback on disk
+    return "failed", f"{type(exc).__name__}: {exc}", None, SimulationError.exit_code
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -548,24 +545,6 @@ def _logs_around_progress_bar(progress: bool) -> contextlib.AbstractContextManag
 
         return logging_redirect_tqdm()
     return contextlib.nullcontext()
-
-
-def _failing_slave(exc: BaseException) -> str | None:
-    """The slave a failure came from: SimulationError.slave, else the innermost traceback frame whose ``self`` is
-    a Slave (a Python block that raised)."""
-    from orchestrator.cosim.slaves.base import Slave
-
-    named = getattr(exc, "slave", None)
-    if named:
-        return named
-    name = None
-    tb = exc.__traceback__
-    while tb is not None:
-        obj = tb.tb_frame.f_locals.get("self")
-        if isinstance(obj, Slave):
-            name = obj.name
-        tb = tb.tb_next
-    return name
 
 
 def _call_summary(fn: SummaryFunction | None, spec: ScenarioSpec, out_dir: Path) -> dict[str, Any] | None:

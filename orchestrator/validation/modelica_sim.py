@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import casadi as ca
 import numpy as np
@@ -102,8 +103,8 @@ def _compile(
     if missing:
         raise ModelError(f"{model_name}: observed variables not found after compilation: {missing}")
 
-    def ordered(kind: str, size: int) -> list:
-        chosen = [None] * size
+    def ordered(kind: str, size: int) -> list[Any]:
+        chosen: list[Any] = [None] * size
         for v in model.variables:
             if v.kind == kind:
                 chosen[v.index] = v

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -143,7 +144,8 @@ def psa_fmu(**parameters: float) -> FMUModel:
     return load_fmu(export_model(MODEL), PSA_OUTPUTS, parameters)
 
 
-Snapshot = tuple[float, "np.ndarray | bytes"]
+#: (t, state): a state vector (direct simulation) or a serialized FMU state
+Snapshot = tuple[float, Any]
 
 
 class PSARun:

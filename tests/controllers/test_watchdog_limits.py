@@ -8,6 +8,7 @@ import math
 import pytest
 
 from controllers.watchdog import BIT, CONDITIONS, FAILSAFE_VALVES, SafetyWatchdog
+from orchestrator.cosim.slaves.base import EventSink
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.units import barg_to_pa, degc_to_k, slpm_to_m3s
 
@@ -229,10 +230,10 @@ def test_occlusion_alarm():
     assert ev.value == pytest.approx(slpm_to_m3s(0.3)) and ev.time == pytest.approx(12.0 + 5.0, abs=1e-9)
 
 
-def test_event_listener_receives_entries():
+def test_events_are_emitted_to_the_masters_sink():
     got = []
     d = Driver()
-    d.wd.event_listener = lambda t, source, text, **extra: got.append((t, source, text, extra))
+    d.wd.attach_event_sink(EventSink(lambda t, source, text, extra: got.append((t, source, text, extra))))
     d.run(1.0)
     d.step(p_feed=barg_to_pa(3.6))
     assert got and got[0][1] == "watchdog" and "OVERPRESSURE" in got[0][2] and got[0][3]["level"] == "medium"
@@ -256,7 +257,7 @@ def test_validation(params, word):
 
 def test_rollback_restores_state_and_trims_the_event_log():
     d = Driver()
-    d.wd.event_listener = lambda *a, **k: None  # a listener (e.g. the results recorder) is not deep-copied
+    d.wd.attach_event_sink(EventSink(lambda *a: None))  # the master's event sink is not deep-copied
     d.run(2.0)
     state = d.wd.get_state()
     k0 = d.k

@@ -86,3 +86,49 @@ def test_falls_back_to_fixed_step_without_rollback(fast_slow, caplog):
     assert any("using fixed steps" in w for w in sim.warnings)
     assert np.allclose(np.diff(rec.times), 0.01)
     assert sim.stats["macro_steps"] == round(STOP / 0.01)
+
+
+def test_collapsing_step_warns_and_stops_near_the_minimum(oscillator_fmus):
+    """An absurd coupling gain: error control shrinks the step (a warning, also in the event log) and, instead of
+    creeping on for tens of thousands of steps, stops with one clear error near the minimum step."""
+    from orchestrator.errors import SimulationError
+    from tests.support.lti_reference import oscillator_system
+
+    system = System()
+    plain = oscillator_system(oscillator_fmus())
+    for slave in plain.slaves.values():
+        system.add(slave)
+    system.connect("mass1.x", "mass2.x_other", gain=1e4)
+    system.connect("mass2.x", "mass1.x_other", gain=1e4)
+    rec = MemoryRecorder()
+    sim = Simulation(system, MasterOptions(step=0.05, stop_time=2.0, error_control=True), recorders=[rec])
+    with pytest.raises(SimulationError, match=r"held the step within 4x of its minimum 4.88e-05 s for 1000 steps"):
+        sim.run()
+    assert sim.stats["macro_steps"] < 5000
+    assert any("shrank the step" in e.text for e in rec.events)
+    assert rec.finish_metadata["status"] == "failed"
+
+
+def test_step_below_the_master_minimum_is_refused():
+    from orchestrator.cosim.master.options import MIN_STEP_S
+    from orchestrator.errors import SystemDefinitionError
+
+    for field in ("step", "min_step"):
+        options = MasterOptions(**{field: 1e-9}, error_control=True)
+        with pytest.raises(SystemDefinitionError, match=rf"\[master\] {field} = 1e-09 is invalid: at least"):
+            options.validate()
+    MasterOptions(step=MIN_STEP_S, stop_time=MIN_STEP_S).validate()
+
+
+def test_projected_wall_time_warns_once(fast_slow):
+    system = System()
+    system.add(FmuCoSimSlave("fast", fast_slow[0]))
+    system.add(FmuCoSimSlave("slow", fast_slow[1]))
+    system.connect("fast.y", "slow.u")
+    system.connect("slow.y", "fast.u")
+    rec = MemoryRecorder()
+    sim = Simulation(system, MasterOptions(step=1e-3, stop_time=3.0), recorders=[rec])
+    sim.pace_min_wall_s, sim.pace_warn_wall_s = 0.0, 1e-3  # any run is "too slow" for this test
+    sim.run(until=2.5)
+    warned = [e for e in rec.events if "wall time" in e.text]
+    assert len(warned) == 1 and "to reach the stop time 3 s" in warned[0].text

@@ -74,7 +74,7 @@ def test_set_override_release_drift():
     assert inputs[0.4] == pytest.approx(0.8)
     assert inputs[0.5] == pytest.approx(10.0) and inputs[0.6] == pytest.approx(10.0)
     assert inputs[0.7] == pytest.approx(1.4)  # released: follows the ramp again
-    texts = [text for _, text in rec.events]
+    texts = [e.text for e in rec.events]
     assert texts == ["set ramp.slope = 2", "override acc.u = 10", "release acc.u", "drift ramp.y at -1/s"]
 
 
@@ -161,3 +161,46 @@ def test_sampled_blocks_are_not_extrapolated(oscillator_fmus):
     acc = system.slaves["acc"]
     for t, u in zip(acc.instants[1:], acc.inputs[1:], strict=True):
         assert u == seen[round(t, 9)]
+
+
+def test_event_value_and_causality_errors_are_one_clear_line():
+    from orchestrator.cosim.master.events import EVENT_CAUSALITIES, EVENT_TYPES
+
+    assert EVENT_CAUSALITIES == {
+        "set": ("input", "parameter"),
+        "override": ("input",),
+        "release": ("input", "output"),
+        "drift": ("output",),
+    }
+    assert EVENT_TYPES["set"] is SetEvent
+    bad = [
+        (SetEvent(0.5, {"acc.gain": "fast"}), r"acc.gain value 'fast' is not a finite number"),
+        (OverrideEvent(0.5, {"acc.u": "1"}), r"acc.u value '1' is not a finite number"),
+        (DriftEvent(0.5, {"acc.total": float("nan")}), r"acc.total rate nan is not a finite number"),
+        (OverrideEvent(0.5, {"acc.total": 1.0}), r"acc.total is an output; override acts on an input"),
+        (DriftEvent(0.5, {"acc.u": 1.0}), r"acc.u is an input; drift acts on an output"),
+        (SetEvent(-1.0, {"acc.gain": 1.0}), r"time must be at or after the start time"),
+    ]
+    for event, message in bad:
+        with pytest.raises(SystemDefinitionError, match=message):
+            Simulation(ramp_system(), MasterOptions(step=0.1, stop_time=1.0), events=[event])
+    assert SetEvent(0.5, {"acc.gain": "fast"}).describe() == "set acc.gain = 'fast'"
+
+
+def test_one_thirtieth_step_lands_on_the_stop_time():
+    rec = MemoryRecorder()
+    sim = Simulation(ramp_system(), MasterOptions(step=1 / 30, stop_time=1.0), recorders=[rec])
+    sim.run()
+    assert sim.stats["macro_steps"] == 30 and rec.times[-1] == 1.0
+    assert min(np.diff(rec.times)) > 1 / 30 - 1e-12
+
+
+def test_get_after_the_stop_time(oscillator_fmus):
+    sim = Simulation(oscillator_system(oscillator_fmus()), MasterOptions(step=0.1, stop_time=0.5))
+    sim.run(until=0.5)
+    assert sim.time == 0.5
+    v_end = sim.get("mass1.v")  # not a connected signal: read from the slave, which is released by now
+    assert isinstance(v_end, float) and v_end != 0.0
+    assert sim.get("mass1.x") == sim.outputs["mass1.x"]
+    with pytest.raises(SystemDefinitionError, match="has no variable 'vv'"):
+        sim.get("mass1.vv")

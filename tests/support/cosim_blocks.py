@@ -40,3 +40,37 @@ class Ramp(PythonBlock):
 
     def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
         return {"y": self.p["slope"] * t}
+
+
+class Crasher(PythonBlock):
+    """Passes its input through and raises RuntimeError (a bug) at the first sample at or after crash_time."""
+
+    INPUTS = (Variable("u", "input", unit="m", start=0.0),)
+    OUTPUTS = (Variable("y", "output", unit="m", start=0.0),)
+    PARAMETERS = (Variable("crash_time", "parameter", unit="s", start=1e9),)
+
+    def reset(self) -> None:
+        pass
+
+    def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
+        if t >= self.p["crash_time"]:
+            raise RuntimeError(f"block bug at t={t:g}")
+        return {"y": inputs["u"]}
+
+
+class Threshold(PythonBlock):
+    """Emits an event each time its input crosses ``level`` (either way); ``above`` is 1 while it is above."""
+
+    INPUTS = (Variable("u", "input", unit="m", start=0.0),)
+    OUTPUTS = (Variable("above", "output", unit="1", start=0.0),)
+    PARAMETERS = (Variable("level", "parameter", unit="m", start=0.0),)
+
+    def reset(self) -> None:
+        self.above = False
+
+    def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
+        above = inputs["u"] > self.p["level"]
+        if above != self.above:
+            self.above = above
+            self.emit_event(t, "crossed up" if above else "crossed down", value=inputs["u"])
+        return {"above": float(above)}

@@ -194,8 +194,10 @@ class LoopSolver:
                 self._inverse = self._newton_inverse(u, gu, t)
                 self._inverse_age = 0
             previous = residual
+            inverse = self._inverse
+            assert inverse is not None
             # u <- u + (I - dG/du)^-1 r
-            u = [uk + sum(a * b for a, b in zip(row, r, strict=True)) for uk, row in zip(u, self._inverse, strict=True)]
+            u = [uk + sum(a * b for a, b in zip(row, r, strict=True)) for uk, row in zip(u, inverse, strict=True)]
             if fixed:
                 for k, value in fixed.items():
                     u[k] = value

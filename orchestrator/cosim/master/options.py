@@ -10,6 +10,9 @@ from orchestrator.errors import SystemDefinitionError
 
 ALGORITHMS = ("jacobi", "gauss-seidel")
 LOOP_SOLVERS = ("fixed-point", "newton")
+#: The smallest macro step the master takes, in s (also the floor of error control's step): below it a run of
+#: any length takes too many steps to finish, and time differences approach the rounding of t.
+MIN_STEP_S = 1e-6
 
 
 @dataclass
@@ -23,6 +26,8 @@ class MasterOptions:
     accepts them, otherwise the value at the step's midpoint).
     rates: slave name -> integer rate (the slave steps every rate * step).
     error_control: variable macro step by step doubling, with rollback; tolerance is relative (see docs).
+    min_step/max_step: bounds of the error-controlled step in s (default: step / 1024 and step * 1024); no step
+    is ever below MIN_STEP_S.
     loop_solver/loop_tolerance/loop_max_iterations: algebraic loops between slaves.
     record_interval: s between recorded points (a multiple of the step); None records every communication point.
     """
@@ -50,6 +55,10 @@ class MasterOptions:
 
         if not (isinstance(self.step, int | float) and self.step > 0 and math.isfinite(self.step)):
             raise bad("step", self.step, "a positive number of seconds")
+        for name in ("step", "min_step", "max_step"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float) and value >= MIN_STEP_S):
+                raise bad(name, value, f"at least the master's minimum step {MIN_STEP_S:g} s")
         if self.stop_time < self.start_time:
             raise bad("stop_time", self.stop_time, f"must not be before start_time {self.start_time}")
         if self.algorithm not in ALGORITHMS:

@@ -29,6 +29,27 @@ class Variable:
     max: float | None = None
 
 
+class EventSink:
+    """Where a slave's events go: ``sink(t, source, text, extra)``, set by the master that runs the slave.
+
+    Routing is not state: copying a slave (rollback snapshots deep-copy Python blocks) keeps the same sink.
+    """
+
+    __slots__ = ("_route",)
+
+    def __init__(self, route: Callable[[float, str, str, Mapping[str, Any]], None]) -> None:
+        self._route = route
+
+    def __call__(self, t: float, source: str, text: str, extra: Mapping[str, Any]) -> None:
+        self._route(t, source, text, extra)
+
+    def __copy__(self) -> EventSink:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> EventSink:
+        return self
+
+
 @dataclass
 class SlaveInfo:
     """Capabilities the master needs to choose an algorithm (rollback, loops, input derivatives)."""
@@ -50,6 +71,21 @@ class Slave(ABC):
     name: str
     variables: dict[str, Variable]
     info: SlaveInfo
+    _event_sink: EventSink | None = None
+
+    def attach_event_sink(self, sink: EventSink | None) -> None:
+        """Send what ``emit_event`` reports to ``sink`` (the master does this; None detaches)."""
+        self._event_sink = sink
+
+    def emit_event(self, t: float, text: str, **extra: Any) -> None:
+        """Report something that happened at time t (s), e.g. an alarm, to the run's event log.
+
+        The master passes it to every recorder's ``on_event`` with this slave's name as the source and ``extra``
+        as fields, once the step it happened in is accepted (a rolled-back step's events are dropped).
+        """
+        sink = self._event_sink
+        if sink is not None:
+            sink(t, self.name, text, extra)
 
     def inputs(self) -> list[Variable]:
         return [v for v in self.variables.values() if v.causality == "input"]

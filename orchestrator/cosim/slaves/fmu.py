@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from fmpy import read_model_description
@@ -34,7 +34,7 @@ from fmpy.fmi2 import (
 )
 
 from orchestrator.cosim.slaves.archive import check_model_identifier, extract_archive, extraction_dir
-from orchestrator.cosim.slaves.base import Slave, SlaveInfo, Variable
+from orchestrator.cosim.slaves.base import Causality, Slave, SlaveInfo, Variable, VarType
 from orchestrator.cosim.slaves.fmu_logging import fmi2_callbacks, release
 from orchestrator.errors import SimulationError, SystemDefinitionError
 
@@ -74,8 +74,11 @@ class _FmuSlaveBase(Slave):
         *,
         tolerance: float | None = None,
         logging_on: bool = False,
+        messages: list[str] | None = None,
     ) -> None:
         self.name = name
+        #: if a list, every FMU log message is appended to it as "category: message" (validation scripts)
+        self.messages = messages
         self.fmu_path = Path(fmu_path)
         if not self.fmu_path.exists():
             raise SystemDefinitionError(f"slave {name}: FMU '{self.fmu_path}' does not exist (export it first)")
@@ -118,6 +121,8 @@ class _FmuSlaveBase(Slave):
     def _on_log(self, status: int, cat: str, text: str) -> None:
         if status > fmi2Warning:
             self.last_error_message = text
+        if self.messages is not None:
+            self.messages.append(f"{cat}: {text}")
         self.log.log(_STATUS_LEVEL.get(status, logging.ERROR), "[%s] %s", cat, text)
 
     def _callbacks(self) -> fmi2CallbackFunctions:
@@ -262,7 +267,7 @@ class _FmuSlaveBase(Slave):
         perf = time.perf_counter
 
         def write(values: Sequence[float]) -> None:
-            buf[:] = values
+            buf[:] = values  # type: ignore[call-overload]  # any sequence of floats fills a ctypes array
             t0 = perf()
             status = set_real(c, vrs, n, buf)
             self.io_s += perf() - t0
@@ -301,6 +306,33 @@ class _FmuSlaveBase(Slave):
         except FMICallException as exc:
             raise self.fail("fmi2SetFMUstate failed", self._time, exc) from exc
         self._time = state.time
+
+    def serialize_state(self) -> bytes:
+        """The FMU's whole state as bytes (canSerializeFMUstate), e.g. to start other runs from it."""
+        try:
+            handle = self._fmu.getFMUstate()
+            try:
+                return bytes(self._fmu.serializeFMUstate(handle))
+            finally:
+                self._fmu.freeFMUstate(handle)
+        except FMICallException as exc:
+            raise self.fail("cannot serialize the FMU state", self._time, exc) from exc
+
+    def deserialize_state(self, data: bytes, time: float) -> None:
+        """Restore a state from serialize_state (of this or another instance of the same FMU) at time (s)."""
+        try:
+            handle = self._fmu.deSerializeFMUstate(data)
+            try:
+                self._fmu.setFMUstate(handle)
+            finally:
+                self._fmu.freeFMUstate(handle)
+        except FMICallException as exc:
+            raise self.fail("cannot restore a serialized FMU state", time, exc) from exc
+        self._time = time
+
+    def set_debug_logging(self, categories: Sequence[str]) -> None:
+        """Switch on the FMU's log categories (e.g. 'logStatistics')."""
+        self._fmu.setDebugLogging(True, list(categories))
 
     def terminate(self) -> None:
         fmu = self._fmu
@@ -610,8 +642,8 @@ def _to_variable(v: Any) -> Variable:
         causality = "parameter"
     return Variable(
         name=v.name,
-        causality=causality,
-        type=kind,
+        causality=cast(Causality, causality),
+        type=cast(VarType, kind),
         unit=unit,
         start=start,
         description=v.description or "",

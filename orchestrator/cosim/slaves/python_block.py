@@ -38,6 +38,7 @@ class PythonBlock(Slave):
                 f"{name}: sample_time must be a positive number of seconds, got {sample_time!r}"
             )
         self.name = name
+        self.sample_time = float(sample_time)
         self.variables = {v.name: v for v in (*self.INPUTS, *self.OUTPUTS, *self.PARAMETERS)}
         # Every output is computed at sample instants only: no output depends directly on an input within a step
         # (an empty mapping would mean "all inputs" by SlaveInfo's convention).
@@ -81,19 +82,19 @@ class PythonBlock(Slave):
 
     def next_sample_time(self) -> float:
         """The next sample instant at or after the current time (the master steps onto it exactly)."""
-        return self._t0 + self._next_k * self.info.sample_time
+        return self._t0 + self._next_k * self.sample_time
 
     def set_inputs(self, values: Mapping[str, float]) -> None:
         self._u.update(values)
 
     def step(self, t: float, h: float) -> bool:
-        ts = self.info.sample_time
+        ts = self.sample_time
         if t - self._t0 >= (self._next_k - _SAMPLE_EPS) * ts:
             self._y.update(self.update(t, self._u))
             self._next_k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
         return True
 
-    def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, float]:
+    def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, Any]:
         if names is None:
             return dict(self._y)
         return {n: self._y[n] if n in self._y else self._u.get(n, self.p.get(n)) for n in names}
