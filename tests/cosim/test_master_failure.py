@@ -82,3 +82,25 @@ def test_fmu_log_messages_reach_their_own_slave_after_other_instances_are_freed(
         sim.run()
     names = {r.name for r in caplog.records if "injected failure" in r.getMessage()}
     assert names == {"o2twin.fmu.mass1"}
+
+
+def test_python_block_exception_becomes_a_simulation_error_naming_slave_and_time():
+    """A bug in a Python block: SlaveCrash (a SimulationError) with .slave and .time, raised from the original
+    exception so its traceback survives; the recorders hear of it and finish as failed."""
+    from orchestrator.cosim.system import System
+    from orchestrator.errors import SlaveCrash
+    from tests.support.cosim_blocks import Crasher, Ramp
+
+    system = System()
+    system.add(Ramp("ramp", 0.1))
+    system.add(Crasher("crash", 0.1), {"crash_time": 0.55})
+    system.connect("ramp.y", "crash.u")
+    rec = MemoryRecorder()
+    sim = Simulation(system, MasterOptions(step=0.1, stop_time=1.0), recorders=[rec])
+    with pytest.raises(SimulationError) as info:
+        sim.run()
+    error = info.value
+    assert isinstance(error, SlaveCrash) and error.slave == "crash" and error.time == pytest.approx(0.6)
+    assert isinstance(error.__cause__, RuntimeError) and "block bug at t=0.6" in str(error)
+    assert error.__cause__.__traceback__ is not None
+    assert rec.finish_metadata["status"] == "failed" and rec.events[-1].text.startswith("error: slave crash")
