@@ -12,7 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.cosim.slaves.base import Slave
+from orchestrator.cosim.slaves.base import Slave, Variable
+from orchestrator.cosim.system import article
 from orchestrator.errors import O2TwinError, SystemDefinitionError
 from orchestrator.paths import PROJECT_ROOT
 from orchestrator.scenario.registry import BlockRegistry, check_safety
@@ -104,6 +105,40 @@ def build_slave(
         raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
 
 
+def check_value(qualified: str, var: Variable, value: Any, where: str) -> None:
+    """A parameter or start value must fit its variable: type (a text only for a String), and the min/max the
+    FMU (from the Modelica source) or the block declares. SystemDefinitionError naming the value and the range."""
+    unit = f" {var.unit}" if var.unit and var.unit != "1" else ""
+    if var.type == "String":
+        if not isinstance(value, str):
+            raise SystemDefinitionError(f"{where}: {qualified} is a String; give a text in quotes, got {value!r}")
+        return
+    if isinstance(value, str):
+        raise SystemDefinitionError(f"{where}: {qualified} is {article(var.type)}; got the text {value!r}")
+    if var.type == "Integer" and not isinstance(value, bool) and float(value) != int(value):
+        raise SystemDefinitionError(f"{where}: {qualified} is an Integer; got {value!r}")
+    if var.type == "Boolean" and not isinstance(value, bool) and value not in (0, 1):
+        raise SystemDefinitionError(f"{where}: {qualified} is a Boolean; give true or false, got {value!r}")
+    if var.min is not None and value < var.min:
+        raise SystemDefinitionError(
+            f"{where}: {qualified} = {value!r}{unit} is below its minimum {var.min:g}{unit} (declared by the slave)"
+        )
+    if var.max is not None and value > var.max:
+        raise SystemDefinitionError(
+            f"{where}: {qualified} = {value!r}{unit} is above its maximum {var.max:g}{unit} (declared by the slave)"
+        )
+
+
+def check_parameters(spec: ScenarioSpec, slave_spec: SlaveSpec, slave: Slave) -> None:
+    """Every value in [slaves.NAME.parameters] against the slave's declared variable (unknown names are left to
+    System.check, which suggests the closest)."""
+    where = _where(spec, f"[slaves.{slave_spec.name}.parameters]")
+    for key, value in slave_spec.parameters.items():
+        var = slave.variables.get(key)
+        if var is not None:
+            check_value(f"{slave_spec.name}.{key}", var, value, where)
+
+
 def _check_variable(
     spec: ScenarioSpec, slaves: dict[str, Slave], qualified: str, table: str, causalities: tuple[str, ...] | None = None
 ) -> Any:
@@ -131,7 +166,10 @@ def check_event_targets(spec: ScenarioSpec, slaves: dict[str, Slave]) -> None:
         "release": ("input", "output"),
     }
     for e in spec.events:
-        _check_variable(spec, slaves, e.target, f"[[events]] t={e.time:g} s {e.action}", wanted[e.action])
+        table = f"[[events]] t={e.time:g} s {e.action}"
+        var = _check_variable(spec, slaves, e.target, table, wanted[e.action])
+        if e.action in ("set", "override"):
+            check_value(e.target, var, e.value, _where(spec, table))
 
 
 def recorded_signals(spec: ScenarioSpec, connected: list[str]) -> list[str]:
@@ -210,13 +248,16 @@ def build_system(spec: ScenarioSpec, check: bool = True, registry: BlockRegistry
     try:
         for slave_spec in spec.slaves.values():
             slave = build_slave(slave_spec, spec, registry=registry)
+            system.add(slave)  # added first, so an error below still releases it
+            check_parameters(spec, slave_spec, slave)
             # values of inputs are start values (used while unconnected); the rest are parameters
             inputs = {k: v for k, v in slave_spec.parameters.items() if k in {i.name for i in slave.inputs()}}
             params = {k: v for k, v in slave_spec.parameters.items() if k not in inputs}
             seed_var = slave.variables.get("seed")
             if seed_var is not None and seed_var.causality == "parameter" and "seed" not in params:
                 params["seed"] = spec.seed  # [scenario] seed reaches every slave that declares a seed parameter
-            system.add(slave, params or None)
+            if params:
+                system.parameters.setdefault(slave.name, {}).update(params)
             system.start_values.update({f"{slave_spec.name}.{k}": v for k, v in inputs.items()})
         for i, c in enumerate(spec.connections, 1):
             try:

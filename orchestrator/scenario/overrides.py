@@ -43,6 +43,9 @@ def apply_overrides(spec: ScenarioSpec, overrides: Mapping[str, Any]) -> Scenari
         slave_name, dot, parameter = str(qualified).partition(".")
         if not dot or not parameter:
             raise SystemDefinitionError(f"--set {qualified}: name a slave's parameter as SLAVE.PARAMETER")
+        if not str(qualified).isprintable() or (isinstance(value, str) and not value.isprintable()):
+            shown = str(qualified).encode("unicode_escape").decode("ascii")
+            raise SystemDefinitionError(f"--set {shown}: names and values must be printable (no NUL or newline)")
         if slave_name not in slaves:
             known = ", ".join(sorted(slaves)) or "none"
             raise SystemDefinitionError(

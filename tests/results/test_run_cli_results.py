@@ -211,6 +211,8 @@ def test_out_dir_with_results_is_refused(write_scenario, tmp_path, capsys):
         ('[[plots]]\ntitle = "x"\nsignals = ["a.y"]\nunit = "bar(g)"\n', "cannot show a signal in 'K' as 'bar(g)'"),
         ('[[events]]\ntime = 0.5\noverride = { "a.y" = 1.0 }\n', "'a.y' is a output; expected input"),
         ('[[events]]\ntime = 0.5\nset = { "a.kk" = 1.0 }\n', "a has no variable 'kk' (did you mean 'k'?)"),
+        # issue 10: these were tracebacks or ran
+        ('[[events]]\ntime = 0.5\nset = { "a.k" = "high" }\n', "a.k is a Real; got the text 'high'"),
     ],
 )
 def test_definition_errors_exit_2_before_writing(write_scenario, tmp_path, capsys, extra, message):
@@ -220,6 +222,46 @@ def test_definition_errors_exit_2_before_writing(write_scenario, tmp_path, capsy
     assert message in err and "lagpair.toml" in err
     assert not out.exists()
     assert "Traceback" not in err
+
+
+def _with_min_time_constant(lag_fmu, tmp_path):
+    """The Lag FMU with min="0.001" on its time constant T, as an exporter writes it from Modelica's min."""
+    import zipfile
+
+    fmu = tmp_path / "LagMin.fmu"
+    with zipfile.ZipFile(lag_fmu) as zin, zipfile.ZipFile(fmu, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if item == "modelDescription.xml":
+                data = data.replace(b'<Real start="1" unit="s"/></ScalarVariable>\n    <ScalarVariable name="fail_time"',
+                                    b'<Real start="1" unit="s" min="0.001"/></ScalarVariable>\n    <ScalarVariable name="fail_time"')  # fmt: skip
+                assert b'min="0.001"' in data
+            zout.writestr(item, data)
+    return fmu
+
+
+@pytest.mark.parametrize(
+    ("b_params", "message"),
+    [
+        ('T = "slow"', "[slaves.b.parameters]: b.T is a Real; got the text 'slow'"),
+        ("T = -1.0", "[slaves.b.parameters]: b.T = -1.0 s is below its minimum 0.001 s (declared by the slave)"),
+    ],
+)
+def test_parameter_of_the_wrong_type_or_out_of_range_is_a_definition_error(
+    tmp_path, lag_fmu, capsys, b_params, message
+):
+    """Checked against the FMU's modelDescription while building, before any results directory (issue 10/11)."""
+    path = tmp_path / "lagpair.toml"
+    text = _scenario(lag_fmu, b_params=b_params)
+    path.write_text(
+        text.replace(
+            f'[slaves.b]\nfmu = "{lag_fmu}"', f'[slaves.b]\nfmu = "{_with_min_time_constant(lag_fmu, tmp_path)}"'
+        )
+    )
+    out = tmp_path / "res"
+    assert main(["run", *ALLOW, str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not out.exists()
 
 
 def test_unknown_variable_in_connection_names_the_connection(write_scenario, tmp_path, capsys):
