@@ -25,7 +25,8 @@ class Recorder(Protocol):
         event a slave emitted (source: the slave's name; extra: its fields, e.g. level and value of an alarm)."""
 
     def on_finish(self, metadata: Mapping[str, Any]) -> None:
-        """The run ended: "status" ("completed", "stopped" or "failed"), "error" (message or None), wall time,
+        """The run ended: "status" ("completed", "stopped", "failed", or "terminated" when a slave asked to end the
+        simulation before the stop time), "error" (message or None), wall time,
         real-time factor, per-slave wall time, step counts."""
 
 

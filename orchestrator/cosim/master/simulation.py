@@ -33,6 +33,7 @@ from orchestrator.cosim.master.stepping import (
     FixedStepping,
     MacroStepper,
     SteppingStrategy,
+    TerminationRequested,
 )
 from orchestrator.cosim.master.timegrid import FINE_LEVELS, TimeGrid
 from orchestrator.cosim.slaves.base import EventSink, Slave
@@ -175,8 +176,15 @@ class Simulation:
         """Advance by one macro step (shortened to land on events and sample instants); return the new time."""
         self.initialise()
         self._check_running()
-        with self._failures(None, self.time, finish=True):
-            self.strategy.advance()
+        try:
+            with self._failures(None, self.time, finish=True):
+                self.strategy.advance()
+        except TerminationRequested as stop:  # a slave ends the run: cleanly, at the start of the step
+            log.info("t = %.9g s: %s", self.time, stop)
+            self._flush_slave_events()
+            self._notify(self.time, f"terminated: {stop}")
+            self.finish(status="terminated")
+            return self.time
         self._flush_slave_events()
         self._record()
         if self.stats["macro_steps"] >= self._pace_check_at:
@@ -193,7 +201,7 @@ class Simulation:
         target = grid.stop if until is None else min(grid.ticks_at(until), grid.stop)
         grid.target = target
         try:
-            while grid.n < grid.target:
+            while grid.n < grid.target and not self._finished:
                 self.step()
                 if callback is not None and callback(self) is False:
                     self.finish(status="stopped")
@@ -375,7 +383,7 @@ class _FailureGuard:
         return None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or isinstance(exc, KeyboardInterrupt):
+        if exc is None or isinstance(exc, KeyboardInterrupt | TerminationRequested):
             return
         error = slave_failure(exc, getattr(exc, "slave", None) or self.slave, self.t)
         if self.finish and isinstance(error, O2TwinError):

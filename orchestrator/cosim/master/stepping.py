@@ -33,6 +33,10 @@ class StepRejected(SimulationError):
     """A slave discarded a step (fmi2Discard): fatal with fixed steps, a rejection under error control."""
 
 
+class TerminationRequested(SimulationError):
+    """A slave asked to end the simulation (fmi2Terminated): the run ends cleanly, not as a failure."""
+
+
 class MacroStepper:
     """Steps every slave of a Coupling from one tick to another and applies the events due."""
 
@@ -183,7 +187,13 @@ class MacroStepper:
         stats["slave_steps"] += steps
 
     @staticmethod
-    def _rejected(p: SlavePlan, t_from: float, h: float) -> StepRejected:
+    def _rejected(p: SlavePlan, t_from: float, h: float) -> SimulationError:
+        if p.slave.termination_requested:
+            return TerminationRequested(
+                f"slave {p.name} asked to end the simulation (terminate) in the step from t = {t_from:.9g} s",
+                slave=p.name,
+                time=t_from,
+            )
         message = getattr(p.slave, "last_error_message", "")
         return StepRejected(
             f"slave {p.name} rejected (fmi2Discard) the step from t = {t_from:.9g} s by {h:.3g} s"

@@ -72,6 +72,9 @@ class Slave(ABC):
     variables: dict[str, Variable]
     info: SlaveInfo
     _event_sink: EventSink | None = None
+    #: Set (with step returning False) when the unit asks to end the whole simulation (FMI's fmi2Terminated,
+    #: terminateSimulation): the master then ends the run cleanly at the start of that step.
+    termination_requested: bool = False
 
     def attach_event_sink(self, sink: EventSink | None) -> None:
         """Send what ``emit_event`` reports to ``sink`` (the master does this; None detaches)."""

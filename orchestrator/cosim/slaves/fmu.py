@@ -12,15 +12,20 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import fmpy
 import numpy as np
-from fmpy import read_model_description
+from fmpy import read_model_description, sharedLibraryExtension
 from fmpy.fmi1 import FMICallException
 from fmpy.fmi2 import (
     FMU2Model,
@@ -29,6 +34,7 @@ from fmpy.fmi2 import (
     fmi2Discard,
     fmi2False,
     fmi2FMUstate,
+    fmi2Terminated,
     fmi2True,
     fmi2Warning,
 )
@@ -41,6 +47,8 @@ from orchestrator.errors import SimulationError, SystemDefinitionError
 _STATUS_LEVEL = {0: logging.DEBUG, 1: logging.WARNING, 2: logging.WARNING, 3: logging.ERROR, 4: logging.CRITICAL}
 _STATUS_NAME = {0: "OK", 1: "Warning", 2: "Discard", 3: "Error", 4: "Fatal", 5: "Pending"}
 _TYPE = {"Real": "Real", "Integer": "Integer", "Enumeration": "Integer", "Boolean": "Boolean", "String": "String"}
+
+log = logging.getLogger(__name__)
 
 
 class _FmuState:
@@ -102,7 +110,11 @@ class _FmuSlaveBase(Slave):
                 f"slave {name}: '{self.fmu_path}' is FMI {md.fmiVersion}; only FMI 2.0 is supported"
             )
         self.guid: str = md.guid
-        self.tolerance = tolerance
+        default = md.defaultExperiment
+        #: relative tolerance passed to fmi2SetupExperiment: the argument, else the DefaultExperiment's, else none
+        self.tolerance = tolerance if tolerance is not None else _float_or_none(default and default.tolerance)
+        #: True when the FMU had no binary for this platform and its sources/ were compiled
+        self.compiled_from_sources = False
         self.logging_on = logging_on
         self.log = logging.getLogger(f"o2twin.fmu.{name}")
         self.last_error_message = ""
@@ -116,6 +128,31 @@ class _FmuSlaveBase(Slave):
         self._fmu: Any = None
         self._states: weakref.WeakSet[_FmuState] = weakref.WeakSet()
         self._log_key: int | None = None
+
+    def _require_binary(self, model_identifier: str) -> None:
+        """Make sure the FMU has a binary for this platform: compile its sources/ if it has none, else raise a
+        SystemDefinitionError naming the FMU and the platforms it does have (before any result is written)."""
+        assert self._unzip_dir is not None
+        unzip = Path(self._unzip_dir)
+        if (unzip / "binaries" / fmpy.platform / (model_identifier + sharedLibraryExtension)).is_file():
+            return
+        binaries = unzip / "binaries"
+        have = ", ".join(sorted(p.name for p in binaries.iterdir() if p.is_dir())) if binaries.is_dir() else ""
+        where = f"slave {self.name}: '{self.fmu_path}' has no binary for this platform ({fmpy.platform})"
+        where += f"; it has binaries for {have}" if have else "; it has no binaries at all"
+        if not (unzip / "sources").is_dir():
+            self._cleanup()
+            raise SystemDefinitionError(
+                f"{where} and no sources/ to compile; get or export the FMU for {fmpy.platform}"
+            )
+        log.warning("%s; compiling its sources/ for %s", where, fmpy.platform)
+        try:
+            _compile_sources(unzip)
+        except Exception as exc:  # cmake/compiler missing or failing: fmpy raises plain exceptions
+            self._cleanup()
+            raise SystemDefinitionError(f"{where}, and compiling its sources/ failed: {exc}") from exc
+        self.compiled_from_sources = True
+        self.log.warning("compiled from its sources/ for %s (the FMU ships no binary for it)", fmpy.platform)
 
     # ---------------------------------------------------------------- logging
     def _on_log(self, status: int, cat: str, text: str) -> None:
@@ -374,6 +411,7 @@ class FmuCoSimSlave(_FmuSlaveBase):
         self.info.max_input_derivative_order = 1 if cs.canInterpolateInputs else 0
         self.max_output_derivative_order = int(cs.maxOutputDerivativeOrder or 0)
         self._model_identifier = check_model_identifier(cs.modelIdentifier, f"slave {name}: '{self.fmu_path}'")
+        self._require_binary(self._model_identifier)
 
     def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
         self._instantiate(FMU2Slave, self._model_identifier)
@@ -381,6 +419,13 @@ class FmuCoSimSlave(_FmuSlaveBase):
         self._do_step = self._fmu.dll.fmi2DoStep
         self._do_step.restype = ctypes.c_int
         self._do_step.argtypes = [ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int]
+
+    def _terminated(self) -> bool:
+        """fmi2GetBooleanStatus(fmi2Terminated): after a discarded step, whether the FMU asks to end the run."""
+        try:
+            return bool(self._fmu.getBooleanStatus(fmi2Terminated))
+        except FMICallException:  # the FMU does not answer: a plain discard
+            return False
 
     def set_input_derivatives(self, derivatives: Mapping[str, float], order: int = 1) -> None:
         if order > self.info.max_input_derivative_order:
@@ -397,6 +442,7 @@ class FmuCoSimSlave(_FmuSlaveBase):
         status = self._do_step(self._c, t, h, fmi2True)
         if status > fmi2Warning:
             if status == fmi2Discard:
+                self.termination_requested = self._terminated()
                 return False
             raise self.fail(f"fmi2DoStep from t = {t:.9g} s by {h:.3g} s failed", t)
         self._time = t + h
@@ -420,8 +466,8 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         fmu_path: str | Path,
         *,
         method: str = "BDF",
-        rtol: float = 1e-6,
-        atol: float = 1e-8,
+        rtol: float | None = None,
+        atol: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name, fmu_path, **kwargs)
@@ -431,12 +477,19 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
                 f"slave {name}: '{self.fmu_path}' has no Model Exchange interface; use interface = \"cs\""
             )
         self.method = method
-        self.rtol = self.tolerance if self.tolerance is not None else rtol
-        self.atol = atol
+        #: the integrator's tolerances: given, else from the slave's tolerance (argument or DefaultExperiment)
+        self.rtol = rtol if rtol is not None else (self.tolerance if self.tolerance is not None else 1e-6)
+        self.atol = atol if atol is not None else 1e-2 * self.rtol
         self.info.can_rollback = bool(me.canGetAndSetFMUstate)
         self.info.provides_directional_derivative = bool(me.providesDirectionalDerivative)
         self.info.max_input_derivative_order = 1
         self._model_identifier = check_model_identifier(me.modelIdentifier, f"slave {name}: '{self.fmu_path}'")
+        self._require_binary(self._model_identifier)
+        #: inputs that may only change in event mode (FMI 2.0: discrete variability, non-Real types)
+        self._discrete_inputs = {
+            v.name for v in self.model_description.modelVariables
+            if v.causality == "input" and (v.variability == "discrete" or _TYPE.get(v.type, "Real") != "Real")
+        }  # fmt: skip
         self._nx = int(self.model_description.numberOfContinuousStates)
         self._nz = int(self.model_description.numberOfEventIndicators)
         self.max_events_per_step = 1000
@@ -449,8 +502,11 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self._solve_ivp = solve_ivp
         self._instantiate(FMU2Model, self._model_identifier)
         self._setup_common(start_time, parameters)
-        self._next_time_event = self._event_iteration(start_time)
+        self._next_time_event, terminate = self._event_iteration()
+        if terminate:
+            raise self.fail("the FMU requested to terminate during initialisation", start_time)
         self._fmu.enterContinuousTimeMode()
+        self._continuous = True
         self._x = np.zeros(self._nx)
         self._dx = np.zeros(self._nx)
         self._x_c = self._x.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
@@ -459,23 +515,47 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self._z_c = self._z.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
         self._inputs_at_t: dict[str, float] = {}
 
-    def _event_iteration(self, t: float) -> float | None:
-        """Run fmi2NewDiscreteStates to a fixed point; return the next time event or None."""
+    def _event_iteration(self) -> tuple[float | None, bool]:
+        """Run fmi2NewDiscreteStates to a fixed point: (the next time event or None, terminate requested)."""
         fmu = self._fmu
         while True:
             (need_more, terminate, _, _, defined, next_time) = fmu.newDiscreteStates()
             if terminate:
-                raise self.fail("the FMU requested to terminate", t)
+                return (next_time if defined else None), True
             if not need_more:
-                return next_time if defined else None
+                return (next_time if defined else None), False
+
+    def _in_event_mode(self, set_values: Callable[[], None]) -> None:
+        """Set discrete inputs or tunable parameters as FMI 2.0 requires of Model Exchange: in event mode, followed
+        by the event iteration (a terminate request then ends the run at the next step)."""
+        if not getattr(self, "_continuous", False):  # not initialised yet: values go in before initialisation
+            set_values()
+            return
+        fmu = self._fmu
+        fmu.enterEventMode()
+        set_values()
+        self._next_time_event, terminate = self._event_iteration()
+        self.termination_requested = self.termination_requested or terminate
+        fmu.enterContinuousTimeMode()
 
     def set_inputs(self, values: Mapping[str, float]) -> None:
-        super().set_inputs(values)
+        discrete = {k: v for k, v in values.items() if k in self._discrete_inputs}
+        continuous = {k: v for k, v in values.items() if k not in self._discrete_inputs}
+        if continuous:
+            super().set_inputs(continuous)
+        changed = {k: v for k, v in discrete.items() if self._inputs_at_t.get(k) != v}
+        if changed:
+            self._in_event_mode(lambda: super(FmuModelExchangeSlave, self).set_inputs(changed))
         self._inputs_at_t.update(values)
         self._input_slopes = {}
 
+    def set_parameter(self, name: str, value: Any) -> None:
+        self._in_event_mode(lambda: super(FmuModelExchangeSlave, self).set_parameter(name, value))
+
     def input_writer(self, names: Sequence[str]) -> Callable[[Sequence[float]], None]:
         names = list(names)
+        if any(n in self._discrete_inputs for n in names):  # event mode when they change: the general path
+            return Slave.input_writer(self, names)
         base = super().input_writer(names)
 
         def write(values: Sequence[float]) -> None:
@@ -595,13 +675,15 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
                     self._x[:] = x_end
                     fmu.setContinuousStates(self._x_c, self._nx)
                 enter_event, terminate = fmu.completedIntegratorStep(fmi2False)
-                if terminate:
-                    raise self.fail("the FMU requested to terminate", t_stop)
                 time_event = self._next_time_event is not None and t_stop >= self._next_time_event
-                if enter_event or time_event or state_event:
+                if (enter_event or time_event or state_event) and not terminate:
                     fmu.enterEventMode()
-                    self._next_time_event = self._event_iteration(t_stop)
+                    self._next_time_event, terminate = self._event_iteration()
                     fmu.enterContinuousTimeMode()
+                if terminate:  # the FMU asks to end the simulation here: the master ends the run
+                    self.termination_requested = True
+                    self._time = t_stop
+                    return False
                 t_now = t_stop
         except FMICallException as exc:
             if exc.status == fmi2Discard:
@@ -661,3 +743,48 @@ def _direct_feedthrough(md: Any) -> dict[str, frozenset[str]]:
             continue  # FMI 2.0: no dependencies attribute = depends on everything
         result[unknown.variable.name] = frozenset(d.name for d in unknown.dependencies if d.name in inputs)
     return result
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _compile_sources(unzip_dir: Path) -> None:
+    """Build the binary for this platform from the FMU's sources/ into unzip_dir/binaries (fmpy + CMake).
+
+    CMake is taken from PATH or from this Python's environment (PyPI's cmake package); its output goes to the
+    log at debug level, and into the error when the build fails.
+    """
+    from fmpy.build import build_platform_binary
+
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    with tempfile.TemporaryFile() as out, _fd_redirect(out):
+        try:
+            os.environ["PATH"] = f"{path}{os.pathsep}{bin_dir}"
+            build_platform_binary(unzip_dir)
+        except subprocess.CalledProcessError as exc:
+            out.seek(0)
+            tail = out.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+            raise RuntimeError(f"{exc}: {' | '.join(tail)}") from exc
+        finally:
+            os.environ["PATH"] = path
+        out.seek(0)
+        log.debug("build output: %s", out.read().decode("utf-8", "replace"))
+
+
+@contextlib.contextmanager
+def _fd_redirect(target: Any) -> Any:
+    """Send what subprocesses write to stdout and stderr into the file target while inside."""
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        for fd in (1, 2):
+            os.dup2(target.fileno(), fd)
+        yield
+    finally:
+        for fd, old in zip((1, 2), saved, strict=True):
+            os.dup2(old, fd)
+            os.close(old)
