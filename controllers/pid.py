@@ -21,9 +21,9 @@ duty and time constant ~ 4 s (motor inertia + manifold). With the 2 s measuremen
 SIMC-type tuning with tc + theta ~ 7 s gives kp = tau / (K (tc + theta)) ~ 0.45 duty/bar; the integral time is
 3 s (a little below tau, for faster rejection of the bed-switching load changes); td = 0.1 s damps the equalisation
 steps. Checked on the same plant: a setpoint step 1.0 -> 0.8 bar(g) settles within ~20 s with ~1 % undershoot.
-The default setpoint, 1.0 bar(g) cycle mean, is the low end of the 1-1.6 bar(g) feed range of the reference design:
-it keeps >= 93 % purity at 1-2 L/min while leaving the PID room to regulate (duty ~ 0.9). The setpoint is an input
-so a supervisory layer (an optimizer or MPC) can move it during a run.
+The setpoint is an input: in the shipped scenarios controllers.schedule:PressureSchedule moves it with the flow
+demand (0.8 bar(g) up to 2 L/min, 1.25 bar(g) at 5 L/min); a supervisory layer (an optimizer or MPC) may move it
+instead. Its start value, 1.0 bar(g), holds only while it is unconnected.
 """
 
 from __future__ import annotations

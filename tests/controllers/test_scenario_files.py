@@ -37,3 +37,15 @@ def test_named_scenario_is_the_default_system(name):
         n: (s.fmu, s.block, s.sample_time) for n, s in base.slaves.items()
     }
     assert spec != base
+
+
+def test_rated_flow_scenario_is_the_default_unit_at_a_fixed_flow():
+    """The bench rating check: the default plant and control with the flow dialled in, no patient."""
+    base = load_scenario(SCENARIO_DIR / "default.toml")
+    spec = load_scenario(SCENARIO_DIR / "rated_flow.toml")
+    check_topology(spec)
+    assert spec.slaves["manual"].block == "controllers.manual:FixedFlow"
+    assert spec.slaves["manual"].parameters["flow_slpm"] == 5.0
+    assert set(spec.slaves) == (set(base.slaves) - {"patient", "titrator"}) | {"manual"}
+    for name in ("compressor", "psa", "pid", "schedule", "sequencer", "watchdog"):
+        assert spec.slaves[name] == base.slaves[name], name

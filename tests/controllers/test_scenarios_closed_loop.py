@@ -211,7 +211,9 @@ def test_compressor_wear_lowers_feed(plant_fmus, tmp_path_factory):
     rest = run_scenario(tmp_path_factory, "default", 600.0)
     worn = run_scenario(tmp_path_factory, "compressor_wear", 150.0)
     w, r = worn.window(60.0, 150.0), rest.window(60.0, 150.0)
-    assert worn.s["compressor.m_flow"][w].mean() < 0.8 * rest.s["compressor.m_flow"][r].mean()
+    # The PID saturates at full duty and the worn compressor still delivers less air than the healthy one needs.
+    assert worn.s["compressor.m_flow"][w].mean() < 0.9 * rest.s["compressor.m_flow"][r].mean()
+    assert worn.s["pid.duty"][w].mean() > 0.95
     assert worn.s["psa.p_feed"][w].max() < rest.s["psa.p_feed"][r].max()
     assert worn.s["pid.duty"][w].mean() >= rest.s["pid.duty"][r].mean() - 1e-9, "the PID asks for at least as much"
 
@@ -259,8 +261,8 @@ def test_blocked_cannula_raises_occlusion_and_recovers(plant_fmus, tmp_path_fact
 
 
 def test_thermal_shutdown_trips_and_latches_short(plant_fmus, tmp_path_factory):
-    """Same physics as high_ambient_temperature, trip temperature lowered to 58 degC to reach it in 3 minutes."""
-    run = run_scenario(tmp_path_factory, "high_ambient_temperature", 240.0, watchdog={"t_max_degc": 58.0})
+    """Same physics as high_ambient_temperature, trip temperature lowered to 54 degC to reach it in 2 minutes."""
+    run = run_scenario(tmp_path_factory, "high_ambient_temperature", 240.0, watchdog={"t_max_degc": 54.0})
     trip = run.s["watchdog.thermal_trip"] > 0.5
     assert trip.any() and trip[-1], "tripped and still latched at the end"
     k = int(np.argmax(trip))
@@ -292,7 +294,7 @@ def test_named_scenario_full_length(plant_fmus, tmp_path_factory, name):
 
 @pytest.mark.slow
 def test_high_ambient_temperature_full_length(plant_fmus, tmp_path_factory):
-    """50 degC, failed fan: the real 85 degC trip happens within the scenario's 22 minutes and latches."""
+    """50 degC, failed fan: the real 85 degC trip happens within the scenario's 30 minutes and latches."""
     run = run_scenario(
         tmp_path_factory, "high_ambient_temperature", load_scenario("high_ambient_temperature").stop_time
     )

@@ -17,12 +17,14 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   parameter Real d_check_valve(unit="m") = 3.0e-3 "Product check valve orifice diameter";
   parameter Real d_flow_control(unit="m") = 1.5e-3 "Flow control valve orifice diameter when fully open";
   parameter Real tau_sensor_O2(unit="s") = 2 "Ultrasonic O2 sensor time constant";
+  parameter Real UA_aftercooler(unit="W/K", min=0) = 3.0
+    "Conductance of the feed air cooling coil (0: no cooling, e.g. a failed fan)";
   parameter Real p_relief_set(unit="Pa", displayUnit="bar", min=0) = 2.41e5
     "Relief valve set pressure above ambient (35 psig; see Components.ReliefValve)";
   parameter Real d_relief(unit="m", min=0) = 2.5e-3
     "Relief valve orifice diameter (0 removes the relief path: only for fault studies)";
   input Real m_flow_feed(unit="kg/s", min=0) "Air from the compressor";
-  input Real T_feed(unit="K", start=298.15) "Feed air temperature";
+  input Real T_feed(unit="K", start=298.15) "Feed air temperature at the compressor outlet (before the cooling coil)";
   input Real cmd_feed_A(unit="1", min=0, max=1) "Feed valve bed A";
   input Real cmd_feed_B(unit="1", min=0, max=1) "Feed valve bed B";
   input Real cmd_vent_A(unit="1", min=0, max=1) "Exhaust valve bed A";
@@ -43,11 +45,13 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   output Real sensor_p_tank(unit="Pa") "Tank pressure sensor reading";
   output Real sensor_Q(unit="m3/s") "Product flow sensor reading";
   output Real sensor_T(unit="K") "Bed temperature sensor reading (mean of both beds)";
+  output Real T_manifold(unit="K") "Feed manifold gas temperature (air after the cooling coil)";
   output Real Q_relief(unit="m3/s") "Flow vented by the relief valve (standard m3/s)";
   output Real N_feed[3](each unit="mol", each start=0, each fixed=true) "Cumulative moles fed (N2, O2, Ar)";
   output Real N_product[3](each unit="mol", each start=0, each fixed=true) "Cumulative moles delivered";
   output Real N_vent[3](each unit="mol", each start=0, each fixed=true) "Cumulative moles vented";
   output Real N_inventory[3](each unit="mol") "Moles held in manifold, beds and tank";
+  O2Twin.Components.Aftercooler cooler(UA=UA_aftercooler, T_amb=T_ambient);
   O2Twin.Components.FeedManifold feed(V=V_feed, y_Ar=y_feed_Ar, p_start=p_ambient, T_start=T_ambient);
   O2Twin.Components.SieveBed bedA(N=nCells, D=D_bed, L=L_bed, T_amb=T_ambient, p_start=p_ambient,
     T_start=T_ambient, k_ldf_N2=k_LDF_N2, k_ldf_O2=k_LDF_O2, y_Ar_start=y_feed_Ar);
@@ -92,7 +96,10 @@ equation
   connect(tank.port, flowControl.port_a);
   connect(flowControl.port_b, ambient.port);
   feed.m_flow_in = m_flow_feed;
-  feed.T_in = T_feed;
+  cooler.m_flow = m_flow_feed;
+  cooler.T_in = T_feed;
+  feed.T_in = cooler.T_out;
+  T_manifold = feed.T;
   valveFeedA.cmd = cmd_feed_A;
   valveFeedB.cmd = cmd_feed_B;
   valveVentA.cmd = cmd_vent_A;
@@ -130,13 +137,15 @@ equation
     Documentation(info="<html>
 <p>The PSA half of the concentrator as one co-simulation unit (FMU O2Twin_CoSim_PSAUnit). Gas path:</p>
 <pre>
- compressor -> feed manifold -+- feed valve A -> bed A -> check valve A -+-> product tank -> flow control -> patient
-                              |      vent valve A <-+    |  purge orifice, |
-                              |                          |  equalise valve |
-                              +- feed valve B -> bed B -> check valve B --+
-                                     vent valve B <-+
+ compressor -> cooling coil -> feed manifold -+- feed valve A -> bed A -> check valve A -+-> product tank -> flow control -> patient
+                                             |      vent valve A <-+    |  purge orifice, |
+                                             |                          |  equalise valve |
+                                             +- feed valve B -> bed B -> check valve B --+
+                                                    vent valve B <-+
 </pre>
-<p>A spring-loaded relief valve (Components.ReliefValve, set 2.41 bar(g)) vents the feed manifold to the room
+<p>The compressed air passes a fan-cooled coil (Components.Aftercooler, UA 3 W/K) before the manifold, as in real
+units: it leaves close to the room temperature instead of warming the beds.
+A spring-loaded relief valve (Components.ReliefValve, set 2.41 bar(g)) vents the feed manifold to the room
 when the pressure exceeds its setting, e.g. with the feed valves closed and the compressor running; its flow is
 counted in N_vent and reported as Q_relief.</p>
 <p>The valve commands come from the PSA sequencer (a Python controller); this model has no events. The feed

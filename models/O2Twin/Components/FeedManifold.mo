@@ -6,7 +6,7 @@ model FeedManifold "Feed manifold volume between compressor and feed valves (pre
   parameter Real T_start(unit="K") = 298.15 "Initial temperature";
   parameter Real tau_T(unit="s") = 0.5 "Thermal time constant of the manifold gas and tube wall";
   input Real m_flow_in(unit="kg/s") "Air mass flow from the compressor";
-  input Real T_in(unit="K") "Temperature of the air in the manifold (after the compressor's cooling coil)";
+  input Real T_in(unit="K") "Temperature of the air arriving from the cooling coil (Aftercooler)";
   O2Twin.Interfaces.GasPort port "To the feed valves";
   Real y_feed[3](each unit="1") "Feed air mole fractions";
   Real n_flow_in[3](each unit="mol/s") "Species molar inflow from the compressor";
