@@ -36,7 +36,7 @@ def main() -> None:
         sim = session.simulation
         session.advance(until=args.stop_time / 2)
         log.info("t = %.0f s: feed pressure %.3f bar(a)", sim.time, sim.get("psa.p_feed") / 1e5)
-        sim.set("pid.p_setpoint", sim.get("pid.p_setpoint") + 20e3)  # +0.2 bar on the pressure setpoint
+        sim.set("schedule.p_low_barg", 1.0)  # a higher feed pressure setpoint at low flow (a tunable parameter)
         session.advance()
     log.info("stepped run: %s, results in %s", session.result.status, session.result.out_dir)
 
