@@ -57,20 +57,6 @@ class CompiledModel:
     x_nominal: np.ndarray
     input_start: dict[str, float] = field(default_factory=dict)
 
-    def output_index(self, name: str) -> int:
-        try:
-            return self.output_names.index(name)
-        except ValueError:
-            raise SimulationError(
-                f"{self.name}: no output named {name!r}; known: {', '.join(self.output_names)}"
-            ) from None
-
-    def state_index(self, name: str) -> int:
-        try:
-            return self.state_names.index(name)
-        except ValueError:
-            raise SimulationError(f"{self.name}: no state named {name!r}") from None
-
 
 def _compile(
     model_name: str, modifiers: dict[str, float | int | str], observed: list[str], extra_dirs: list[Path]

@@ -1,31 +1,29 @@
-"""Open a packaged FMU with fmpy's low-level FMI 2.0 wrappers, collecting the FMU's log messages."""
+"""Open a packaged FMU for raw FMI 2.0 calls (the runtime conformance tests), collecting the FMU's log messages.
+
+Built on the slaves' own FMU code (orchestrator.cosim.slaves.fmu_files.UnpackedFmu): the same unpacking, binary
+check and log routing as a co-simulation run; the tests then call fmpy's FMU2Slave/FMU2Model methods directly.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from fmpy import extract, read_model_description
-from fmpy.fmi2 import (
-    FMU2Model,
-    FMU2Slave,
-    fmi2CallbackAllocateMemoryTYPE,
-    fmi2CallbackFreeMemoryTYPE,
-    fmi2CallbackFunctions,
-    fmi2CallbackLoggerTYPE,
-)
+from fmpy.fmi2 import FMU2Model
 
-_UNZIPPED: dict[Path, str] = {}
+from orchestrator.cosim.slaves.fmu_files import UnpackedFmu
+
+_UNPACKED: dict[Path, UnpackedFmu] = {}
 
 
 @dataclass
 class Session:
-    """An instantiated FMU with its value references by name and the messages it logged."""
+    """An instantiated FMU (fmpy's FMU2Slave or FMU2Model) with its value references by name and its log."""
 
-    fmu: FMU2Slave | FMU2Model
+    fmu: Any
     vr: dict[str, int]
     messages: list[str] = field(default_factory=list)
-    callbacks: fmi2CallbackFunctions | None = None
 
     def get(self, *names: str) -> list[float]:
         return self.fmu.getReal([self.vr[n] for n in names])
@@ -34,37 +32,32 @@ class Session:
         self.fmu.setReal([self.vr[n] for n in values], list(values.values()))
 
 
+def unpacked(fmu: Path) -> UnpackedFmu:
+    """The FMU unpacked once per test session."""
+    if fmu not in _UNPACKED:
+        _UNPACKED[fmu] = UnpackedFmu(fmu, fmu.stem)
+    return _UNPACKED[fmu]
+
+
 def unzipped(fmu: Path) -> str:
-    if fmu not in _UNZIPPED:
-        _UNZIPPED[fmu] = extract(str(fmu))
-    return _UNZIPPED[fmu]
+    """The folder the FMU is unpacked in."""
+    directory = unpacked(fmu).directory
+    assert directory is not None
+    return directory
 
 
 def open_fmu(fmu: Path, kind: str = "cs", name: str = "instance", logging_on: bool = False) -> Session:
     """Instantiate (not initialise) a CS ('cs') or ME ('me') instance of ``fmu``."""
-    from ctypes import CDLL, c_size_t, c_void_p
-    from ctypes.util import find_library
-
-    md = read_model_description(str(fmu))
-    cls = FMU2Slave if kind == "cs" else FMU2Model
-    ident = (md.coSimulation or md.modelExchange).modelIdentifier
-    instance = cls(guid=md.guid, unzipDirectory=unzipped(fmu), modelIdentifier=ident, instanceName=name)
-    session = Session(instance, {v.name: v.valueReference for v in md.modelVariables})
-
-    libc = CDLL(find_library("c"))
-    libc.calloc.restype = c_void_p
-    libc.calloc.argtypes = [c_size_t, c_size_t]
-    libc.free.argtypes = [c_void_p]
-
-    def logger(env: object, instance_name: bytes, status: int, category: bytes, message: bytes) -> None:
-        session.messages.append(message.decode(errors="replace"))
-
-    cb = fmi2CallbackFunctions()
-    cb.logger = fmi2CallbackLoggerTYPE(logger)
-    cb.allocateMemory = fmi2CallbackAllocateMemoryTYPE(lambda n, s: libc.calloc(n, s))
-    cb.freeMemory = fmi2CallbackFreeMemoryTYPE(lambda p: libc.free(p))
-    session.callbacks = cb  # keep the ctypes callbacks alive as long as the session
-    instance.instantiate(callbacks=cb, loggingOn=logging_on)
+    archive = unpacked(fmu)
+    session = Session(None, archive.value_references)
+    instance, _ = archive.instantiate(
+        kind,
+        archive.model_identifier(kind),
+        name,
+        lambda _status, _category, message: session.messages.append(message),
+        logging_on,
+    )
+    session.fmu = instance
     return session
 
 

@@ -12,25 +12,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import fmpy
 import numpy as np
-from fmpy import read_model_description, sharedLibraryExtension
 from fmpy.fmi1 import FMICallException
 from fmpy.fmi2 import (
-    FMU2Model,
-    FMU2Slave,
-    fmi2CallbackFunctions,
     fmi2Discard,
     fmi2False,
     fmi2FMUstate,
@@ -39,9 +29,9 @@ from fmpy.fmi2 import (
     fmi2Warning,
 )
 
-from orchestrator.cosim.slaves.archive import check_model_identifier, extract_archive, extraction_dir
 from orchestrator.cosim.slaves.base import Causality, Slave, SlaveInfo, Variable, VarType
-from orchestrator.cosim.slaves.fmu_logging import fmi2_callbacks, release
+from orchestrator.cosim.slaves.fmu_files import UnpackedFmu
+from orchestrator.cosim.slaves.fmu_logging import release
 from orchestrator.errors import SimulationError, SystemDefinitionError
 
 _STATUS_LEVEL = {0: logging.DEBUG, 1: logging.WARNING, 2: logging.WARNING, 3: logging.ERROR, 4: logging.CRITICAL}
@@ -88,33 +78,14 @@ class _FmuSlaveBase(Slave):
         #: if a list, every FMU log message is appended to it as "category: message" (validation scripts)
         self.messages = messages
         self.fmu_path = Path(fmu_path)
-        if not self.fmu_path.exists():
-            raise SystemDefinitionError(f"slave {name}: FMU '{self.fmu_path}' does not exist (export it first)")
-        # Extract once, now: the model description and the binary then come from the same archive even if the
+        # Unpacked once, now: the model description and the binary then come from the same archive even if the
         # .fmu file is replaced (re-exported) before setup.
-        # Unpacked with size/count limits and confined paths; a killed run's folder is removed by the next one.
-        self._unzip_dir: str | None = str(extraction_dir(name))
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self._unzip_dir, True)
-        try:
-            extract_archive(self.fmu_path, self._unzip_dir, what=f"slave {name}: '{self.fmu_path}'")
-            self.model_description = read_model_description(self._unzip_dir, validate=False)
-        except SystemDefinitionError:
-            self._cleanup()
-            raise
-        except Exception as exc:  # fmpy raises plain Exceptions for broken archives/XML
-            self._cleanup()
-            raise SystemDefinitionError(f"slave {name}: cannot read '{self.fmu_path}': {exc}") from None
-        md = self.model_description
-        if md.fmiVersion != "2.0":
-            raise SystemDefinitionError(
-                f"slave {name}: '{self.fmu_path}' is FMI {md.fmiVersion}; only FMI 2.0 is supported"
-            )
+        self.unpacked = UnpackedFmu(self.fmu_path, name, what=f"slave {name}: FMU '{self.fmu_path}'")
+        self.model_description = md = self.unpacked.model_description
         self.guid: str = md.guid
         default = md.defaultExperiment
         #: relative tolerance passed to fmi2SetupExperiment: the argument, else the DefaultExperiment's, else none
         self.tolerance = tolerance if tolerance is not None else _float_or_none(default and default.tolerance)
-        #: True when the FMU had no binary for this platform and its sources/ were compiled
-        self.compiled_from_sources = False
         self.logging_on = logging_on
         self.log = logging.getLogger(f"o2twin.fmu.{name}")
         self.last_error_message = ""
@@ -129,30 +100,18 @@ class _FmuSlaveBase(Slave):
         self._states: weakref.WeakSet[_FmuState] = weakref.WeakSet()
         self._log_key: int | None = None
 
-    def _require_binary(self, model_identifier: str) -> None:
-        """Make sure the FMU has a binary for this platform: compile its sources/ if it has none, else raise a
-        SystemDefinitionError naming the FMU and the platforms it does have (before any result is written)."""
-        assert self._unzip_dir is not None
-        unzip = Path(self._unzip_dir)
-        if (unzip / "binaries" / fmpy.platform / (model_identifier + sharedLibraryExtension)).is_file():
-            return
-        binaries = unzip / "binaries"
-        have = ", ".join(sorted(p.name for p in binaries.iterdir() if p.is_dir())) if binaries.is_dir() else ""
-        where = f"slave {self.name}: '{self.fmu_path}' has no binary for this platform ({fmpy.platform})"
-        where += f"; it has binaries for {have}" if have else "; it has no binaries at all"
-        if not (unzip / "sources").is_dir():
-            self._cleanup()
-            raise SystemDefinitionError(
-                f"{where} and no sources/ to compile; get or export the FMU for {fmpy.platform}"
-            )
-        log.warning("%s; compiling its sources/ for %s", where, fmpy.platform)
+    def _interface_identifier(self, interface: str) -> str:
+        """The modelIdentifier of the interface, binary ready; on a definition error the unpacked files go."""
         try:
-            _compile_sources(unzip)
-        except Exception as exc:  # cmake/compiler missing or failing: fmpy raises plain exceptions
-            self._cleanup()
-            raise SystemDefinitionError(f"{where}, and compiling its sources/ failed: {exc}") from exc
-        self.compiled_from_sources = True
-        self.log.warning("compiled from its sources/ for %s (the FMU ships no binary for it)", fmpy.platform)
+            return self.unpacked.model_identifier(interface)
+        except SystemDefinitionError:
+            self.unpacked.remove()
+            raise
+
+    @property
+    def compiled_from_sources(self) -> bool:
+        """True when the FMU had no binary for this platform and its sources/ were compiled."""
+        return self.unpacked.compiled_from_sources
 
     # ---------------------------------------------------------------- logging
     def _on_log(self, status: int, cat: str, text: str) -> None:
@@ -161,11 +120,6 @@ class _FmuSlaveBase(Slave):
         if self.messages is not None:
             self.messages.append(f"{cat}: {text}")
         self.log.log(_STATUS_LEVEL.get(status, logging.ERROR), "[%s] %s", cat, text)
-
-    def _callbacks(self) -> fmi2CallbackFunctions:
-        callbacks, self._log_key = fmi2_callbacks(self._on_log)
-        self._callbacks_ref = callbacks  # keep alive as long as the instance
-        return callbacks
 
     def fail(self, what: str, time: float | None, exc: Exception | None = None) -> SimulationError:
         """A SimulationError naming this slave, the time and the FMU's last error message."""
@@ -177,21 +131,15 @@ class _FmuSlaveBase(Slave):
         return SimulationError(f"slave {self.name}: {what}{at}{status}{detail}", slave=self.name, time=time)
 
     # --------------------------------------------------------------- lifecycle
-    def _instantiate(self, cls: type, model_identifier: str) -> None:
-        if self._unzip_dir is None:
+    def _instantiate(self, interface: str, model_identifier: str) -> None:
+        if self.unpacked.directory is None:
             raise SimulationError(f"slave {self.name}: it was terminated and cannot be set up again")
-        self._fmu = cls(
-            guid=self.guid,
-            unzipDirectory=self._unzip_dir,
-            modelIdentifier=model_identifier,
-            instanceName=self.name,
-        )
         try:
-            self._fmu.instantiate(callbacks=self._callbacks(), loggingOn=self.logging_on)
-        except Exception as exc:  # fmpy raises a plain Exception when fmi2Instantiate returns NULL
-            self._fmu.freeLibrary()
-            self._fmu = None
-            raise self.fail(f"fmi2Instantiate failed for '{self.fmu_path}' ({exc})", None) from exc
+            self._fmu, self._log_key = self.unpacked.instantiate(
+                interface, model_identifier, self.name, self._on_log, self.logging_on
+            )
+        except SimulationError as exc:
+            raise self.fail(f"fmi2Instantiate failed for '{self.fmu_path}' ({exc.__cause__ or exc})", None) from exc
 
     def _apply_values(self, values: Mapping[str, Any], time: float | None) -> None:
         for key, value in values.items():
@@ -374,7 +322,7 @@ class _FmuSlaveBase(Slave):
     def terminate(self) -> None:
         fmu = self._fmu
         if fmu is None:  # never set up (or terminated already): only the extracted files to remove
-            self._cleanup()
+            self.unpacked.remove()
             return
         for state in list(self._states):
             if state.handle:
@@ -390,8 +338,7 @@ class _FmuSlaveBase(Slave):
             release(self._log_key)
             self._log_key = None
         self._fmu = None
-        self._cleanup()
-        self._unzip_dir = None
+        self.unpacked.remove()
 
 
 class FmuCoSimSlave(_FmuSlaveBase):
@@ -401,20 +348,15 @@ class FmuCoSimSlave(_FmuSlaveBase):
 
     def __init__(self, name: str, fmu_path: str | Path, **kwargs: Any) -> None:
         super().__init__(name, fmu_path, **kwargs)
+        self._model_identifier = self._interface_identifier("cs")
         cs = self.model_description.coSimulation
-        if cs is None:
-            raise SystemDefinitionError(
-                f"slave {name}: '{self.fmu_path}' has no Co-Simulation interface; use interface = \"me\""
-            )
         self.info.can_rollback = bool(cs.canGetAndSetFMUstate)
         self.info.provides_directional_derivative = bool(cs.providesDirectionalDerivative)
         self.info.max_input_derivative_order = 1 if cs.canInterpolateInputs else 0
         self.max_output_derivative_order = int(cs.maxOutputDerivativeOrder or 0)
-        self._model_identifier = check_model_identifier(cs.modelIdentifier, f"slave {name}: '{self.fmu_path}'")
-        self._require_binary(self._model_identifier)
 
     def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
-        self._instantiate(FMU2Slave, self._model_identifier)
+        self._instantiate("cs", self._model_identifier)
         self._setup_common(start_time, parameters)
         self._do_step = self._fmu.dll.fmi2DoStep
         self._do_step.restype = ctypes.c_int
@@ -471,11 +413,8 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(name, fmu_path, **kwargs)
+        self._model_identifier = self._interface_identifier("me")
         me = self.model_description.modelExchange
-        if me is None:
-            raise SystemDefinitionError(
-                f"slave {name}: '{self.fmu_path}' has no Model Exchange interface; use interface = \"cs\""
-            )
         self.method = method
         #: the integrator's tolerances: given, else from the slave's tolerance (argument or DefaultExperiment)
         self.rtol = rtol if rtol is not None else (self.tolerance if self.tolerance is not None else 1e-6)
@@ -483,8 +422,6 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self.info.can_rollback = bool(me.canGetAndSetFMUstate)
         self.info.provides_directional_derivative = bool(me.providesDirectionalDerivative)
         self.info.max_input_derivative_order = 1
-        self._model_identifier = check_model_identifier(me.modelIdentifier, f"slave {name}: '{self.fmu_path}'")
-        self._require_binary(self._model_identifier)
         #: inputs that may only change in event mode (FMI 2.0: discrete variability, non-Real types)
         self._discrete_inputs = {
             v.name for v in self.model_description.modelVariables
@@ -500,7 +437,7 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         from scipy.integrate import solve_ivp  # local: only ME users pay the import
 
         self._solve_ivp = solve_ivp
-        self._instantiate(FMU2Model, self._model_identifier)
+        self._instantiate("me", self._model_identifier)
         self._setup_common(start_time, parameters)
         self._next_time_event, terminate = self._event_iteration()
         if terminate:
@@ -750,41 +687,3 @@ def _float_or_none(value: Any) -> float | None:
         return float(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
-
-
-def _compile_sources(unzip_dir: Path) -> None:
-    """Build the binary for this platform from the FMU's sources/ into unzip_dir/binaries (fmpy + CMake).
-
-    CMake is taken from PATH or from this Python's environment (PyPI's cmake package); its output goes to the
-    log at debug level, and into the error when the build fails.
-    """
-    from fmpy.build import build_platform_binary
-
-    bin_dir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    with tempfile.TemporaryFile() as out, _fd_redirect(out):
-        try:
-            os.environ["PATH"] = f"{path}{os.pathsep}{bin_dir}"
-            build_platform_binary(unzip_dir)
-        except subprocess.CalledProcessError as exc:
-            out.seek(0)
-            tail = out.read().decode("utf-8", "replace").strip().splitlines()[-5:]
-            raise RuntimeError(f"{exc}: {' | '.join(tail)}") from exc
-        finally:
-            os.environ["PATH"] = path
-        out.seek(0)
-        log.debug("build output: %s", out.read().decode("utf-8", "replace"))
-
-
-@contextlib.contextmanager
-def _fd_redirect(target: Any) -> Any:
-    """Send what subprocesses write to stdout and stderr into the file target while inside."""
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        for fd in (1, 2):
-            os.dup2(target.fileno(), fd)
-        yield
-    finally:
-        for fd, old in zip((1, 2), saved, strict=True):
-            os.dup2(old, fd)
-            os.close(old)

@@ -1,5 +1,6 @@
 """Compressor physics against published numbers (physics.md): flow-pressure curve shape, power, heating, 85 C trip,
-diaphragm deflection and the cycle counter. Runs the exported FMU, or pymoca + CasADi when the exporter cannot."""
+diaphragm deflection and the cycle counter. Runs the exported FMU through the master's FMU slave; the composed test
+model runs on the direct Modelica simulator (orchestrator.validation.modelica_sim)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from orchestrator.units import P_ATM_PA, degc_to_k, k_to_degc
-from tests.support.physics_cp_sim import unit
+from tests.support.model_units import unit
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ TRIP_K = degc_to_k(85.0)
 
 @pytest.fixture(scope="module")
 def compressor():
-    u = unit(NAME, counters=("cycles",))
+    u = unit(NAME)
     log.info("compressor checks run on the %s path", u.backend)
     return u
 
@@ -153,9 +154,10 @@ def test_compressor_counts_one_cycle_per_revolution(compressor):
 def test_compressor_component_charges_a_vented_volume():
     """The component inside a composed model (as in the monolithic plant): its flow fills a volume whose pressure
     is a state; the pressure rises monotonically to where delivered and vented flow balance."""
-    from tests.support.physics_cp_sim import CasadiUnit
+    from tests.support.model_units import TEST_MODELS, ModelicaUnit
 
-    plant = CasadiUnit("CompressorChargingVolume", counters=("compressor.cycles",))
+    observed = ["p", "compressor.m_flow", "m_vent", "compressor.speed"]
+    plant = ModelicaUnit("CompressorChargingVolume", observed, [TEST_MODELS])
     r = plant.run(20.0, {}, n_out=201, outputs=("p", "compressor.m_flow", "m_vent", "compressor.speed"))
     assert np.all(np.diff(r["p"]) > -1e-6)
     assert r["compressor.m_flow"][-1] == pytest.approx(r["m_vent"][-1], rel=1e-4)
