@@ -477,16 +477,16 @@ def check_topology(spec: Any) -> None:
     plant = {name for name, s in spec.slaves.items() if s.kind == "fmu"}
     driven: set[str] = set()
     for i, c in enumerate(spec.connections, 1):
-        if c.to_slave in plant and c.to_var in ACTUATORS:
+        if c.target_slave in plant and c.target_var in ACTUATORS:
             where = f"{source}: [[connections]] #{i} ('{c.source}' -> '{c.target}')"
-            if c.from_slave != wd:
+            if c.source_slave != wd:
                 raise SystemDefinitionError(
                     f"{where}: actuator input '{c.target}' must be driven by the watchdog: connect "
-                    f"'{wd}.{c.to_var}' to it and the controller to '{wd}.{c.to_var}_req'"
+                    f"'{wd}.{c.target_var}' to it and the controller to '{wd}.{c.target_var}_req'"
                 )
-            if c.from_var != c.to_var:
+            if c.source_var != c.target_var:
                 raise SystemDefinitionError(
-                    f"{where}: actuator '{c.target}' must take the watchdog output of the same name, '{wd}.{c.to_var}'"
+                    f"{where}: actuator '{c.target}' must take the watchdog output of the same name, '{wd}.{c.target_var}'"
                 )
             if c.gain != 1.0 or c.offset != 0.0:
                 raise SystemDefinitionError(f"{where}: an actuator connection must have gain 1 and offset 0")
@@ -499,7 +499,7 @@ def check_topology(spec: Any) -> None:
                 raise SystemDefinitionError(
                     f"{source}: actuator input '{target}' is not connected; connect '{wd}.{actuator}' to it"
                 )
-    sensed = {c.to_var for c in spec.connections if c.to_slave == wd}
+    sensed = {c.target_var for c in spec.connections if c.target_slave == wd}
     for sensor in SENSORS:
         if sensor not in sensed:
             raise SystemDefinitionError(

@@ -7,13 +7,16 @@ FMU slaves are a Modelica class (exported on demand) or a .fmu path; Python bloc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.cosim.master.events import EVENT_CAUSALITIES
+from orchestrator.cosim.master.options import MasterOptions
 from orchestrator.cosim.slaves.base import Slave, Variable
-from orchestrator.cosim.system import article
+from orchestrator.cosim.system import article, did_you_mean, split_name
 from orchestrator.errors import O2TwinError, SystemDefinitionError
 from orchestrator.paths import PROJECT_ROOT
 from orchestrator.scenario.registry import BlockRegistry, check_safety
@@ -21,7 +24,6 @@ from orchestrator.scenario.spec import EventSpec, ScenarioSpec, SlaveSpec
 
 if TYPE_CHECKING:
     from orchestrator.cosim.master.events import ScheduledEvent
-    from orchestrator.cosim.master.options import MasterOptions
     from orchestrator.cosim.master.simulation import Simulation
     from orchestrator.cosim.system import System
 
@@ -52,8 +54,9 @@ def _where(spec: ScenarioSpec, table: str) -> str:
 def resolve_fmu(slave: SlaveSpec, spec: ScenarioSpec) -> Path:
     """The .fmu file of an FMU slave: a path (next to the scenario, else the working dir) or an exported class."""
     table = f"[slaves.{slave.name}]"
+    fmu = str(slave.fmu)
     if slave.fmu_is_path:
-        given = Path(slave.fmu)
+        given = Path(fmu)
         candidates = [given] if given.is_absolute() else []
         if not given.is_absolute():
             if spec.source:
@@ -73,7 +76,7 @@ def resolve_fmu(slave: SlaveSpec, spec: ScenarioSpec) -> Path:
             "(orchestrator.export.export_model) is not available; give a path to a .fmu instead"
         ) from None
     try:
-        result = export_model(slave.fmu)
+        result = export_model(fmu)
     except O2TwinError as err:
         raise type(err)(f"{_where(spec, table)}: exporting '{slave.fmu}' failed: {err}") from None
     path = Path(getattr(result, "path", result))
@@ -87,22 +90,27 @@ def build_slave(
 ) -> Slave:
     """Construct (not set up) the slave a [slaves.NAME] table describes."""
     table = f"[slaves.{slave.name}]"
-    if slave.kind == "fmu":
-        from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
-
-        path = resolve_fmu(slave, spec)
-        cls = FmuCoSimSlave if slave.interface == "cs" else FmuModelExchangeSlave
-        try:
-            return cls(slave.name, path, tolerance=tolerance)
-        except SystemDefinitionError as err:
-            raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
-    registry = registry if registry is not None else BlockRegistry()
-    cls = registry.block(str(slave.block), _where(spec, table))
-    sample_time = slave.sample_time if slave.sample_time is not None else spec.master.step * slave.rate
     try:
-        return cls(slave.name, sample_time)
+        if slave.kind == "fmu":
+            return _fmu_slave(slave, spec, tolerance)
+        registry = registry if registry is not None else BlockRegistry()
+        block = registry.block(str(slave.block), _where(spec, table))
+        sample_time = slave.sample_time if slave.sample_time is not None else spec.master.step * slave.rate
+        return block(slave.name, sample_time)  # type: ignore[call-arg]  # blocks are made as Class(name, sample_time)
     except SystemDefinitionError as err:
-        raise SystemDefinitionError(f"{_where(spec, table)}: {err}") from None
+        message = str(err)
+        raise SystemDefinitionError(
+            message if message.startswith(_where(spec, "")) else f"{_where(spec, table)}: {err}"
+        ) from None
+
+
+def _fmu_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None) -> Slave:
+    from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
+
+    path = resolve_fmu(slave, spec)
+    if slave.interface == "cs":
+        return FmuCoSimSlave(slave.name, path, tolerance=tolerance)
+    return FmuModelExchangeSlave(slave.name, path, tolerance=tolerance)
 
 
 def check_value(qualified: str, var: Variable, value: Any, where: str) -> None:
@@ -142,13 +150,11 @@ def check_parameters(spec: ScenarioSpec, slave_spec: SlaveSpec, slave: Slave) ->
 def _check_variable(
     spec: ScenarioSpec, slaves: dict[str, Slave], qualified: str, table: str, causalities: tuple[str, ...] | None = None
 ) -> Any:
-    from orchestrator.cosim.system import _did_you_mean, split_name
-
     slave_name, var = split_name(qualified)
     slave = slaves[slave_name]
     v = slave.variables.get(var)
     if v is None:
-        hint = _did_you_mean(var, slave.variables)
+        hint = did_you_mean(var, slave.variables)
         raise SystemDefinitionError(f"{_where(spec, table)}: {slave_name} has no variable '{var}'{hint}")
     if causalities is not None and v.causality not in causalities:
         raise SystemDefinitionError(
@@ -158,18 +164,11 @@ def _check_variable(
 
 
 def check_event_targets(spec: ScenarioSpec, slaves: dict[str, Slave]) -> None:
-    """Events must name variables the slaves have, with a causality the action can act on."""
-    wanted = {
-        "set": ("input", "parameter"),
-        "override": ("input",),
-        "drift": ("output",),
-        "release": ("input", "output"),
-    }
+    """Events must name variables the slaves have, with a causality the action can act on (the master's rules;
+    the master also checks each value, naming the event)."""
     for e in spec.events:
         table = f"[[events]] t={e.time:g} s {e.action}"
-        var = _check_variable(spec, slaves, e.target, table, wanted[e.action])
-        if e.action in ("set", "override"):
-            check_value(e.target, var, e.value, _where(spec, table))
+        _check_variable(spec, slaves, e.target, table, EVENT_CAUSALITIES[e.action])
 
 
 def recorded_signals(spec: ScenarioSpec, connected: list[str]) -> list[str]:
@@ -194,7 +193,7 @@ def scheduled_events(spec: ScenarioSpec) -> list[ScheduledEvent]:
         if key not in grouped:
             order.append(key)
         grouped[key].append(e)
-    events = []
+    events: list[ScheduledEvent] = []
     for time, action in order:
         items = grouped[(time, action)]
         if action == "set":
@@ -204,28 +203,17 @@ def scheduled_events(spec: ScenarioSpec) -> list[ScheduledEvent]:
         elif action == "release":
             events.append(ReleaseEvent(time, tuple(e.target for e in items)))
         else:
-            events.append(DriftEvent(time, {e.target: e.value for e in items}))
+            events.append(DriftEvent(time, {e.target: float(e.value or 0.0) for e in items}))
     return events
 
 
 def master_options(spec: ScenarioSpec) -> MasterOptions:
-    """The master's MasterOptions from [scenario], [master], slave rates and [outputs] interval."""
-    from orchestrator.cosim.master.options import MasterOptions
-
-    m = spec.master
-    options = MasterOptions(
-        step=m.step,
+    """The master's MasterOptions: the [master] table plus the start/stop time, slave rates and [outputs] interval."""
+    options = dataclasses.replace(
+        spec.master,
         start_time=spec.start_time,
         stop_time=spec.stop_time,
-        algorithm=m.algorithm,
-        extrapolation=m.extrapolation,
         rates={name: s.rate for name, s in spec.slaves.items() if s.rate != 1},
-        error_control=m.error_control,
-        tolerance=m.tolerance,
-        min_step=m.min_step,
-        max_step=m.max_step,
-        loop_solver=m.loop_solver,
-        loop_max_iterations=m.max_iterations,
         record_interval=spec.outputs.interval,
     )
     try:
@@ -258,7 +246,8 @@ def build_system(spec: ScenarioSpec, check: bool = True, registry: BlockRegistry
                 params["seed"] = spec.seed  # [scenario] seed reaches every slave that declares a seed parameter
             if params:
                 system.parameters.setdefault(slave.name, {}).update(params)
-            system.start_values.update({f"{slave_spec.name}.{k}": v for k, v in inputs.items()})
+            start_values: dict[str, Any] = {f"{slave_spec.name}.{k}": v for k, v in inputs.items()}
+            system.start_values.update(start_values)
         for i, c in enumerate(spec.connections, 1):
             try:
                 system.connect(c.source, c.target, c.gain, c.offset)

@@ -11,16 +11,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.cosim.master.options import ALGORITHMS, LOOP_SOLVERS, MasterOptions
+from orchestrator.cosim.system import Connection
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario.registry import REFERENCE_RE
 from orchestrator.scenario.spec import (
-    ALGORITHMS,
     EVENT_ACTIONS,
     INTERFACES,
-    LOOP_SOLVERS,
-    ConnectionSpec,
+    MASTER_KEYS,
     EventSpec,
-    MasterSpec,
     OutputsSpec,
     ParameterValue,
     PlantSpec,
@@ -109,12 +108,10 @@ def _parameters(where: _Where, table: str, raw: Any) -> dict[str, ParameterValue
     return params
 
 
-def _parse_master(where: _Where, raw: Mapping[str, Any]) -> MasterSpec:
+def _parse_master(where: _Where, raw: Mapping[str, Any]) -> MasterOptions:
     t = "[master]"
-    allowed = ("algorithm", "step", "extrapolation", "error_control", "tolerance", "loop_solver",
-               "max_iterations", "min_step", "max_step")  # fmt: skip
-    _check_keys(where, t, raw, allowed)
-    m = MasterSpec()
+    _check_keys(where, t, raw, MASTER_KEYS)
+    m = MasterOptions()
     if "algorithm" in raw:
         m.algorithm = _string(where, t, "algorithm", raw["algorithm"], choices=ALGORITHMS)  # type: ignore[assignment]
     if "step" in raw:
@@ -123,17 +120,19 @@ def _parse_master(where: _Where, raw: Mapping[str, Any]) -> MasterSpec:
         m.extrapolation = _integer(where, t, "extrapolation", raw["extrapolation"], choices=(0, 1))
     if "error_control" in raw:
         m.error_control = _boolean(where, t, "error_control", raw["error_control"])
-    if "tolerance" in raw:
-        m.tolerance = _number(where, t, "tolerance", raw["tolerance"], positive=True)
-    if "loop_solver" in raw:
-        m.loop_solver = _string(where, t, "loop_solver", raw["loop_solver"], choices=LOOP_SOLVERS)  # type: ignore[assignment]
-    if "max_iterations" in raw:
-        m.max_iterations = _integer(where, t, "max_iterations", raw["max_iterations"], minimum=1)
-    for key in ("min_step", "max_step"):
+    for key in ("tolerance", "loop_tolerance", "min_step", "max_step"):
         if key in raw:
             setattr(m, key, _number(where, t, key, raw[key], positive=True))
+    if "loop_solver" in raw:
+        m.loop_solver = _string(where, t, "loop_solver", raw["loop_solver"], choices=LOOP_SOLVERS)  # type: ignore[assignment]
+    if "loop_max_iterations" in raw:
+        m.loop_max_iterations = _integer(where, t, "loop_max_iterations", raw["loop_max_iterations"], minimum=1)
     if m.min_step is not None and m.max_step is not None and m.min_step > m.max_step:
         raise where.error(t, f"'min_step' ({m.min_step}) must not exceed 'max_step' ({m.max_step})")
+    try:
+        m.validate()  # the master's own limits (e.g. its minimum step)
+    except SystemDefinitionError as err:
+        raise where.error(t, str(err).removeprefix("[master] ")) from None
     return m
 
 
@@ -173,7 +172,7 @@ def _parse_slave(where: _Where, name: str, raw: Any) -> SlaveSpec:
     return s
 
 
-def _parse_connection(where: _Where, index: int, raw: Any) -> ConnectionSpec:
+def _parse_connection(where: _Where, index: int, raw: Any) -> Connection:
     t = f"[[connections]] #{index}"
     raw = _table(where, t, raw)
     _check_keys(where, t, raw, ("from", "to", "gain", "offset"))
@@ -184,7 +183,7 @@ def _parse_connection(where: _Where, index: int, raw: Any) -> ConnectionSpec:
     ts, tv = _qualified(where, t, "to", raw["to"])
     gain = _number(where, t, "gain", raw.get("gain", 1.0))
     offset = _number(where, t, "offset", raw.get("offset", 0.0))
-    return ConnectionSpec(fs, fv, ts, tv, gain, offset)
+    return Connection(f"{fs}.{fv}", f"{ts}.{tv}", gain, offset)
 
 
 def _parse_event(where: _Where, index: int, raw: Any) -> list[EventSpec]:
@@ -389,8 +388,8 @@ def check_references(spec: ScenarioSpec) -> None:
 
     seen_targets: dict[str, int] = {}
     for i, c in enumerate(spec.connections, 1):
-        need(f"[[connections]] #{i}", c.from_slave, f"'from' = '{c.source}'")
-        need(f"[[connections]] #{i}", c.to_slave, f"'to' = '{c.target}'")
+        need(f"[[connections]] #{i}", c.source_slave, f"'from' = '{c.source}'")
+        need(f"[[connections]] #{i}", c.target_slave, f"'to' = '{c.target}'")
         if c.target in seen_targets:
             raise where.error(
                 f"[[connections]] #{i}", f"input '{c.target}' is already driven by connection #{seen_targets[c.target]}"

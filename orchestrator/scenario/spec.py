@@ -1,7 +1,8 @@
 """The scenario as data: dataclasses of a parsed, checked scenario (format in docs/scenarios.md).
 
 orchestrator.scenario.parse turns a raw TOML table into these; orchestrator.scenario.build turns them into a
-System. Nothing here reads files or imports code.
+System. Where the co-simulation has the concept already (the master's options, a connection, the event actions),
+the scenario uses its definition. Nothing here reads files or imports code by name.
 """
 
 from __future__ import annotations
@@ -9,27 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from orchestrator.cosim.master.events import EVENT_TYPES
+from orchestrator.cosim.master.options import MasterOptions
+from orchestrator.cosim.system import Connection
+
 ParameterValue = float | int | bool | str
 
-ALGORITHMS = ("jacobi", "gauss-seidel")
-LOOP_SOLVERS = ("fixed-point", "newton")
 INTERFACES = ("cs", "me")
-EVENT_ACTIONS = ("set", "override", "release", "drift")
-
-
-@dataclass
-class MasterSpec:
-    """How the master steps the system ([master] table)."""
-
-    algorithm: Literal["jacobi", "gauss-seidel"] = "gauss-seidel"
-    step: float = 0.1  #: macro step, s
-    extrapolation: int = 0  #: input extrapolation order, 0 or 1
-    error_control: bool = False  #: variable macro step with rollback
-    tolerance: float = 1e-4  #: relative tolerance of the error-controlled step and of loop solvers
-    loop_solver: Literal["fixed-point", "newton"] = "newton"
-    max_iterations: int = 50  #: per macro step, for algebraic loops
-    min_step: float | None = None  #: s, error control only (None: the master's default)
-    max_step: float | None = None  #: s, error control only (None: the master's default)
+#: The event actions a scenario may schedule (the master's event classes by name, in file-format order).
+EVENT_ACTIONS = tuple(EVENT_TYPES)
+#: The [master] table's keys: the MasterOptions fields a scenario sets (the run's start/stop time come from
+#: [scenario], the rates from the slaves and the record interval from [outputs]).
+MASTER_KEYS = (
+    "algorithm",
+    "step",
+    "extrapolation",
+    "error_control",
+    "tolerance",
+    "min_step",
+    "max_step",
+    "loop_solver",
+    "loop_tolerance",
+    "loop_max_iterations",
+)
 
 
 @dataclass
@@ -38,7 +41,7 @@ class SlaveSpec:
 
     name: str
     fmu: str | None = None  #: a Modelica class name (exported on demand) or a path to a .fmu
-    block: str | None = None  #: "module:Class" of a PythonBlock subclass
+    block: str | None = None  #: a registered block: entry point name or value, or MODULE:Class of an allowed module
     interface: Literal["cs", "me"] = "cs"  #: FMU only
     rate: int = 1  #: steps every rate * master.step
     sample_time: float | None = None  #: s, Python blocks only (None: master.step)
@@ -52,26 +55,6 @@ class SlaveSpec:
     def fmu_is_path(self) -> bool:
         """True when `fmu` names a .fmu file rather than a Modelica class."""
         return self.fmu is not None and self.fmu.lower().endswith(".fmu")
-
-
-@dataclass
-class ConnectionSpec:
-    """One connection: to = gain * from + offset ([[connections]] entry)."""
-
-    from_slave: str
-    from_var: str
-    to_slave: str
-    to_var: str
-    gain: float = 1.0
-    offset: float = 0.0
-
-    @property
-    def source(self) -> str:
-        return f"{self.from_slave}.{self.from_var}"
-
-    @property
-    def target(self) -> str:
-        return f"{self.to_slave}.{self.to_var}"
 
 
 @dataclass
@@ -131,9 +114,11 @@ class ScenarioSpec:
     description: str = ""
     start_time: float = 0.0
     seed: int = 0
-    master: MasterSpec = field(default_factory=MasterSpec)
+    #: the [master] table (MASTER_KEYS of the master's own options; the rest is filled in when the run is built)
+    master: MasterOptions = field(default_factory=MasterOptions)
     slaves: dict[str, SlaveSpec] = field(default_factory=dict)
-    connections: list[ConnectionSpec] = field(default_factory=list)
+    #: [[connections]]: to = gain * from + offset, as the co-simulation's own Connection ("slave.var" names)
+    connections: list[Connection] = field(default_factory=list)
     events: list[EventSpec] = field(default_factory=list)
     outputs: OutputsSpec = field(default_factory=OutputsSpec)
     plots: list[PlotSpec] = field(default_factory=list)

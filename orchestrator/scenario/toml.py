@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from orchestrator.scenario.spec import MasterSpec, ScenarioSpec
+from orchestrator.cosim.master.options import MasterOptions
+from orchestrator.scenario.spec import MASTER_KEYS, ScenarioSpec
 
 
 def spec_to_table(spec: ScenarioSpec) -> dict[str, Any]:
@@ -24,9 +25,12 @@ def spec_to_table(spec: ScenarioSpec) -> dict[str, Any]:
     head["seed"] = spec.seed
     table: dict[str, Any] = {"scenario": head}
 
-    default = MasterSpec()
-    master = {k: v for k, v in vars(spec.master).items() if v is not None and (v != getattr(default, k) or k == "step")}
-    table["master"] = master
+    default = MasterOptions()
+    table["master"] = {
+        k: getattr(spec.master, k)
+        for k in MASTER_KEYS
+        if getattr(spec.master, k) is not None and (getattr(spec.master, k) != getattr(default, k) or k == "step")
+    }
 
     slaves: dict[str, Any] = {}
     for name, s in spec.slaves.items():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from controllers.watchdog import ACTUATORS, SENSORS, check_topology
+from orchestrator.cosim.system import Connection
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario.spec import ConnectionSpec, ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import ScenarioSpec, SlaveSpec
 
 
 def wired_spec() -> ScenarioSpec:
@@ -16,13 +17,13 @@ def wired_spec() -> ScenarioSpec:
         "pid": SlaveSpec("pid", block="controllers.pid:PressurePID"),
         "watchdog": SlaveSpec("watchdog", block="controllers.watchdog:SafetyWatchdog"),
     }
-    conns = [ConnectionSpec("watchdog", "duty", "compressor", "duty")]
-    conns += [ConnectionSpec("watchdog", a, "psa", a) for a in ACTUATORS[1:]]
-    conns += [ConnectionSpec("pid", "duty", "watchdog", "duty_req")]
-    conns += [ConnectionSpec("psa", "sensor_p_feed", "watchdog", "p_feed"),
-              ConnectionSpec("psa", "sensor_O2", "watchdog", "sensor_O2"),
-              ConnectionSpec("compressor", "T_head", "watchdog", "T_head"),
-              ConnectionSpec("psa", "sensor_Q", "watchdog", "sensor_Q")]  # fmt: skip
+    conns = [Connection("watchdog.duty", "compressor.duty")]
+    conns += [Connection(f"watchdog.{a}", f"psa.{a}") for a in ACTUATORS[1:]]
+    conns += [Connection("pid.duty", "watchdog.duty_req")]
+    conns += [Connection("psa.sensor_p_feed", "watchdog.p_feed"),
+              Connection("psa.sensor_O2", "watchdog.sensor_O2"),
+              Connection("compressor.T_head", "watchdog.T_head"),
+              Connection("psa.sensor_Q", "watchdog.sensor_Q")]  # fmt: skip
     return ScenarioSpec(
         name="t", stop_time=1.0, slaves=slaves, connections=conns, watchdog="watchdog", source="scenarios/t.toml"
     )
@@ -34,7 +35,7 @@ def test_fully_guarded_system_passes():
 
 def test_controller_wired_straight_to_the_plant_is_rejected_naming_the_connection():
     spec = wired_spec()
-    spec.connections[0] = ConnectionSpec("pid", "duty", "compressor", "duty")
+    spec.connections[0] = Connection("pid.duty", "compressor.duty")
     with pytest.raises(SystemDefinitionError, match=r"scenarios/t.toml: \[\[connections\]\] #1 \('pid.duty' -> "
                        r"'compressor.duty'\).*watchdog.duty"):  # fmt: skip
         check_topology(spec)
@@ -49,11 +50,11 @@ def test_unconnected_actuator_is_rejected():
 
 def test_crossed_wiring_and_scaling_are_rejected():
     spec = wired_spec()
-    spec.connections[1] = ConnectionSpec("watchdog", "cmd_feed_B", "psa", "cmd_feed_A")
+    spec.connections[1] = Connection("watchdog.cmd_feed_B", "psa.cmd_feed_A")
     with pytest.raises(SystemDefinitionError, match="same name"):
         check_topology(spec)
     spec = wired_spec()
-    spec.connections[0] = ConnectionSpec("watchdog", "duty", "compressor", "duty", gain=2.0)
+    spec.connections[0] = Connection("watchdog.duty", "compressor.duty", gain=2.0)
     with pytest.raises(SystemDefinitionError, match="gain 1"):
         check_topology(spec)
 
@@ -61,7 +62,7 @@ def test_crossed_wiring_and_scaling_are_rejected():
 @pytest.mark.parametrize("sensor", SENSORS)
 def test_blind_watchdog_is_rejected(sensor):
     spec = wired_spec()
-    spec.connections = [c for c in spec.connections if not (c.to_slave == "watchdog" and c.to_var == sensor)]
+    spec.connections = [c for c in spec.connections if not (c.target_slave == "watchdog" and c.target_var == sensor)]
     with pytest.raises(SystemDefinitionError, match=f"watchdog.{sensor}' is not connected"):
         check_topology(spec)
 

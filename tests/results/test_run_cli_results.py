@@ -212,7 +212,7 @@ def test_out_dir_with_results_is_refused(write_scenario, tmp_path, capsys):
         ('[[events]]\ntime = 0.5\noverride = { "a.y" = 1.0 }\n', "'a.y' is a output; expected input"),
         ('[[events]]\ntime = 0.5\nset = { "a.kk" = 1.0 }\n', "a has no variable 'kk' (did you mean 'k'?)"),
         # issue 10: these were tracebacks or ran
-        ('[[events]]\ntime = 0.5\nset = { "a.k" = "high" }\n', "a.k is a Real; got the text 'high'"),
+        ('[[events]]\ntime = 0.5\nset = { "a.k" = "high" }\n', "a.k value 'high' is not a finite number"),
     ],
 )
 def test_definition_errors_exit_2_before_writing(write_scenario, tmp_path, capsys, extra, message):

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.cosim.master.options import MasterOptions
+from orchestrator.cosim.system import Connection
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario.load import load_scenario, resolve_scenario_path, scenario_hash
 from orchestrator.scenario.parse import parse_scenario
 from orchestrator.scenario.spec import (
-    ConnectionSpec,
     EventSpec,
-    MasterSpec,
     OutputsSpec,
     ScenarioSpec,
     SlaveSpec,
@@ -47,7 +47,7 @@ def test_documented_example_parses_and_round_trips():
     assert spec.slaves["compressor"].kind == "fmu" and not spec.slaves["compressor"].fmu_is_path
     assert spec.slaves["psa"].fmu_is_path
     assert spec.slaves["pid"].block == "controllers.pid:PressurePID"
-    assert spec.connections[0] == ConnectionSpec("psa", "sensor_p_feed", "pid", "p_measured", 1.0, 0.0)
+    assert spec.connections[0] == Connection("psa.sensor_p_feed", "pid.p_measured", 1.0, 0.0)
     # events are sorted by time: drift at 60, override at 120, release at 180, set at 300
     assert [(e.time, e.action) for e in spec.events] == [
         (60, "drift"),
@@ -63,7 +63,7 @@ def test_documented_example_parses_and_round_trips():
 def test_minimal_defaults():
     spec = _parse(MINIMAL)
     assert spec.name == "x" and spec.start_time == 0.0 and spec.seed == 0
-    assert spec.master == MasterSpec()
+    assert spec.master == MasterOptions()
     assert spec.slaves["a"].sample_time is None and spec.slaves["b"].interface == "cs"
     assert spec.outputs == OutputsSpec()
 
@@ -218,7 +218,7 @@ def _specs(draw):
         if f"{dst}.{inp}" in targets:
             continue
         targets.add(f"{dst}.{inp}")
-        conns.append(ConnectionSpec(src, out, dst, inp, draw(st.floats(-1e3, 1e3)), draw(st.floats(-1e3, 1e3))))
+        conns.append(Connection(f"{src}.{out}", f"{dst}.{inp}", draw(st.floats(-1e3, 1e3)), draw(st.floats(-1e3, 1e3))))
     events = []
     for _ in range(draw(st.integers(0, 4))):
         action = draw(st.sampled_from(["set", "override", "release", "drift"]))
@@ -239,7 +239,7 @@ def _specs(draw):
         stop_time=stop,
         description=draw(_text(20)),
         seed=draw(st.integers(0, 2**31)),
-        master=MasterSpec(
+        master=MasterOptions(
             algorithm=draw(st.sampled_from(["jacobi", "gauss-seidel"])),
             step=0.5,
             extrapolation=draw(st.sampled_from([0, 1])),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 NAME = "scenarios"
 HELP = "list the named scenarios (scenarios/*.toml) with their descriptions"
@@ -15,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from orchestrator.scenario.load import describe_scenario_file, scenario_dirs
 
-    seen: dict[str, object] = {}
+    seen: dict[str, Path] = {}
     for folder in scenario_dirs():
         if folder.is_dir():
             for path in sorted(folder.glob("*.toml")):

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cosim.master.events import EVENT_CAUSALITIES
 from orchestrator.errors import DeviceError, SystemDefinitionError
 from orchestrator.hil.host.serial_device import DevicePart, LinkOptions, SerialDevice
 from orchestrator.hil.link.description import DeviceDescription, load_description
@@ -120,7 +121,7 @@ def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
 
     connections = []
     for i, c in enumerate(spec.connections, 1):
-        if c.from_slave in mapping and c.to_slave in mapping:
+        if c.source_slave in mapping and c.target_slave in mapping:
             continue  # internal to the plant: inside the device now
         cw = f"{src}: [[connections]] #{i}"
         _check_reference(desc, mapping, c.source, ("output",), cw)
@@ -131,9 +132,10 @@ def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
     for p in spec.plots:
         for name in p.signals:
             _check_reference(desc, mapping, name, ("input", "output"), f"{src}: [[plots]] '{p.title}'")
-    wanted = {"set": ("input",), "override": ("input",), "drift": ("output",), "release": ("input", "output")}
     for e in spec.events:
-        _check_reference(desc, mapping, e.target, wanted[e.action], f"{src}: [[events]] t={e.time:g} s {e.action}")
+        # the device has no parameters: only the inputs and outputs among what the action may act on
+        wanted = tuple(c for c in EVENT_CAUSALITIES[e.action] if c in ("input", "output"))
+        _check_reference(desc, mapping, e.target, wanted, f"{src}: [[events]] t={e.time:g} s {e.action}")
 
     device = SerialDevice(url, desc, link_options, slave_names=mapping)
     slaves = {}

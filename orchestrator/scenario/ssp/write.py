@@ -21,8 +21,9 @@ from typing import Any
 
 from lxml import etree
 
+from orchestrator.cosim.system import Connection
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario.spec import ConnectionSpec, ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import ScenarioSpec, SlaveSpec
 from orchestrator.scenario.ssp.common import (
     ANNOTATION_TYPE,
     FMU_MIME,
@@ -146,7 +147,7 @@ def _component(
     s: SlaveSpec,
     md: Any,
     source: str,
-    fmu_conns: list[ConnectionSpec],
+    fmu_conns: list[Connection],
     used_units: set[str],
     ssv_files: dict[str, bytes],
     where: str,
@@ -159,14 +160,14 @@ def _component(
     comp.set("source", source)
     comp.set("implementation", "CoSimulation" if s.interface == "cs" else "ModelExchange")
     for c in fmu_conns:
-        for slave_name, var_name in ((c.from_slave, c.from_var), (c.to_slave, c.to_var)):
+        for slave_name, var_name in ((c.source_slave, c.source_var), (c.target_slave, c.target_var)):
             if slave_name == s.name and var_name not in variables:
                 raise SystemDefinitionError(
                     f"{where}: connection {c.source} -> {c.target}: {s.name} has no variable '{var_name}'"
                 )
     # connectors: every output, and the inputs another FMU drives (fmpy's runner needs each declared input
     # connected); parameters are bound through the .ssv, not connectors
-    driven = {c.to_var for c in fmu_conns if c.to_slave == s.name}
+    driven = {c.target_var for c in fmu_conns if c.target_slave == s.name}
     wanted = [v for v in md.modelVariables if v.causality == "output" or (v.causality == "input" and v.name in driven)]
     if wanted:
         connectors = etree.SubElement(comp, q("ssd", "Connectors"))
@@ -187,15 +188,15 @@ def _component(
         binding.set("source", ssv_name)
 
 
-def _connection(parent: etree._Element, c: ConnectionSpec, mds: dict[str, Any]) -> None:
+def _connection(parent: etree._Element, c: Connection, mds: dict[str, Any]) -> None:
     """One FMU-to-FMU connection as an ssd:Connection (gain/offset as a LinearTransformation)."""
     el = etree.SubElement(parent, q("ssd", "Connection"))
-    el.set("startElement", c.from_slave)
-    el.set("startConnector", c.from_var)
-    el.set("endElement", c.to_slave)
-    el.set("endConnector", c.to_var)
-    src_unit = var_unit({v.name: v for v in mds[c.from_slave].modelVariables}[c.from_var])
-    dst_unit = var_unit({v.name: v for v in mds[c.to_slave].modelVariables}[c.to_var])
+    el.set("startElement", c.source_slave)
+    el.set("startConnector", c.source_var)
+    el.set("endElement", c.target_slave)
+    el.set("endConnector", c.target_var)
+    src_unit = var_unit({v.name: v for v in mds[c.source_slave].modelVariables}[c.source_var])
+    dst_unit = var_unit({v.name: v for v in mds[c.target_slave].modelVariables}[c.target_var])
     if src_unit and dst_unit and src_unit != dst_unit:
         # our gain/offset already converts; an SSP tool must not convert the units a second time
         el.set("suppressUnitConversion", "true")
@@ -235,7 +236,7 @@ def write_ssp(spec: ScenarioSpec, out_path: str | os.PathLike, fmu_paths: dict[s
     component_source, files = _resources(fmu_slaves, fmu_paths)
     mds = {s.name: read_model_description(fmu_paths[s.name], f"{where}: [slaves.{s.name}]") for s in fmu_slaves}
 
-    fmu_conns = [c for c in spec.connections if c.from_slave in fmu_names and c.to_slave in fmu_names]
+    fmu_conns = [c for c in spec.connections if c.source_slave in fmu_names and c.target_slave in fmu_names]
     root = etree.Element(q("ssd", "SystemStructureDescription"), nsmap={"ssd": NS["ssd"], "ssc": NS["ssc"]})
     root.set("version", "1.0")
     root.set("name", spec.name)
