@@ -340,3 +340,25 @@ record = ["a.y"]
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert read_dsres(tmp_path / "s7" / "result.mat")["a.y"].tolist() == first.tolist()
+
+
+def test_set_overrides_parameters_from_the_command_line(write_scenario, tmp_path, capsys):
+    """`o2twin run --set slave.param=value`: TOML values, a later --set wins, errors name the option."""
+    path = write_scenario()
+    out = tmp_path / "set"
+    assert main(["-q", "run", *ALLOW, path, "--out", str(out), "--no-plots", "--set", "a.k=5", "--set", "a.k=3.0",
+                 "--set", "src.level=2.0"]) == 0  # fmt: skip
+    mat = read_dsres(out / "result.mat")
+    assert mat["a.k"][0] == 3.0 and mat["src.level"][0] == 2.0  # parameters as constants in result.mat
+    assert "k = 3.0" in (out / "scenario.toml").read_text()  # the scenario as run
+    csv = read_signals_csv(out / "signals.csv")
+    assert csv["src.value"][-1] == 2.0 and csv["a.y"][9] > 4.0  # a follows k*u = 6 (until the event sets k = 1)
+    for bad, message in [
+        ("a.k", "--set 'a.k': expected SLAVE.PARAMETER=VALUE"),
+        ("nope.k=1", "--set nope.k: the scenario has no slave 'nope' (slaves: a, b, src)"),
+        ("a.kk=1", "a has no variable 'kk' (did you mean 'k'?)"),
+        ('a.k="fast"', "a.k is a Real; got the text 'fast'"),
+    ]:
+        assert main(["-q", "run", *ALLOW, path, "--out", str(tmp_path / "bad"), "--set", bad]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and not (tmp_path / "bad").exists()
