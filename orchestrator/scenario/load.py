@@ -124,7 +124,7 @@ def merge_tables(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, An
         old = merged.get(key)
         if isinstance(old, dict) and isinstance(value, Mapping):
             merged[key] = merge_tables(old, value)
-        elif _is_table_array(old) and _is_table_array(value):
+        elif isinstance(old, list) and _is_table_array(old) and _is_table_array(value):
             merged[key] = [*old, *value]
         else:
             merged[key] = value
