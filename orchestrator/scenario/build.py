@@ -19,8 +19,17 @@ from orchestrator.cosim.slaves.base import Slave, Variable
 from orchestrator.cosim.system import article, did_you_mean, split_name
 from orchestrator.errors import O2TwinError, SystemDefinitionError
 from orchestrator.paths import PROJECT_ROOT
+from orchestrator.scenario.inputs import (
+    Table,
+    TimeTableSlave,
+    describe_table,
+    interpolates_linearly,
+    make_table,
+    read_csv_table,
+    table_file,
+)
 from orchestrator.scenario.registry import BlockRegistry, check_safety
-from orchestrator.scenario.spec import EventSpec, ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import EventSpec, InputSpec, ScenarioSpec, SlaveSpec
 
 if TYPE_CHECKING:
     from orchestrator.cosim.master.events import ScheduledEvent
@@ -171,6 +180,38 @@ def check_event_targets(spec: ScenarioSpec, slaves: dict[str, Slave]) -> None:
         _check_variable(spec, slaves, e.target, table, EVENT_CAUSALITIES[e.action])
 
 
+def add_input_table(system: System, spec: ScenarioSpec, table: InputSpec, where: str) -> None:
+    """An [[inputs]] time table as a source slave connected to its target inputs (orchestrator.scenario.inputs)."""
+    if table.file is not None:
+        path = table_file(spec.source, table.file, where)
+        data = read_csv_table(path, table.columns or list(table.targets), where)
+    else:
+        path = None
+        data = make_table(table.rows or [], table.columns, where)
+    columns = list(table.targets) if table.targets else list(data.columns)
+    targets = table.targets or {c: f"{table.slave}.{c}" for c in columns}
+    variables: dict[str, Variable] = {}
+    for column in columns:
+        if column not in data.columns:
+            raise SystemDefinitionError(f"{where}: 'to' names column '{column}', which the table does not have")
+        slave_name, var_name = split_name(targets[column])
+        var = system.slaves[slave_name].variables.get(var_name)
+        if var is None:
+            hint = did_you_mean(var_name, [v.name for v in system.slaves[slave_name].inputs()])
+            raise SystemDefinitionError(f"{where}: column '{column}': {slave_name} has no input '{var_name}'{hint}")
+        if var.causality != "input":
+            raise SystemDefinitionError(
+                f"{where}: column '{column}': '{targets[column]}' is {article(var.causality)}; a table feeds inputs"
+            )
+        variables[column] = var
+    linear = {c: interpolates_linearly(v, table.interpolation) for c, v in variables.items()}
+    source = TimeTableSlave(table.name, Table(data.times, {c: data.columns[c] for c in columns}), variables, linear)
+    system.add(source)
+    for column in columns:
+        system.connect(f"{table.name}.{column}", targets[column])
+    log.debug("%s: %s feeds %s", where, describe_table(path, data), ", ".join(targets.values()))
+
+
 def recorded_signals(spec: ScenarioSpec, connected: list[str]) -> list[str]:
     """Every connected signal, then the [outputs] record entries and plotted signals not already among them."""
     seen = dict.fromkeys(connected)
@@ -253,6 +294,8 @@ def build_system(spec: ScenarioSpec, check: bool = True, registry: BlockRegistry
                 system.connect(c.source, c.target, c.gain, c.offset)
             except SystemDefinitionError as err:
                 raise SystemDefinitionError(f"{_where(spec, f'[[connections]] #{i}')}: {err}") from None
+        for i, table in enumerate(spec.inputs, 1):
+            add_input_table(system, spec, table, _where(spec, f"[[inputs]] #{i}"))
         if check:
             try:
                 system.check()

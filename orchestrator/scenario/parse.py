@@ -18,8 +18,10 @@ from orchestrator.scenario.registry import REFERENCE_RE
 from orchestrator.scenario.spec import (
     EVENT_ACTIONS,
     INTERFACES,
+    INTERPOLATIONS,
     MASTER_KEYS,
     EventSpec,
+    InputSpec,
     OutputsSpec,
     ParameterValue,
     PlantSpec,
@@ -224,6 +226,50 @@ def _parse_event(where: _Where, index: int, raw: Any) -> list[EventSpec]:
     return events
 
 
+def _string_list(where: _Where, table: str, key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.error(table, f"'{key}' must be a list of strings, got {value!r}")
+    return list(value)
+
+
+def _parse_input(where: _Where, index: int, raw: Any) -> InputSpec:
+    t = f"[[inputs]] #{index}"
+    raw = _table(where, t, raw)
+    _check_keys(where, t, raw, ("name", "file", "table", "columns", "to", "slave", "interpolation"))
+    if ("file" in raw) == ("table" in raw):
+        raise where.error(t, "give exactly one of 'file' (a CSV beside the scenario) or 'table' (rows of time, values)")
+    if ("to" in raw) == ("slave" in raw):
+        raise where.error(t, "give exactly one of 'to' ({ column = 'slave.input' }) or 'slave' (columns by input name)")
+    spec = InputSpec(name=_string(where, t, "name", raw.get("name", f"inputs{index}")))
+    if not _NAME_RE.match(spec.name):
+        raise where.error(t, f"'name' = {spec.name!r} must be a letter or '_' followed by letters, digits or '_'")
+    if "columns" in raw:
+        spec.columns = _string_list(where, t, "columns", raw["columns"])
+    if "file" in raw:
+        spec.file = _string(where, t, "file", raw["file"])
+    else:
+        rows = raw["table"]
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+            raise where.error(t, "'table' must be a list of rows [time, value, ...]")
+        spec.rows = [[_number(where, t, "table", v) for v in row] for row in rows]
+        if not spec.columns:
+            raise where.error(t, "an inline 'table' needs 'columns' (the names of its value columns)")
+        if any(len(row) != len(spec.columns) + 1 for row in spec.rows):
+            raise where.error(t, f"every row of 'table' must hold a time and {len(spec.columns)} value(s)")
+    if "to" in raw:
+        for column, target in _table(where, f"{t} 'to'", raw["to"]).items():
+            _qualified(where, t, f"to' key '{column}", target)
+            spec.targets[column] = target
+        unknown = [c for c in spec.targets if spec.columns and c not in spec.columns]
+        if unknown:
+            raise where.error(t, f"'to' names column(s) {', '.join(unknown)} not in 'columns'")
+    else:
+        spec.slave = _string(where, t, "slave", raw["slave"])
+    if "interpolation" in raw:
+        spec.interpolation = _string(where, t, "interpolation", raw["interpolation"], choices=INTERPOLATIONS)  # type: ignore[assignment]
+    return spec
+
+
 def _parse_outputs(where: _Where, raw: Any) -> OutputsSpec:
     t = "[outputs]"
     raw = _table(where, t, raw)
@@ -307,8 +353,8 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "", default_name: str =
     """Check a scenario table (as read from TOML) and return the spec; SystemDefinitionError names what is wrong."""
     where = _Where(source)
     _check_text(where, "", raw)
-    allowed = ("scenario", "master", "slaves", "connections", "events", "outputs", "plots", "plant", "safety",
-               "metrics")  # fmt: skip
+    allowed = ("scenario", "master", "slaves", "connections", "events", "inputs", "outputs", "plots", "plant",
+               "safety", "metrics")  # fmt: skip
     for key in raw:
         if key not in allowed:
             raise where.error(f"[{key}]", f"unknown table (allowed: {', '.join(allowed)})")
@@ -352,6 +398,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "", default_name: str =
     spec.connections = [_parse_connection(where, i + 1, c) for i, c in enumerate(_list("connections"))]
     spec.events = [e for i, ev in enumerate(_list("events")) for e in _parse_event(where, i + 1, ev)]
     spec.events.sort(key=lambda e: e.time)  # stable: same-time actions keep file order
+    spec.inputs = [_parse_input(where, i + 1, x) for i, x in enumerate(_list("inputs"))]
     spec.outputs = _parse_outputs(where, raw.get("outputs", {}))
     spec.plots = [_parse_plot(where, i + 1, p) for i, p in enumerate(_list("plots"))]
     if "plant" in raw:
@@ -395,6 +442,16 @@ def check_references(spec: ScenarioSpec) -> None:
                 f"[[connections]] #{i}", f"input '{c.target}' is already driven by connection #{seen_targets[c.target]}"
             )
         seen_targets[c.target] = i
+    for i, table in enumerate(spec.inputs, 1):
+        t = f"[[inputs]] #{i}"
+        if table.name in spec.slaves or table.name in [x.name for x in spec.inputs[: i - 1]]:
+            raise where.error(t, f"'name' = '{table.name}' is taken by a slave or another table; name it otherwise")
+        if table.slave is not None:
+            need(t, table.slave, f"'slave' = '{table.slave}'")
+        for column, target in table.targets.items():
+            need(t, target.split(".", 1)[0], f"'to' {column} = '{target}'")
+            if target in seen_targets:
+                raise where.error(t, f"input '{target}' is already driven by connection #{seen_targets[target]}")
     for e in spec.events:
         need("[[events]]", e.slave, f"event at t={e.time:g} s on '{e.target}'")
         if not spec.start_time <= e.time <= spec.stop_time:

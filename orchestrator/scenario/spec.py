@@ -77,6 +77,26 @@ class EventSpec:
         return f"{self.slave}.{self.variable}"
 
 
+INTERPOLATIONS = ("auto", "linear", "hold")
+
+
+@dataclass
+class InputSpec:
+    """One [[inputs]] entry: a time table (CSV file or inline) that feeds slave inputs, e.g. a measured profile.
+
+    Each value column feeds one input; between time points the value is interpolated linearly or held ("auto": as
+    FMI 2.0 treats inputs, linear for continuous Real inputs, held for discrete ones and other types).
+    """
+
+    name: str  #: the table's slave name (its columns are recorded as NAME.COLUMN)
+    targets: dict[str, str] = field(default_factory=dict)  #: column -> "slave.input"
+    slave: str | None = None  #: instead of targets: every column feeds this slave's input of the same name
+    file: str | None = None  #: a CSV file (header "time,col,...") relative to the scenario, inside its folder
+    rows: list[list[float]] | None = None  #: inline table: [time, value, ...] per row
+    columns: list[str] = field(default_factory=list)  #: the value columns used (inline: their names, in order)
+    interpolation: Literal["auto", "linear", "hold"] = "auto"
+
+
 @dataclass
 class OutputsSpec:
     """What is recorded ([outputs] table); every connected signal is recorded in any case."""
@@ -120,6 +140,7 @@ class ScenarioSpec:
     #: [[connections]]: to = gain * from + offset, as the co-simulation's own Connection ("slave.var" names)
     connections: list[Connection] = field(default_factory=list)
     events: list[EventSpec] = field(default_factory=list)
+    inputs: list[InputSpec] = field(default_factory=list)
     outputs: OutputsSpec = field(default_factory=OutputsSpec)
     plots: list[PlotSpec] = field(default_factory=list)
     plant: PlantSpec | None = None

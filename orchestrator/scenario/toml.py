@@ -76,6 +76,25 @@ def spec_to_table(spec: ScenarioSpec) -> dict[str, Any]:
     if events:
         table["events"] = events
 
+    inputs = []
+    for x in spec.inputs:
+        entry = {"name": x.name}
+        if x.file is not None:
+            entry["file"] = x.file
+        else:
+            entry["table"] = [list(row) for row in x.rows or []]
+        if x.columns:
+            entry["columns"] = list(x.columns)
+        if x.slave is not None:
+            entry["slave"] = x.slave
+        else:
+            entry["to"] = dict(x.targets)
+        if x.interpolation != "auto":
+            entry["interpolation"] = x.interpolation
+        inputs.append(entry)
+    if inputs:
+        table["inputs"] = inputs
+
     outputs: dict[str, Any] = {}
     if spec.outputs.record:
         outputs["record"] = list(spec.outputs.record)

@@ -17,6 +17,7 @@ from orchestrator.scenario.load import load_scenario, resolve_scenario_path, sce
 from orchestrator.scenario.parse import parse_scenario
 from orchestrator.scenario.spec import (
     EventSpec,
+    InputSpec,
     OutputsSpec,
     ScenarioSpec,
     SlaveSpec,
@@ -234,6 +235,16 @@ def _specs(draw):
             )
         )
     events.sort(key=lambda e: e.time)
+    inputs = []
+    for i in range(draw(st.integers(0, 2))):
+        times = sorted(draw(st.lists(st.floats(0, stop), min_size=1, max_size=4)))
+        target = f"{draw(st.sampled_from(names))}.in_{i}"
+        if target in targets:
+            continue
+        targets.add(target)
+        rows = [[t, draw(st.floats(-1e6, 1e6))] for t in times]
+        inputs.append(InputSpec(f"T{i}", {"v": target}, rows=rows, columns=["v"],
+                                interpolation=draw(st.sampled_from(["auto", "linear", "hold"]))))  # fmt: skip
     return ScenarioSpec(
         name=draw(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,11}", fullmatch=True)),
         stop_time=stop,
@@ -247,6 +258,7 @@ def _specs(draw):
         slaves=slaves,
         connections=conns,
         events=events,
+        inputs=inputs,
         outputs=OutputsSpec(record=[f"{names[0]}.v"], interval=draw(st.none() | st.sampled_from([0.5, 1.0, 2.5]))),
         source="gen.toml",
     )

@@ -27,6 +27,9 @@ class Variable:
     description: str = ""
     min: float | None = None
     max: float | None = None
+    #: FMI variability: "continuous" (a Real input may vary between communication points), "discrete" (changes
+    #: only at events), "fixed"/"tunable" (parameters), "constant"
+    variability: str = "continuous"
 
 
 class EventSink:

@@ -668,6 +668,7 @@ def _to_variable(v: Any) -> Variable:
         description=v.description or "",
         min=float(v.min) if v.min not in (None, "") else None,
         max=float(v.max) if v.max not in (None, "") else None,
+        variability=v.variability or ("continuous" if kind == "Real" else "discrete"),
     )
 
 
