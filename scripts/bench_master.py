@@ -11,8 +11,13 @@
    simulated hour, if its FMUs can be exported here; reports the real-time factor and the share of wall time spent
    outside the slaves (master overhead).
 
+3. With --compare-with FILE (another version's orchestrator/cosim/master/simulation.py, e.g. from `git show
+   REV:orchestrator/cosim/master/simulation.py`): both Simulation classes, interleaved in this one process on the same
+   FMUs, timed in CPU time (best of 7), so a before/after comparison holds on a loaded machine.
+
 Figures go to docs/orchestrator-benchmark.md (and stdout). Usage:
     scripts/bench_master.py [--steps N] [--copies 1,4,16] [--hours H] [--no-concentrator] [--no-docs]
+                            [--compare-with FILE]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.paths import PROJECT_ROOT
@@ -223,6 +229,53 @@ def concentrator(hours: float) -> list[str]:
     return lines
 
 
+def compare(other_file: Path, fmus: dict[str, Path], copies_list: list[int], steps: int, h: float) -> list[str]:
+    """CPU time of this Simulation against the one in other_file, interleaved: oscillators and 10 min of the
+    concentrator (the other version must run on this version's slaves, events and options)."""
+    import importlib.util
+
+    from orchestrator.cosim.master import MasterOptions, Simulation
+    from orchestrator.scenario.build import build_simulation
+    from orchestrator.scenario.load import load_scenario
+
+    spec = importlib.util.spec_from_file_location("other_simulation", other_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    versions = {"other": module.Simulation, "this": Simulation}
+
+    def oscillators(cls: type, copies: int) -> float:
+        sim = cls(oscillator_system(fmus, copies), MasterOptions(step=h, stop_time=steps * h))
+        sim.initialise()
+        t0 = time.process_time()
+        sim.run()
+        return time.process_time() - t0
+
+    def concentrator_cpu(cls: type) -> float:
+        scenario = load_scenario("default")
+        scenario.stop_time = 600.0
+        built = build_simulation(scenario)
+        sim = built if cls is Simulation else cls(built.system, built.options, built.events, [], built._record_names)
+        sim.initialise()
+        t0 = time.process_time()
+        sim.run()
+        return time.process_time() - t0
+
+    rows = ["| case | other (CPU s, best of 7) | this (CPU s, best of 7) | this / other |", "| --- | --- | --- | --- |"]
+    cases: list[tuple[str, Callable[[type], float]]] = [
+        (f"{2 * c} oscillator slaves, {steps} steps", lambda cls, c=c: oscillators(cls, c)) for c in copies_list
+    ]
+    cases.append(("concentrator, 600 s simulated", concentrator_cpu))
+    for label, run in cases:
+        best = {name: run(cls) for name, cls in versions.items()}
+        for _ in range(6):
+            for name, cls in versions.items():
+                best[name] = min(best[name], run(cls))
+        rows.append(f"| {label} | {best['other']:.3f} | {best['this']:.3f} | {best['this'] / best['other']:.3f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5000, help="macro steps per overhead run")
@@ -230,12 +283,17 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=1.0, help="simulated hours of the concentrator run")
     parser.add_argument("--no-concentrator", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not write the docs page")
+    parser.add_argument("--compare-with", type=Path, help="another version's master/simulation.py to time against")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     h = 1e-3
+    copies = [int(c) for c in args.copies.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         fmus = export_oscillators(Path(tmp))
-        table = overhead_table(fmus, [int(c) for c in args.copies.split(",")], args.steps, h)
+        if args.compare_with:
+            compare(args.compare_with, fmus, copies, args.steps, h)
+            return 0
+        table = overhead_table(fmus, copies, args.steps, h)
     conc = [] if args.no_concentrator else concentrator(args.hours)
     if args.no_docs:
         return 0

@@ -238,38 +238,36 @@ class Coupling:
         (re-setting the same inputs changes nothing) unless ``force`` (after events, which may change parameters).
         Returns the number of loops solved.
         """
-        self._current: str | None = None
+        solves = 0
+        v, inputs = self.v, self.inputs
+        name: str | None = None  # the slave being worked on, for the error
         try:
-            return self._update(t, force)
+            for plans, solver in self.blocks:
+                if solver is None:
+                    for p in plans:
+                        name = p.name
+                        if p.rate != 1 and p.period_end is not None:  # a slow slave mid-period: inputs frozen
+                            self.read(p, t)
+                            continue
+                        values = inputs(p, v)
+                        if force or values != p.written:
+                            assert p.write is not None  # a feedthrough block member has connected inputs
+                            p.write(values)
+                            p.written = values
+                            self.read(p, t)
+                    continue
+                name = None  # a loop: its errors name its slaves
+                for p in plans:
+                    if p.rate == 1 or p.period_end is None:
+                        self.write_inputs(p)
+                    p.written = None  # the solver sets loop inputs itself
+                solves += 1
+                self._solve_loop(plans, solver, t)
         except Exception as exc:
-            error = slave_failure(exc, self._current, t)
+            error = slave_failure(exc, name, t)
             if error is exc:
                 raise
             raise error from exc
-
-    def _update(self, t: float, force: bool) -> int:
-        solves = 0
-        for plans, solver in self.blocks:
-            if solver is None:
-                for p in plans:
-                    self._current = p.name
-                    if p.rate != 1 and p.period_end is not None:  # a slow slave mid-period: inputs frozen
-                        self.read(p, t)
-                        continue
-                    values = self.inputs(p, self.v)
-                    if force or values != p.written:
-                        assert p.write is not None  # a feedthrough block member has connected inputs
-                        p.write(values)
-                        p.written = values
-                        self.read(p, t)
-                continue
-            for p in plans:
-                if p.rate == 1 or p.period_end is None:
-                    self.write_inputs(p)
-                p.written = None  # the solver sets loop inputs itself
-            solves += 1
-            self._current = None  # a loop: its error names its slaves
-            self._solve_loop(plans, solver, t)
         return solves
 
     def _solve_loop(self, plans: list[SlavePlan], solver: LoopSolver, t: float) -> None:

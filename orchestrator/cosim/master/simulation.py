@@ -98,8 +98,11 @@ class Simulation:
         system, o, t0 = self.system, self.options, self.grid.t0
         order = gauss_seidel_order(list(system.slaves.values()), system.connections)
         for name in order:
-            with self._failures(name, t0):
+            try:
                 system.slaves[name].setup(t0, system.slave_parameters(name))
+            except BaseException as exc:
+                self._failed(exc, name, t0, finish=False)
+                raise
         self.coupling = Coupling(system, o, order, [*system.connected_signals(), *self._record_names])
         self.grid.on_refine(self.coupling.rescale)
         self.stepper = MacroStepper(self.grid, self.coupling, self.schedule, o, self.stats, self._notify)
@@ -123,13 +126,16 @@ class Simulation:
             r.on_start(self._record_names, self.metadata())
         for w in self.warnings:
             self._notify(t0, f"warning: {w}")
-        with self._failures(None, t0, finish=True):
+        try:
             self.stepper.apply_events(0)
             coupling = self.coupling
             for p in coupling.plans:
                 coupling.write_inputs(p)
             coupling.read_all(t0)
             self.stats["loop_solves"] += coupling.update(t0, force=True)
+        except BaseException as exc:
+            self._failed(exc, None, t0, finish=True)
+            raise
         self._flush_slave_events()
         self._record()
 
@@ -168,24 +174,32 @@ class Simulation:
         self.initialise()
         self._check_running()
         t = self.time
-        with self._failures(split_name(qualified)[0], t):
+        try:
             self.coupling.set_value(qualified, value)
             self.stats["loop_solves"] += self.coupling.update(t, force=True)
+        except BaseException as exc:
+            self._failed(exc, split_name(qualified)[0], t, finish=False)
+            raise
 
     def step(self) -> float:
         """Advance by one macro step (shortened to land on events and sample instants); return the new time."""
-        self.initialise()
-        self._check_running()
+        if not self._initialised:
+            self.initialise()
+        if self._finished:
+            self._check_running()
         try:
-            with self._failures(None, self.time, finish=True):
-                self.strategy.advance()
+            self.strategy.advance()
         except TerminationRequested as stop:  # a slave ends the run: cleanly, at the start of the step
             log.info("t = %.9g s: %s", self.time, stop)
             self._flush_slave_events()
             self._notify(self.time, f"terminated: {stop}")
             self.finish(status="terminated")
             return self.time
-        self._flush_slave_events()
+        except BaseException as exc:  # a failed step leaves the time at its start
+            self._failed(exc, None, self.time, finish=True)
+            raise  # _failed raises the SimulationError to report when it is not exc itself
+        if self._pending:
+            self._flush_slave_events()
         self._record()
         if self.stats["macro_steps"] >= self._pace_check_at:
             self._check_pace()
@@ -302,8 +316,16 @@ class Simulation:
         if self._finished:
             raise SimulationError("the simulation has finished; create a new Simulation to run again")
 
-    def _failures(self, slave: str | None, t: float, finish: bool = False) -> _FailureGuard:
-        return _FailureGuard(self, slave, t, finish)
+    def _failed(self, exc: BaseException, slave: str | None, t: float, finish: bool) -> None:
+        """Something went wrong working on slave (None: unknown) at t: end the run as failed (if finish) and raise
+        the SimulationError naming slave and time when it is not exc itself (KeyboardInterrupt passes)."""
+        if isinstance(exc, KeyboardInterrupt):
+            return
+        error = slave_failure(exc, getattr(exc, "slave", None) or slave, t)
+        if finish and isinstance(error, O2TwinError):
+            self._fail(error)
+        if error is not exc:
+            raise error from exc
 
     def _check_pace(self) -> None:
         """Warn once when the run, at its pace so far, would need more than pace_warn_wall_s of wall time."""
@@ -369,27 +391,6 @@ class Simulation:
         values = [v[sid[q]] for q in self._record_names]
         for r in self.recorders:
             r.on_sample(t, values)
-
-
-class _FailureGuard:
-    """Turns what goes wrong inside into a SimulationError naming slave and time, and ends the run with it."""
-
-    __slots__ = ("finish", "sim", "slave", "t")
-
-    def __init__(self, sim: Simulation, slave: str | None, t: float, finish: bool) -> None:
-        self.sim, self.slave, self.t, self.finish = sim, slave, t, finish
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or isinstance(exc, KeyboardInterrupt | TerminationRequested):
-            return
-        error = slave_failure(exc, getattr(exc, "slave", None) or self.slave, self.t)
-        if self.finish and isinstance(error, O2TwinError):
-            self.sim._fail(error)
-        if error is not exc:
-            raise error
 
 
 def run_system(

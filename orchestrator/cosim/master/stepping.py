@@ -221,7 +221,9 @@ class FixedStepping(SteppingStrategy):
     def advance(self) -> None:
         s = self.stepper
         n = s.grid.n
-        s.apply_events(n)
+        schedule = s.schedule
+        if schedule.next < len(schedule.ticks) and schedule.ticks[schedule.next] <= n:
+            s.apply_events(n)
         s.step(n, s.next_stop(n, s.grid.macro))
 
 
