@@ -114,12 +114,16 @@ def build_slave(
 
 
 def _fmu_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None) -> Slave:
+    """The FMU slave with its [slaves.NAME] solver settings (tolerance; ME: method, rtol, atol)."""
     from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
 
     path = resolve_fmu(slave, spec)
+    tol = slave.tolerance if slave.tolerance is not None else tolerance
     if slave.interface == "cs":
-        return FmuCoSimSlave(slave.name, path, tolerance=tolerance)
-    return FmuModelExchangeSlave(slave.name, path, tolerance=tolerance)
+        return FmuCoSimSlave(slave.name, path, tolerance=tol)
+    return FmuModelExchangeSlave(
+        slave.name, path, tolerance=tol, method=slave.method or "BDF", rtol=slave.rtol, atol=slave.atol
+    )
 
 
 def check_value(qualified: str, var: Variable, value: Any, where: str) -> None:

@@ -17,9 +17,11 @@ from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario.registry import REFERENCE_RE
 from orchestrator.scenario.spec import (
     EVENT_ACTIONS,
+    FMU_SOLVER_KEYS,
     INTERFACES,
     INTERPOLATIONS,
     MASTER_KEYS,
+    ME_METHODS,
     EventSpec,
     InputSpec,
     OutputsSpec,
@@ -143,7 +145,7 @@ def _parse_slave(where: _Where, name: str, raw: Any) -> SlaveSpec:
     raw = _table(where, t, raw)
     if not _NAME_RE.match(name):
         raise where.error(t, "a slave name must be a letter or '_' followed by letters, digits or '_'")
-    _check_keys(where, t, raw, ("fmu", "block", "interface", "rate", "sample_time", "parameters"))
+    _check_keys(where, t, raw, ("fmu", "block", "interface", "rate", "sample_time", "parameters", *FMU_SOLVER_KEYS))
     if ("fmu" in raw) == ("block" in raw):
         raise where.error(t, "give exactly one of 'fmu' (Modelica class or .fmu path) or 'block' ('module:Class')")
     s = SlaveSpec(name=name)
@@ -155,6 +157,7 @@ def _parse_slave(where: _Where, name: str, raw: Any) -> SlaveSpec:
             raise where.error(t, "'sample_time' is for Python blocks; an FMU steps every 'rate' * master.step")
         if "interface" in raw:
             s.interface = _string(where, t, "interface", raw["interface"], choices=INTERFACES)  # type: ignore[assignment]
+        _parse_fmu_solver(where, t, raw, s)
     else:
         s.block = _string(where, t, "block", raw["block"])
         if not REFERENCE_RE.match(s.block):
@@ -163,8 +166,9 @@ def _parse_slave(where: _Where, name: str, raw: Any) -> SlaveSpec:
                 f"'block' must be a registered block name or 'module:Class', e.g. 'controllers.pid:PressurePID', "
                 f"got {s.block!r}",
             )
-        if "interface" in raw:
-            raise where.error(t, "'interface' is for FMUs only")
+        for key in ("interface", *FMU_SOLVER_KEYS):
+            if key in raw:
+                raise where.error(t, f"'{key}' is for FMUs only")
         if "sample_time" in raw:
             s.sample_time = _number(where, t, "sample_time", raw["sample_time"], positive=True)
     if "rate" in raw:
@@ -172,6 +176,21 @@ def _parse_slave(where: _Where, name: str, raw: Any) -> SlaveSpec:
     if "parameters" in raw:
         s.parameters = _parameters(where, f"[slaves.{name}.parameters]", raw["parameters"])
     return s
+
+
+def _parse_fmu_solver(where: _Where, t: str, raw: Mapping[str, Any], s: SlaveSpec) -> None:
+    """[slaves.NAME] tolerance (both interfaces), method/rtol/atol (Model Exchange: the master integrates)."""
+    if "tolerance" in raw:
+        s.tolerance = _number(where, t, "tolerance", raw["tolerance"], positive=True)
+    for key in ("method", "rtol", "atol"):
+        if key in raw and s.interface != "me":
+            raise where.error(t, f"'{key}' sets the Model Exchange integrator; add interface = \"me\" or remove it")
+    if "method" in raw:
+        s.method = _string(where, t, "method", raw["method"], choices=ME_METHODS)
+    if "rtol" in raw:
+        s.rtol = _number(where, t, "rtol", raw["rtol"], positive=True)
+    if "atol" in raw:
+        s.atol = _number(where, t, "atol", raw["atol"], positive=True)
 
 
 def _parse_connection(where: _Where, index: int, raw: Any) -> Connection:

@@ -17,6 +17,10 @@ from orchestrator.cosim.system import Connection
 ParameterValue = float | int | bool | str
 
 INTERFACES = ("cs", "me")
+#: The integrators a Model Exchange FMU may use (scipy.integrate.solve_ivp's methods; stiff ones first).
+ME_METHODS = ("BDF", "Radau", "LSODA", "RK45", "RK23", "DOP853")
+#: [slaves.NAME] keys that set up an FMU's solver: tolerance (both interfaces), method/rtol/atol (Model Exchange).
+FMU_SOLVER_KEYS = ("tolerance", "method", "rtol", "atol")
 #: The event actions a scenario may schedule (the master's event classes by name, in file-format order).
 EVENT_ACTIONS = tuple(EVENT_TYPES)
 #: The [master] table's keys: the MasterOptions fields a scenario sets (the run's start/stop time come from
@@ -46,6 +50,11 @@ class SlaveSpec:
     rate: int = 1  #: steps every rate * master.step
     sample_time: float | None = None  #: s, Python blocks only (None: master.step)
     parameters: dict[str, ParameterValue] = field(default_factory=dict)
+    #: FMU only: relative tolerance for fmi2SetupExperiment (and the ME integrator); None: the FMU's default
+    tolerance: float | None = None
+    method: str | None = None  #: Model Exchange only: the integrator (ME_METHODS; None: BDF)
+    rtol: float | None = None  #: Model Exchange only: integrator tolerances (None: from tolerance)
+    atol: float | None = None
 
     @property
     def kind(self) -> Literal["fmu", "block"]:

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from orchestrator.cosim.master.options import MasterOptions
-from orchestrator.scenario.spec import MASTER_KEYS, ScenarioSpec
+from orchestrator.scenario.spec import FMU_SOLVER_KEYS, MASTER_KEYS, ScenarioSpec
 
 
 def spec_to_table(spec: ScenarioSpec) -> dict[str, Any]:
@@ -39,6 +39,7 @@ def spec_to_table(spec: ScenarioSpec) -> dict[str, Any]:
             body["fmu"] = s.fmu
             if s.interface != "cs":
                 body["interface"] = s.interface
+            body.update({k: getattr(s, k) for k in FMU_SOLVER_KEYS if getattr(s, k) is not None})
         else:
             body["block"] = s.block
             if s.sample_time is not None:

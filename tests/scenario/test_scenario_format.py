@@ -101,6 +101,10 @@ BAD = [
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\nsample_time = 0.1\n", "'sample_time' is for Python blocks"),
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\ninterface = 'xx'\n", "'interface' must be one of cs, me"),
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\nrate = 0\n", "'rate' must be >= 1"),
+    (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\nmethod = 'BDF'\n", "'method' sets the Model Exchange integrator"),
+    (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\ninterface = 'me'\nmethod = 'Euler'\n", "'method' must be one of BDF"),
+    (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\ntolerance = 0\n", "'tolerance' must be > 0"),
+    (MINIMAL + "[slaves.c]\nblock = 'm:C'\ntolerance = 1e-6\n", "[slaves.c]: 'tolerance' is for FMUs only"),
     (MINIMAL + "[slaves.c]\nfmu = 'x.fmu'\n[slaves.c.parameters]\nk = [1, 2]\n", "[slaves.c.parameters]: 'k' must be"),
     (MINIMAL + "[[events]]\nset = { 'a.k' = 1.0 }\n", "[[events]] #1: missing 'time'"),
     (MINIMAL + "[[events]]\ntime = 0.5\n", "[[events]] #1: nothing to do"),
@@ -268,3 +272,36 @@ def _specs(draw):
 @given(_specs())
 def test_toml_round_trip(spec):
     assert parse_scenario(tomllib.loads(dumps_scenario(spec)), source="gen.toml") == spec
+
+
+def test_fmu_solver_settings_reach_the_fmu_slaves(tmp_path, lag_fmu):
+    """[slaves.NAME] tolerance (both interfaces), method/rtol/atol (Model Exchange) are the FMU slave's arguments."""
+    from orchestrator.paths import FMUS_DIR
+    from orchestrator.scenario.build import build_system
+
+    patient = FMUS_DIR / "O2Twin_CoSim_Patient.fmu"
+    fmu = str(patient) if patient.is_file() else "O2Twin.CoSim.Patient"  # exported on demand
+    path = tmp_path / "solver.toml"
+    path.write_text(f"""
+[scenario]
+stop_time = 1.0
+[slaves.cs]
+fmu = "{lag_fmu}"
+tolerance = 1e-7
+[slaves.me]
+fmu = "{fmu}"
+interface = "me"
+method = "Radau"
+rtol = 1e-5
+atol = 1e-9
+""")
+    spec = load_scenario(path)
+    assert parse_scenario(tomllib.loads(dumps_scenario(spec)), source=spec.source, default_name="solver") == spec
+    system = build_system(spec)
+    try:
+        cs, me = system.slaves["cs"], system.slaves["me"]
+        assert cs.tolerance == 1e-7  # type: ignore[attr-defined]
+        assert (me.method, me.rtol, me.atol) == ("Radau", 1e-5, 1e-9)  # type: ignore[attr-defined]
+    finally:
+        for slave in system.slaves.values():
+            slave.terminate()

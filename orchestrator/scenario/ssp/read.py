@@ -22,6 +22,7 @@ from lxml import etree
 
 from orchestrator.cosim.slaves.archive import copy_member, member_path, open_archive
 from orchestrator.errors import SystemDefinitionError
+from orchestrator.scenario.spec import FMU_SOLVER_KEYS
 from orchestrator.scenario.ssp.common import (
     ANNOTATION_TYPE,
     FMU_MIME,
@@ -179,8 +180,7 @@ def _component(
         )
     if interface != "cs":
         body["interface"] = interface
-    if "rate" in options:
-        body["rate"] = options["rate"]
+    body.update({k: options[k] for k in ("rate", *FMU_SOLVER_KEYS) if k in options})
     params = _bindings(comp, archive, cwhere)
     if params:
         body["parameters"] = params

@@ -23,7 +23,7 @@ from lxml import etree
 
 from orchestrator.cosim.system import Connection
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario.spec import ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import FMU_SOLVER_KEYS, ScenarioSpec, SlaveSpec
 from orchestrator.scenario.ssp.common import (
     ANNOTATION_TYPE,
     FMU_MIME,
@@ -108,7 +108,7 @@ def _extras_table(spec: ScenarioSpec, fmu_names: set[str]) -> dict[str, Any]:
     extras: dict[str, Any] = {k: v for k, v in table.items() if k != "connections"}
     extras["blocks"] = {n: body for n, body in slaves.items() if n not in fmu_names}
     extras["fmus"] = {
-        n: {k: v for k, v in body.items() if k in ("fmu", "interface", "rate")}
+        n: {k: v for k, v in body.items() if k in ("fmu", "interface", "rate", *FMU_SOLVER_KEYS)}
         for n, body in slaves.items()
         if n in fmu_names
     }
