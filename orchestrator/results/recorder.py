@@ -36,7 +36,7 @@ class ResultRecorder:
         *,
         progress: bool = False,
         descriptions: Mapping[str, str] | None = None,
-        constants: Mapping[str, float] | None = None,
+        constants: Mapping[str, float] | Callable[[], Mapping[str, float]] | None = None,
         flush_interval_s: float = 0.5,
     ) -> None:
         self.out_dir = Path(out_dir)
@@ -53,7 +53,8 @@ class ResultRecorder:
         self._progress_enabled = progress
         self._progress: Progress | None = None
         self._descriptions = dict(descriptions or {})
-        self._constants = dict(constants or {})
+        #: stored in result.mat as constants; a function is called at the start of the run (slaves set up)
+        self._constants = constants
         self._flush_interval_s = flush_interval_s
 
     def _guarded(self, action: Callable[[], None], *, raise_first: bool = True) -> None:
@@ -77,12 +78,14 @@ class ResultRecorder:
         start = float(metadata.get("start_time", 0.0))
 
         def open_files() -> None:
+            constants = self._constants() if callable(self._constants) else dict(self._constants or {})
+            recorded = set(self.signal_names)
             self.signals = SignalWriter(
                 self.out_dir,
                 self.signal_names,
                 units=self.units,
                 descriptions=self._descriptions,
-                constants=self._constants,
+                constants={k: v for k, v in constants.items() if k not in recorded},
                 start_time=start,
                 flush_interval_s=self._flush_interval_s,
             )

@@ -30,11 +30,11 @@ from orchestrator.results.files import ResultWriteError, write_text_atomic
 from orchestrator.results.metrics import package_versions, write_metrics
 from orchestrator.results.plots import check_plots, write_plots
 from orchestrator.results.recorder import ResultRecorder
-from orchestrator.results.signals import CSV_NAME, read_signals_csv
+from orchestrator.results.signals import CSV_NAME, read_signal_units, read_signals_csv
 from orchestrator.scenario.build import (
     apply_hooks,
     build_simulation,
-    parameter_constants,
+    parameter_values,
     signal_descriptions,
 )
 from orchestrator.scenario.load import load_scenario, scenario_hash, scenario_text
@@ -203,6 +203,11 @@ class RunResult:
         frame.index.name = "time"
         return frame
 
+    @property
+    def units(self) -> dict[str, str]:
+        """The unit of every column of ``signals`` (signals.csv's units line; "" where none is declared)."""
+        return read_signal_units(self.out_dir / CSV_NAME)
+
     def plot(self, signals: list[str] | None = None) -> Figure:
         """A quick figure of the given signals (default: every recorded signal) against time."""
         import matplotlib.pyplot as plt
@@ -249,7 +254,7 @@ class RunSession:
                 self.out_dir,
                 progress=progress,
                 descriptions=signal_descriptions(sim.system, list(self.units)),
-                constants=parameter_constants(spec),
+                constants=functools.partial(parameter_values, sim.system, spec),
             )
             self._reserve = _reserve_space(self.out_dir)
         except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import time
@@ -57,7 +58,7 @@ class SignalWriter:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         with writing(self.csv_path):
             self._csv_file = open(self.csv_path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
-            write_all(self._csv_file, (",".join(["time", *self.signals]) + "\n").encode("utf-8"))
+            write_all(self._csv_file, _csv_head(self.signals, self.units).encode("utf-8"))
         try:
             with writing(self.mat_path):
                 self._mat = DsresWriter(
@@ -143,14 +144,40 @@ class SignalWriter:
         log.debug("recorded %d points of %d signals to %s", self.rows, len(self.signals), self.out_dir)
 
 
+def _csv_head(signals: Sequence[str], units: Mapping[str, str | None]) -> str:
+    """The two head lines of signals.csv: the names, then the units ("s" for time, empty where none is declared)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["time", *signals])
+    writer.writerow(["s", *(units.get(s) or "" for s in signals)])
+    return text.getvalue()
+
+
+def _is_units_row(row: Sequence[str]) -> bool:
+    """The units line: its first cell is the time unit, not a number (files from before the units row lack it)."""
+    return bool(row) and row[0].strip() == "s"
+
+
+def read_signal_units(path: str | os.PathLike) -> dict[str, str]:
+    """The units line of signals.csv: {"time": "s", "slave.var": unit or "", ...} ({} for a file without one)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        row = next(reader, [])
+    return dict(zip(header, row, strict=True)) if _is_units_row(row) and len(row) == len(header) else {}
+
+
 def read_signals_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """signals.csv -> {"time": array, "slave.var": array, ...} (a trailing partial line, if any, is dropped)."""
+    """signals.csv -> {"time": array, "slave.var": array, ...} in SI units (the units line is skipped; a trailing
+    partial line, if any, is dropped)."""
     path = Path(path)
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader)
         rows = []
-        for row in reader:
+        for i, row in enumerate(reader):
+            if i == 0 and _is_units_row(row):
+                continue
             if len(row) != len(header):
                 break  # a line cut short by a hard kill
             try:

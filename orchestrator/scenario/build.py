@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,8 +229,9 @@ def recorded_signals(spec: ScenarioSpec, connected: list[str]) -> list[str]:
     return list(seen)
 
 
-def scheduled_events(spec: ScenarioSpec) -> list[ScheduledEvent]:
-    """The master's ScheduledEvent objects: one per (time, action), targets in file order."""
+def scheduled_events(spec: ScenarioSpec, units: Mapping[str, str | None] | None = None) -> list[ScheduledEvent]:
+    """The master's ScheduledEvent objects: one per (time, action), targets in file order; ``units`` ("slave.var"
+    -> unit) makes the event log show each value with its unit."""
     from orchestrator.cosim.master.events import DriftEvent, OverrideEvent, ReleaseEvent, SetEvent
 
     grouped: dict[tuple[float, str], list[EventSpec]] = defaultdict(list)
@@ -241,14 +244,15 @@ def scheduled_events(spec: ScenarioSpec) -> list[ScheduledEvent]:
     events: list[ScheduledEvent] = []
     for time, action in order:
         items = grouped[(time, action)]
+        shown = {e.target: (units or {}).get(e.target) for e in items}
         if action == "set":
-            events.append(SetEvent(time, {e.target: e.value for e in items}))
+            events.append(SetEvent(time, {e.target: e.value for e in items}, shown))
         elif action == "override":
-            events.append(OverrideEvent(time, {e.target: e.value for e in items}))
+            events.append(OverrideEvent(time, {e.target: e.value for e in items}, shown))
         elif action == "release":
             events.append(ReleaseEvent(time, tuple(e.target for e in items)))
         else:
-            events.append(DriftEvent(time, {e.target: float(e.value or 0.0) for e in items}))
+            events.append(DriftEvent(time, {e.target: float(e.value or 0.0) for e in items}, shown))
     return events
 
 
@@ -341,12 +345,30 @@ def signal_descriptions(system: System, names: list[str]) -> dict[str, str]:
     return out
 
 
-def parameter_constants(spec: ScenarioSpec) -> dict[str, float]:
-    """Numeric parameter values set by the scenario, as "slave.param" -> float (stored with the results)."""
-    out = {}
-    for name, slave in spec.slaves.items():
-        for key, value in slave.parameters.items():
-            if isinstance(value, bool | int | float):
+#: Variables stored with the results as constants (Dymola's result files hold every parameter the same way).
+_PARAMETER_CAUSALITIES = ("parameter", "calculatedParameter")
+
+
+def parameter_values(system: System, spec: ScenarioSpec) -> dict[str, float]:
+    """Every numeric parameter of every slave as "slave.param" -> value at the start of the run: read from the
+    slaves once they are set up, else the scenario's value or the declared start value."""
+    out: dict[str, float] = {}
+    for name, slave in system.slaves.items():
+        wanted = [
+            v.name for v in slave.variables.values()
+            if v.causality in _PARAMETER_CAUSALITIES and v.type in ("Real", "Integer", "Boolean")
+        ]  # fmt: skip
+        if not wanted:
+            continue
+        try:
+            values: Mapping[str, Any] = slave.get_outputs(wanted)
+        except Exception as err:  # not set up (a failed start) or a slave that cannot report them: declared values
+            log.debug("parameters of %s from the scenario and declarations (%s)", name, err)
+            given = spec.slaves[name].parameters if name in spec.slaves else {}
+            values = {p: given.get(p, slave.variables[p].start) for p in wanted}
+        for key in wanted:
+            value = values.get(key)
+            if isinstance(value, bool | int | float) and math.isfinite(float(value)):
                 out[f"{name}.{key}"] = float(value)
     return out
 
@@ -361,7 +383,8 @@ def build_simulation(spec: ScenarioSpec, recorders: Any = (), registry: BlockReg
     try:
         options = master_options(spec)
         record = [n for n in recorded_signals(spec, []) if n not in system.connected_signals()]
-        return Simulation(system, options, scheduled_events(spec), list(recorders), record)
+        events = scheduled_events(spec, signal_units(system, [e.target for e in spec.events]))
+        return Simulation(system, options, events, list(recorders), record)
     except SystemDefinitionError as err:
         for slave in system.slaves.values():
             slave.terminate()

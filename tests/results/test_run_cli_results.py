@@ -12,7 +12,7 @@ from orchestrator.cli.main import main
 from orchestrator.results.events import read_events
 from orchestrator.results.matfile import read_dsres
 from orchestrator.results.metrics import read_metrics
-from orchestrator.results.signals import read_signals_csv
+from orchestrator.results.signals import read_signal_units, read_signals_csv
 from orchestrator.scenario import load as scenario_module
 from tests.support.blocks import ALLOW
 
@@ -112,6 +112,10 @@ def test_run_writes_a_complete_results_dir(write_scenario, tmp_path, capsys):
     assert np.all(np.diff(csv["a.y"][: i1 + 1]) >= 0) and 1.5 < csv["a.y"][i1] < 2.0
     assert csv["a.y"][-1] < csv["a.y"][i1 + 1]
     assert mat["a.k"][0] == 2.0 and mat["b.T"][0] == 1.0  # scenario parameters stored as constants
+    # ... and every other parameter at its value in the run, as Dymola's result files hold them
+    assert mat["b.k"][0] == 1.0 and mat["a.fail_time"][0] == 1e300 and mat["src.t_step"][0] == 0.0
+    assert read_signal_units(out / "signals.csv") == {"time": "s", "src.value": "K", "a.y": "K", "b.y": "K"}
+    assert (out / "signals.csv").read_text().splitlines()[1] == "s,K,K,K"
     metrics = read_metrics(out)
     assert metrics["status"] == "ok" and metrics["error"] is None
     assert metrics["simulated_time_s"] == pytest.approx(2.0)
@@ -362,3 +366,11 @@ def test_set_overrides_parameters_from_the_command_line(write_scenario, tmp_path
         assert main(["-q", "run", *ALLOW, path, "--out", str(tmp_path / "bad"), "--set", bad]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and not (tmp_path / "bad").exists()
+
+
+def test_event_values_carry_units(write_scenario, tmp_path):
+    path = write_scenario(extra='[[events]]\ntime = 0.5\ndrift = { "a.y" = { rate = 0.5 } }\n')
+    out = tmp_path / "units"
+    assert main(["-q", "run", *ALLOW, path, "--out", str(out), "--no-plots"]) == 0
+    texts = [e["text"] for e in read_events(out)]
+    assert "drift a.y at 0.5 K/s" in texts and "set a.k = 1" in texts  # k is dimensionless: no unit

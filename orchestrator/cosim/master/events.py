@@ -35,8 +35,10 @@ class EventTarget(Protocol):
         """The output as seen by the rest of the system becomes value + rate * (t - since)."""
 
 
-def _format(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, Real) else repr(value)
+def _format(value: Any, unit: str | None = None) -> str:
+    """A value for the event log, with its unit when it has one ("323.15 K"; none for dimensionless "1")."""
+    text = f"{value:g}" if isinstance(value, Real) and not isinstance(value, bool) else repr(value)
+    return f"{text} {unit}" if unit and unit != "1" else text
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,14 @@ class _ValueEvent(ScheduledEvent):
     """An event carrying a value per target."""
 
     values: Mapping[str, Any] = field(default_factory=dict)
+    #: the targets' units, for the event log only (the scenario layer fills them in from the slaves)
+    units: Mapping[str, str | None] = field(default_factory=dict, compare=False)
 
     def targets(self) -> Iterable[str]:
         return self.values
 
     def describe(self) -> str:
-        return f"{self.ACTION} " + ", ".join(f"{k} = {_format(v)}" for k, v in self.values.items())
+        return f"{self.ACTION} " + ", ".join(f"{k} = {_format(v, self.units.get(k))}" for k, v in self.values.items())
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,8 @@ class DriftEvent(ScheduledEvent):
     """
 
     rates: Mapping[str, float] = field(default_factory=dict)
+    #: the targets' units, for the event log only (the rate is in unit per second)
+    units: Mapping[str, str | None] = field(default_factory=dict, compare=False)
 
     ACTION: ClassVar[str] = "drift"
     CAUSALITIES: ClassVar[tuple[str, ...]] = ("output",)
@@ -176,7 +182,7 @@ class DriftEvent(ScheduledEvent):
         return self.rates
 
     def describe(self) -> str:
-        return "drift " + ", ".join(f"{k} at {_format(v)}/s" for k, v in self.rates.items())
+        return "drift " + ", ".join(f"{k} at {_format(v, self.units.get(k))}/s" for k, v in self.rates.items())
 
     def check_value(self, qualified: str, var_type: str, where: str) -> None:
         _number(where, qualified, self.rates[qualified], "rate")
