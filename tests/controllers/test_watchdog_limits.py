@@ -1,4 +1,5 @@
-"""SafetyWatchdog: each limit, its action, latching, plausibility, the event log and the reaction time."""
+"""SafetyWatchdog: each limit, its action, latching and reset, plausibility, the alarms (no flow vs occlusion,
+cascade suppression, SpO2, link loss), the event log and the reaction time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 
 import pytest
 
-from controllers.watchdog import BIT, CONDITIONS, FAILSAFE_VALVES, SafetyWatchdog
+from controllers.alarms import ALARMS, BY_NAME, Priority
+from controllers.watchdog import BIT, CONDITIONS, FAILSAFE_VALVES, PRESSURE_SAFE_VALVES, VALVES, SafetyWatchdog
 from orchestrator.cosim.slaves.base import EventSink
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.units import barg_to_pa, degc_to_k, slpm_to_m3s
@@ -80,9 +82,19 @@ def test_normal_operation_passes_requests_through_without_alarm():
 
 def test_commands_are_clamped():
     d = Driver()
-    y = d.step(duty_req=1.7, cmd_feed_A_req=-0.2, cmd_equalize_req=3.0, Q_set_req=1.0)
-    assert y["duty"] == 1.0 and y["cmd_feed_A"] == 0.0 and y["cmd_equalize"] == 1.0
+    y = d.step(duty_req=1.7, cmd_feed_A_req=-0.2, cmd_feed_B_req=1.4, cmd_equalize_req=3.0, Q_set_req=1.0)
+    assert y["duty"] == 1.0 and y["cmd_feed_A"] == 0.0 and y["cmd_feed_B"] == 1.0 and y["cmd_equalize"] == 1.0
     assert y["Q_set"] == pytest.approx(slpm_to_m3s(10.0))
+
+
+def test_compressor_is_held_off_while_no_feed_valve_is_open():
+    """Dead-head interlock: with both feed valves closed the compressor would pump against a closed manifold."""
+    d = Driver()
+    d.run(2.0)
+    y = d.step(cmd_feed_A_req=0.0, cmd_feed_B_req=0.4)
+    assert y["duty"] == 0.0 and y["alarm_code"] == 0
+    y = d.step(cmd_feed_A_req=0.0, cmd_feed_B_req=0.6)
+    assert y["duty"] == 0.6
 
 
 def test_overpressure_reduces_pwm_every_sample_and_recovers():
@@ -98,12 +110,31 @@ def test_overpressure_reduces_pwm_every_sample_and_recovers():
     assert y["duty"] == pytest.approx(0.6) and y["alarm_code"] == 0
 
 
-def test_hard_overpressure_stops_the_compressor_at_once():
+def pressure_safe(y) -> bool:
+    return y["duty"] == 0.0 and tuple(y[v] for v in VALVES) == PRESSURE_SAFE_VALVES
+
+
+def test_hard_overpressure_gives_the_pressure_safe_state_at_once_latched_until_reset():
     d = Driver()
     d.run(5.0)
     y = d.step(p_feed=barg_to_pa(3.6))
-    assert y["duty"] == 0.0
+    assert pressure_safe(y) and y["pressure_trip"] == 1.0
     assert int(y["alarm_code"]) & BIT["OVERPRESSURE_HARD"] and y["alarm_level"] == 3
+    y = d.ramp(2.0, p_feed=barg_to_pa(1.5))
+    assert pressure_safe(y), "latched: the pressure fell, but nobody reset"
+    y = d.run(1.0, reset=1.0)
+    assert y["duty"] > 0.0 and tuple(y[v] for v in VALVES) == (1.0, 0.0, 0.0, 1.0, 0.0) and y["alarm_code"] == 0
+    y = d.run(10.0)
+    assert y["duty"] == 0.6, "the duty cap has recovered"
+
+
+def test_reset_is_ignored_while_the_pressure_is_still_high():
+    d = Driver()
+    d.run(5.0)
+    d.step(p_feed=barg_to_pa(3.6))
+    y = d.run(1.0, p_feed=barg_to_pa(3.1), reset=1.0)  # above p_max - hysteresis
+    y = d.run(1.0, p_feed=barg_to_pa(1.5), reset=0.0)
+    assert pressure_safe(y)
 
 
 def test_reaction_time_is_one_sample():
@@ -166,28 +197,56 @@ def test_thermal_shutdown_latches_until_cooled_and_reset():
     assert events == [("THERMAL_SHUTDOWN", True), ("THERMAL_SHUTDOWN", False)]
 
 
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, 5e6])
-def test_implausible_pressure_gives_failsafe(bad):
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, 5e6, 1743e5])
+def test_unusable_pressure_reading_gives_the_pressure_safe_state_until_reset(bad):
     d = Driver()
     d.run(5.0)
     y = d.step(p_feed=bad)
-    assert y["failsafe"] == 1.0 and y["duty"] <= 0.5 and int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
+    assert pressure_safe(y) and y["failsafe"] == 1.0 and int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
+    y = d.run(5.0)
+    assert pressure_safe(y) and y["failsafe"] == 1.0, "latched: a good reading alone does not restart"
+    d.step(reset=1.0)
     y = d.run(1.0)
-    assert y["failsafe"] == 1.0, "the fault holds for fault_hold_s"
-    y = d.run(2.0)
     assert y["failsafe"] == 0.0 and y["duty"] == 0.6
 
 
-def test_pressure_rate_of_change_and_stuck_value():
+def test_reset_is_ignored_while_the_pressure_reading_is_still_faulty():
     d = Driver()
     d.run(5.0)
-    y = d.step(p_feed=barg_to_pa(1.5) + 5e5)  # +5 bar in 50 ms = 100 bar/s
-    assert int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
-    d.run(3.0)
-    y = d.run(9.5, wobble=False, p_feed=barg_to_pa(1.4))  # frozen reading while the compressor runs
-    assert not int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
-    y = d.run(1.0, wobble=False, p_feed=barg_to_pa(1.4))
-    assert int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"] and y["duty"] <= 0.5
+    y = d.run(1.0, p_feed=math.nan, reset=1.0)
+    y = d.run(1.0)
+    assert pressure_safe(y)
+
+
+def test_pressure_rate_of_change_gives_the_pressure_safe_state():
+    d = Driver()
+    d.run(5.0)
+    y = d.step(p_feed=barg_to_pa(1.5) + 2.6e5)  # +2.6 bar in 50 ms = 52 bar/s, still below the hard limit
+    assert pressure_safe(y) and int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
+
+
+@pytest.mark.parametrize("dither_pa", [0.0, 1.0, 500.0])
+def test_frozen_or_dithering_pressure_reading_stops_the_compressor(dither_pa):
+    """Stuck: a reading inside the 0.01 bar band for the stuck window (10 s) while the compressor runs, caught
+    within 5/4 of the window; a 1 Pa dither does not hide it."""
+    d = Driver()
+    d.run(5.0)
+    p0 = barg_to_pa(1.4)
+    stopped = None
+    for k in range(round(14.0 / TS)):
+        y = d.step(wobble=False, p_feed=p0 + (dither_pa if k % 2 else -dither_pa))
+        if y["duty"] == 0.0:
+            stopped = k * TS
+            break
+    assert stopped is not None and 10.0 <= stopped <= 12.5 + TS, stopped
+    assert pressure_safe(y) and int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
+
+
+def test_a_moving_pressure_reading_is_not_stuck():
+    d = Driver()
+    for k in range(round(120.0 / TS)):
+        y = d.step(wobble=False, p_feed=barg_to_pa(1.4) + (1200.0 if (k // 20) % 2 else 0.0))  # 0.012 bar steps
+    assert y["alarm_code"] == 0 and y["duty"] == 0.6
 
 
 def test_constant_pressure_with_compressor_off_is_not_stuck():
@@ -196,14 +255,46 @@ def test_constant_pressure_with_compressor_off_is_not_stuck():
     assert y["alarm_code"] == 0
 
 
-def test_temperature_sensor_loss_gives_failsafe_and_o2_loss_stops_trim():
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 100.0, 600.0])
+def test_unusable_temperature_reading_stops_the_compressor_until_reset(bad):
+    d = Driver()
+    d.run(5.0)
+    y = d.step(T_head=bad)
+    assert y["duty"] == 0.0 and y["failsafe"] == 1.0 and y["alarm_level"] == 3
+    assert int(y["alarm_code"]) & BIT["SENSOR_TEMPERATURE"]
+    assert tuple(y[v] for v in VALVES) == (1.0, 0.0, 0.0, 1.0, 0.0), "valves follow the sequencer"
+    y = d.run(3.0)
+    assert y["duty"] == 0.0, "latched"
+    d.step(reset=1.0)
+    y = d.run(1.0)
+    assert y["duty"] == 0.6 and y["failsafe"] == 0.0 and y["alarm_code"] == 0
+
+
+@pytest.mark.parametrize("reading_degc", [95.0, 240.0, math.inf])
+def test_a_temperature_beyond_the_limit_trips_at_once_even_when_implausible(reading_degc):
+    """A jump to 95 degC (too fast), 240 degC (outside the physical range), +inf: each is a thermal trip."""
+    d = Driver()
+    d.run(5.0)
+    y = d.step(T_head=degc_to_k(reading_degc))
+    assert y["duty"] == 0.0 and y["thermal_trip"] == 1.0 and int(y["alarm_code"]) & BIT["THERMAL_SHUTDOWN"]
+
+
+def test_a_real_rise_with_a_nan_every_second_trips():
+    d = Driver()
+    d.run(2.0)
+    y = {}
+    for k in range(round(45.0 / TS) + 1):  # 1 K/s from 50 to 95 degC, every 20th reading NaN
+        temp = degc_to_k(50.0) + k * TS * 1.0
+        y = d.step(T_head=math.nan if k % 20 == 19 else temp)
+        assert k < 19 or y["duty"] == 0.0, f"{k * TS:.2f} s: duty {y['duty']}"
+    assert y["thermal_trip"] == 1.0
+
+
+def test_o2_loss_stops_the_trim():
     d = Driver(purity_grace_s=10.0)
     d.run(12.0)
-    y = d.step(T_head=math.nan)
-    assert y["failsafe"] == 1.0 and y["duty"] <= 0.5 and y["alarm_level"] == 3
-    d.run(3.0)
     y = d.run(30.0, sensor_O2=1.3)  # out of range
-    assert int(y["alarm_code"]) & BIT["SENSOR_O2"] and y["cycle_time_trim"] == 1.0
+    assert int(y["alarm_code"]) & BIT["SENSOR_O2"] and y["cycle_time_trim"] == 1.0 and y["duty"] == 0.6
 
 
 def test_invalid_requests_are_replaced_by_safe_values():
@@ -218,37 +309,130 @@ def test_invalid_requests_are_replaced_by_safe_values():
     assert int(y["alarm_code"]) & BIT["COMMAND_INVALID"] and y["alarm_level"] == 1
 
 
-def test_occlusion_alarm():
+def test_occlusion_alarm_while_the_supply_is_up():
     d = Driver(purity_grace_s=10.0, occlusion_time_s=5.0)
     d.run(12.0)
     y = d.run(4.9, sensor_Q=slpm_to_m3s(0.3))
     assert not int(y["alarm_code"]) & BIT["OCCLUSION"]
     y = d.run(0.2, sensor_Q=slpm_to_m3s(0.3))
-    assert int(y["alarm_code"]) & BIT["OCCLUSION"] and y["alarm_level"] == 2
+    assert y["alarm_code"] == BIT["OCCLUSION"] and y["alarm_level"] == 2
     ev = d.wd.events[-1]
     assert ev.condition == "OCCLUSION" and ev.level == "medium" and ev.active
     assert ev.value == pytest.approx(slpm_to_m3s(0.3)) and ev.time == pytest.approx(12.0 + 5.0, abs=1e-9)
 
 
-def test_events_are_emitted_to_the_masters_sink():
+@pytest.mark.parametrize("supply_down", [{"duty_req": 0.0}, {"p_feed": barg_to_pa(0.3)}])
+def test_no_flow_when_the_supply_is_down_is_not_called_occlusion(supply_down):
+    """Flow far below the setpoint with the compressor stopped (by its controller) or the feed pressure below the
+    low limit: the device delivers nothing, the cannula is not the cause."""
+    d = Driver(purity_grace_s=10.0, occlusion_time_s=5.0, pressure_grace_s=1e6)
+    d.run(12.0)
+    y = d.run(5.1, sensor_Q=0.0, **supply_down)
+    assert y["alarm_code"] == BIT["NO_FLOW"] and y["alarm_level"] == 3
+    assert d.wd.events[-1].condition == "NO_FLOW"
+
+
+def test_no_flow_after_a_thermal_shutdown_is_a_cascade_not_a_new_alarm():
+    """issue 11 (high_ambient_temperature): after the thermal trip the flow stops; that is no OCCLUSION and no
+    NO_FLOW root cause, and neither are the low pressure and low purity that follow. After the reset the
+    consequences' timers start afresh."""
+    d = Driver(purity_grace_s=10.0, occlusion_time_s=5.0, pressure_grace_s=10.0, purity_escalate_s=5.0)
+    d.run(12.0)
+    d.ramp(10.0, T_head=degc_to_k(86.0))
+    d.ramp(10.0, T_head=degc_to_k(60.0), sensor_Q=0.0, p_feed=barg_to_pa(0.1), sensor_O2=0.5)
+    y = d.run(60.0, T_head=degc_to_k(60.0), sensor_Q=0.0, p_feed=barg_to_pa(0.1), sensor_O2=0.5)
+    assert y["alarm_code"] == BIT["THERMAL_SHUTDOWN"] and y["duty"] == 0.0
+    assert [e.condition for e in d.wd.events] == ["THERMAL_SHUTDOWN"]
+    d.step(T_head=degc_to_k(60.0), sensor_Q=0.0, p_feed=barg_to_pa(0.1), sensor_O2=0.5, reset=1.0)
+    y = d.run(4.0, T_head=degc_to_k(60.0), sensor_Q=0.0, p_feed=barg_to_pa(0.1), sensor_O2=0.5)
+    assert y["duty"] == 0.6 and not int(y["alarm_code"]) & (BIT["NO_FLOW"] | BIT["OCCLUSION"] | BIT["LOW_PRESSURE"])
+
+
+def test_every_cascade_of_the_table_is_suppressed_by_every_cause():
+    for alarm in ALARMS:
+        for cause in alarm.caused_by:
+            assert BY_NAME[cause].priority == Priority.HIGH, f"{alarm.name} is explained by a high-priority alarm"
+    # the watchdog suppresses by the table: a thermal trip, a sensor fault, a hard overpressure, a lost link
+    for trigger in ({"T_head": degc_to_k(90.0)}, {"T_head": math.nan}, {"p_feed": barg_to_pa(3.8)},
+                    {"p_feed": math.nan}, {"link_ok": 0.0}):  # fmt: skip
+        d = Driver(purity_grace_s=1.0, occlusion_time_s=1.0, pressure_grace_s=1.0, purity_escalate_s=1.0)
+        d.run(2.0)
+        d.step(**trigger)
+        held = {k: v for k, v in trigger.items() if k != "p_feed"}
+        d.ramp(5.0, sensor_Q=0.0, p_feed=barg_to_pa(0.1), sensor_O2=0.5, **held)
+        y = d.run(10.0, sensor_Q=0.0, p_feed=barg_to_pa(0.1), sensor_O2=0.5, **held)
+        dependents = sum(BIT[a.name] for a in ALARMS if a.caused_by)
+        assert not int(y["alarm_code"]) & dependents, (
+            trigger,
+            [a.name for a in ALARMS if int(y["alarm_code"]) & a.bit],
+        )
+
+
+def test_low_spo2_two_levels_with_their_delays():
+    d = Driver()
+    d.run(5.0, spo2=0.92)
+    y = d.run(14.9, spo2=0.84)
+    assert y["alarm_code"] == 0, "15 s delay"
+    y = d.run(0.2, spo2=0.84)
+    assert y["alarm_code"] == BIT["LOW_SPO2"] and y["alarm_level"] == 2
+    y = d.run(4.9, spo2=0.79)
+    assert y["alarm_code"] == BIT["LOW_SPO2"], "5 s delay of the severe level"
+    y = d.run(0.2, spo2=0.79)
+    assert y["alarm_code"] == BIT["LOW_SPO2"] | BIT["LOW_SPO2_SEVERE"] and y["alarm_level"] == 3
+    assert y["duty"] == 0.6, "an alarm, not an actuator action"
+    y = d.run(0.1, spo2=0.90)
+    assert y["alarm_code"] == 0
+
+
+def test_spo2_dropouts_hold_the_state_and_a_lost_signal_is_an_alarm():
+    d = Driver()
+    y = d.run(100.0)  # no oximeter connected: no SpO2 alarm at all
+    assert y["alarm_code"] == 0
+    d.run(16.0, spo2=0.84)
+    y = d.run(29.9, spo2=math.nan)
+    assert y["alarm_code"] == BIT["LOW_SPO2"], "a dropout shorter than spo2_dropout_s holds the last state"
+    y = d.run(0.2, spo2=math.nan)
+    assert y["alarm_code"] == BIT["SENSOR_SPO2"] and y["alarm_level"] == 2
+    y = d.run(0.1, spo2=0.95)
+    assert y["alarm_code"] == 0
+
+
+def test_link_loss_holds_both_safe_states_while_it_lasts():
+    d = Driver()
+    d.run(2.0)
+    y = d.step(link_ok=0.0)
+    assert pressure_safe(y) and y["failsafe"] == 1.0 and y["alarm_code"] == BIT["LINK_LOSS"] and y["alarm_level"] == 3
+    y = d.run(1.0, link_ok=math.nan)
+    assert pressure_safe(y)
+    y = d.step(link_ok=1.0)
+    assert y["duty"] == 0.6 and y["alarm_code"] == 0
+
+
+def test_events_are_emitted_to_the_masters_sink_with_names_and_priorities():
     got = []
     d = Driver()
     d.wd.attach_event_sink(EventSink(lambda t, source, text, extra: got.append((t, source, text, extra))))
     d.run(1.0)
     d.step(p_feed=barg_to_pa(3.6))
-    assert got and got[0][1] == "watchdog" and "OVERPRESSURE" in got[0][2] and got[0][3]["level"] == "medium"
+    names = {extra["name"]: extra["priority"] for _, _, _, extra in got}
+    assert names == {"OVERPRESSURE": "medium", "OVERPRESSURE_HARD": "high"}
+    assert all(source == "watchdog" and extra["name"] in text and extra["active"] for _, source, text, extra in got)
 
 
-def test_condition_table_is_consistent():
-    assert len({c for c, _, _ in CONDITIONS}) == len(CONDITIONS)
-    assert all(level in (1, 2, 3) for _, level, _ in CONDITIONS)
+def test_condition_table_is_the_alarm_table():
+    assert [c for c, _, _ in CONDITIONS] == [a.name for a in ALARMS]
+    assert [a.code for a in ALARMS] == list(range(len(ALARMS))), "codes are the bit positions, in order"
+    assert all(level == int(a.priority) for (_, level, _), a in zip(CONDITIONS, ALARMS, strict=True))
+    assert all(a.priority in (Priority.LOW, Priority.MEDIUM, Priority.HIGH) for a in ALARMS)
+    assert {a.name: 1 << a.code for a in ALARMS} == BIT
 
 
 @pytest.mark.parametrize(
     "params, word",
     [({"p_max_barg": 0.3}, "p_min_barg"), ({"duty_reduction_factor": 1.0}, "duty_reduction_factor"),
      ({"t_reset_hysteresis_k": 0.0}, "hysteresis"), ({"purity_min": 87.0}, "purity_min"),
-     ({"failsafe_duty": math.nan}, "failsafe_duty")],
+     ({"p_stuck_tol_bar": math.nan}, "p_stuck_tol_bar"), ({"spo2_low": 85.0}, "spo2_severe <= spo2_low"),
+     ({"spo2_dropout_s": 0.0}, "spo2_dropout_s")],
 )  # fmt: skip
 def test_validation(params, word):
     with pytest.raises(SystemDefinitionError, match=word):
