@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -374,3 +375,28 @@ def test_event_values_carry_units(write_scenario, tmp_path):
     assert main(["-q", "run", *ALLOW, path, "--out", str(out), "--no-plots"]) == 0
     texts = [e["text"] for e in read_events(out)]
     assert "drift a.y at 0.5 K/s" in texts and "set a.k = 1" in texts  # k is dimensionless: no unit
+
+
+def test_a_volume_below_its_modelica_minimum_is_refused(tmp_path, capsys):
+    """Issue 11: V_tank = -1 ran "ok" with zero flow; the exporter writes Modelica's min, the build checks it."""
+    out = tmp_path / "res"
+    assert main(["-q", "run", "default", "--set", "psa.V_tank=-1", "--out", str(out), "--stop-time", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "psa.V_tank = -1 m3 is below its minimum 1e-06 m3" in err and not out.exists()
+
+
+def test_fmu_without_a_binary_for_this_platform_is_a_definition_error(write_scenario, tmp_path, lag_fmu, capsys):
+    """Issue 10: a missing or wrong-platform binary was a simulation failure (exit 3) after the results dir."""
+    import zipfile
+
+    other = tmp_path / "LagWin.fmu"
+    with zipfile.ZipFile(lag_fmu) as zin, zipfile.ZipFile(other, "w") as zout:
+        for item in zin.namelist():
+            zout.writestr(item.replace("binaries/linux64/Lag.so", "binaries/win64/Lag.dll"), zin.read(item))
+    path = write_scenario()
+    Path(path).write_text(Path(path).read_text().replace(str(lag_fmu), str(other)))
+    out = tmp_path / "res"
+    assert main(["-q", "run", *ALLOW, path, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "win64" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

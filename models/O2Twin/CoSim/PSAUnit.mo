@@ -8,8 +8,8 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   parameter Real L_bed(unit="m") = 0.22 "Sieve bed packed length";
   parameter Real k_LDF_N2(unit="1/s") = 12 "LDF coefficient of N2 (fitting parameter)";
   parameter Real k_LDF_O2(unit="1/s") = 20 "LDF coefficient of O2 and Ar (fitting parameter)";
-  parameter Real V_feed(unit="m3") = 0.3e-3 "Feed manifold volume";
-  parameter Real V_tank(unit="m3") = 1.0e-3 "Product tank volume";
+  parameter Real V_feed(unit="m3", min=1e-6) = 0.3e-3 "Feed manifold volume";
+  parameter Real V_tank(unit="m3", min=1e-6) = 1.0e-3 "Product tank volume";
   parameter Real d_feed_valve(unit="m") = 3.0e-3 "Feed valve orifice diameter";
   parameter Real d_vent_valve(unit="m") = 4.0e-3 "Exhaust valve orifice diameter (incl. muffler)";
   parameter Real d_equalize_valve(unit="m") = 2.5e-3 "Equalisation valve orifice diameter";
