@@ -6,7 +6,12 @@ in L/min per minute, and integrates that into the flow setpoint, clamped to q_mi
 Inputs of the inference:
 * error, normalised: e = (SpO2 - target_mid) / half_width, with target_mid and half_width from the target range
   (88-92 % for COPD: mid 90 %, half-width 2 points; 94-98 % otherwise). e = -1 is the low edge, +1 the high edge.
-* trend: the SpO2 slope in percentage points per minute, from a first-order filtered difference (trend_tau_s).
+* trend: the SpO2 slope in percentage points per minute, the least-squares slope of the valid readings of the last
+  trend_window_s seconds (30 s: a pulse oximeter's display moves in 1 % steps with noise, so a difference of two
+  readings would read that noise as a trend of tens of percent per minute).
+
+The error uses the median of the last five valid readings: single displayed values (a 1 % step of noise, the start of an
+artefact the oximeter has not flagged yet) do not move the flow.
 
 Membership functions (triangles/trapezoids, scikit-fuzzy's trimf/trapmf on discrete universes):
 
@@ -36,9 +41,14 @@ Rule base (RULES below; rows: error, columns: trend; min for AND, max aggregatio
 | HIGH | HOLD | DEC | DEC_BIG |
 | VHIGH | DEC | DEC_BIG | DEC_BIG |
 
-The defuzzified value (-1..1) times max_change_slpm_per_min is the flow change rate. An implausible SpO2 reading
-(NaN, outside spo2_valid_min..1; the default 20 % keeps severe hypoxaemia, which must raise the flow, a valid reading)
-stops the titration and moves the flow to q_fallback_slpm at the rate limit.
+The defuzzified value (-1..1) times max_change_slpm_per_min is the flow change rate.
+
+Signal quality (FreeO2 and monitors do the same): a reading is used only when it is a number within
+spo2_valid_min..1 (the default 20 % keeps severe hypoxaemia, which must raise the flow, a valid reading) and the
+oximeter's signal_quality is at least quality_min (0.5). Otherwise (a dropout, the probe off, a motion artefact) the
+titrator holds the flow: it neither chases an artefact nor lowers the oxygen without a reading. After hold_max_s
+(60 s) without a usable reading it raises the flow to q_fallback_slpm if the flow is lower (the prescription the
+clinician set for that case) and holds it there; spo2_valid shows 0 meanwhile.
 The target range is a pair of parameters (a scheduled event may move them); a supervisory layer moves the flow
 through the watchdog's Q_set request or replaces this block.
 """
@@ -46,6 +56,7 @@ through the watchdog's Q_set request or replaces this block.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 
 import numpy as np
@@ -113,11 +124,14 @@ def infer_flow_change(error_normalised: float, trend_pct_per_min: float) -> floa
 class FuzzyTitrator(PythonBlock):
     """Closed-loop O2 titration: SpO2 (fraction) in, cannula flow setpoint Q_set (standard m3/s) out."""
 
-    INPUTS = (Variable("spo2", "input", unit="1", start=math.nan, description="pulse oximeter SpO2 reading"),)
+    INPUTS = (
+        Variable("spo2", "input", unit="1", start=math.nan, description="pulse oximeter SpO2 reading (NaN: none)"),
+        Variable("signal_quality", "input", unit="1", start=1.0, description="oximeter signal quality, 0..1"),
+    )
     OUTPUTS = (
         Variable("Q_set", "output", unit="m3/s", start=slpm_to_m3s(2.0), description="flow setpoint (standard)"),
-        Variable("spo2_trend", "output", unit="1/s", start=0.0, description="filtered SpO2 slope, fraction per s"),
-        Variable("spo2_valid", "output", unit="1", start=0.0, description="1 when the SpO2 reading is plausible"),
+        Variable("spo2_trend", "output", unit="1/s", start=0.0, description="SpO2 slope, fraction per s"),
+        Variable("spo2_valid", "output", unit="1", start=0.0, description="1 when the reading is usable"),
     )
     PARAMETERS = (
         Variable("spo2_target_low", "parameter", unit="1", start=0.88, description="low edge of the target range"),
@@ -125,11 +139,13 @@ class FuzzyTitrator(PythonBlock):
         Variable("q_min_slpm", "parameter", unit="L/min", start=0.5, description="lowest flow setpoint"),
         Variable("q_max_slpm", "parameter", unit="L/min", start=5.0, description="highest flow (unit rating)"),
         Variable("q_initial_slpm", "parameter", unit="L/min", start=2.0, description="flow at start"),
-        Variable("q_fallback_slpm", "parameter", unit="L/min", start=2.0, description="flow when SpO2 is lost"),
+        Variable("q_fallback_slpm", "parameter", unit="L/min", start=2.0, description="least flow without SpO2"),
         Variable("max_change_slpm_per_min", "parameter", unit="L/min/min", start=1.5, description="fuzzy gain"),
         Variable("rate_max_slpm_per_s", "parameter", unit="L/min/s", start=0.1, description="output rate limit"),
-        Variable("trend_tau_s", "parameter", unit="s", start=8.0, description="trend filter time constant"),
+        Variable("trend_window_s", "parameter", unit="s", start=30.0, description="window of the trend's slope"),
         Variable("spo2_valid_min", "parameter", unit="1", start=0.2, description="lowest plausible SpO2 reading"),
+        Variable("quality_min", "parameter", unit="1", start=0.5, description="readings of lower quality: hold"),
+        Variable("hold_max_s", "parameter", unit="s", start=60.0, description="hold this long, then fallback"),
     )
 
     def validate_parameters(self) -> None:
@@ -149,40 +165,67 @@ class FuzzyTitrator(PythonBlock):
         for name in ("q_initial_slpm", "q_fallback_slpm"):
             if not p["q_min_slpm"] <= p[name] <= p["q_max_slpm"]:
                 raise SystemDefinitionError(f"{self.name}: {name} must lie in q_min_slpm..q_max_slpm, got {p[name]}")
-        for name in ("max_change_slpm_per_min", "rate_max_slpm_per_s", "trend_tau_s"):
+        if not 0.0 <= p["quality_min"] <= 1.0:
+            raise SystemDefinitionError(f"{self.name}: quality_min must lie in 0..1, got {p['quality_min']}")
+        if not p["trend_window_s"] >= 3 * self.info.sample_time:
+            raise SystemDefinitionError(f"{self.name}: trend_window_s must span at least 3 samples, got {p['trend_window_s']}")
+        for name in ("max_change_slpm_per_min", "rate_max_slpm_per_s", "hold_max_s"):
             if not p[name] > 0:
                 raise SystemDefinitionError(f"{self.name}: {name} must be > 0, got {p[name]}")
 
     def reset(self) -> None:
         self._q_slpm = float(self.p["q_initial_slpm"])
-        self._spo2_prev = math.nan
+        n = max(3, round(self.p["trend_window_s"] / self.info.sample_time))
+        self._history: deque[tuple[float, float]] = deque(maxlen=n)  # (t, SpO2 %) of usable readings
+        self._last_valid_t = -math.inf
+        self._t_first = math.nan
         self._trend_pct_per_min = 0.0
         self._out = {"Q_set": slpm_to_m3s(self._q_slpm), "spo2_trend": 0.0, "spo2_valid": 0.0}
+
+    def _usable(self, spo2: float, quality: float) -> bool:
+        p = self.p
+        return math.isfinite(spo2) and p["spo2_valid_min"] <= spo2 <= 1.0 and not quality < p["quality_min"]
+
+    def _trend(self, t: float) -> float:
+        """Least-squares slope (% per min) of the usable readings within the trend window."""
+        window = self.p["trend_window_s"]
+        points = [(ti, v) for ti, v in self._history if ti > t - window - 1e-9]
+        if len(points) < 3:
+            return 0.0
+        t_mean = sum(ti for ti, _ in points) / len(points)
+        v_mean = sum(v for _, v in points) / len(points)
+        sxx = sum((ti - t_mean) ** 2 for ti, _ in points)
+        sxy = sum((ti - t_mean) * (v - v_mean) for ti, v in points)
+        return 60.0 * sxy / sxx if sxx > 0 else 0.0
 
     def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
         p = self.p
         ts = self.info.sample_time
+        if self._t_first != self._t_first:
+            self._t_first = t
         spo2 = inputs["spo2"]
-        valid = math.isfinite(spo2) and p["spo2_valid_min"] <= spo2 <= 1.0
+        usable = self._usable(spo2, inputs["signal_quality"])
         step_max = p["rate_max_slpm_per_s"] * ts
-        if valid:
-            if math.isfinite(self._spo2_prev):
-                slope = (spo2 - self._spo2_prev) * 100.0 * 60.0 / ts  # percentage points per minute
-                alpha = ts / (p["trend_tau_s"] + ts)
-                self._trend_pct_per_min += alpha * (slope - self._trend_pct_per_min)
-            self._spo2_prev = spo2
+        if usable:
+            self._last_valid_t = t
+            self._history.append((t, 100.0 * spo2))
+            recent = sorted(v for _, v in list(self._history)[-5:])
+            spo2_used = recent[len(recent) // 2] / 100.0
+            self._trend_pct_per_min = self._trend(t)
             mid = 0.5 * (p["spo2_target_low"] + p["spo2_target_high"])
             half_width = 0.5 * (p["spo2_target_high"] - p["spo2_target_low"])
-            change = infer_flow_change((spo2 - mid) / half_width, self._trend_pct_per_min)
+            change = infer_flow_change((spo2_used - mid) / half_width, self._trend_pct_per_min)
             delta = change * p["max_change_slpm_per_min"] * ts / 60.0
         else:
-            self._spo2_prev = math.nan
-            self._trend_pct_per_min = 0.0
-            delta = p["q_fallback_slpm"] - self._q_slpm
+            without_reading = t - max(self._last_valid_t, self._t_first)
+            if without_reading >= p["hold_max_s"] and self._q_slpm < p["q_fallback_slpm"]:
+                delta = p["q_fallback_slpm"] - self._q_slpm
+            else:
+                delta = 0.0  # hold: no chasing of artefacts, no less oxygen without a reading
         delta = min(max(delta, -step_max), step_max)
         self._q_slpm = min(max(self._q_slpm + delta, p["q_min_slpm"]), p["q_max_slpm"])
         out = self._out
         out["Q_set"] = slpm_to_m3s(self._q_slpm)
         out["spo2_trend"] = self._trend_pct_per_min / 6000.0
-        out["spo2_valid"] = 1.0 if valid else 0.0
+        out["spo2_valid"] = 1.0 if usable else 0.0
         return out

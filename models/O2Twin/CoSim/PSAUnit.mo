@@ -32,6 +32,10 @@ model PSAUnit "Two-bed PSA unit: feed manifold, valves, two Li-LSX sieve beds, p
   input Real cmd_equalize(unit="1", min=0, max=1) "Equalisation valve between the product ends";
   input Real Q_set(unit="m3/s", min=0, max=1.7e-4) "Product flow setpoint (standard m3/s)";
   input Real blockage(unit="1", min=0, max=1) "Cannula blockage (0 open, 1 blocked)";
+  input Real noise_O2(unit="1", start=0) "Electronic noise added to the O2 sensor reading (from a noise source block)";
+  input Real noise_p_feed(unit="Pa", start=0) "Electronic noise added to the feed pressure reading";
+  input Real noise_p_tank(unit="Pa", start=0) "Electronic noise added to the tank pressure reading";
+  input Real noise_Q(unit="m3/s", start=0) "Electronic noise added to the flow reading";
   output Real p_feed(unit="Pa") "Feed manifold pressure";
   output Real p_bed_A(unit="Pa") "Bed A pressure (feed end)";
   output Real p_bed_B(unit="Pa") "Bed B pressure (feed end)";
@@ -120,10 +124,10 @@ equation
   sensorPTank.u = p_tank;
   sensorQ.u = Q_product;
   sensorT.u = (T_bed_A + T_bed_B)/2;
-  sensor_O2 = sensorO2.y;
-  sensor_p_feed = sensorPFeed.y;
-  sensor_p_tank = sensorPTank.y;
-  sensor_Q = sensorQ.y;
+  sensor_O2 = sensorO2.y + noise_O2;
+  sensor_p_feed = sensorPFeed.y + noise_p_feed;
+  sensor_p_tank = sensorPTank.y + noise_p_tank;
+  sensor_Q = sensorQ.y + noise_Q;
   sensor_T = sensorT.y;
   Q_relief = relief.n_flow*O2Twin.Media.R*O2Twin.Media.T_std/O2Twin.Media.p_std;
   for i in 1:3 loop
@@ -148,6 +152,10 @@ units: it leaves close to the room temperature instead of warming the beds.
 A spring-loaded relief valve (Components.ReliefValve, set 2.41 bar(g)) vents the feed manifold to the room
 when the pressure exceeds its setting, e.g. with the feed valves closed and the compressor running; its flow is
 counted in N_vent and reported as Q_relief.</p>
+<p>Sensors: each reading is the measured quantity through the sensor's first-order lag (O2 2 s, pressures 0.02 s,
+flow 0.2 s, bed temperature 5 s) plus the noise inputs noise_O2, noise_p_feed, noise_p_tank and noise_Q, driven by
+a seeded noise source (controllers/sensors.py, SensorNoise; 0 when unconnected). The noise enters after the lag
+(electronics), and the inputs feed the readings directly, without adding a step of latency to them.</p>
 <p>The valve commands come from the PSA sequencer (a Python controller); this model has no events. The feed
 manifold pressure p_feed is a state, so the compressor FMU (flow depends on discharge pressure) couples through
 a capacitance. The cumulative counters N_feed, N_product, N_vent and the inventory N_inventory (i = N2, O2, Ar)

@@ -8,7 +8,8 @@ supply purity; outputs FiO2, PAO2, PaO2, SpO2 and the pulse-oximeter reading) bu
 <li><b>NasalCannula</b>: FiO2 of a low-flow cannula with room-air entrainment and the anatomical reservoir.</li>
 <li><b>GasExchange</b>: PaCO2 (alveolar ventilation equation), alveolar gas equation with lung wash-in,
 V/Q mismatch and shunt, arterial PO2 and Severinghaus saturation.</li>
-<li><b>PulseOximeter</b>: the displayed SpO2 lag.</li>
+<li><b>Ventilation</b>: minute ventilation from CO2 production, breathing drive and ventilatory capacity.</li>
+<li><b>FingerCirculation</b>: the lung-to-finger delay of the saturation the pulse oximeter sees.</li>
 </ul>
 <p>Parameter <code>copd</code> selects the healthy (0) or COPD (1) preset. Equations, sources and the validation
 are in docs/physics-compressor-patient.md.</p>

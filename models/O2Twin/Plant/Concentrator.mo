@@ -58,6 +58,14 @@ equation
   psa.cmd_equalize = cmd_equalize;
   psa.Q_set = Q_set;
   psa.blockage = blockage;
+  // ideal sensors (no electronic noise) and a patient at rest, awake, without acute events
+  psa.noise_O2 = 0;
+  psa.noise_p_feed = 0;
+  psa.noise_p_tank = 0;
+  psa.noise_Q = 0;
+  patient.metabolic_rate = 1;
+  patient.ventilation_drive = 1;
+  patient.vq_impairment = 0;
   // PSA unit -> patient (no feedback: the cannula flow is set by the flow control valve)
   patient.Q_O2 = psa.Q_product;
   patient.y_O2_supply = psa.y_O2_product;

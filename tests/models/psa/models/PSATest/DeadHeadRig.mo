@@ -19,6 +19,10 @@ equation
   psa.cmd_equalize = 0;
   psa.Q_set = 0;
   psa.blockage = 0;
+  psa.noise_O2 = 0;
+  psa.noise_p_feed = 0;
+  psa.noise_p_tank = 0;
+  psa.noise_Q = 0;
   p_feed = psa.p_feed;
   Q_relief = psa.Q_relief;
   m_flow = compressor.m_flow;
