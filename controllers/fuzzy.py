@@ -168,7 +168,9 @@ class FuzzyTitrator(PythonBlock):
         if not 0.0 <= p["quality_min"] <= 1.0:
             raise SystemDefinitionError(f"{self.name}: quality_min must lie in 0..1, got {p['quality_min']}")
         if not p["trend_window_s"] >= 3 * self.info.sample_time:
-            raise SystemDefinitionError(f"{self.name}: trend_window_s must span at least 3 samples, got {p['trend_window_s']}")
+            raise SystemDefinitionError(
+                f"{self.name}: trend_window_s must span at least 3 samples, got {p['trend_window_s']}"
+            )
         for name in ("max_change_slpm_per_min", "rate_max_slpm_per_s", "hold_max_s"):
             if not p[name] > 0:
                 raise SystemDefinitionError(f"{self.name}: {name} must be > 0, got {p[name]}")

@@ -24,7 +24,8 @@ PulseOximeter (a finger probe and its monitor; documented in docs/physics-patien
 SensorNoise: the electronic noise of the PSA unit's sensors, white at the block's sample time, added inside the
 FMU after each sensor's lag (inputs noise_O2, noise_p_feed, noise_p_tank, noise_Q of O2Twin.CoSim.PSAUnit). The
 block has no inputs, so the noise adds no latency to a reading. Default levels: O2 0.1 % O2 (ultrasonic O2 sensors
-resolve 0.1 %), pressures 2 mbar (0.05 % of a 4 bar full scale), flow 0.02 L/min.
+resolve 0.1 %), pressures 2 mbar (0.05 % of a 4 bar full scale), flow 0.01 L/min (a thermal mass-flow sensor's
+zero noise; at zero flow a reading stays above the watchdog's -0.06 L/min plausibility limit, 6 sd away).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def _check_numbers(block: PythonBlock, names: tuple[str, ...], low: float = 0.0)
     for name in names:
         value = block.p[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= low):
-            raise SystemDefinitionError(f"{block.name}: parameter '{name}' must be a finite number >= {low}, got {value!r}")
+            raise SystemDefinitionError(
+                f"{block.name}: parameter '{name}' must be a finite number >= {low}, got {value!r}"
+            )
 
 
 def _check_seed(block: PythonBlock) -> None:
@@ -95,7 +98,8 @@ class PulseOximeter(PythonBlock):
         p = self.p
         self._rng = _rng(int(p["seed"]), 1)
         self._bias = float(self._rng.normal(0.0, p["bias_sd"])) if p["bias_sd"] > 0 else 0.0
-        self._window: deque[float] = deque(maxlen=max(1, round(p["averaging_s"] / self.info.sample_time)))
+        self._window_n = max(1, round(p["averaging_s"] / self.info.sample_time))
+        self._window: deque[float] = deque(maxlen=self._window_n)
         self._artefact_until = -math.inf
         self._artefact_depth = 0.0
         self._artefact_quality = 1.0
@@ -135,7 +139,7 @@ class PulseOximeter(PythonBlock):
             raw -= self._artefact_depth
             quality = min(quality, self._artefact_quality)
         self._window.append(min(max(raw, 0.0), 1.0))
-        if len(self._window) * 2 < self._window.maxlen:  # not enough valid beats since the signal came back
+        if len(self._window) * 2 < self._window_n:  # not enough valid beats since the signal came back
             out["spo2"], out["signal_quality"] = math.nan, 0.0
         else:
             mean = sum(self._window) / len(self._window)
@@ -150,7 +154,7 @@ NOISE_CHANNELS = (
     ("noise_O2", "sd_O2", 0.001, "1", "O2 sensor noise (fraction)"),
     ("noise_p_feed", "sd_p_feed_pa", 200.0, "Pa", "feed pressure sensor noise"),
     ("noise_p_tank", "sd_p_tank_pa", 200.0, "Pa", "tank pressure sensor noise"),
-    ("noise_Q", "sd_Q", slpm_to_m3s(0.02), "m3/s", "flow sensor noise (standard)"),
+    ("noise_Q", "sd_Q", slpm_to_m3s(0.01), "m3/s", "flow sensor noise (standard)"),
 )
 
 
@@ -160,7 +164,10 @@ class SensorNoise(PythonBlock):
     OUTPUTS = tuple(Variable(out, "output", unit=u, start=0.0, description=d) for out, _, _, u, d in NOISE_CHANNELS)
     PARAMETERS = (
         Variable("seed", "parameter", type="Integer", start=0, description="random stream (the scenario's seed)"),
-        *(Variable(par, "parameter", unit=u, start=sd, description=f"sd of the {d}") for _, par, sd, u, d in NOISE_CHANNELS),
+        *(
+            Variable(par, "parameter", unit=u, start=sd, description=f"sd of the {d}")
+            for _, par, sd, u, d in NOISE_CHANNELS
+        ),
     )
 
     def validate_parameters(self) -> None:

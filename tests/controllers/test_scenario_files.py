@@ -11,7 +11,7 @@ from orchestrator.scenario.load import load_scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 NAMED = ["exercise", "high_altitude", "compressor_wear", "stuck_valve", "o2_sensor_drift", "blocked_cannula",
-         "high_ambient_temperature"]  # fmt: skip
+         "high_ambient_temperature", "night", "exacerbation"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["default", *NAMED])
@@ -46,6 +46,13 @@ def test_rated_flow_scenario_is_the_default_unit_at_a_fixed_flow():
     check_topology(spec)
     assert spec.slaves["manual"].block == "controllers.manual:FixedFlow"
     assert spec.slaves["manual"].parameters["flow_slpm"] == 5.0
-    assert set(spec.slaves) == (set(base.slaves) - {"patient", "titrator"}) | {"manual"}
-    for name in ("compressor", "psa", "pid", "schedule", "sequencer", "watchdog"):
+    assert set(spec.slaves) == (set(base.slaves) - {"patient", "oximeter", "titrator"}) | {"manual"}
+    for name in ("pid", "sequencer", "sensor_noise"):
         assert spec.slaves[name] == base.slaves[name], name
+    for name in (
+        "compressor",
+        "psa",
+        "schedule",
+        "watchdog",
+    ):  # the same plant at sea level (default: the patient's home)
+        assert spec.slaves[name].block == base.slaves[name].block and spec.slaves[name].fmu == base.slaves[name].fmu

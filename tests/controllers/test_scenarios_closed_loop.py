@@ -172,22 +172,43 @@ def count_switches(x: np.ndarray) -> int:
 
 
 def test_default_scenario_closed_loop(plant_fmus, tmp_path_factory):
-    """Cold start, 10 minutes: SpO2 in the 88-92 % target a clear majority of the time after warm-up."""
-    run = run_scenario(tmp_path_factory, "default", 600.0)
+    """Cold start, 15 minutes at home: SpO2 in the 88-92 % target most of the time after warm-up, not all of it
+    (the walk desaturates the patient); the titrator holds the flow while the probe is off."""
+    run = run_scenario(tmp_path_factory, "default", 900.0)
     s, summary = run.s, run.metrics["summary"]
     # The sequencer cycles the beds the whole time (7.5 s cycle: feed A opens and closes twice per cycle).
-    assert count_switches(s["watchdog.cmd_feed_A"]) >= 2 * 600 / 7.5 - 2
+    assert count_switches(s["watchdog.cmd_feed_A"]) >= 2 * 900 / 7.5 - 2
     assert not (s["watchdog.thermal_trip"] > 0).any()
-    assert summary["time_in_target_pct"] >= 60.0, summary
+    assert 60.0 <= summary["time_in_target_pct"] < 99.0, summary
     assert summary["warmup_s"] == 240.0
     assert summary["energy_wh"] > 0 and "alarms_raised" in summary
+    # The walk (360-480 s) asks for more oxygen than rest.
+    q = s["watchdog.Q_set"]
+    assert q[run.window(450.0, 500.0)].mean() > q[run.window(300.0, 360.0)].mean() + slpm_to_m3s(0.5)
+    # Probe off 700-715 s: no reading, the flow is held (the titrator does not act without a reading).
+    off = run.window(702.0, 716.0)
+    assert np.isnan(s["oximeter.spo2"][off]).all()
+    assert np.ptp(q[off]) == 0.0
     # The feed manifold is a capacitance: the compressor-PSA coupling has no algebraic loop to iterate.
     assert run.metrics["steps"]["loop_solves"] == 0
 
 
+def test_same_seed_same_session_other_seed_other_readings(plant_fmus, tmp_path):
+    """Determinism: the scenario's seed drives every random source (oximeter, sensor noise)."""
+    from orchestrator.results.run import run
+
+    spec = dataclasses.replace(load_scenario("default"), stop_time=60.0, events=[])
+    runs = [run(dataclasses.replace(spec, seed=seed), out=tmp_path / f"r{k}", plots=False)
+            for k, seed in enumerate((0, 0, 1))]  # fmt: skip
+    a, b, c = (r.signals for r in runs)
+    assert a.equals(b)
+    assert not a["oximeter.spo2"].equals(c["oximeter.spo2"])
+    assert not a["psa.sensor_p_feed"].equals(c["psa.sensor_p_feed"])
+
+
 def test_exercise_raises_the_flow(plant_fmus, tmp_path_factory):
     """Walking moved from 180 s to 60 s: identical to rest before it, then SpO2 falls and the titrator adds flow."""
-    rest = run_scenario(tmp_path_factory, "default", 600.0)
+    rest = run_scenario(tmp_path_factory, "default", 900.0)
     walk = run_scenario(tmp_path_factory, "exercise", 150.0, event_shift=120.0)
     before_w, before_r = walk.window(0.0, 59.9), rest.window(0.0, 59.9)
     assert np.array_equal(walk.s["patient.SpO2"][before_w], rest.s["patient.SpO2"][before_r]), "deterministic"
@@ -198,17 +219,39 @@ def test_exercise_raises_the_flow(plant_fmus, tmp_path_factory):
     assert q_walk > q_rest + slpm_to_m3s(0.2)
 
 
+def longest_run_s(mask: np.ndarray, dt: float) -> float:
+    """Longest stretch of consecutive True samples, in seconds."""
+    best = cur = 0
+    for x in mask:
+        cur = cur + 1 if x else 0
+        best = max(best, cur)
+    return best * dt
+
+
+def test_exercise_desaturates_below_85_percent_at_the_flow_limit(plant_fmus, tmp_path_factory):
+    """Stairs at 480-570 s: the titrator is at its 5 L/min limit and the oximeter still reads below 85 % for more
+    than 15 s (the low-SpO2 alarm condition, issue 11); at rest afterwards SpO2 comes back."""
+    run = run_scenario(tmp_path_factory, "exercise", 660.0)
+    s = run.s
+    stairs = run.window(480.0, 600.0)
+    assert s["watchdog.Q_set"][stairs].max() == pytest.approx(slpm_to_m3s(5.0))
+    low = (s["oximeter.spo2"] < 0.85) & stairs
+    assert longest_run_s(low, 0.1) > 15.0
+    assert s["patient.SpO2"][run.window(640.0, 660.0)].mean() > 0.88
+
+
 def test_high_altitude_needs_more_flow(plant_fmus, tmp_path_factory):
-    rest = run_scenario(tmp_path_factory, "default", 600.0)
+    """The same patient at 2000 m: on the 3 L/min of before it starts in equilibrium (not at 36 % SpO2, issue 11);
+    lower inspired O2 then asks for more flow than at home."""
+    rest = run_scenario(tmp_path_factory, "default", 900.0)
     alt = run_scenario(tmp_path_factory, "high_altitude", 150.0)
-    # Lower inspired O2 partial pressure: lower SpO2 on the same flow at the start, then more flow.
-    assert alt.s["patient.SpO2"][0] < rest.s["patient.SpO2"][0]
+    assert 0.84 <= alt.s["patient.SpO2"][0] <= 0.92
     q_alt = alt.s["watchdog.Q_set"][alt.window(60.0, 150.0)].mean()
     assert q_alt > rest.s["watchdog.Q_set"][rest.window(60.0, 150.0)].mean()
 
 
 def test_compressor_wear_lowers_feed(plant_fmus, tmp_path_factory):
-    rest = run_scenario(tmp_path_factory, "default", 600.0)
+    rest = run_scenario(tmp_path_factory, "default", 900.0)
     worn = run_scenario(tmp_path_factory, "compressor_wear", 150.0)
     w, r = worn.window(60.0, 150.0), rest.window(60.0, 150.0)
     # The PID saturates at full duty and the worn compressor still delivers less air than the healthy one needs.
@@ -284,12 +327,41 @@ def test_thermal_shutdown_trips_and_latches_short(plant_fmus, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", ["exercise", "high_altitude", "compressor_wear", "stuck_valve", "o2_sensor_drift", "blocked_cannula"]
+    "name",
+    ["default", "exercise", "high_altitude", "compressor_wear", "stuck_valve", "o2_sensor_drift", "blocked_cannula"],
 )
 def test_named_scenario_full_length(plant_fmus, tmp_path_factory, name):
     spec = load_scenario(name)
     run = run_scenario(tmp_path_factory, name, spec.stop_time)
     assert run.t[-1] == pytest.approx(spec.stop_time)
+
+
+@pytest.mark.slow
+def test_night_sleep_hypoventilation_and_a_mucus_plug(plant_fmus, tmp_path_factory):
+    """REM sleep raises PaCO2 and the flow; the cold hand (no reading) holds the flow; the mucus plug desaturates
+    the patient and the titrator answers with more flow until the cough clears it."""
+    run = run_scenario(tmp_path_factory, "night", 7200.0)
+    s = run.s
+    paco2 = s["patient.PaCO2"]
+    assert paco2[run.window(3500.0, 4200.0)].mean() > paco2[run.window(0.0, 600.0)].mean() * 1.15
+    q = s["watchdog.Q_set"]
+    assert q[run.window(3500.0, 4200.0)].mean() > q[run.window(2500.0, 3000.0)].mean()
+    cold = run.window(2010.0, 2120.0)
+    assert np.isnan(s["oximeter.spo2"][cold]).all() and np.ptp(q[cold]) == 0.0
+    assert (
+        s["patient.SpO2"][run.window(4950.0, 5100.0)].mean()
+        < s["patient.SpO2"][run.window(4500.0, 4800.0)].mean() - 0.01
+    )
+    assert q[run.window(5000.0, 5100.0)].mean() > q[run.window(4500.0, 4800.0)].mean() + slpm_to_m3s(0.3)
+
+
+@pytest.mark.slow
+def test_exacerbation_outgrows_the_unit(plant_fmus, tmp_path_factory):
+    """At the end the flow is at its 5 L/min limit and the oximeter reads below 85 % (the low-SpO2 alarm)."""
+    run = run_scenario(tmp_path_factory, "exacerbation", 3600.0)
+    end = run.window(3100.0, 3600.0)
+    assert run.s["watchdog.Q_set"][end].min() == pytest.approx(slpm_to_m3s(5.0))
+    assert longest_run_s((run.s["oximeter.spo2"] < 0.85) & end, 0.1) > 15.0
 
 
 @pytest.mark.slow

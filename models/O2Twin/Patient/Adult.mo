@@ -56,7 +56,7 @@ model Adult "Adult patient on a nasal cannula: breathing, FiO2, gas exchange, Sp
   parameter Real diffusion_limitation_copd(unit="Pa") = 15*133.322387415
     "End-capillary PO2 deficit per relative rise of cardiac output, COPD (emphysema: low diffusing capacity; 15 mmHg)";
   parameter Real shunt_impairment(unit="1") = 0.10 "Shunt added at vq_impairment = 1";
-  parameter Real dPO2_VQ_impairment(unit="Pa") = 15*133.322387415 "V/Q mismatch PO2 drop added at vq_impairment = 1 (15 mmHg)";
+  parameter Real dPO2_VQ_impairment(unit="Pa") = 25*133.322387415 "V/Q mismatch PO2 drop added at vq_impairment = 1 (25 mmHg)";
 
   // effective patient at rest (the preset, or the interpolation between the two)
   Real respiratory_rate_rest(unit="1/s", displayUnit="1/min", start=0.2) "Breathing frequency at rest";
