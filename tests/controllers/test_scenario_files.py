@@ -10,11 +10,11 @@ from controllers.watchdog import check_topology
 from orchestrator.scenario.load import load_scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-NAMED = ["exercise", "high_altitude", "compressor_wear", "stuck_valve", "o2_sensor_drift", "blocked_cannula",
+NAMED = ["default", "exercise", "high_altitude", "compressor_wear", "stuck_valve", "o2_sensor_drift", "blocked_cannula",
          "high_ambient_temperature", "night", "exacerbation"]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["default", *NAMED])
+@pytest.mark.parametrize("name", ["rest", *NAMED])
 def test_scenario_loads_and_is_guarded(name):
     spec = load_scenario(SCENARIO_DIR / f"{name}.toml")
     assert spec.name == name and spec.description and "\n" not in spec.description
@@ -28,8 +28,8 @@ def test_scenario_loads_and_is_guarded(name):
 
 @pytest.mark.parametrize("name", NAMED)
 def test_named_scenario_is_the_default_system(name):
-    """Same slaves, wiring, master and recording as default.toml: only parameters and events differ."""
-    base = load_scenario(SCENARIO_DIR / "default.toml")
+    """Same slaves, wiring, master and recording as rest.toml: only parameters and events differ."""
+    base = load_scenario(SCENARIO_DIR / "rest.toml")
     spec = load_scenario(SCENARIO_DIR / f"{name}.toml")
     assert spec.connections == base.connections
     assert spec.master == base.master and spec.outputs == base.outputs and spec.plots == base.plots
