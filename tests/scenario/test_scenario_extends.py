@@ -120,9 +120,7 @@ def test_merge_rules():
     assert base["arr"] == [{"a": 1}]  # the base is not changed
 
 
-@pytest.mark.parametrize(
-    "path", sorted(p for p in SCENARIOS.glob("*.toml") if p.stem != "rest"), ids=lambda p: p.stem
-)
+@pytest.mark.parametrize("path", sorted(p for p in SCENARIOS.glob("*.toml") if p.stem != "rest"), ids=lambda p: p.stem)
 def test_named_scenarios_extend_the_base_or_say_why_not(path):
     """Named scenarios (default included) state only their differences from rest.toml, the system at rest
     (test_scenario_files checks they keep its system); events are what a scenario adds, so they are not counted."""
