@@ -55,7 +55,8 @@ def test_noise_never_moves_an_actuator(description, noise):
         port.host_send(frame_message(Hello(command_timeout_ms=60000), 7))
         agent.poll(0.0)
         assert any(isinstance(m, HelloAck) for m in port.host_receive())
-        good = Command(1, (0.5, 1.0, 0.0, 0.0, 1.0, 0.0, 5e-5, 0.0))
+        values = (0.5, 1.0, 0.0, 0.0, 1.0, 0.0, 5e-5, 0.0)  # duty, valves, Q_set, blockage; then the noise inputs
+        good = Command(1, values + (0.0,) * (len(description.actuators) - len(values)))
         port.host_send(frame_message(good, 8))
         agent.poll(0.0)
         applied_before = list(hw.applied)
