@@ -14,7 +14,8 @@ PulseOximeter (a finger probe and its monitor; documented in docs/physics-patien
 * the display shows whole percent (quantised to 1 %);
 * motion artefacts while the patient moves (input ``motion``, 0 still .. 1 vigorous): episodes arrive at
   ``artefact_rate_per_min`` x motion per minute, last 3-10 s and pull the raw value down by 5-20 % (motion mostly reads
-  falsely low); the signal quality falls to 0.1-0.4 while they last;
+  falsely low); the signal quality falls to 0.1-0.4 while they last, and below ``display_quality_min`` (0.3) the
+  monitor blanks its display (no number) rather than show a value it cannot trust;
 * dropouts: no reading (NaN, signal quality 0) while the perfusion index (input ``perfusion``, 1 normal) is below
   ``perfusion_min`` or the probe is off (input ``probe_on`` < 0.5), and for short random losses of 2-6 s
   (``dropout_rate_per_min``); after a dropout the display needs ``averaging_s``/2 of valid samples again;
@@ -85,11 +86,13 @@ class PulseOximeter(PythonBlock):
         Variable("artefact_rate_per_min", "parameter", unit="1/min", start=3.0, description="at motion 1"),
         Variable("dropout_rate_per_min", "parameter", unit="1/min", start=0.1, description="short signal losses"),
         Variable("perfusion_min", "parameter", unit="1", start=0.3, description="no reading below this perfusion"),
+        Variable("display_quality_min", "parameter", unit="1", start=0.3, description="blank display below"),
     )
 
     def validate_parameters(self) -> None:
         _check_seed(self)
-        _check_numbers(self, ("noise_sd", "bias_sd", "artefact_rate_per_min", "dropout_rate_per_min", "perfusion_min"))
+        _check_numbers(self, ("noise_sd", "bias_sd", "artefact_rate_per_min", "dropout_rate_per_min", "perfusion_min",
+                              "display_quality_min"))  # fmt: skip
         _check_numbers(self, ("averaging_s", "resolution"), low=1e-9)
         if not self.p["averaging_s"] >= self.info.sample_time:
             raise SystemDefinitionError(f"{self.name}: averaging_s must be at least the sample time")
@@ -141,6 +144,8 @@ class PulseOximeter(PythonBlock):
         self._window.append(min(max(raw, 0.0), 1.0))
         if len(self._window) * 2 < self._window_n:  # not enough valid beats since the signal came back
             out["spo2"], out["signal_quality"] = math.nan, 0.0
+        elif quality < p["display_quality_min"]:  # too poor to show a number: the display blanks ("---")
+            out["spo2"], out["signal_quality"] = math.nan, quality
         else:
             mean = sum(self._window) / len(self._window)
             out["spo2"] = min(round(mean / p["resolution"]) * p["resolution"], 1.0)

@@ -237,6 +237,7 @@ def test_exercise_desaturates_below_85_percent_at_the_flow_limit(plant_fmus, tmp
     assert s["watchdog.Q_set"][stairs].max() == pytest.approx(slpm_to_m3s(5.0))
     low = (s["oximeter.spo2"] < 0.85) & stairs
     assert longest_run_s(low, 0.1) > 15.0
+    assert run.bit("LOW_SPO2")[stairs].any(), "the watchdog's low-SpO2 alarm"
     assert s["patient.SpO2"][run.window(640.0, 660.0)].mean() > 0.88
 
 
@@ -348,6 +349,7 @@ def test_night_sleep_hypoventilation_and_a_mucus_plug(plant_fmus, tmp_path_facto
     assert q[run.window(3500.0, 4200.0)].mean() > q[run.window(2500.0, 3000.0)].mean()
     cold = run.window(2010.0, 2120.0)
     assert np.isnan(s["oximeter.spo2"][cold]).all() and np.ptp(q[cold]) == 0.0
+    assert run.bit("SENSOR_SPO2")[run.window(2045.0, 2120.0)].all(), "no SpO2 reading for 30 s: alarm"
     assert (
         s["patient.SpO2"][run.window(4950.0, 5100.0)].mean()
         < s["patient.SpO2"][run.window(4500.0, 4800.0)].mean() - 0.01
@@ -362,6 +364,7 @@ def test_exacerbation_outgrows_the_unit(plant_fmus, tmp_path_factory):
     end = run.window(3100.0, 3600.0)
     assert run.s["watchdog.Q_set"][end].min() == pytest.approx(slpm_to_m3s(5.0))
     assert longest_run_s((run.s["oximeter.spo2"] < 0.85) & end, 0.1) > 15.0
+    assert run.bit("LOW_SPO2")[end].any()
 
 
 @pytest.mark.slow
