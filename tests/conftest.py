@@ -1,4 +1,4 @@
-"""Fixtures of the orchestrator I/O tests: a hand-written test FMU compiled once per session."""
+"""Session fixtures shared by every test folder: hand-written test FMUs and the Reference FMUs, built once."""
 
 from __future__ import annotations
 
@@ -19,3 +19,14 @@ def lag_fmu(tmp_path_factory) -> Path:
 def lag_fmu_degc(tmp_path_factory) -> Path:
     """The Lag FMU with its input u declared in degC (the output stays in K): connections need a conversion."""
     return build_lag_fmu(tmp_path_factory.mktemp("lag_fmu_degc"), input_unit="degC", file_name="LagC.fmu")
+
+
+@pytest.fixture(scope="session")
+def reference_fmus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The FMI 2.0 Reference FMUs (Stair, VanDerPol, Feedthrough, ...), built with CMake once per test session."""
+    from tests.support.reference_fmus import build, missing_tools
+
+    why = missing_tools()
+    if why:
+        pytest.skip(f"Reference FMUs cannot be built: {why}")
+    return build(tmp_path_factory.mktemp("reference_fmus"))

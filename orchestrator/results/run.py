@@ -305,12 +305,14 @@ class RunSession:
     def _close(self, exc: BaseException | None) -> RunResult:
         status, error, failed_slave, exit_code = _outcome(exc)
         sim, spec, recorder = self.simulation, self.spec, self.recorder
-        if status == "ok" and sim.initialised and sim.time < spec.stop_time:
+        if status == "ok" and sim.finish_status == "terminated":
+            status = "terminated"  # a slave asked to stop (fmi2Terminated): a clean end before the stop time
+        elif status == "ok" and sim.initialised and sim.time < spec.stop_time:
             status = "stopped"  # the caller closed the session before the stop time
         if exc is not None and (not isinstance(exc, KeyboardInterrupt | O2TwinError) or isinstance(exc, SlaveCrash)):
             self._write_traceback(exc)
         failed_at = None
-        if status != "ok":
+        if status not in ("ok", "terminated"):
             failed_at = sim.time if sim.initialised else spec.start_time
             try:
                 sim.finish(status="failed" if status == "failed" else "stopped", error=error)

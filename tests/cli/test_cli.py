@@ -31,3 +31,19 @@ def test_unknown_scenario_is_one_clear_error(capsys):
     assert main(["run", "no_such_scenario"]) == 2
     err = capsys.readouterr().err
     assert "no scenario 'no_such_scenario'" in err and "Traceback" not in err
+
+
+def test_log_lines_follow_the_current_stderr(capsys):
+    """main() twice in one process with stderr swapped in between (pytest's capture does this): no 'Logging error'
+    from a handler still bound to the first, closed stream."""
+    import io
+    import logging
+    import sys
+
+    main(["scenarios"])
+    old, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        logging.getLogger("orchestrator.test").warning("after the swap")
+        assert "after the swap" in sys.stderr.getvalue()
+    finally:
+        sys.stderr = old

@@ -38,14 +38,3 @@ def oscillator_fmus(fmu_dir: Path):
         return cache[key]
 
     return make
-
-
-@pytest.fixture(scope="session")
-def reference_fmus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The FMI 2.0 Reference FMUs (Stair, VanDerPol, Feedthrough, ...), built with CMake once per test session."""
-    from tests.support.reference_fmus import build, missing_tools
-
-    why = missing_tools()
-    if why:
-        pytest.skip(f"Reference FMUs cannot be built: {why}")
-    return build(tmp_path_factory.mktemp("reference_fmus"))

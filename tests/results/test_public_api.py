@@ -89,3 +89,16 @@ def test_the_documented_example_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "stepped run: ok" in done.stderr
     assert (tmp_path / "whole" / "api_plot.png").stat().st_size > 0
+
+
+def test_a_slave_asking_to_stop_ends_the_run_as_terminated(reference_fmus, tmp_path):
+    """Reference FMU Stair sets fmi2Terminated at t = 9 s: the run ends there, cleanly, with exit code 0."""
+    scenario = tmp_path / "stair.toml"
+    scenario.write_text(
+        f'[scenario]\nstop_time = 20.0\n[master]\nstep = 0.2\n[slaves.stair]\nfmu = "{reference_fmus["Stair"]}"\n'
+        '[outputs]\nrecord = ["stair.counter"]\n'
+    )
+    result = orchestrator.run(scenario, out=tmp_path / "out", plots=False)
+    assert (result.status, result.exit_code, result.failed_at) == ("terminated", 0, None)
+    assert result.metrics["status"] == "terminated" and result.metrics["simulated_time_s"] < 20.0
+    assert any(e["text"].startswith("terminated:") for e in result.events)

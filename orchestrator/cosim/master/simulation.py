@@ -76,6 +76,9 @@ class Simulation:
         self.schedule = EventSchedule(events, self.grid)
         self._initialised = False
         self._finished = False
+        #: how the run ended: None while it runs, else "completed", "terminated" (a slave asked to stop), "failed"
+        #: or "stopped"
+        self.finish_status: str | None = None
         self._pending: list[tuple[float, str, str, Mapping[str, Any]]] = []  # slave events of the current step
         self._final: dict[str, Any] = {}  # every variable's value when the run finished (get() after the end)
         self._wall_start = 0.0
@@ -233,6 +236,7 @@ class Simulation:
         if self._finished or not self._initialised:
             return
         self._finished = True
+        self.finish_status = status
         self._flush_slave_events()
         meta = self.metadata()
         meta.update(status=status, error=error)
