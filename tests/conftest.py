@@ -21,12 +21,25 @@ def lag_fmu_degc(tmp_path_factory) -> Path:
     return build_lag_fmu(tmp_path_factory.mktemp("lag_fmu_degc"), input_unit="degC", file_name="LagC.fmu")
 
 
-@pytest.fixture(scope="session")
-def reference_fmus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The FMI 2.0 Reference FMUs (Stair, VanDerPol, Feedthrough, ...), built with CMake once per test session."""
-    from tests.support.reference_fmus import build, missing_tools
+def _reference_fmus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, version: int):
+    from tests.support.reference_fmus import build_cached, missing_tools
 
     why = missing_tools()
     if why:
         pytest.skip(f"Reference FMUs cannot be built: {why}")
-    return build(tmp_path_factory.mktemp("reference_fmus"))
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("reference-fmus") if cache is not None else tmp_path_factory.mktemp("reference_fmus")
+    return build_cached(Path(root), version)
+
+
+@pytest.fixture(scope="session")
+def reference_fmus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The FMI 2.0 Reference FMUs (Stair, VanDerPol, Feedthrough, ...), built with CMake once (cached by the
+    sources' hash in pytest's cache folder)."""
+    return _reference_fmus(request, tmp_path_factory, 2)
+
+
+@pytest.fixture(scope="session")
+def reference_fmus3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The FMI 3.0 Reference FMUs (also Clocks, Roberts, StateSpace), built and cached like reference_fmus."""
+    return _reference_fmus(request, tmp_path_factory, 3)

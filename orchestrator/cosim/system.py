@@ -110,7 +110,8 @@ class System:
         """Raise SystemDefinitionError on the first inconsistency; return warnings (unconnected inputs, conversions).
 
         Checked: unknown slaves/variables (with a did-you-mean), causality (source must be an output, target an
-        input), type (Real/Integer/Boolean/String must match; Integer/Boolean -> Real is allowed), declared units
+        input), type (Real/Integer/Boolean must match, Integer/Boolean -> Real is allowed; String and Binary are not
+        connected), declared units
         (different units need a non-identity gain/offset, which is taken as the conversion), an input driven twice,
         parameter and start-value names.
         """
@@ -128,6 +129,12 @@ class System:
                 raise SystemDefinitionError(
                     f"{where}: {c.target} is {article(dst.causality)}, not an input; connections must end at an input "
                     "(set parameters in the slave's parameters instead)"
+                )
+            if src.type in ("String", "Binary") or dst.type in ("String", "Binary"):
+                kind = src.type if src.type in ("String", "Binary") else dst.type
+                raise SystemDefinitionError(
+                    f"{where}: {kind} variables cannot be connected (the master couples numbers); give "
+                    f"{c.target} a value in the slave's parameters or with a set event"
                 )
             if src.type != dst.type and not (dst.type == "Real" and src.type in ("Integer", "Boolean")):
                 raise SystemDefinitionError(

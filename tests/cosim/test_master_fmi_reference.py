@@ -6,7 +6,6 @@ for this platform is compiled from its sources or refused with the platforms it 
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,30 +17,8 @@ from orchestrator.cosim.slaves.fmu import FmuCoSimSlave, FmuModelExchangeSlave
 from orchestrator.cosim.system import System
 from orchestrator.errors import SystemDefinitionError
 from tests.support.cosim_blocks import Ramp
-
-
-def rewrite(src: Path, dst: Path, keep=lambda name: True, replace: dict[str, tuple[str, str]] | None = None) -> Path:
-    """A copy of the FMU archive src at dst with only the members keep() accepts, text replaced in some."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for item in zin.infolist():
-            if not keep(item.filename):
-                continue
-            data = zin.read(item.filename)
-            if replace and item.filename in replace:
-                old, new = replace[item.filename]
-                assert old.encode() in data
-                data = data.replace(old.encode(), new.encode())
-            zout.writestr(item, data)
-    return dst
-
-
-def run_single(slave, stop: float, step: float, events=(), record=()):
-    system = System()
-    system.add(slave)
-    rec = MemoryRecorder()
-    sim = Simulation(system, MasterOptions(step=step, stop_time=stop), events=events, recorders=[rec], record=record)
-    sim.run()
-    return sim, rec
+from tests.support.fmu_runs import rewrite_fmu as rewrite
+from tests.support.fmu_runs import run_single
 
 
 @pytest.mark.parametrize("cls", [FmuCoSimSlave, FmuModelExchangeSlave])

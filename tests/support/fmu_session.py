@@ -50,14 +50,14 @@ def open_fmu(fmu: Path, kind: str = "cs", name: str = "instance", logging_on: bo
     """Instantiate (not initialise) a CS ('cs') or ME ('me') instance of ``fmu``."""
     archive = unpacked(fmu)
     session = Session(None, archive.value_references)
-    instance, _ = archive.instantiate(
+    calls = archive.instantiate(
         kind,
         archive.model_identifier(kind),
         name,
         lambda _status, _category, message: session.messages.append(message),
         logging_on,
     )
-    session.fmu = instance
+    session.fmu = calls.fmu
     return session
 
 

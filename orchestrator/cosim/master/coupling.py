@@ -347,7 +347,8 @@ class Coupling:
             var = p.slave.variables[var_name]
             start = self.system.start_values.get(qualified, var.start)
             if var.causality == "input" and start is not None:
-                p.slave.set_inputs({var_name: float(start)})
+                value: Any = start if var.type in ("String", "Binary") else float(start)
+                p.slave.set_inputs({var_name: value})
 
     def drift(self, qualified: str, rate: float, since: float) -> None:
         self.drifts[self.add_signal(qualified)] = (rate, since)

@@ -92,6 +92,14 @@ def _number(where: str, qualified: str, value: Any, what: str = "value") -> None
         )
 
 
+def _is_hex(value: Any) -> bool:
+    try:
+        bytes.fromhex(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class _ValueEvent(ScheduledEvent):
     """An event carrying a value per target."""
@@ -119,6 +127,11 @@ class SetEvent(_ValueEvent):
         if var_type == "String":
             if not isinstance(value, str):
                 raise SystemDefinitionError(f"{where}: {qualified} is a String; give a text value, got {value!r}")
+        elif var_type == "Binary":
+            if not isinstance(value, bytes | bytearray) and not _is_hex(value):
+                raise SystemDefinitionError(
+                    f"{where}: {qualified} is Binary; give bytes or hexadecimal text such as '666f6f', got {value!r}"
+                )
         elif var_type == "Boolean" and isinstance(value, bool):
             return
         else:

@@ -30,11 +30,11 @@ log = logging.getLogger(__name__)
 
 
 class StepRejected(SimulationError):
-    """A slave discarded a step (fmi2Discard): fatal with fixed steps, a rejection under error control."""
+    """A slave discarded a step (fmi2Discard, fmi3Discard): fatal with fixed steps, a rejection under error control."""
 
 
 class TerminationRequested(SimulationError):
-    """A slave asked to end the simulation (fmi2Terminated): the run ends cleanly, not as a failure."""
+    """A slave asked to end the simulation (fmi2Terminated, fmi3DoStep's terminateSimulation): the run ends cleanly, not as a failure."""
 
 
 class MacroStepper:
@@ -195,8 +195,9 @@ class MacroStepper:
                 time=t_from,
             )
         message = getattr(p.slave, "last_error_message", "")
+        status = getattr(p.slave, "discard_status", "discard")
         return StepRejected(
-            f"slave {p.name} rejected (fmi2Discard) the step from t = {t_from:.9g} s by {h:.3g} s"
+            f"slave {p.name} rejected ({status}) the step from t = {t_from:.9g} s by {h:.3g} s"
             + (f": {message}" if message else "")
             + "; try a smaller [master] step or error_control = true",
             slave=p.name,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Causality = Literal["input", "output", "parameter", "calculatedParameter", "local", "independent"]
-VarType = Literal["Real", "Integer", "Boolean", "String"]
+VarType = Literal["Real", "Integer", "Boolean", "String", "Binary"]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
-"""FMI 2.0 FMUs as co-simulation slaves, over fmpy: Co-Simulation (the FMU integrates) and Model Exchange (the
-master integrates with a stiff scipy solver).
+"""FMI 2.0 and 3.0 FMUs as co-simulation slaves, over fmpy: Co-Simulation (the FMU integrates) and Model Exchange
+(the master integrates with a stiff scipy solver).
 
-Capabilities come from modelDescription.xml: canGetAndSetFMUstate -> rollback, providesDirectionalDerivative ->
-Newton on algebraic loops, canInterpolateInputs -> first-order input derivatives, ModelStructure/Outputs ->
-direct feedthrough. Values are read and written by value reference through preallocated ctypes arrays (the hot
+One slave class per interface serves both FMI versions: what differs between them (instantiation, initialisation,
+typed get/set, the step, the event iteration) is the small layer in fmi_calls.py, and the variables (FMI 3.0
+arrays as scalar elements, the sized types) come from fmu_variables.py. Capabilities come from
+modelDescription.xml: canGetAndSetFMUstate -> rollback, providesDirectionalDerivative(s) -> Newton on algebraic
+loops, canInterpolateInputs (FMI 2.0) -> first-order input derivatives, ModelStructure/Outputs -> direct
+feedthrough. Real values are read and written by value reference through preallocated ctypes arrays (the hot
 path). FMU log messages go to ``logging.getLogger(f"o2twin.fmu.{name}")``.
 """
 
@@ -16,27 +19,22 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from fmpy.fmi1 import FMICallException
-from fmpy.fmi2 import (
-    fmi2Discard,
-    fmi2False,
-    fmi2FMUstate,
-    fmi2Terminated,
-    fmi2True,
-    fmi2Warning,
-)
 
-from orchestrator.cosim.slaves.base import Causality, Slave, SlaveInfo, Variable, VarType
+from orchestrator.cosim.slaves.base import Slave, SlaveInfo
+from orchestrator.cosim.slaves.fmi_calls import STEP_DISCARDED, STEP_TERMINATE, Fmi3Calls, FmiCalls
 from orchestrator.cosim.slaves.fmu_files import UnpackedFmu
-from orchestrator.cosim.slaves.fmu_logging import release
+from orchestrator.cosim.slaves.fmu_variables import ValueRef, coerce, fmu_variables
 from orchestrator.errors import SimulationError, SystemDefinitionError
 
 _STATUS_LEVEL = {0: logging.DEBUG, 1: logging.WARNING, 2: logging.WARNING, 3: logging.ERROR, 4: logging.CRITICAL}
 _STATUS_NAME = {0: "OK", 1: "Warning", 2: "Discard", 3: "Error", 4: "Fatal", 5: "Pending"}
-_TYPE = {"Real": "Real", "Integer": "Integer", "Enumeration": "Integer", "Boolean": "Boolean", "String": "String"}
+_WARNING = 1
+_DISCARD = 2
+_FLOAT_KINDS = ("Real", "Float64")
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +42,20 @@ log = logging.getLogger(__name__)
 class _FmuState:
     """An FMU state snapshot; freed with the FMU instance (or when garbage collected while it is alive)."""
 
-    __slots__ = ("__weakref__", "extra", "handle", "owner", "time")
+    __slots__ = ("__weakref__", "arrays", "extra", "handle", "owner", "time")
 
-    def __init__(self, owner: _FmuSlaveBase, handle: fmi2FMUstate, time: float, extra: Any = None) -> None:
+    def __init__(self, owner: _FmuSlaveBase, handle: Any, time: float, arrays: dict[int, list[Any]]) -> None:
         self.owner = owner
         self.handle = handle
         self.time = time
-        self.extra = extra  # what the Python side of the slave must restore too
+        self.arrays = arrays  # the values last set of the array inputs and parameters
+        self.extra: Any = None  # what the Python side of the slave must restore too
 
     def __del__(self) -> None:
         owner = self.owner
-        if owner is not None and owner._fmu is not None and self.handle:
+        if owner is not None and owner._calls is not None and self.handle:
             with contextlib.suppress(Exception):
-                owner._fmu.freeFMUstate(self.handle)
+                owner._calls.free_state(self.handle)
         self.handle = None
 
 
@@ -82,23 +81,44 @@ class _FmuSlaveBase(Slave):
         # .fmu file is replaced (re-exported) before setup.
         self.unpacked = UnpackedFmu(self.fmu_path, name, what=f"slave {name}: FMU '{self.fmu_path}'")
         self.model_description = md = self.unpacked.model_description
+        #: "2.0" or "3.0"
+        self.fmi_version = self.unpacked.fmi_version
         self.guid: str = md.guid
         default = md.defaultExperiment
-        #: relative tolerance passed to fmi2SetupExperiment: the argument, else the DefaultExperiment's, else none
+        #: relative tolerance passed to the FMU (fmi2SetupExperiment, fmi3EnterInitializationMode): the argument,
+        #: else the DefaultExperiment's, else none
         self.tolerance = tolerance if tolerance is not None else _float_or_none(default and default.tolerance)
         self.logging_on = logging_on
         self.log = logging.getLogger(f"o2twin.fmu.{name}")
         self.last_error_message = ""
         #: Wall time (s) spent in FMI get/set/directional-derivative calls (benchmarks separate it from the master).
         self.io_s = 0.0
-        self._model_vars = {v.name: v for v in md.modelVariables}
-        self.variables = {v.name: _to_variable(v) for v in md.modelVariables}
-        self._vr = {v.name: v.valueReference for v in md.modelVariables}
-        self._type = {v.name: _TYPE.get(v.type, "Real") for v in md.modelVariables}
-        self.info = SlaveInfo(direct_feedthrough=_direct_feedthrough(md))
-        self._fmu: Any = None
+        self._model_identifier = self._interface_identifier(self.interface)
+        try:
+            found = fmu_variables(md, f"slave {name}: FMU '{self.fmu_path}'")
+        except SystemDefinitionError:
+            self.unpacked.remove()
+            raise
+        self.variables = found.variables
+        self._refs: dict[str, ValueRef] = found.refs
+        self._sizes = found.sizes
+        self._structural = {v.name for v in md.modelVariables if v.causality == "structuralParameter"}
+        # the values last set of every array input and parameter (an element is set by setting its whole array)
+        self._array_values: dict[int, list[Any]] = {}
+        for vr, names in found.arrays.items():
+            if self.variables[names[0]].causality in ("input", "parameter"):
+                self._array_values[vr] = [self._start_of(n) for n in names]
+        self.info = SlaveInfo(direct_feedthrough=found.feedthrough)
+        self._has_arrays = bool(found.arrays)
+        self._calls: FmiCalls | None = None
         self._states: weakref.WeakSet[_FmuState] = weakref.WeakSet()
-        self._log_key: int | None = None
+        self._time: float | None = None
+
+    def _start_of(self, name: str) -> Any:
+        ref, start = self._refs[name], self.variables[name].start
+        if start is None:
+            return "" if ref.kind == "String" else b"" if ref.kind == "Binary" else 0
+        return coerce(ref, start, f"{self.name}.{name}")
 
     def _interface_identifier(self, interface: str) -> str:
         """The modelIdentifier of the interface, binary ready; on a definition error the unpacked files go."""
@@ -108,14 +128,36 @@ class _FmuSlaveBase(Slave):
             self.unpacked.remove()
             raise
 
+    def _capabilities(self, interface: str) -> None:
+        """Rollback and directional derivatives from the interface element of the model description."""
+        md = self.model_description
+        element = md.coSimulation if interface == "cs" else md.modelExchange
+        self.info.can_rollback = bool(element.canGetAndSetFMUstate)
+        if self.fmi_version == "2.0":
+            derivatives = bool(element.providesDirectionalDerivative)
+        else:
+            derivatives = self.unpacked.capability(interface, "providesDirectionalDerivatives")
+        # the loop solver asks for derivatives of scalar elements; an FMU with arrays gets finite differences
+        self.info.provides_directional_derivative = derivatives and not self._has_arrays
+
     @property
     def compiled_from_sources(self) -> bool:
         """True when the FMU had no binary for this platform and its sources/ were compiled."""
         return self.unpacked.compiled_from_sources
 
+    @property
+    def discard_status(self) -> str:
+        """How the FMU's discarded step is named in messages: fmi2Discard or fmi3Discard."""
+        return f"fmi{self.fmi_version[0]}Discard"
+
+    @property
+    def _fmu(self) -> Any:
+        """fmpy's instance (None before setup and after terminate)."""
+        return self._calls.fmu if self._calls is not None else None
+
     # ---------------------------------------------------------------- logging
     def _on_log(self, status: int, cat: str, text: str) -> None:
-        if status > fmi2Warning:
+        if status > _WARNING:
             self.last_error_message = text
         if self.messages is not None:
             self.messages.append(f"{cat}: {text}")
@@ -135,129 +177,167 @@ class _FmuSlaveBase(Slave):
         if self.unpacked.directory is None:
             raise SimulationError(f"slave {self.name}: it was terminated and cannot be set up again")
         try:
-            self._fmu, self._log_key = self.unpacked.instantiate(
+            self._calls = self.unpacked.instantiate(
                 interface, model_identifier, self.name, self._on_log, self.logging_on
             )
         except SimulationError as exc:
-            raise self.fail(f"fmi2Instantiate failed for '{self.fmu_path}' ({exc.__cause__ or exc})", None) from exc
+            raise self.fail(f"instantiation failed for '{self.fmu_path}' ({exc.__cause__ or exc})", None) from exc
 
-    def _apply_values(self, values: Mapping[str, Any], time: float | None) -> None:
+    @property
+    def calls(self) -> FmiCalls:
+        """The instance's FMI calls (after setup)."""
+        if self._calls is None:
+            raise SimulationError(f"slave {self.name}: the FMU is not set up (or was terminated)")
+        return self._calls
+
+    def _ref(self, key: str) -> ValueRef:
+        ref = self._refs.get(key)
+        if ref is None:
+            raise SystemDefinitionError(f"slave {self.name}: the FMU has no variable '{key}'")
+        return ref
+
+    def _set_values(self, values: Mapping[str, Any], time: float | None) -> None:
+        """Set variables by name: scalars of one type in one call, an array element by setting its whole array."""
+        scalars: dict[str, tuple[list[int], list[Any]]] = {}
+        arrays: dict[int, ValueRef] = {}
         for key, value in values.items():
-            var = self._model_vars.get(key)
-            if var is None:
-                raise SystemDefinitionError(f"slave {self.name}: the FMU has no variable '{key}'")
-            self._set_one(key, value, time)
-
-    def _set_one(self, key: str, value: Any, time: float | None) -> None:
-        vr = [self._vr[key]]
-        kind = self._type[key]
-        try:
-            if kind == "Real":
-                self._fmu.setReal(vr, [float(value)])
-            elif kind == "Integer":
-                self._fmu.setInteger(vr, [int(value)])
-            elif kind == "Boolean":
-                self._fmu.setBoolean(vr, [bool(value)])
+            ref = self._ref(key)
+            typed = coerce(ref, value, f"{self.name}.{key}")
+            if ref.size == 1:
+                vrs, vals = scalars.setdefault(ref.kind, ([], []))
+                vrs.append(ref.vr)
+                vals.append(typed)
             else:
-                self._fmu.setString(vr, [str(value)])
+                self._array_values.setdefault(ref.vr, [0] * ref.size)[ref.index] = typed
+                arrays[ref.vr] = ref
+        calls = self.calls
+        try:
+            for kind, (vrs, vals) in scalars.items():
+                calls.set(kind, vrs, vals)
+            for vr, ref in arrays.items():
+                calls.set(ref.kind, [vr], self._array_values[vr])
         except FMICallException as exc:
-            raise self.fail(f"cannot set {key} = {value!r}", time, exc) from exc
+            shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+            raise self.fail(f"cannot set {shown}", time, exc) from exc
+
+    def _set_structural(self, values: Mapping[str, Any], time: float) -> None:
+        """FMI 3.0 structural parameters, in configuration mode; one that sizes arrays keeps its value (the master's
+        variables, one per element, are fixed when the FMU is loaded)."""
+        changed = {}
+        for key, value in values.items():
+            if coerce(self._refs[key], value, key) == self.variables[key].start:
+                continue  # its value already
+            sized = self._sizes.get(key)
+            if sized:
+                raise SystemDefinitionError(
+                    f"slave {self.name}: structural parameter '{key}' sizes {', '.join(sized)}; the master fixes "
+                    f"array sizes when it loads the FMU, so it keeps its start value {self.variables[key].start!r}"
+                )
+            changed[key] = value
+        if not changed:
+            return
+        calls = self.calls
+        assert isinstance(calls, Fmi3Calls)
+        try:
+            calls.enter_configuration_mode()
+            self._set_values(changed, time)
+            calls.exit_configuration_mode()
+        except FMICallException as exc:
+            raise self.fail("cannot set structural parameters in configuration mode", time, exc) from exc
 
     def _setup_common(self, start_time: float, parameters: Mapping[str, Any] | None) -> None:
-        fmu = self._fmu
+        values = dict(parameters or {})
+        structural = {k: values.pop(k) for k in list(values) if k in self._structural}
+        calls = self.calls
         try:
-            fmu.setupExperiment(tolerance=self.tolerance, startTime=start_time)
-            self._apply_values(parameters or {}, start_time)
-            fmu.enterInitializationMode()
-            fmu.exitInitializationMode()
+            self._set_structural(structural, start_time)
+            self._set_values(values, start_time)
+            calls.enter_initialization(self.tolerance, start_time)
+            calls.exit_initialization()
         except FMICallException as exc:
             raise self.fail("initialisation failed", start_time, exc) from exc
         self._time = start_time
-        self._init_hot_path()
-
-    def _init_hot_path(self) -> None:
-        lib = self._fmu.dll
-        self._c = self._fmu.component
-        self._get_real = lib.fmi2GetReal
-        self._set_real = lib.fmi2SetReal
-        self._get_real.restype = ctypes.c_int
-        self._set_real.restype = ctypes.c_int
 
     def set_inputs(self, values: Mapping[str, float]) -> None:
-        for key, value in values.items():
-            self._set_one(key, value, getattr(self, "_time", None))
+        self._set_values(values, self._time)
 
     def set_parameter(self, name: str, value: Any) -> None:
-        var = self._model_vars.get(name)
+        var = self.variables.get(name)
         if (
             var is None
             or var.causality not in ("parameter", "input")
             or (var.causality == "parameter" and var.variability != "tunable")
+            or name in self._structural
         ):
             raise SimulationError(
                 f"slave {self.name}: '{name}' is not an input or tunable parameter and cannot be set during a run"
             )
-        self._set_one(name, value, getattr(self, "_time", None))
+        self._set_values({name: value}, self._time)
 
-    def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, float]:
+    def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, Any]:
         if names is None:
             names = [v.name for v in self.outputs()]
-        out: dict[str, float] = {}
-        for key in names:
-            if key not in self._vr:
-                raise SystemDefinitionError(f"slave {self.name}: the FMU has no variable '{key}'")
-            vr = [self._vr[key]]
-            kind = self._type[key]
-            try:
-                if kind == "Real":
-                    out[key] = self._fmu.getReal(vr)[0]
-                elif kind == "Integer":
-                    out[key] = self._fmu.getInteger(vr)[0]
-                elif kind == "Boolean":
-                    out[key] = self._fmu.getBoolean(vr)[0]
-                else:
-                    out[key] = self._fmu.getString(vr)[0]
-            except FMICallException as exc:
-                raise self.fail(f"cannot get {key}", getattr(self, "_time", None), exc) from exc
-        return out
+        refs = [self._ref(key) for key in names]
+        calls = self.calls
+        by_kind: dict[str, list[int]] = {}
+        for ref in refs:
+            vrs = by_kind.setdefault(ref.kind, [])
+            if ref.vr not in vrs:
+                vrs.append(ref.vr)
+        got: dict[tuple[int, str], list[Any]] = {}
+        try:
+            for kind, vrs in by_kind.items():
+                sizes = {ref.vr: ref.size for ref in refs if ref.kind == kind}
+                values = calls.get(kind, vrs, sum(sizes[vr] for vr in vrs))
+                at = 0
+                for vr in vrs:
+                    got[(vr, kind)] = values[at : at + sizes[vr]]
+                    at += sizes[vr]
+        except FMICallException as exc:
+            raise self.fail(f"cannot get {', '.join(names)}", self._time, exc) from exc
+        return {key: got[(ref.vr, ref.kind)][ref.index] for key, ref in zip(names, refs, strict=True)}
 
     def output_reader(self, names: Sequence[str]) -> Callable[[], list[float]]:
         names = list(names)
-        if not all(self._type.get(n) == "Real" for n in names):
+        refs = [self._ref(n) for n in names]
+        if not all(ref.kind in _FLOAT_KINDS for ref in refs):
             return super().output_reader(names)
-        n = len(names)
-        vrs = (ctypes.c_uint * n)(*[self._vr[k] for k in names])
-        buf = (ctypes.c_double * n)()
-        get_real, c = self._get_real, self._c
+        vrs = list(dict.fromkeys(ref.vr for ref in refs))
+        sizes = {ref.vr: ref.size for ref in refs}
+        offsets, at = {}, 0
+        for vr in vrs:
+            offsets[vr] = at
+            at += sizes[vr]
+        pick = [offsets[ref.vr] + ref.index for ref in refs]
+        call, buf = self.calls.float_io(vrs, at, write=False)
+        whole = pick == list(range(at))
         perf = time.perf_counter
 
         def read() -> list[float]:
             t0 = perf()
-            status = get_real(c, vrs, n, buf)
+            status = call()
             self.io_s += perf() - t0
-            if status > fmi2Warning:
-                raise self.fail(f"fmi2GetReal({', '.join(names)}) failed", self._time)
-            return buf[:]
+            if status > _WARNING:
+                raise self.fail(f"getting {', '.join(names)} failed", self._time)
+            return buf[:] if whole else [buf[i] for i in pick]
 
         return read
 
     def input_writer(self, names: Sequence[str]) -> Callable[[Sequence[float]], None]:
         names = list(names)
-        if not all(self._type.get(n) == "Real" for n in names):
+        refs = [self._ref(n) for n in names]
+        if not all(ref.kind in _FLOAT_KINDS and ref.size == 1 for ref in refs) or len(set(names)) != len(names):
             return super().input_writer(names)
-        n = len(names)
-        vrs = (ctypes.c_uint * n)(*[self._vr[k] for k in names])
-        buf = (ctypes.c_double * n)()
-        set_real, c = self._set_real, self._c
+        call, buf = self.calls.float_io([ref.vr for ref in refs], len(refs), write=True)
         perf = time.perf_counter
 
         def write(values: Sequence[float]) -> None:
-            buf[:] = values  # type: ignore[call-overload]  # any sequence of floats fills a ctypes array
+            buf[:] = values  # any sequence of floats fills a ctypes array
             t0 = perf()
-            status = set_real(c, vrs, n, buf)
+            status = call()
             self.io_s += perf() - t0
-            if status > fmi2Warning:
-                raise self.fail(f"fmi2SetReal({', '.join(names)}) failed", self._time)
+            if status > _WARNING:
+                raise self.fail(f"setting {', '.join(names)} failed", self._time)
 
         return write
 
@@ -266,11 +346,11 @@ class _FmuSlaveBase(Slave):
     ) -> list[float]:
         t0 = time.perf_counter()
         try:
-            return self._fmu.getDirectionalDerivative(
-                [self._vr[k] for k in unknowns], [self._vr[k] for k in knowns], list(seed)
+            return self.calls.directional_derivative(
+                [self._refs[k].vr for k in unknowns], [self._refs[k].vr for k in knowns], list(seed)
             )
         except FMICallException as exc:
-            raise self.fail("fmi2GetDirectionalDerivative failed", self._time, exc) from exc
+            raise self.fail("getting directional derivatives failed", self._time, exc) from exc
         finally:
             self.io_s += time.perf_counter() - t0
 
@@ -278,126 +358,121 @@ class _FmuSlaveBase(Slave):
         if not self.info.can_rollback:
             raise SimulationError(f"slave {self.name}: the FMU cannot save its state (canGetAndSetFMUstate false)")
         try:
-            handle = self._fmu.getFMUstate()
+            handle = self.calls.get_fmu_state()
         except FMICallException as exc:
-            raise self.fail("fmi2GetFMUstate failed", self._time, exc) from exc
-        state = _FmuState(self, handle, self._time)
+            raise self.fail("getting the FMU state failed", self._time, exc) from exc
+        state = _FmuState(self, handle, self._time or 0.0, {vr: list(v) for vr, v in self._array_values.items()})
         self._states.add(state)
         return state
 
     def set_state(self, state: _FmuState) -> None:
         try:
-            self._fmu.setFMUstate(state.handle)
+            self.calls.set_fmu_state(state.handle)
         except FMICallException as exc:
-            raise self.fail("fmi2SetFMUstate failed", self._time, exc) from exc
+            raise self.fail("setting the FMU state failed", self._time, exc) from exc
         self._time = state.time
+        self._array_values = {vr: list(v) for vr, v in state.arrays.items()}
 
     def serialize_state(self) -> bytes:
         """The FMU's whole state as bytes (canSerializeFMUstate), e.g. to start other runs from it."""
+        calls = self.calls
         try:
-            handle = self._fmu.getFMUstate()
+            handle = calls.get_fmu_state()
             try:
-                return bytes(self._fmu.serializeFMUstate(handle))
+                return calls.serialize_state(handle)
             finally:
-                self._fmu.freeFMUstate(handle)
+                calls.free_state(handle)
         except FMICallException as exc:
             raise self.fail("cannot serialize the FMU state", self._time, exc) from exc
 
     def deserialize_state(self, data: bytes, time: float) -> None:
         """Restore a state from serialize_state (of this or another instance of the same FMU) at time (s)."""
+        calls = self.calls
         try:
-            handle = self._fmu.deSerializeFMUstate(data)
+            handle = calls.deserialize_state(data)
             try:
-                self._fmu.setFMUstate(handle)
+                calls.set_fmu_state(handle)
             finally:
-                self._fmu.freeFMUstate(handle)
+                calls.free_state(handle)
         except FMICallException as exc:
             raise self.fail("cannot restore a serialized FMU state", time, exc) from exc
         self._time = time
 
     def set_debug_logging(self, categories: Sequence[str]) -> None:
         """Switch on the FMU's log categories (e.g. 'logStatistics')."""
-        self._fmu.setDebugLogging(True, list(categories))
+        self.calls.set_debug_logging(categories)
 
     def terminate(self) -> None:
-        fmu = self._fmu
-        if fmu is None:  # never set up (or terminated already): only the extracted files to remove
+        calls = self._calls
+        if calls is None:  # never set up (or terminated already): only the extracted files to remove
             self.unpacked.remove()
             return
         for state in list(self._states):
             if state.handle:
                 with contextlib.suppress(FMICallException):
-                    fmu.freeFMUstate(state.handle)
+                    calls.free_state(state.handle)
                 state.handle = None
         try:
-            fmu.terminate()
+            calls.terminate()
         except FMICallException as exc:
-            self.log.warning("fmi2Terminate failed: %s", exc)
-        fmu.freeInstance()
-        if self._log_key is not None:
-            release(self._log_key)
-            self._log_key = None
-        self._fmu = None
-        self.unpacked.remove()
+            self.log.warning("terminating the FMU failed: %s", exc)
+        try:
+            calls.free()
+        finally:
+            self._calls = None
+            self.unpacked.remove()
 
 
 class FmuCoSimSlave(_FmuSlaveBase):
-    """An FMI 2.0 Co-Simulation FMU: the FMU's own solver advances it in fmi2DoStep."""
+    """An FMI 2.0 or 3.0 Co-Simulation FMU: the FMU's own solver advances it in fmi2DoStep / fmi3DoStep."""
 
     interface = "cs"
 
     def __init__(self, name: str, fmu_path: str | Path, **kwargs: Any) -> None:
         super().__init__(name, fmu_path, **kwargs)
-        self._model_identifier = self._interface_identifier("cs")
         cs = self.model_description.coSimulation
-        self.info.can_rollback = bool(cs.canGetAndSetFMUstate)
-        self.info.provides_directional_derivative = bool(cs.providesDirectionalDerivative)
-        self.info.max_input_derivative_order = 1 if cs.canInterpolateInputs else 0
+        self._capabilities("cs")
+        can_interpolate = self.fmi_version == "2.0" and bool(cs.canInterpolateInputs)
+        self.info.max_input_derivative_order = 1 if can_interpolate else 0
         self.max_output_derivative_order = int(cs.maxOutputDerivativeOrder or 0)
 
     def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
         self._instantiate("cs", self._model_identifier)
         self._setup_common(start_time, parameters)
-        self._do_step = self._fmu.dll.fmi2DoStep
-        self._do_step.restype = ctypes.c_int
-        self._do_step.argtypes = [ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int]
-
-    def _terminated(self) -> bool:
-        """fmi2GetBooleanStatus(fmi2Terminated): after a discarded step, whether the FMU asks to end the run."""
-        try:
-            return bool(self._fmu.getBooleanStatus(fmi2Terminated))
-        except FMICallException:  # the FMU does not answer: a plain discard
-            return False
+        self._do_step, self._step_outcome = self.calls.stepper()
 
     def set_input_derivatives(self, derivatives: Mapping[str, float], order: int = 1) -> None:
         if order > self.info.max_input_derivative_order:
             raise NotImplementedError(f"{self.name} does not accept input derivatives of order {order}")
         names = list(derivatives)
         try:
-            self._fmu.setRealInputDerivatives(
-                [self._vr[k] for k in names], [order] * len(names), [float(derivatives[k]) for k in names]
+            self.calls.set_input_derivatives(
+                [self._refs[k].vr for k in names], order, [float(derivatives[k]) for k in names]
             )
         except FMICallException as exc:
-            raise self.fail("fmi2SetRealInputDerivatives failed", self._time, exc) from exc
+            raise self.fail("setting input derivatives failed", self._time, exc) from exc
 
     def step(self, t: float, h: float) -> bool:
-        status = self._do_step(self._c, t, h, fmi2True)
-        if status > fmi2Warning:
-            if status == fmi2Discard:
-                self.termination_requested = self._terminated()
+        status = self._do_step(t, h, 1)
+        if status > _WARNING:
+            outcome = self._step_outcome(status)
+            if outcome == STEP_TERMINATE:
+                self.termination_requested = True
                 return False
-            raise self.fail(f"fmi2DoStep from t = {t:.9g} s by {h:.3g} s failed", t)
+            if outcome == STEP_DISCARDED:
+                return False
+            raise self.fail(f"{self.calls.DO_STEP} from t = {t:.9g} s by {h:.3g} s failed", t)
         self._time = t + h
         return True
 
 
 class FmuModelExchangeSlave(_FmuSlaveBase):
-    """An FMI 2.0 Model Exchange FMU integrated by the master with scipy's stiff solvers (BDF by default).
+    """An FMI 2.0 or 3.0 Model Exchange FMU integrated by the master with scipy's stiff solvers (BDF by default).
 
     Inputs are held over a step, or varied linearly when the master sets first-order input derivatives (the master
     owns the integrator, so ME slaves always accept them). Time events announced by the FMU are stepped onto; state
     events (event indicators changing sign) are located by solve_ivp's event search; the event iteration runs there
-    and whenever fmi2CompletedIntegratorStep asks for it.
+    and whenever the FMU asks for it after an integrator step.
     """
 
     interface = "me"
@@ -413,19 +488,16 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(name, fmu_path, **kwargs)
-        self._model_identifier = self._interface_identifier("me")
-        me = self.model_description.modelExchange
         self.method = method
         #: the integrator's tolerances: given, else from the slave's tolerance (argument or DefaultExperiment)
         self.rtol = rtol if rtol is not None else (self.tolerance if self.tolerance is not None else 1e-6)
         self.atol = atol if atol is not None else 1e-2 * self.rtol
-        self.info.can_rollback = bool(me.canGetAndSetFMUstate)
-        self.info.provides_directional_derivative = bool(me.providesDirectionalDerivative)
+        self._capabilities("me")
         self.info.max_input_derivative_order = 1
-        #: inputs that may only change in event mode (FMI 2.0: discrete variability, non-Real types)
+        #: inputs that may only change in event mode (discrete variability, non-Real types)
         self._discrete_inputs = {
-            v.name for v in self.model_description.modelVariables
-            if v.causality == "input" and (v.variability == "discrete" or _TYPE.get(v.type, "Real") != "Real")
+            v.name for v in self.variables.values()
+            if v.causality == "input" and (v.variability == "discrete" or v.type != "Real")
         }  # fmt: skip
         self._nx = int(self.model_description.numberOfContinuousStates)
         self._nz = int(self.model_description.numberOfEventIndicators)
@@ -442,7 +514,7 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self._next_time_event, terminate = self._event_iteration()
         if terminate:
             raise self.fail("the FMU requested to terminate during initialisation", start_time)
-        self._fmu.enterContinuousTimeMode()
+        self.calls.enter_continuous_time_mode()
         self._continuous = True
         self._x = np.zeros(self._nx)
         self._dx = np.zeros(self._nx)
@@ -453,27 +525,27 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self._inputs_at_t: dict[str, float] = {}
 
     def _event_iteration(self) -> tuple[float | None, bool]:
-        """Run fmi2NewDiscreteStates to a fixed point: (the next time event or None, terminate requested)."""
-        fmu = self._fmu
+        """Update the discrete states to a fixed point: (the next time event or None, terminate requested)."""
+        update = self.calls.update_discrete_states
         while True:
-            (need_more, terminate, _, _, defined, next_time) = fmu.newDiscreteStates()
+            (need_more, terminate, _, _, defined, next_time) = update()
             if terminate:
                 return (next_time if defined else None), True
             if not need_more:
                 return (next_time if defined else None), False
 
     def _in_event_mode(self, set_values: Callable[[], None]) -> None:
-        """Set discrete inputs or tunable parameters as FMI 2.0 requires of Model Exchange: in event mode, followed
+        """Set discrete inputs or tunable parameters as FMI requires of Model Exchange: in event mode, followed
         by the event iteration (a terminate request then ends the run at the next step)."""
         if not getattr(self, "_continuous", False):  # not initialised yet: values go in before initialisation
             set_values()
             return
-        fmu = self._fmu
-        fmu.enterEventMode()
+        calls = self.calls
+        calls.enter_event_mode()
         set_values()
         self._next_time_event, terminate = self._event_iteration()
         self.termination_requested = self.termination_requested or terminate
-        fmu.enterContinuousTimeMode()
+        calls.enter_continuous_time_mode()
 
     def set_inputs(self, values: Mapping[str, float]) -> None:
         discrete = {k: v for k, v in values.items() if k in self._discrete_inputs}
@@ -512,20 +584,21 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         if self._input_slopes:
             dt = t - t_start
             self.set_inputs_raw({k: self._inputs_at_t[k] + s * dt for k, s in self._input_slopes.items()})
-        self._fmu.setTime(t)
+        calls = self.calls
+        calls.set_time(t)
         self._x[:] = x
-        self._fmu.setContinuousStates(self._x_c, self._nx)
+        calls.set_states(self._x_c, self._nx)
 
     def _rhs(self, t: float, x: np.ndarray, t_start: float) -> np.ndarray:
         self._set_point(t, x, t_start)
-        self._fmu.getDerivatives(self._dx_c, self._nx)
+        self.calls.get_derivatives(self._dx_c, self._nx)
         self.rhs_evaluations += 1
         return self._dx.copy()
 
     def _indicators(self, t: float, x: np.ndarray, t_start: float) -> np.ndarray:
         """Event indicators at (t, x), inputs as during the step."""
         self._set_point(t, x, t_start)
-        self._fmu.getEventIndicators(self._z_c, self._nz)
+        self.calls.get_event_indicators(self._z_c, self._nz)
         return self._z
 
     def _event_functions(self, t_now: float, x0: np.ndarray, t_start: float) -> list[Callable[..., float]]:
@@ -562,11 +635,10 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         return float(sol.t[-1]), sol.y[:, -1]
 
     def set_inputs_raw(self, values: Mapping[str, float]) -> None:
-        for key, value in values.items():
-            self._set_one(key, value, None)
+        self._set_values(values, None)
 
     def step(self, t: float, h: float) -> bool:
-        fmu = self._fmu
+        calls = self.calls
         t_end = t + h
         t_now = t
         n_events = 0
@@ -577,7 +649,7 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
                     t_stop = self._next_time_event
                 state_event = False
                 if self._nx:
-                    fmu.getContinuousStates(self._x_c, self._nx)
+                    calls.get_states(self._x_c, self._nx)
                     x0 = self._x.copy()
                     events = self._event_functions(t_now, x0, t)
                     sol = self._solve_ivp(
@@ -607,23 +679,23 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
                 if self._input_slopes:
                     dt = t_stop - t
                     self.set_inputs_raw({k: self._inputs_at_t[k] + s * dt for k, s in self._input_slopes.items()})
-                fmu.setTime(t_stop)
+                calls.set_time(t_stop)
                 if self._nx:
                     self._x[:] = x_end
-                    fmu.setContinuousStates(self._x_c, self._nx)
-                enter_event, terminate = fmu.completedIntegratorStep(fmi2False)
+                    calls.set_states(self._x_c, self._nx)
+                enter_event, terminate = calls.completed_integrator_step()
                 time_event = self._next_time_event is not None and t_stop >= self._next_time_event
                 if (enter_event or time_event or state_event) and not terminate:
-                    fmu.enterEventMode()
+                    calls.enter_event_mode()
                     self._next_time_event, terminate = self._event_iteration()
-                    fmu.enterContinuousTimeMode()
+                    calls.enter_continuous_time_mode()
                 if terminate:  # the FMU asks to end the simulation here: the master ends the run
                     self.termination_requested = True
                     self._time = t_stop
                     return False
                 t_now = t_stop
         except FMICallException as exc:
-            if exc.status == fmi2Discard:
+            if exc.status == _DISCARD:
                 return False
             raise self.fail(f"step from t = {t:.9g} s by {h:.3g} s failed", t_now, exc) from exc
         self._time = t_end
@@ -640,47 +712,6 @@ class FmuModelExchangeSlave(_FmuSlaveBase):
         self._next_time_event = next_event
         self._inputs_at_t = dict(inputs_at_t)
         self._input_slopes = dict(slopes)
-
-
-def _to_variable(v: Any) -> Variable:
-    unit = v.unit or (v.declaredType.unit if v.declaredType is not None else None)
-    start: Any = v.start
-    kind = _TYPE.get(v.type, "Real")
-    if start is not None:
-        try:
-            if kind == "Real":
-                start = float(start)
-            elif kind == "Integer":
-                start = int(start)
-            elif kind == "Boolean":
-                start = start in ("true", "1", True)
-        except ValueError:
-            pass
-    causality = v.causality or "local"
-    if causality == "structuralParameter":
-        causality = "parameter"
-    return Variable(
-        name=v.name,
-        causality=cast(Causality, causality),
-        type=cast(VarType, kind),
-        unit=unit,
-        start=start,
-        description=v.description or "",
-        min=float(v.min) if v.min not in (None, "") else None,
-        max=float(v.max) if v.max not in (None, "") else None,
-        variability=v.variability or ("continuous" if kind == "Real" else "discrete"),
-    )
-
-
-def _direct_feedthrough(md: Any) -> dict[str, frozenset[str]]:
-    """Output -> inputs it depends on directly, from ModelStructure/Outputs (no entry: depends on all inputs)."""
-    inputs = {v.name for v in md.modelVariables if v.causality == "input"}
-    result: dict[str, frozenset[str]] = {}
-    for unknown in md.outputs:
-        if unknown.dependencies is None:
-            continue  # FMI 2.0: no dependencies attribute = depends on everything
-        result[unknown.variable.name] = frozenset(d.name for d in unknown.dependencies if d.name in inputs)
-    return result
 
 
 def _float_or_none(value: Any) -> float | None:

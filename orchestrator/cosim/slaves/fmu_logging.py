@@ -1,9 +1,10 @@
 """Routing of FMU log messages to Python loggers, safe with any number of FMU instances in one process.
 
-fmpy's native logger proxy (which formats printf-style variadic arguments) keeps a single process-wide pointer to
-the Python logger it forwards to. Registering one Python callback per FMU instance would leave that pointer on the
-last (possibly garbage-collected) callback, crashing or misrouting every other instance's messages. So one
-dispatcher lives for the whole process and routes each message by the componentEnvironment key of its instance.
+FMI 2.0: fmpy's native logger proxy (which formats printf-style variadic arguments) keeps a single process-wide
+pointer to the Python logger it forwards to. Registering one Python callback per FMU instance would leave that
+pointer on the last (possibly garbage-collected) callback, crashing or misrouting every other instance's messages.
+So one dispatcher lives for the whole process and routes each message by the componentEnvironment key of its
+instance. FMI 3.0 messages come preformatted, and the same dispatcher routes them by the instanceEnvironment key.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fmpy.fmi2 import (
     fmi2CallbackFunctions,
     fmi2CallbackLoggerTYPE,
 )
+from fmpy.fmi3 import fmi3LogMessageCallback
 
 try:
     from fmpy.logging import addLoggerProxy
@@ -49,13 +51,27 @@ def _dispatch(env: int | None, instance: bytes, status: int, category: bytes, me
 _DISPATCH = fmi2CallbackLoggerTYPE(_dispatch)
 
 
-def fmi2_callbacks(handler: LogHandler) -> tuple[fmi2CallbackFunctions, int]:
-    """Callbacks for fmi2Instantiate whose log messages reach handler; returns them and the key to release.
+def _dispatch3(env: int | None, status: int, category: bytes, message: bytes) -> None:
+    _dispatch(env, b"", status, category, message)
 
-    A bound method is held weakly, so the callbacks do not keep its object alive.
+
+#: The FMI 3.0 logMessage callback of every instance (it lives for the whole process).
+FMI3_LOG_MESSAGE = fmi3LogMessageCallback(_dispatch3)
+
+
+def register(handler: LogHandler) -> int:
+    """Route the messages of an instance created with the returned key as its environment to handler.
+
+    A bound method is held weakly, so the routing does not keep its object alive.
     """
     key = next(_keys)
     _handlers[key] = weakref.WeakMethod(handler) if hasattr(handler, "__self__") else (lambda: handler)
+    return key
+
+
+def fmi2_callbacks(handler: LogHandler) -> tuple[fmi2CallbackFunctions, int]:
+    """Callbacks for fmi2Instantiate whose log messages reach handler; returns them and the key to release."""
+    key = register(handler)
     callbacks = fmi2CallbackFunctions()
     callbacks.logger = _DISPATCH
     callbacks.allocateMemory = fmi2CallbackAllocateMemoryTYPE(calloc)
