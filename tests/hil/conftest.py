@@ -26,7 +26,7 @@ class RunTrace:
 
 
 def _drive(device: SerialDevice, steps: int, h: float = 0.01, trace: RunTrace | None = None) -> RunTrace:
-    """Step both parts like a master would: duty = k / 10000 at step k (unique, increasing), feed A toggling."""
+    """Step both parts like a master would: duty = k / 10000 at step k (unique, increasing), feeds A/B alternating."""
     trace = trace or RunTrace()
     comp, psa = device.parts["compressor"], device.parts["psa"]
     if not device._opened:
@@ -37,7 +37,8 @@ def _drive(device: SerialDevice, steps: int, h: float = 0.01, trace: RunTrace | 
         k = k0 + i + 1
         duty = k / 10000.0
         comp.set_inputs({"duty": duty})
-        psa.set_inputs({"cmd_feed_A": float((k // 20) % 2), "cmd_vent_A": 0.0, "cmd_vent_B": 0.0})
+        feed_a = float((k // 20) % 2)  # the beds take turns: one feed valve is always open (the device's interlock)
+        psa.set_inputs({"cmd_feed_A": feed_a, "cmd_feed_B": 1.0 - feed_a, "cmd_vent_A": 0.0, "cmd_vent_B": 0.0})
         t = (k - 1) * h
         assert comp.step(t, h) and psa.step(t, h)
         out = psa.get_outputs(["link_ok", "device_failsafe", "p_feed"])

@@ -52,7 +52,7 @@ def test_noise_never_moves_an_actuator(description, noise):
     try:
         hw = BenchHardware(description)
         agent = Agent(port, hw, description, clock=lambda: 0.0)  # frozen clock: no timeouts, one sample
-        port.host_send(frame_message(Hello(command_timeout_ms=60000), 7))
+        port.host_send(frame_message(Hello(command_timeout_ms=2000), 7))
         agent.poll(0.0)
         assert any(isinstance(m, HelloAck) for m in port.host_receive())
         values = (0.5, 1.0, 0.0, 0.0, 1.0, 0.0, 5e-5, 0.0)  # duty, valves, Q_set, blockage; then the noise inputs

@@ -32,6 +32,8 @@ SCENARIO = {
         {"from": "pid.duty", "to": "compressor.duty"},
     ],
     "outputs": {"record": ["psa.p_bed_A", "psa.link_ok"]},
+    # feed valve A open, so the device's dead-head interlock lets the compressor run
+    "events": [{"time": 0.0, "set": {"psa.cmd_feed_A": 1.0}}],
 }
 
 
@@ -76,6 +78,7 @@ def test_apply_plant_names_what_the_device_cannot_do(change, message):
 
 def test_a_scenario_runs_through_the_master_with_the_virtual_device(description, tmp_path):
     hw = BenchHardware(description)
+    hw.fixed["sensor_p_feed"] = 1.2e5  # below the PID's setpoint: it asks for duty
     with VirtualDevice(hw, description) as vd:
         spec = prepare_spec(_spec(plant={"device": vd.url, "sample_rate_hz": 100}))
         sim = build_simulation(spec)

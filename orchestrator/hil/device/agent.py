@@ -1,8 +1,19 @@
 """The device agent: the program on the Raspberry Pi (or the virtual device) that speaks the HIL protocol.
 
 State machine (docs/serial-protocol.md): IDLE (after boot or BYE: actuators safe, no samples) --HELLO accepted-->
-SESSION (commands applied, SAMPLE every period) --no valid COMMAND within the command timeout--> FAILSAFE
-(compressor off, vent, alarm on, FAULT sent, samples go on, commands ignored) --a new HELLO--> SESSION.
+SESSION (commands applied, SAMPLE every period) --no valid COMMAND within the command timeout, or one of the
+device's own limits violated--> FAILSAFE (compressor off, vent, alarm on, FAULT sent, samples go on, commands
+ignored) --a new HELLO, with every limit reading back below its clear level--> SESSION.
+
+What the device guarantees by itself, whatever the host sends (docs/safety.md):
+- only a valid COMMAND refreshes the command timer: HELLOs, HEARTBEATs, refused or stale COMMANDs do not, so
+  nothing but commands can hold the fail-safe off;
+- a session cannot ask for a command timeout above the description's ``max_command_timeout_s``;
+- sequence numbers are checked within a window (protocol.SequenceTracker) and resynchronised at each HELLO: a
+  COMMAND far ahead of the newest is dropped and does not make the host's next commands look stale;
+- interlocks refuse dead-headed patterns (compressor on with no feed valve open): NACK INTERLOCK, not applied;
+- its own limits on its own readings (pressure, temperature; NaN or implausible counts as violated) engage the
+  fail-safe at the sample that sees them.
 Frames with a bad CRC, stale or duplicated COMMANDs, wrong lengths and out-of-range values are counted and never
 acted on. The fail-safe is the device's own: it needs nothing from the host to engage.
 """
@@ -14,8 +25,9 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.hil.device.hardware import Hardware
 from orchestrator.hil.link.description import DeviceDescription
@@ -55,6 +67,10 @@ class AgentStats:
     commands_applied: int = 0
     commands_rejected: int = 0  #: out of range, wrong count, no session, or during fail-safe
     commands_stale: int = 0  #: duplicated or reordered (older than the newest applied): not acted on
+    commands_out_of_window: int = 0  #: sequence number far from the newest (stray or forged): not acted on
+    commands_interlocked: int = 0  #: refused by an interlock (e.g. dead-headed compressor)
+    hellos_refused: int = 0
+    limit_trips: int = 0  #: fail-safes engaged by the device's own limits
     protocol_errors: int = 0
     samples_sent: int = 0
     failsafe_engaged: int = 0
@@ -68,7 +84,7 @@ class Agent:
     (monotonic). The agent runs until ``stop`` is set (serve) or is driven step by step with poll().
     """
 
-    def __init__(self, port, hardware: Hardware, description: DeviceDescription, *,
+    def __init__(self, port: Any, hardware: Hardware, description: DeviceDescription, *,
                  clock: Callable[[], float] = time.monotonic, boot_id: int | None = None,
                  max_rate_hz: int = MAX_RATE_HZ, protocol_major: int = PROTOCOL_MAJOR) -> None:  # fmt: skip
         self.port = port
@@ -85,8 +101,10 @@ class Agent:
         self._t_boot = clock()
         self.in_session = False
         self.failsafe = False
+        self.failsafe_cause = 0  #: FaultCode of the active fail-safe (0: none)
         self.sample_period_s = 1.0 / description.sample_rate_hz
         self.command_timeout_s = description.command_timeout_s
+        self.max_command_timeout_ms = round(description.max_command_timeout_s * 1000)
         self._next_sample = math.inf
         self._last_command_time = 0.0
         self._last_command_seq = 0
@@ -164,7 +182,7 @@ class Agent:
         elif isinstance(msg, Heartbeat):
             self.send(Heartbeat(self.device_time_us() & 0xFFFFFFFF, msg.time_us))
         elif isinstance(msg, Bye):
-            self._enter_safe_state(alarm=False)
+            self._enter_safe_state(alarm=self.failsafe and self.failsafe_cause != FaultCode.COMMAND_TIMEOUT)
             self.in_session = False
             self._next_sample = math.inf
             self.hw.session_closed()
@@ -174,37 +192,45 @@ class Agent:
             self.send(Nack(type_code(msg), seq, NackReason.UNKNOWN_TYPE, "not accepted by a device"))
 
     def _on_hello(self, seq: int, msg: Hello) -> None:
-        if msg.major != self.protocol_major:
-            self.send(Nack(MsgType.HELLO, seq, NackReason.VERSION,
-                           f"device speaks protocol {self.protocol_major}.x, host {msg.major}.{msg.minor}"))  # fmt: skip
-            return
-        if not 1 <= msg.sample_rate_hz <= self.max_rate_hz:
-            self.send(Nack(MsgType.HELLO, seq, NackReason.RATE, f"sample rate 1..{self.max_rate_hz} Hz"))
-            return
-        if not 10 <= msg.command_timeout_ms <= 60000:
-            self.send(Nack(MsgType.HELLO, seq, NackReason.RANGE, "command timeout 10..60000 ms"))
+        """Open a session, or resynchronise a running one. The command timer is not touched by a HELLO inside a
+        running session (only a valid COMMAND refreshes it); a HELLO in FAILSAFE clears it when every limit reading
+        is back below its clear level, and the timer then starts afresh with the actuators still safe."""
+        refusal = self._hello_refusal(msg)
+        if refusal is not None:
+            self.stats.hellos_refused += 1
+            self.send(Nack(MsgType.HELLO, seq, *refusal))
             return
         if self.in_session and (seq, msg.host_nonce) == self._hello_id:
             return  # a duplicated HELLO frame: the session is open already
         now = self.clock()
         self._hello_id = (seq, msg.host_nonce)
-        self.hw.session_opened()
+        self.rx_seq.reset()  # the handshake resynchronises the host's numbering
+        self.rx_seq.classify(seq)
+        self._newest_command_seq = None
         self.sample_period_s = 1.0 / msg.sample_rate_hz
         self.command_timeout_s = msg.command_timeout_ms / 1000.0
-        self.in_session = True
-        if self.failsafe:
-            self.failsafe = False
-            self.hw.set_alarm(False)
-            self.send(Fault(self.device_time_us(now), FaultCode.COMMAND_TIMEOUT, False, "fail-safe cleared by HELLO"))
-        self._last_command_time = now
-        self._newest_command_seq = None
-        self.rx_seq.reset()
-        self.rx_seq.classify(seq)
+        if not self.in_session:
+            self.in_session = True
+            self.hw.session_opened()
+            self._last_command_time = now
+            self._next_sample = now
+        if self.failsafe and self._limits_clear():
+            self._clear_failsafe(now)
+            self._last_command_time = now
         self.stats.sessions += 1
         self.send(HelloAck(PROTOCOL_MAJOR, PROTOCOL_MINOR, msg.sample_rate_hz, msg.command_timeout_ms, self.boot_id,
                            self.desc.layout_crc, len(self.desc.actuators), len(self.desc.sensors),
                            self.desc.name[:32]))  # fmt: skip
-        self._next_sample = now
+
+    def _hello_refusal(self, msg: Hello) -> tuple[int, str] | None:
+        """(NACK reason, text) when the HELLO cannot be accepted, else None."""
+        if msg.major != self.protocol_major:
+            return NackReason.VERSION, f"device speaks protocol {self.protocol_major}.x, host {msg.major}.{msg.minor}"
+        if not 1 <= msg.sample_rate_hz <= self.max_rate_hz:
+            return NackReason.RATE, f"sample rate 1..{self.max_rate_hz} Hz"
+        if not 10 <= msg.command_timeout_ms <= self.max_command_timeout_ms:
+            return NackReason.RANGE, f"command timeout 10..{self.max_command_timeout_ms} ms"
+        return None
 
     def _on_command(self, seq: int, msg: Command) -> None:
         if not self.in_session:
@@ -212,6 +238,9 @@ class Agent:
             self.send(Nack(MsgType.COMMAND, seq, NackReason.NO_SESSION, "send HELLO first"))
             return
         kind = self.rx_seq.classify(seq)
+        if kind == "out_of_window":
+            self.stats.commands_out_of_window += 1  # a stray or forged number: dropped, the window does not move
+            return
         if kind != "new":
             self.stats.commands_stale += 1  # a duplicate or a late (reordered) command is never applied
             return
@@ -225,10 +254,16 @@ class Agent:
                 self.stats.commands_rejected += 1
                 self.send(Nack(MsgType.COMMAND, seq, NackReason.RANGE, f"{ch.name}={v:g} outside range"[:48]))
                 return
+        values = dict(zip(self.desc.actuator_names, (float(v) for v in msg.values), strict=True))
+        for lock in self.desc.interlocks:
+            if lock.refuses(values):
+                self.stats.commands_interlocked += 1
+                self.send(Nack(MsgType.COMMAND, seq, NackReason.INTERLOCK, f"interlock: {lock.name}"[:48]))
+                return
         if self.failsafe:
             self.stats.commands_rejected += 1
             return
-        self.actuators = dict(zip(self.desc.actuator_names, (float(v) for v in msg.values), strict=True))
+        self.actuators = values
         self.hw.apply(self.actuators)
         self.stats.commands_applied += 1
         self._last_command_time = self.clock()
@@ -241,13 +276,43 @@ class Agent:
         self.hw.apply(self.actuators)
         self.hw.set_alarm(alarm)
 
-    def _engage_failsafe(self, now: float) -> None:
+    def _engage_failsafe(self, now: float, code: int = FaultCode.COMMAND_TIMEOUT, why: str = "") -> None:
+        """Compressor off, vent, alarm on, FAULT raised; commands are ignored until a HELLO clears it."""
         self.failsafe = True
+        self.failsafe_cause = int(code)
         self.stats.failsafe_engaged += 1
         self._enter_safe_state(alarm=True)
-        log.warning("no valid command for %.3f s: fail-safe engaged (compressor off, vent, alarm)",
-                    now - self._last_command_time)  # fmt: skip
-        self.send(Fault(self.device_time_us(now), FaultCode.COMMAND_TIMEOUT, True, "command timeout: fail-safe"))
+        if code == FaultCode.COMMAND_TIMEOUT:
+            why = why or f"no valid command for {now - self._last_command_time:.3f} s"
+            text = "command timeout: fail-safe"
+        else:
+            self.stats.limit_trips += 1
+            text = f"limit: {why}"
+        log.warning("%s: fail-safe engaged (compressor off, vent, alarm)", why)
+        self.send(Fault(self.device_time_us(now), code, True, text[:48]))
+
+    def _clear_failsafe(self, now: float) -> None:
+        code = self.failsafe_cause or FaultCode.COMMAND_TIMEOUT
+        self.failsafe = False
+        self.failsafe_cause = 0
+        self.hw.set_alarm(False)
+        self.send(Fault(self.device_time_us(now), code, False, "fail-safe cleared by HELLO"))
+
+    def _check_limits(self, readings: Mapping[str, float], now: float) -> None:
+        """Engage the fail-safe when a reading the device's own limits watch is beyond its limit or implausible."""
+        for limit in self.desc.limits:
+            value = float(readings.get(limit.sensor, math.nan))
+            code = limit.violated(value)
+            if code:
+                self._engage_failsafe(now, code, f"{limit.sensor} = {value:.6g} ({limit.description or limit.kind})")
+                return
+
+    def _limits_clear(self) -> bool:
+        """True when every limit's reading is plausible and below its clear level (a HELLO may end the fail-safe)."""
+        if self.failsafe_cause in (0, FaultCode.COMMAND_TIMEOUT):
+            return True
+        readings = self.hw.read()
+        return all(limit.cleared(float(readings.get(limit.sensor, math.nan))) for limit in self.desc.limits)
 
     def status(self) -> int:
         bits = 0
@@ -255,12 +320,16 @@ class Agent:
             bits |= Status.SESSION
         if self.failsafe:
             bits |= Status.FAILSAFE
+            if self.failsafe_cause not in (0, FaultCode.COMMAND_TIMEOUT):
+                bits |= Status.LIMIT
         if self.hw.alarm_on:
             bits |= Status.ALARM
         return bits
 
     def _send_sample(self, now: float) -> None:
         readings = self.hw.read()
+        if not self.failsafe:
+            self._check_limits(readings, now)
         values = tuple(float(readings.get(name, math.nan)) for name in self.desc.sensor_names)
         status = self.status()
         if any(math.isnan(v) for v in values):

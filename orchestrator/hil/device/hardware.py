@@ -63,12 +63,17 @@ class Hardware(ABC):
 class BenchHardware(Hardware):
     """Loopback-style bench instrument: sensor i reports ``1000 * i + sum_j (j + 1) * command_j`` of the last
     applied command, and ``applied`` keeps every command the agent drove, so tests can check which commands
-    reached the actuators and which samples reflect them."""
+    reached the actuators and which samples reflect them. The sensors the device's own limits watch read a
+    nominal value instead (halfway between the lowest plausible reading and the limit's clear level), unless a
+    test sets one in ``fixed`` (e.g. ``fixed["T_head"] = 368.15`` for a head at 95 degC)."""
 
     def __init__(self, description: DeviceDescription) -> None:
         super().__init__(description)
         self.values = description.safe_values({})
         self.applied: list[dict[str, float]] = []
+        self.fixed: dict[str, float] = {
+            limit.sensor: (limit.plausible[0] + limit.clear_below) / 2.0 for limit in description.limits
+        }
 
     def apply(self, values: Mapping[str, float]) -> None:
         self.values = dict(values)
@@ -79,7 +84,8 @@ class BenchHardware(Hardware):
 
     def read(self) -> dict[str, float]:
         base = self.signature(self.values)
-        return {name: 1000.0 * i + base for i, name in enumerate(self.description.sensor_names)}
+        fixed = self.fixed
+        return {name: fixed.get(name, 1000.0 * i + base) for i, name in enumerate(self.description.sensor_names)}
 
 
 #: Internal connections of the concentrator's plant units (docs/interfaces.md): (source, target).

@@ -5,6 +5,8 @@ the device's parts, e.g. O2Twin.CoSim.Compressor and O2Twin.CoSim.PSAUnit) by De
 names, so connections, events, recorded signals and plots keep their names. Connections between two replaced
 slaves (compressor <-> PSA unit) disappear into the device. Every other reference to a replaced slave must name a
 variable the device description declares, with the right causality; otherwise a SystemDefinitionError names it.
+With a [safety] watchdog, the device's ``link_ok`` is connected to the watchdog's ``link_ok`` input (unless the
+scenario drives that input itself): a lost link puts the watchdog's safe states on.
 
 [plant] keys besides device and replaces: ``description`` (a device description .toml, relative to the scenario)
 and the link options of orchestrator.hil.host.serial_device.LinkOptions (sample_rate_hz, command_timeout_s,
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.cosim.master.events import EVENT_CAUSALITIES
+from orchestrator.cosim.system import Connection
 from orchestrator.errors import DeviceError, SystemDefinitionError
 from orchestrator.hil.host.serial_device import DevicePart, LinkOptions, SerialDevice
 from orchestrator.hil.link.description import DeviceDescription, load_description
@@ -137,6 +140,7 @@ def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
         wanted = tuple(c for c in EVENT_CAUSALITIES[e.action] if c in ("input", "output"))
         _check_reference(desc, mapping, e.target, wanted, f"{src}: [[events]] t={e.time:g} s {e.action}")
 
+    connections += _link_loss_to_watchdog(spec, desc, mapping, connections)
     device = SerialDevice(url, desc, link_options, slave_names=mapping)
     slaves = {}
     for name, s in spec.slaves.items():
@@ -150,6 +154,19 @@ def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
             slaves[name] = s
     new_plant = PlantSpec(device=url, replaces=list(mapping), options=dict(plant.options))
     return dataclasses.replace(spec, slaves=slaves, connections=connections, plant=new_plant)
+
+
+def _link_loss_to_watchdog(spec: ScenarioSpec, desc: DeviceDescription, mapping: dict[str, str],
+                           connections: list[Connection]) -> list[Connection]:  # fmt: skip
+    """[Connection(link part's link_ok -> watchdog's link_ok)] when the scenario has a [safety] watchdog that nothing
+    else drives there: a lost link is a hazard the watchdog answers with its safe states (docs/safety.md)."""
+    if spec.watchdog is None or spec.watchdog not in spec.slaves:
+        return []
+    target = f"{spec.watchdog}.link_ok"
+    if any(c.target == target for c in connections):
+        return []
+    link_slave = next(name for name, part in mapping.items() if part == desc.link_part)
+    return [Connection(f"{link_slave}.link_ok", target)]
 
 
 def devices_in(system_or_slaves: Any) -> list[SerialDevice]:

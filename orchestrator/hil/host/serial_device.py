@@ -57,6 +57,10 @@ from orchestrator.hil.link.realtime import RealTimePacer, percentiles_ms, set_re
 
 log = logging.getLogger(__name__)
 
+#: FAULT codes that report the device's fail-safe engaging: command loss or one of its own limits.
+FAILSAFE_FAULTS = (FaultCode.COMMAND_TIMEOUT, FaultCode.OVER_PRESSURE, FaultCode.OVER_TEMPERATURE,
+                   FaultCode.SENSOR_FAULT)  # fmt: skip
+
 
 @dataclass
 class LinkOptions:
@@ -111,6 +115,7 @@ class LinkStats:
     duplicates: int = 0  #: duplicated frames (dropped)
     reordered: int = 0
     dropped: int = 0  #: gaps in the device's sequence numbers (frames that never arrived)
+    out_of_window: int = 0  #: frames whose sequence number is far from the newest (stray or forged): dropped
     nacks: int = 0
     faults: int = 0
     commands_sent: int = 0
@@ -119,7 +124,7 @@ class LinkStats:
     device_restarts: int = 0
     port_lost: int = 0
     reopens: int = 0
-    failsafe_reports: int = 0  #: FAULT frames saying the device fail-safe engaged
+    failsafe_reports: int = 0  #: FAULT frames saying the device fail-safe engaged (command loss or its own limits)
     command_latency_s: list[float] = field(default_factory=list)  #: COMMAND sent -> first SAMPLE that acks it
     heartbeat_rtt_s: list[float] = field(default_factory=list)
 
@@ -133,6 +138,11 @@ class DeviceLink:
         self.opt = options or LinkOptions()
         self.sample_rate_hz = int(self.opt.sample_rate_hz or description.sample_rate_hz)
         self.command_timeout_s = float(self.opt.command_timeout_s or description.command_timeout_s)
+        if not 0.01 <= self.command_timeout_s <= description.max_command_timeout_s:
+            raise DeviceError(
+                f"command_timeout_s = {self.command_timeout_s:g} s: the device accepts 0.01..."
+                f"{description.max_command_timeout_s:g} s (max_command_timeout_s of {description.source})"
+            )
         self.stale_after_s = self.opt.stale_after_s or max(3.0 / self.sample_rate_hz, 0.1)
         self.stats = LinkStats()
         self.decoder = FrameDecoder()
@@ -350,11 +360,14 @@ class DeviceLink:
             return
         if isinstance(msg, Fault) and msg.code == FaultCode.RESTARTED and msg.active:
             self.rx_seq.reset()  # the device numbers its frames afresh after boot
+        if isinstance(msg, HelloAck):
+            self.rx_seq.reset()  # the handshake resynchronises: the device's numbering is taken from its answer
         kind = self.rx_seq.classify(seq)
         self.stats.duplicates = self.rx_seq.duplicates
         self.stats.reordered = self.rx_seq.reordered
         self.stats.dropped = self.rx_seq.dropped
-        if kind == "duplicate":
+        self.stats.out_of_window = self.rx_seq.out_of_window
+        if kind in ("duplicate", "out_of_window"):
             return
         now = self.now()
         if isinstance(msg, Sample):
@@ -380,7 +393,7 @@ class DeviceLink:
         elif isinstance(msg, Fault):
             self.stats.faults += 1
             self.fault_log.append((self.sim_time, msg.code, msg.active, msg.text))
-            if msg.code == FaultCode.COMMAND_TIMEOUT and msg.active:
+            if msg.code in FAILSAFE_FAULTS and msg.active:
                 self.stats.failsafe_reports += 1
             if msg.code == FaultCode.RESTARTED and msg.active:
                 self.session_ok = False

@@ -1,7 +1,9 @@
 """Device descriptions: the HIL device's interface (names, units, causality, wire order) read from a TOML file.
 
 A description plays the role of an FMU's modelDescription.xml for the serial device, so a scenario's connections
-to the device are checked exactly as for an FMU. The default is orchestrator/hil/link/devices/concentrator.toml.
+to the device are checked exactly as for an FMU. It also carries what the device enforces on its own, whatever the
+host sends: the longest command timeout a session may ask for, its limits on its own readings (``[[limits]]``) and
+the actuator patterns it refuses (``[[interlocks]]``). The default is orchestrator/hil/link/devices/concentrator.toml.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from orchestrator.cosim.slaves.base import Variable
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.hil.link.protocol import PROTOCOL_MAJOR, layout_crc
+from orchestrator.hil.link.protocol import PROTOCOL_MAJOR, FaultCode, layout_crc
 
 DEFAULT_DESCRIPTION = Path(__file__).with_name("devices") / "concentrator.toml"
 
@@ -38,6 +40,56 @@ class Channel:
     description: str = ""
 
 
+#: Kinds of device limit and the FAULT code each raises (orchestrator.hil.link.protocol.FaultCode).
+LIMIT_KINDS = {"pressure": FaultCode.OVER_PRESSURE, "temperature": FaultCode.OVER_TEMPERATURE}
+
+
+@dataclass(frozen=True)
+class DeviceLimit:
+    """A limit the device enforces on one of its own readings, independently of the host.
+
+    Above ``max`` (or NaN, or outside ``plausible``) the device engages its fail-safe; it clears only below
+    ``clear_below`` (and plausible) at the next HELLO.
+    """
+
+    sensor: str
+    kind: str  #: "pressure" | "temperature"
+    max: float
+    clear_below: float
+    plausible: tuple[float, float]
+    description: str = ""
+
+    @property
+    def fault_code(self) -> int:
+        return int(LIMIT_KINDS[self.kind])
+
+    def violated(self, value: float) -> int:
+        """0 when value is within the limit, else the FAULT code: the limit's, or SENSOR_FAULT when implausible."""
+        if value > self.max:  # beyond the limit, plausible or not
+            return self.fault_code
+        if not self.plausible[0] <= value <= self.plausible[1]:  # also NaN
+            return int(FaultCode.SENSOR_FAULT)
+        return 0
+
+    def cleared(self, value: float) -> bool:
+        return self.plausible[0] <= value < self.clear_below
+
+
+@dataclass(frozen=True)
+class Interlock:
+    """An actuator pattern the device refuses: ``actuator`` above ``above`` while none of ``requires_open`` is open."""
+
+    name: str
+    actuator: str
+    above: float
+    requires_open: tuple[str, ...]
+    open_at: float = 0.5
+    description: str = ""
+
+    def refuses(self, values: dict[str, float]) -> bool:
+        return values[self.actuator] > self.above and not any(values[a] >= self.open_at for a in self.requires_open)
+
+
 @dataclass
 class DeviceDescription:
     name: str
@@ -49,6 +101,10 @@ class DeviceDescription:
     command_timeout_s: float = 0.5
     link_part: str = ""
     source: str = ""
+    #: The longest command timeout a HELLO may ask for; the device refuses more (NACK RANGE).
+    max_command_timeout_s: float = 2.0
+    limits: list[DeviceLimit] = field(default_factory=list)
+    interlocks: list[Interlock] = field(default_factory=list)
     _layout: int = field(default=0, repr=False)
 
     @property
@@ -160,5 +216,59 @@ def load_description(path: str | Path | None = None) -> DeviceDescription:
     link_part = head.get("link_part", next(iter(parts)))
     if link_part not in parts:
         raise _err(source, f"[device] link_part '{link_part}' is not one of the parts ({', '.join(parts)})")
+    max_timeout = head.get("max_command_timeout_s", max(2.0, float(timeout)))
+    if isinstance(max_timeout, bool) or not isinstance(max_timeout, int | float) or not timeout <= max_timeout <= 60:
+        raise _err(source, f"[device] max_command_timeout_s must be command_timeout_s..60 s, got {max_timeout!r}")
+    limits = [_limit(source, i + 1, raw_limit, sens) for i, raw_limit in enumerate(raw.get("limits", []))]
+    interlocks = [_interlock(source, i + 1, raw_lock, acts) for i, raw_lock in enumerate(raw.get("interlocks", []))]
     return DeviceDescription(str(head.get("name", path.stem)), protocol, dict(parts), acts, sens, rate,
-                             float(timeout), link_part, source)  # fmt: skip
+                             float(timeout), link_part, source, float(max_timeout), limits, interlocks)  # fmt: skip
+
+
+def _number(source: str, where: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _err(source, f"{where}: '{key}' must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _limit(source: str, index: int, raw: dict, sensors: list[Channel]) -> DeviceLimit:
+    where = f"[[limits]] #{index}"
+    allowed = {"sensor", "kind", "max", "clear_below", "plausible", "description"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise _err(
+            source, f"{where}: unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})"
+        )
+    if raw.get("sensor") not in {c.name for c in sensors}:
+        raise _err(source, f"{where}: 'sensor' must name one of the [[sensors]], got {raw.get('sensor')!r}")
+    if raw.get("kind") not in LIMIT_KINDS:
+        raise _err(source, f"{where}: 'kind' must be one of {', '.join(LIMIT_KINDS)}, got {raw.get('kind')!r}")
+    plausible = raw.get("plausible")
+    if not isinstance(plausible, list) or len(plausible) != 2:
+        raise _err(source, f"{where}: 'plausible' must be [lowest, highest] physically possible reading")
+    lo, hi = (_number(source, where, "plausible", v) for v in plausible)
+    top = _number(source, where, "max", raw.get("max"))
+    clear = _number(source, where, "clear_below", raw.get("clear_below"))
+    if not lo < clear < top:
+        raise _err(source, f"{where}: need plausible[0] < clear_below < max, got {lo}, {clear}, {top}")
+    return DeviceLimit(raw["sensor"], raw["kind"], top, clear, (lo, hi), str(raw.get("description", "")))
+
+
+def _interlock(source: str, index: int, raw: dict, actuators: list[Channel]) -> Interlock:
+    where = f"[[interlocks]] #{index}"
+    allowed = {"name", "actuator", "above", "requires_open", "open_at", "description"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise _err(
+            source, f"{where}: unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})"
+        )
+    names = {c.name for c in actuators}
+    if raw.get("actuator") not in names:
+        raise _err(source, f"{where}: 'actuator' must name one of the [[actuators]], got {raw.get('actuator')!r}")
+    opens = raw.get("requires_open")
+    if not isinstance(opens, list) or not opens or not all(o in names for o in opens):
+        raise _err(source, f"{where}: 'requires_open' must list [[actuators]] names, got {opens!r}")
+    return Interlock(str(raw.get("name", f"interlock {index}")), raw["actuator"],
+                     _number(source, where, "above", raw.get("above", 0.0)), tuple(opens),
+                     _number(source, where, "open_at", raw.get("open_at", 0.5)),
+                     str(raw.get("description", "")))  # fmt: skip

@@ -2,7 +2,8 @@
 
 Every frame (see framing.py) carries one message: a 3-byte header ``<B H`` (message type, sequence number) and a
 type-specific body. Each side numbers the frames it sends with its own 16-bit sequence counter (wrapping); the
-receiver uses it to detect drops, duplicates and reordering. Bodies are packed little-endian with no padding,
+receiver uses it to detect drops, duplicates and reordering, accepts a number as new only within a window ahead of
+the newest it has seen (``SEQ_MAX_AHEAD``) and resynchronises at the handshake (HELLO / HELLO_ACK). Bodies are packed little-endian with no padding,
 floats are IEEE-754 float32 (NaN = "not measured"). docs/serial-protocol.md has the byte tables and state machine.
 """
 
@@ -20,6 +21,13 @@ PROTOCOL_MINOR = 0
 HEADER = struct.Struct("<BH")
 #: Highest sample and command rate a device may be asked for, Hz.
 MAX_RATE_HZ = 200
+#: A sequence number more than this far ahead of the newest seen is out of the window: dropped, never acted on.
+#: 1024 frames are 5 s at the highest rate, more than any gap the link survives without a new handshake (the
+#: device's fail-safe ends a session after at most its maximum command timeout; the host re-handshakes when its
+#: samples go stale).
+SEQ_MAX_AHEAD = 1024
+#: How far behind the newest a number is still judged (duplicate or late); older ones are out of the window.
+SEQ_WINDOW_BEHIND = 256
 
 
 class MsgType(IntEnum):
@@ -41,14 +49,16 @@ class Status(IntEnum):
     FAILSAFE = 0x02  #: the fail-safe holds the actuators in the safe state; commands are ignored
     ALARM = 0x04  #: the audible/visual alarm is on
     SENSOR_FAULT = 0x08  #: at least one sensor reads NaN or out of range
+    LIMIT = 0x10  #: the fail-safe holds because of the device's own limit (pressure, temperature, sensor fault)
 
 
 class FaultCode(IntEnum):
     COMMAND_TIMEOUT = 1  #: no valid COMMAND within the command timeout: fail-safe engaged
-    SENSOR_FAULT = 2
-    OVER_TEMPERATURE = 3
+    SENSOR_FAULT = 2  #: a sensor the device's own limits watch reads NaN or outside its plausible range: fail-safe
+    OVER_TEMPERATURE = 3  #: the device's own temperature limit: fail-safe
     HARDWARE_ERROR = 4
     RESTARTED = 5  #: sent once after boot (device timestamps start again at zero)
+    OVER_PRESSURE = 6  #: the device's own pressure limit: fail-safe
 
 
 class NackReason(IntEnum):
@@ -58,6 +68,7 @@ class NackReason(IntEnum):
     RANGE = 4  #: a value outside its declared range, or NaN
     RATE = 5  #: requested rate above the device's maximum
     UNKNOWN_TYPE = 6
+    INTERLOCK = 7  #: the COMMAND's pattern is refused by a device interlock (e.g. compressor on, no flow path)
 
 
 class ProtocolError(ValueError):
@@ -258,18 +269,22 @@ def layout_crc(actuators: list[str], sensors: list[str]) -> int:
 
 @dataclass
 class SequenceTracker:
-    """Classifies received sequence numbers (16-bit, wrapping) as new, duplicate or reordered; counts gaps.
+    """Classifies received sequence numbers (16-bit, wrapping) within a window; counts gaps.
 
-    A number ahead of the newest seen (within half the range) is new; numbers skipped on the way count as
-    dropped until they arrive late, when they count as reordered instead. A number seen in the recent window
-    is a duplicate.
+    A number 1..``max_ahead`` ahead of the newest seen is new; numbers skipped on the way count as dropped until
+    they arrive late, when they count as reordered instead. A number seen within the last ``window`` is a duplicate,
+    an unseen one there is late (reordered). Anything else (far ahead, or older than the window) is out of the
+    window: counted and dropped, and the newest number does not move, so one stray or forged frame cannot make the
+    receiver ignore the numbers that follow. ``reset()`` (at the handshake, or a peer's restart) starts afresh.
     """
 
-    window: int = 256
+    window: int = SEQ_WINDOW_BEHIND
+    max_ahead: int = SEQ_MAX_AHEAD
     newest: int | None = None
     dropped: int = 0
     duplicates: int = 0
     reordered: int = 0
+    out_of_window: int = 0
     _seen: set[int] = field(default_factory=set)
     _missing: set[int] = field(default_factory=set)
 
@@ -280,7 +295,7 @@ class SequenceTracker:
         self._missing.clear()
 
     def classify(self, seq: int) -> str:
-        """'new', 'duplicate' or 'late' (a reordered frame older than the newest)."""
+        """'new', 'duplicate', 'late' (a reordered frame older than the newest) or 'out_of_window'."""
         if self.newest is None:
             self.newest = seq
             self._seen = {seq}
@@ -289,13 +304,16 @@ class SequenceTracker:
             self.duplicates += 1
             return "duplicate"
         ahead = (seq - self.newest) & 0xFFFF
-        if 0 < ahead < 0x8000:
+        if 0 < ahead <= self.max_ahead:
             for k in range(1, ahead):
                 self._missing.add((self.newest + k) & 0xFFFF)
             self.dropped += ahead - 1
             self.newest = seq
             self._remember(seq)
             return "new"
+        if (self.newest - seq) & 0xFFFF >= self.window:
+            self.out_of_window += 1
+            return "out_of_window"
         self._remember(seq)
         if seq in self._missing:
             self._missing.discard(seq)
