@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orchestrator.errors import O2TwinError
-from orchestrator.hil.device.agent_cli import add_agent_arguments, run_agent
-from orchestrator.logging_setup import configure_logging
-
 
 def main(argv: list[str] | None = None) -> int:
+    try:  # the agent's imports take a moment on a Pi: Ctrl-C meanwhile is no error worth a traceback
+        from orchestrator.errors import O2TwinError
+        from orchestrator.hil.device.agent_cli import add_agent_arguments, run_agent
+        from orchestrator.logging_setup import configure_logging
+    except KeyboardInterrupt:
+        print("pi_agent: interrupted", file=sys.stderr)
+        return 130
     parser = argparse.ArgumentParser(prog="pi_agent.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     add_agent_arguments(parser, default_hardware="pi")

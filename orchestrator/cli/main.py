@@ -58,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports every command module: a Ctrl-C here is no error worth a traceback
+    except KeyboardInterrupt:
+        print("o2twin: interrupted", file=sys.stderr)
+        return 130
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)

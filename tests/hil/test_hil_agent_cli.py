@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
 import subprocess
 import sys
 import time
@@ -54,6 +55,48 @@ def test_o2twin_device_prints_the_port_and_serves_a_host(tmp_path):
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert not link.exists()  # the symlink goes with the agent
+
+
+def _agent(*extra: str) -> subprocess.Popen:
+    """`o2twin device --hardware bench ...` with SIGINT at its default (a shell's background job ignores it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli.main", "device", "--hardware", "bench", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def test_ctrl_c_stops_the_agent_before_its_duration_runs_out():
+    """issue 10: `o2twin device --duration N` ignored Ctrl-C until N ran out."""
+    proc = _agent("--duration", "60")
+    try:
+        assert proc.stdout.readline().startswith("virtual device (bench) on /dev/pts/")
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        assert time.monotonic() - t0 < 5.0, "stopped at Ctrl-C, not after --duration"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("delay_s", [0.2, 0.5, 0.9])
+def test_ctrl_c_during_start_up_prints_no_traceback(delay_s):
+    """issue 10: Ctrl-C while the agent was still starting printed a traceback."""
+    proc = _agent("--duration", "60")
+    try:
+        time.sleep(delay_s)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in err + out, err
+    assert proc.returncode in (0, 130, -signal.SIGINT)  # 0 when it was serving already
 
 
 def test_pi_agent_help_explains_every_option():

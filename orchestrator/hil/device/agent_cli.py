@@ -9,7 +9,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TextIO
 
 from orchestrator.errors import DeviceError
 from orchestrator.hil.device.agent import Agent, serve_forever
@@ -104,52 +106,69 @@ def parse_parameters(items: list[str], desc: DeviceDescription) -> dict[str, dic
     return out
 
 
-def run_agent(args: argparse.Namespace, out=None) -> int:
-    """Serve until stopped; prints the port to stdout when it made a pseudo-terminal."""
+def run_agent(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Serve until Ctrl-C, SIGTERM or --duration; prints the port to stdout when it made a pseudo-terminal.
+
+    Ctrl-C while starting (exporting or loading the plant FMUs can take a minute) ends with one line and exit code
+    130; during serving it stops the agent, which leaves the actuators in the safe state (exit code 0).
+    """
     out = out or sys.stdout
     kind = "virtual" if args.virtual else args.hardware
-    desc = load_description(args.description)
-    hw = build_hardware(kind, desc, args)
+    try:
+        desc = load_description(args.description)
+        hw = build_hardware(kind, desc, args)
+    except KeyboardInterrupt:
+        log.error("interrupted while starting the device agent")
+        return 130
     stop = threading.Event()
     if args.rt_priority:
         set_realtime_priority(args.rt_priority)
-    if args.duration is not None:
-        threading.Timer(args.duration, stop.set).start()
+    timer = threading.Timer(args.duration, stop.set) if args.duration is not None else None
+    if timer is not None:
+        timer.daemon = True  # Ctrl-C must not wait for --duration to run out
+        timer.start()
     old_handler = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        if args.port is None:
-            master, slave, path = open_pty()
-            if args.link is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    args.link.unlink()
-                args.link.symlink_to(path)
-            shown = args.link or path
-            print(f"virtual device ({kind}) on {path}", file=out)
-            print(f"run the host with:  o2twin run --plant serial://{shown}", file=out, flush=True)
-            port = FdPort(master, path)
-            try:
-                Agent(port, hw, desc).serve(stop)
-            except KeyboardInterrupt:
-                pass
-            finally:
-                port.close()
-                os.close(slave)
-                if args.link is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        args.link.unlink()
-        else:
-            if args.port.startswith("tcp:"):
-                tcp = TcpServerPort(int(args.port[4:]))
-                print(f"device agent ({kind}) listening on tcp port {tcp.port}", file=out, flush=True)
-                factory = lambda: tcp  # noqa: E731 - one listening socket, reused across host connections
-            else:
-                print(f"device agent ({kind}) on {args.port} at {args.baud} baud", file=out, flush=True)
-                factory = lambda: SerialPort(args.port, args.baud)  # noqa: E731
-            with contextlib.suppress(KeyboardInterrupt):
-                serve_forever(factory, hw, desc, stop)
+        with contextlib.suppress(KeyboardInterrupt):
+            _serve(args, kind, hw, desc, stop, out)
     finally:
+        if timer is not None:
+            timer.cancel()
         signal.signal(signal.SIGTERM, old_handler)
         stop.set()
         hw.apply(desc.safe_values({}))
         hw.close()
     return 0
+
+
+def _serve(args: argparse.Namespace, kind: str, hw: Hardware, desc: DeviceDescription, stop: threading.Event,
+           out: TextIO) -> None:  # fmt: skip
+    """Serve a new pseudo-terminal (no --port), a TCP port or a serial port until stop is set."""
+    if args.port is None:
+        master, slave, path = open_pty()
+        if args.link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                args.link.unlink()
+            args.link.symlink_to(path)
+        shown = args.link or path
+        print(f"virtual device ({kind}) on {path}", file=out)
+        print(f"run the host with:  o2twin run --plant serial://{shown}", file=out, flush=True)
+        port = FdPort(master, path)
+        try:
+            Agent(port, hw, desc).serve(stop)
+        finally:
+            port.close()
+            os.close(slave)
+            if args.link is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    args.link.unlink()
+        return
+    factory: Callable[[], Any]
+    if args.port.startswith("tcp:"):
+        tcp = TcpServerPort(int(args.port[4:]))
+        print(f"device agent ({kind}) listening on tcp port {tcp.port}", file=out, flush=True)
+        factory = lambda: tcp  # noqa: E731 - one listening socket, reused across host connections
+    else:
+        print(f"device agent ({kind}) on {args.port} at {args.baud} baud", file=out, flush=True)
+        factory = lambda: SerialPort(args.port, args.baud)  # noqa: E731
+    serve_forever(factory, hw, desc, stop)
