@@ -45,9 +45,11 @@ from orchestrator.hil.sim.virtual import VirtualDevice
 # Wall-clock tests over ptys: a scheduling hiccup on a loaded machine can miss a deadline; a real fault fails thrice.
 pytestmark = pytest.mark.flaky(reruns=2, reruns_delay=1)
 
-#: duty, feed A, feed B, vent A, vent B, equalize, Q_set, blockage
-FEED_A_OPEN = (1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 5e-5, 0.0)
-DEAD_HEADED = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5e-5, 0.0)
+
+def command(description, duty: float = 1.0, feed_a: float = 1.0) -> tuple[float, ...]:
+    """COMMAND values in wire order: duty, feed A, vent B open, Q_set 3 L/min, everything else 0."""
+    named = {"duty": duty, "cmd_feed_A": feed_a, "cmd_vent_B": 1.0, "Q_set": 5e-5}
+    return tuple(named.get(name, 0.0) for name in description.actuator_names)
 
 
 class RawHost:
@@ -97,13 +99,13 @@ def unsafe(applied: dict) -> bool:
     return applied["duty"] > 0.0
 
 
-def test_hellos_do_not_hold_the_fail_safe_off(device):
+def test_hellos_do_not_hold_the_fail_safe_off(device, description):
     """issue 10: one COMMAND, then only HELLOs for 6 s kept duty 1 applied. Now the timer runs from the COMMAND."""
     vd, hw, raw_host = device
     host = raw_host()
     host.hello(1, timeout_ms=300)
     assert any(isinstance(m, HelloAck) for _, m in host.receive(0.2))
-    host.send(Command(1, FEED_A_OPEN), 2)
+    host.send(Command(1, command(description)), 2)
     t_command = time.monotonic()
     seq = 3
     while time.monotonic() - t_command < 1.0:  # a HELLO every 50 ms, nothing else
@@ -123,7 +125,7 @@ def test_a_session_cannot_raise_the_command_timeout_above_the_device_maximum(dev
     (reply,) = [m for _, m in host.receive(0.2) if isinstance(m, Nack | HelloAck)]
     assert isinstance(reply, Nack) and reply.reason == NackReason.RANGE and "2000 ms" in reply.text
     host.hello(2, timeout_ms=300)
-    host.send(Command(1, FEED_A_OPEN), 3)
+    host.send(Command(1, command(description)), 3)
     time.sleep(0.05)
     host.hello(4, timeout_ms=60000)  # mid-session: refused, the 300 ms timeout stays
     t0 = time.monotonic()
@@ -133,14 +135,14 @@ def test_a_session_cannot_raise_the_command_timeout_above_the_device_maximum(dev
     assert time.monotonic() - t0 < 1.0 and not unsafe(hw.applied[-1])
 
 
-def test_dead_headed_command_is_refused_by_the_interlock(device):
+def test_dead_headed_command_is_refused_by_the_interlock(device, description):
     vd, hw, raw_host = device
     host = raw_host()
     host.hello(1, timeout_ms=500)
-    host.send(Command(1, DEAD_HEADED), 2)
+    host.send(Command(1, command(description, feed_a=0.0)), 2)
     replies = host.receive(0.2)
     assert any(isinstance(m, Nack) and m.reason == NackReason.INTERLOCK and "dead-head" in m.text for _, m in replies)
-    host.send(Command(2, FEED_A_OPEN), 3)
+    host.send(Command(2, command(description)), 3)
     host.receive(0.1)
     assert [a["duty"] for a in hw.applied] == [0.0, 1.0], "the dead-headed pattern never reached the hardware"
     assert vd.agents[-1].stats.commands_interlocked == 1
@@ -164,8 +166,7 @@ def test_a_forged_command_far_ahead_is_not_applied_and_does_not_block_the_host(d
     attacker = raw_host()
 
     def forge(dev: SerialDevice) -> None:
-        forged = (0.987, 1.0, 0.0, 0.0, 1.0, 0.0, 5e-5, 0.0)
-        attacker.send(Command(1, forged), (dev.link._tx_seq + 0x7F00) & 0xFFFF)
+        attacker.send(Command(1, command(description, duty=0.987)), (dev.link._tx_seq + 0x7F00) & 0xFFFF)
         time.sleep(0.02)
 
     _dev, trace = drive_with_host(vd, description, drive, 80, 30, forge)
@@ -209,7 +210,7 @@ def test_a_frame_within_the_window_desynchronises_only_until_the_handshake(devic
         agent = vd.agents[-1]
         values = tuple(float(i) for i in range(len(description.sensors)))
         vd.port.write(frame_message(Sample(0, 0, 0, Status.SESSION, values), (agent._tx_seq + 500) & 0xFFFF))
-        attacker.send(Command(1, FEED_A_OPEN), (dev.link._tx_seq + 500) & 0xFFFF)
+        attacker.send(Command(1, command(description)), (dev.link._tx_seq + 500) & 0xFFFF)
         time.sleep(0.02)
 
     dev, trace = drive_with_host(vd, description, drive, 250, 30, forge, stale_after_s=0.1)
