@@ -1,0 +1,102 @@
+"""One case of a study: a scenario, the parameter values it overrides, its seed; and how a run becomes a table row.
+
+A case is what ``run()`` takes: a scenario (a ScenarioSpec, a .toml/.ssp path or a name in scenarios/), overrides
+addressed as ``--set`` addresses them ("slave.parameter"), the scenario seed and a stop time. ``tags`` are extra
+columns for the table (a controller set's name, a patient's label); they are part of the case's identity too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.scenario.spec import ParameterValue, ScenarioSpec
+
+if TYPE_CHECKING:
+    from orchestrator.results.run import RunResult
+
+#: A function turning a finished (or failed) run into the metric columns of its row. It runs in the worker, while
+#: the run's results directory (``result.out_dir``, ``result.signals``) still exists, so it must be importable there
+#: (a module-level function; Dask also ships closures).
+RowFunction = Callable[["RunResult"], Mapping[str, Any]]
+
+#: Columns the engine writes itself; a metric of the same name is stored as "metric.NAME".
+OUTCOME_COLUMNS = (
+    "case_id",
+    "scenario",
+    "seed",
+    "status",
+    "error",
+    "failed_slave",
+    "failed_at_s",
+    "simulated_time_s",
+    "wall_time_s",
+    "attempts",
+    "worker",
+)
+
+
+@dataclass
+class Case:
+    """One run of a study (see the module docstring); ``seed=None`` keeps the scenario's own seed."""
+
+    scenario: ScenarioSpec | str | Path | None = None
+    overrides: Mapping[str, ParameterValue] = field(default_factory=dict)
+    seed: int | None = None
+    stop_time: float | None = None  #: s; None: the scenario's stop time
+    tags: Mapping[str, ParameterValue] = field(default_factory=dict)
+
+
+def case_id(scenario_digest: str, case: Case) -> str:
+    """A case's id: a hash of its scenario (spec and files), overrides, seed, stop time and tags.
+
+    The same case always gets the same id, so a restarted study finds the cases it has finished.
+    """
+    identity = {
+        "scenario": scenario_digest,
+        "overrides": sorted((str(k), _json_value(v)) for k, v in case.overrides.items()),
+        "seed": case.seed,
+        "stop_time": case.stop_time,
+        "tags": sorted((str(k), _json_value(v)) for k, v in case.tags.items()),
+    }
+    text = json.dumps(identity, sort_keys=True, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _json_value(value: Any) -> Any:
+    """A value as it enters the id: numbers exactly (repr of floats), everything else as JSON sees it."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"case parameter values must be finite, got {value!r}")
+        return repr(value)
+    return value
+
+
+def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> one level with dotted keys; lists and other non-scalars -> JSON text."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        elif value is None or isinstance(value, bool | int | float | str):
+            out[name] = value
+        else:
+            out[name] = json.dumps(value, default=str)
+    return out
+
+
+def summary_row(result: RunResult) -> dict[str, Any]:
+    """The default row: the run's metrics.json summary (the scenario's [metrics] summary function), flattened."""
+    summary = result.metrics.get("summary")
+    return flatten(summary) if isinstance(summary, Mapping) else {}
+
+
+def describe_function(fn: Callable[..., Any]) -> str:
+    """'module:qualified.name' of a function (what a study records as its row function)."""
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
