@@ -26,6 +26,8 @@ _API = {
     "RunResult": "orchestrator.results.run",
     "RunSession": "orchestrator.results.run",
     "ScenarioSpec": "orchestrator.scenario.spec",
+    "run_cases": "orchestrator.sweep",
+    "Case": "orchestrator.sweep",
     "O2TwinError": "orchestrator.errors",
     "SimulationError": "orchestrator.errors",
     "SystemDefinitionError": "orchestrator.errors",

@@ -17,11 +17,11 @@ CIRCUMSTANCES = ["wall_time_s", "worker", "pid", "own_extractions"]
 
 
 def test_a_small_grid_on_a_local_cluster_matches_the_pool(tiny_scenario, tmp_path, dask_cluster):
-    cases = [Case(tiny_scenario, {"lag.k": k}, seed=s) for k in (1.0, 3.0) for s in (0, 1)]
+    cases = [Case(tiny_scenario, {"lag.k": 1.0}, seed=0), Case(tiny_scenario, {"lag.k": 3.0}, seed=1)]
     cases.append(Case(tiny_scenario, {"lag.fail_time": 1.0}))
     on_dask = run_cases(cases, out=tmp_path / "dask", scheduler=dask_cluster.scheduler_address, allow_modules=ALLOW)
     on_pool = run_cases(cases, out=tmp_path / "pool", workers=2, allow_modules=ALLOW)
-    assert list(on_dask["status"]) == ["ok"] * 4 + ["failed"]
+    assert list(on_dask["status"]) == ["ok", "ok", "failed"]
     assert on_dask.drop(columns=CIRCUMSTANCES).equals(on_pool.drop(columns=CIRCUMSTANCES))
     # the Dask workers are other processes than the pool's and the caller's, each with its own FMU extractions
     assert set(on_dask["worker"]).isdisjoint(on_pool["worker"]) and on_dask["worker"].nunique() == 2
