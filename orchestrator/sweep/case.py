@@ -41,6 +41,10 @@ OUTCOME_COLUMNS = (
 )
 
 
+#: The statuses of a case that ran to its end: "terminated" is a run a slave ended early on purpose (fmi2Terminate).
+SUCCESS = ("ok", "terminated")
+
+
 @dataclass
 class Case:
     """One run of a study (see the module docstring); ``seed=None`` keeps the scenario's own seed."""

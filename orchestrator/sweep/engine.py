@@ -75,7 +75,7 @@ def run_cases(
     """Run every case and return the table: one row per case, in the order given.
 
     Columns: case_id, the cases' tags, scenario, every overridden parameter ("slave.parameter"), seed, status
-    ("ok" or "failed"), error, failed_slave, failed_at_s, simulated_time_s, wall_time_s, attempts, worker, then the
+    ("ok", "terminated" or "failed"), error, failed_slave, failed_at_s, simulated_time_s, wall_time_s, attempts, worker, then the
     metrics ``row(result)`` returns (default: the run's metrics.json summary, flattened).
 
     ``out``: the study's folder (table.parquet, table.csv, rows/, cases/, plots/; see orchestrator.sweep.store);
@@ -116,7 +116,7 @@ def run_cases(
                         if not outcome.finished:  # interrupted (Ctrl-C): runs again when the study restarts
                             continue
                         rows[outcome.case_id] = store.record(prepared[outcome.case_id].columns, outcome)
-                        bar.advance(outcome.status != "ok")
+                        bar.advance(outcome.status == "failed")
         finally:
             frame = _table([rows[cid] for cid in prepared if cid in rows], prepared)
             if out is not None:

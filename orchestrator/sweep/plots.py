@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from orchestrator.sweep.case import SUCCESS
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 MAX_METRICS = 12
 #: Box plots per parameter combination up to this many combinations, one histogram beyond.
 MAX_GROUPS = 12
-STATUS_COLOURS = {"ok": "tab:green", "failed": "tab:red"}
+STATUS_COLOURS = {"ok": "tab:green", "terminated": "tab:olive", "failed": "tab:red"}
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
@@ -31,7 +33,7 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 
     names = list(frame.columns)
     start = names.index("worker") + 1 if "worker" in names else len(names)
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[frame["status"].isin(SUCCESS)]
     return [
         c
         for c in names[start:]
@@ -52,7 +54,7 @@ def write_summary_plots(frame: pd.DataFrame, parameters: Sequence[str], folder: 
     folder.mkdir(parents=True, exist_ok=True)
     axes = varied(frame, parameters)
     metrics = metric_columns(frame)
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[frame["status"].isin(SUCCESS)]
     written = [failure_map(frame, [p for p in axes if _numeric(frame, p)], folder / "failures.png")]
     for parameter in axes:
         if parameter != "seed" and _numeric(frame, parameter) and metrics and not ok.empty:
@@ -156,7 +158,7 @@ def failure_map(frame: pd.DataFrame, axes: list[str], path: Path) -> Path:
         counts = status.value_counts()
         ax.bar(counts.index, counts.to_numpy(), color=[STATUS_COLOURS.get(s, "tab:gray") for s in counts.index])
         ax.set_ylabel("cases")
-    failed = int((status != "ok").sum())
+    failed = int((status == "failed").sum())
     ax.set_title(f"failure map: {failed} of {len(frame)} cases failed")
     ax.grid(alpha=0.3)
     fig.savefig(path)

@@ -76,7 +76,7 @@ class SweepStore:
             except (OSError, ValueError) as err:
                 log.warning("%s cannot be read (%s): the case runs again", path, err)
                 continue
-            if isinstance(row, dict) and not (retry_failed and row.get("status") != "ok"):
+            if isinstance(row, dict) and not (retry_failed and row.get("status") == "failed"):
                 rows[cid] = row
         return rows
 

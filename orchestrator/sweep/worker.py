@@ -46,8 +46,8 @@ class CaseJob:
 
 @dataclass
 class CaseOutcome:
-    """What came back from a case: status ("ok", "failed" or "stopped"), error, the row function's metrics, and the
-    results files to keep (relative path -> bytes)."""
+    """What came back from a case: the run's status ("ok", "terminated" when a slave ended it early, "failed", or
+    "stopped" when interrupted), error, the row function's metrics, and the results files to keep (path -> bytes)."""
 
     case_id: str
     status: str
@@ -63,8 +63,8 @@ class CaseOutcome:
 
     @property
     def finished(self) -> bool:
-        """A case that ran to an outcome (ok or failed); "stopped" means it was interrupted and runs again."""
-        return self.status in ("ok", "failed")
+        """A case that ran to an outcome; "stopped" means it was interrupted (Ctrl-C) and runs again."""
+        return self.status != "stopped"
 
 
 def worker_name() -> str:
