@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import pickle
@@ -90,9 +91,9 @@ def run_cases(
     """
     cases = list(cases)
     backend = choose_backend(workers, scheduler)
-    bundles, prepared = prepare_cases(cases, row, keep_signals, tuple(allow_modules))
     if isinstance(backend, LocalPool):
         check_picklable(row)
+    bundles, prepared = prepare_cases(cases, row, keep_signals, tuple(allow_modules))
     with _study_folder(out) as root:
         store = SweepStore(root)
         _check_resume(store, row)
@@ -244,8 +245,6 @@ def _check_resume(store: SweepStore, row: RowFunction) -> None:
     path = store.root / MANIFEST
     if not path.exists():
         return
-    import json
-
     try:
         earlier = json.loads(path.read_text(encoding="utf-8")).get("row")
     except (OSError, ValueError, AttributeError):

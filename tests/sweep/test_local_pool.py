@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from orchestrator.errors import SystemDefinitionError
+from orchestrator.results.signals import read_signals_csv
 from orchestrator.sweep import Case, run_cases
 from orchestrator.sweep.case import OUTCOME_COLUMNS
 from tests.sweep.conftest import ALLOW
@@ -72,8 +73,8 @@ def test_keep_signals_keeps_each_case_whole(tiny_scenario, tmp_path):
     assert {"signals.csv", "result.mat", "metrics.json", "events.jsonl", "scenario.toml"} <= {
         p.name for p in case_dir.iterdir()
     }
-    signals = pd.read_csv(case_dir / "signals.csv")
-    assert signals["lag.y"].iloc[-1] == pytest.approx(lag_output(2.0), rel=1e-12)
+    signals = read_signals_csv(case_dir / "signals.csv")
+    assert signals["lag.y"][-1] == pytest.approx(lag_output(2.0), rel=1e-12)
 
 
 def test_a_killed_worker_is_retried_once_then_recorded_as_failed(tiny_scenario, tmp_path):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import pandas as pd
@@ -112,3 +116,27 @@ def test_ctrl_c_keeps_the_finished_cases_and_a_restart_runs_only_the_rest(tiny_s
     table = pd.read_csv(out / "table.csv")
     assert list(table["lag.k"]) == [float(k) for k in range(1, 9)] and (table["status"] == "ok").all()
     assert {p.name: p.read_text() for p in (out / "rows").iterdir() if p.name in rows_before} == rows_before
+
+
+def test_the_progress_bar_shows_cases_failures_and_the_eta_on_a_terminal(tiny_scenario, tmp_path):
+    main_fd, sub_fd = pty.openpty()
+    fcntl.ioctl(sub_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    command = [sys.executable, "-m", "orchestrator.cli", "sweep", str(tiny_scenario), "--grid", "lag.fail_time=1,5",
+               "--workers", "1", "--no-plots", "--out", str(tmp_path / "p"), *ALLOW_ARGS]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=sub_fd, stdout=subprocess.DEVNULL)
+    os.close(sub_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 4096)
+        except OSError:  # the pty closes when the command exits
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(main_fd)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 3  # one case failed
+    assert "2/2" in screen and "failed 1" in screen and "case" in screen and "<" in screen  # done, failures, ETA
