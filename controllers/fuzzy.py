@@ -140,7 +140,7 @@ class FuzzyTitrator(PythonBlock):
         Variable("q_max_slpm", "parameter", unit="L/min", start=5.0, description="highest flow (unit rating)"),
         Variable("q_initial_slpm", "parameter", unit="L/min", start=2.0, description="flow at start"),
         Variable("q_fallback_slpm", "parameter", unit="L/min", start=2.0, description="least flow without SpO2"),
-        Variable("max_change_slpm_per_min", "parameter", unit="L/min/min", start=1.5, description="fuzzy gain"),
+        Variable("max_change_slpm_per_min", "parameter", unit="L/min/min", start=4.5, description="fuzzy gain"),
         Variable("rate_max_slpm_per_s", "parameter", unit="L/min/s", start=0.1, description="output rate limit"),
         Variable("trend_window_s", "parameter", unit="s", start=30.0, description="window of the trend's slope"),
         Variable("spo2_valid_min", "parameter", unit="1", start=0.2, description="lowest plausible SpO2 reading"),

@@ -13,9 +13,10 @@ PulseOximeter (a finger probe and its monitor; documented in docs/physics-patien
   common monitors, selectable 2-16 s), so a change shows after about averaging_s/2 on top of the circulation delay;
 * the display shows whole percent (quantised to 1 %);
 * motion artefacts while the patient moves (input ``motion``, 0 still .. 1 vigorous): episodes arrive at
-  ``artefact_rate_per_min`` x motion per minute, last 3-10 s and pull the raw value down by 5-20 % (motion mostly reads
-  falsely low); the signal quality falls to 0.1-0.4 while they last, and below ``display_quality_min`` (0.3) the
-  monitor blanks its display (no number) rather than show a value it cannot trust;
+  ``artefact_rate_per_min`` x motion per minute, last 3-10 s and pull the raw value down by 3-12 % (motion mostly reads
+  falsely low); the signal quality falls to 0.1-0.4 while they last; below ``display_quality_min`` (0.3) the monitor
+  discards those beats and blanks its display (no number) rather than show a value it cannot trust, above it the
+  corrupted beats enter the average and the display reads low, flagged by the quality;
 * dropouts: no reading (NaN, signal quality 0) while the perfusion index (input ``perfusion``, 1 normal) is below
   ``perfusion_min`` or the probe is off (input ``probe_on`` < 0.5), and for short random losses of 2-6 s
   (``dropout_rate_per_min``); after a dropout the display needs ``averaging_s``/2 of valid samples again;
@@ -115,7 +116,7 @@ class PulseOximeter(PythonBlock):
         draws = rng.random(5)  # a fixed number of draws per sample keeps the stream aligned whatever happens
         if t >= self._artefact_until and draws[0] < self.p["artefact_rate_per_min"] * max(motion, 0.0) * ts / 60.0:
             self._artefact_until = t + 3.0 + 7.0 * draws[1]
-            self._artefact_depth = 0.05 + 0.15 * draws[2]
+            self._artefact_depth = 0.03 + 0.09 * draws[2]
             self._artefact_quality = 0.1 + 0.3 * draws[3]
         if t >= self._dropout_until and draws[4] < self.p["dropout_rate_per_min"] * ts / 60.0:
             self._dropout_until = t + 2.0 + 4.0 * draws[1]
@@ -141,16 +142,17 @@ class PulseOximeter(PythonBlock):
         if in_artefact:
             raw -= self._artefact_depth
             quality = min(quality, self._artefact_quality)
+        out["artefact"] = 1.0 if in_artefact else 0.0
+        if quality < p["display_quality_min"]:  # beats too poor to use: discarded, the display blanks ("---")
+            out["spo2"], out["signal_quality"] = math.nan, quality
+            return out
         self._window.append(min(max(raw, 0.0), 1.0))
         if len(self._window) * 2 < self._window_n:  # not enough valid beats since the signal came back
             out["spo2"], out["signal_quality"] = math.nan, 0.0
-        elif quality < p["display_quality_min"]:  # too poor to show a number: the display blanks ("---")
-            out["spo2"], out["signal_quality"] = math.nan, quality
         else:
             mean = sum(self._window) / len(self._window)
             out["spo2"] = min(round(mean / p["resolution"]) * p["resolution"], 1.0)
             out["signal_quality"] = quality
-        out["artefact"] = 1.0 if in_artefact else 0.0
         return out
 
 

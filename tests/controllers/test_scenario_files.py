@@ -56,3 +56,16 @@ def test_rated_flow_scenario_is_the_default_unit_at_a_fixed_flow():
         "watchdog",
     ):  # the same plant at sea level (default: the patient's home)
         assert spec.slaves[name].block == base.slaves[name].block and spec.slaves[name].fmu == base.slaves[name].fmu
+
+
+def test_manual_baseline_is_the_default_session_at_a_fixed_flow():
+    """The manual arm: default's patient, unit and events; a FixedFlow prescription instead of the titrator."""
+    base = load_scenario(SCENARIO_DIR / "default.toml")
+    spec = load_scenario(SCENARIO_DIR / "manual_baseline.toml")
+    check_topology(spec)
+    assert spec.summary == base.summary
+    assert set(spec.slaves) == (set(base.slaves) - {"titrator"}) | {"manual"}
+    for name in set(base.slaves) - {"titrator"}:
+        assert spec.slaves[name] == base.slaves[name], name
+    assert spec.events == base.events and spec.stop_time == base.stop_time and spec.seed == base.seed
+    assert spec.slaves["manual"].parameters["flow_slpm"] == 2.0
