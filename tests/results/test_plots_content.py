@@ -123,7 +123,9 @@ def test_pressure_plot_has_setpoint_limits_and_a_zoom(run_dir):
 
 
 def test_purity_and_temperature_limits(run_dir):
-    assert any("low-purity alarm 87 %" in x for x in labels(figure(run_dir, "Purity", ["psa.y_O2_product"], "%").axes[0]))
+    assert any(
+        "low-purity alarm 87 %" in x for x in labels(figure(run_dir, "Purity", ["psa.y_O2_product"], "%").axes[0])
+    )
     text = labels(figure(run_dir, "Temperature", ["compressor.T_head"]).axes[0])
     assert any("thermal trip 85" in x for x in text) and any("reset allowed below 70" in x for x in text)
 
