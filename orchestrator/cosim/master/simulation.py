@@ -375,8 +375,8 @@ class Simulation:
         self.finish(status="failed", error=str(exc))
 
     def _keep_final_values(self, slave: Slave) -> None:
-        """Read every non-String variable of slave before it is released, for get() after the run."""
-        names = [v.name for v in slave.variables.values() if v.type != "String"]
+        """Read every variable of slave before it is released, for get() after the run."""
+        names = list(slave.variables)
         try:
             values = slave.get_outputs(names)
         except Exception:  # a failed slave may not answer: get() then says so
