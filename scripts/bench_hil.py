@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from orchestrator.hil.device.hardware import BenchHardware
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.link.description import load_description
 from orchestrator.hil.link.realtime import set_realtime_priority
 from orchestrator.hil.sim.faultlink import FaultConfig, FaultLink

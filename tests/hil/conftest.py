@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.link.description import DeviceDescription, load_description
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.errors import DeviceError
 from orchestrator.hil.device.hardware import PiHardware
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ import time
 import pytest
 
 from orchestrator.hil.device.hardware import BenchHardware
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.link.framing import FrameDecoder
 from orchestrator.hil.link.protocol import (
     Command,

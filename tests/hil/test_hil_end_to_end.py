@@ -24,7 +24,7 @@ from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.cosim.system import System
 from orchestrator.errors import O2TwinError
 from orchestrator.hil.device.hardware import VirtualPlantHardware
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.link.description import load_description
 from orchestrator.hil.sim.virtual import VirtualDevice
 

@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.errors import DeviceError
 from orchestrator.hil.device.hardware import BenchHardware
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.link.protocol import FaultCode
 from orchestrator.hil.sim.faultlink import DEVICE_TO_HOST, HOST_TO_DEVICE, FaultConfig, FaultLink
 from orchestrator.hil.sim.virtual import VirtualDevice
@@ -52,7 +52,7 @@ class Rig:
         return [a["duty"] for a in self.hw.applied]
 
     def csv_rows(self) -> list[dict]:
-        self.device.link._flush()
+        self.device.link.flush()
         return list(csv.DictReader(self.samples_csv.open()))
 
 

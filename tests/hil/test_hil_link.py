@@ -11,7 +11,7 @@ import pytest
 from orchestrator.errors import DeviceError
 from orchestrator.hil.device.agent import Agent
 from orchestrator.hil.device.hardware import BenchHardware
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.link.description import Channel
 from orchestrator.hil.link.ports import TcpServerPort, parse_url
 from orchestrator.hil.sim.virtual import VirtualDevice

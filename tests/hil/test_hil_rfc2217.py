@@ -11,7 +11,7 @@ import serial
 import serial.rfc2217
 
 from orchestrator.hil.device.hardware import BenchHardware
-from orchestrator.hil.host.serial_device import SerialDevice
+from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.sim.virtual import VirtualDevice
 
 # These tests run against the wall clock over real pseudo-terminals: a scheduling hiccup on a loaded machine can

@@ -27,12 +27,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from orchestrator.hil.device.hardware import Hardware
 from orchestrator.hil.link.description import DeviceDescription
 from orchestrator.hil.link.framing import FrameDecoder
-from orchestrator.hil.link.ports import PortGone
+from orchestrator.hil.link.ports import Port, PortGone
 from orchestrator.hil.link.protocol import (
     MAX_RATE_HZ,
     PROTOCOL_MAJOR,
@@ -84,7 +83,7 @@ class Agent:
     (monotonic). The agent runs until ``stop`` is set (serve) or is driven step by step with poll().
     """
 
-    def __init__(self, port: Any, hardware: Hardware, description: DeviceDescription, *,
+    def __init__(self, port: Port, hardware: Hardware, description: DeviceDescription, *,
                  clock: Callable[[], float] = time.monotonic, boot_id: int | None = None,
                  max_rate_hz: int = MAX_RATE_HZ, protocol_major: int = PROTOCOL_MAJOR) -> None:  # fmt: skip
         self.port = port
@@ -346,7 +345,7 @@ def type_code(msg: Message) -> int:
     }[type(msg)]  # fmt: skip
 
 
-def serve_forever(port_factory: Callable[[], object], hardware: Hardware, description: DeviceDescription,
+def serve_forever(port_factory: Callable[[], Port], hardware: Hardware, description: DeviceDescription,
                   stop: threading.Event, reopen_delay_s: float = 0.5) -> None:  # fmt: skip
     """Serve, reopening the port when it disappears (the Pi's UART or USB adapter coming back), until stop."""
     while not stop.is_set():

@@ -9,7 +9,7 @@ With a [safety] watchdog, the device's ``link_ok`` is connected to the watchdog'
 scenario drives that input itself): a lost link puts the watchdog's safe states on.
 
 [plant] keys besides device and replaces: ``description`` (a device description .toml, relative to the scenario)
-and the link options of orchestrator.hil.host.serial_device.LinkOptions (sample_rate_hz, command_timeout_s,
+and the link options of orchestrator.hil.host.session.LinkOptions (sample_rate_hz, command_timeout_s,
 stale_after_s, link_timeout_s, on_link_loss, speed, samples_path, ...).
 """
 
@@ -24,7 +24,8 @@ from typing import Any
 from orchestrator.cosim.master.events import EVENT_CAUSALITIES
 from orchestrator.cosim.system import Connection
 from orchestrator.errors import DeviceError, SystemDefinitionError
-from orchestrator.hil.host.serial_device import DevicePart, LinkOptions, SerialDevice
+from orchestrator.hil.host.device_slave import DevicePart, SerialDevice
+from orchestrator.hil.host.session import LinkOptions
 from orchestrator.hil.link.description import DeviceDescription, load_description
 from orchestrator.scenario.spec import PlantSpec, ScenarioSpec, SlaveSpec
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 MAX_PAYLOAD = 250
 #: Largest encoded frame on the wire: COBS adds at most one byte per 254, plus CRC and the delimiter.
 MAX_ENCODED = MAX_PAYLOAD + 2 + (MAX_PAYLOAD + 2) // 254 + 1 + 2
-DELIMITER = 0x00
 
 
 def _crc16_table() -> tuple[int, ...]:

@@ -10,10 +10,22 @@ import contextlib
 import errno
 import os
 import select
+import socket
+from typing import Protocol
 
 import serial
 
 from orchestrator.errors import DeviceError
+
+
+class Port(Protocol):
+    """What the agent and the host need of a byte stream (FdPort, SerialPort, TcpServerPort)."""
+
+    def read(self, max_bytes: int = 4096, timeout_s: float = 0.0) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class PortGone(OSError):
@@ -134,32 +146,33 @@ class TcpServerPort:
     reconnectable = True
 
     def __init__(self, port: int, host: str = "0.0.0.0") -> None:
-        import socket
-
-        self._socket_mod = socket
         self._server = socket.create_server((host, port), reuse_port=False)
         self._server.setblocking(False)
         self.port = self._server.getsockname()[1]
-        self._conn = None
+        self._conn: socket.socket | None = None
         self.name = f"tcp:{host}:{self.port}"
 
     def _accept(self, timeout_s: float) -> bool:
         ready, _, _ = select.select([self._server], [], [], timeout_s)
         if not ready:
             return False
-        self._conn, _ = self._server.accept()
-        self._conn.settimeout(1.0)  # reads are select()ed first; writes may wait for buffer space
-        self._conn.setsockopt(self._socket_mod.IPPROTO_TCP, self._socket_mod.TCP_NODELAY, 1)
+        conn, _ = self._server.accept()
+        conn.settimeout(1.0)  # reads are select()ed first; writes may wait for buffer space
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._conn = conn
         return True
 
     def read(self, max_bytes: int = 4096, timeout_s: float = 0.0) -> bytes:
         if self._conn is None and not self._accept(timeout_s):
             return b""
-        ready, _, _ = select.select([self._conn], [], [], max(0.0, timeout_s))
+        conn = self._conn
+        if conn is None:
+            return b""
+        ready, _, _ = select.select([conn], [], [], max(0.0, timeout_s))
         if not ready:
             return b""
         try:
-            data = self._conn.recv(max_bytes)
+            data = conn.recv(max_bytes)
         except BlockingIOError:
             return b""
         except OSError as err:

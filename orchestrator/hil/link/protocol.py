@@ -232,15 +232,15 @@ def unpack_message(payload: bytes) -> tuple[int, Message]:
     if t is MsgType.HELLO:
         return seq, Hello(*_fixed(_HELLO, body, "HELLO"))
     if t is MsgType.HELLO_ACK:
-        fields = _fixed(_HELLO_ACK, body, "HELLO_ACK", exact=False)
+        major, minor, rate, timeout, boot, crc, n_act, n_sens = _fixed(_HELLO_ACK, body, "HELLO_ACK", exact=False)
         name = body[_HELLO_ACK.size :].decode("utf-8", errors="replace")
-        return seq, HelloAck(*fields, device_name=name)
+        return seq, HelloAck(major, minor, rate, timeout, boot, crc, n_act, n_sens, device_name=name)
     if t is MsgType.COMMAND:
         (host_time,) = _fixed(_COMMAND, body, "COMMAND", exact=False)
         return seq, Command(host_time, _unfloats(body[_COMMAND.size :], "COMMAND"))
     if t is MsgType.SAMPLE:
-        fields = _fixed(_SAMPLE, body, "SAMPLE", exact=False)
-        return seq, Sample(*fields, values=_unfloats(body[_SAMPLE.size :], "SAMPLE"))
+        device_us, command_seq, echo_us, status = _fixed(_SAMPLE, body, "SAMPLE", exact=False)
+        return seq, Sample(device_us, command_seq, echo_us, status, _unfloats(body[_SAMPLE.size :], "SAMPLE"))
     if t is MsgType.HEARTBEAT:
         return seq, Heartbeat(*_fixed(_HEARTBEAT, body, "HEARTBEAT"))
     if t is MsgType.FAULT:
@@ -249,8 +249,8 @@ def unpack_message(payload: bytes) -> tuple[int, Message]:
     if t is MsgType.ACK:
         return seq, Ack(*_fixed(_ACK, body, "ACK"))
     if t is MsgType.NACK:
-        fields = _fixed(_NACK, body, "NACK", exact=False)
-        return seq, Nack(*fields, text=body[_NACK.size :].decode("utf-8", errors="replace"))
+        refused, refused_seq, reason = _fixed(_NACK, body, "NACK", exact=False)
+        return seq, Nack(refused, refused_seq, reason, body[_NACK.size :].decode("utf-8", errors="replace"))
     if body:
         raise ProtocolError(f"BYE carries no body, got {len(body)} bytes")
     return seq, Bye()

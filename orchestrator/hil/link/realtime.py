@@ -84,10 +84,6 @@ class RealTimePacer:
             self.start(t_sim)
         return self._origin + (t_sim - self._t0) / self.speed  # type: ignore[operator]
 
-    def lag_s(self, t_sim: float) -> float:
-        """How far wall time is behind (negative) or past (positive) simulated instant t_sim."""
-        return self.clock() - self.wall_target(t_sim)
-
     def wait_until(self, t_sim: float) -> float:
         """Sleep until the wall-clock instant of t_sim; returns the lateness (jitter) in seconds."""
         target = self.wall_target(t_sim)

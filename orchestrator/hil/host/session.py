@@ -1,34 +1,27 @@
-"""The host side of hardware in the loop: the serial device as co-simulation slaves.
+"""The host's session with a HIL device: the port, the handshake, commands out and a reader thread for what comes in.
 
-``DeviceLink`` owns the port: a reader thread decodes frames, tracks sequence numbers, records every sample and
-measures latency; the master's thread sends commands and watches for stale data. ``SerialDevice`` splits the
-device's interface (from its description file) into one ``DevicePart`` slave per plant unit it replaces, named as
-those units were ("compressor", "psa"), so a scenario's connections, events and recorded names stay unchanged.
-
-Link loss policy (docs/hil.md): when no fresh sample arrives for ``stale_after_s``, or the device reports its
-fail-safe, the link is "not ok": link_ok = 0, the host commands the safe state and re-sends HELLO every
-``hello_retry_s`` (reopening the port if it disappeared). If the link is back within ``link_timeout_s`` the run
-recovers (the new session clears the device fail-safe; the gap is visible in the results and counted); otherwise
-the run stops with a DeviceError. ``on_link_loss = "stop"`` stops at the first loss instead.
+``DeviceLink`` opens the port and runs the HELLO exchange; the master's thread sends COMMANDs through it, and its
+reader thread decodes frames, classifies their sequence numbers (protocol.SequenceTracker, resynchronised at each
+HELLO_ACK), records every sample (telemetry.SampleLog), measures latency and keeps the newest sample as the
+device's current state. A lost port is reopened by the reader. Whether the link is usable is the LinkMonitor's
+judgement (monitor.py); the co-simulation slaves are in device_slave.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
 import math
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.cosim.slaves.base import Slave, SlaveInfo, Variable
 from orchestrator.errors import DeviceError
-from orchestrator.hil.link.description import DeviceDescription, load_description
+from orchestrator.hil.host.telemetry import LinkStats, SampleLog, link_metrics
+from orchestrator.hil.link.description import DeviceDescription
 from orchestrator.hil.link.framing import FrameDecoder
 from orchestrator.hil.link.ports import PortGone, SerialPort
 from orchestrator.hil.link.protocol import (
@@ -49,11 +42,10 @@ from orchestrator.hil.link.protocol import (
     ProtocolError,
     Sample,
     SequenceTracker,
-    Status,
     frame_message,
     unpack_message,
 )
-from orchestrator.hil.link.realtime import RealTimePacer, percentiles_ms, set_realtime_priority
+from orchestrator.hil.link.realtime import set_realtime_priority
 
 log = logging.getLogger(__name__)
 
@@ -99,38 +91,8 @@ class LinkOptions:
         return opts
 
 
-@dataclass
-class LinkStats:
-    """Counts of everything that went wrong (or right) on the link; written to metrics.json under "hil"."""
-
-    frames: int = 0
-    bad_crc: int = 0
-    bad_cobs: int = 0
-    oversize: int = 0
-    undersize: int = 0
-    bytes_discarded: int = 0
-    protocol_errors: int = 0
-    samples: int = 0  #: samples recorded (new + late)
-    samples_late: int = 0  #: reordered samples (recorded, but not used as the current value)
-    duplicates: int = 0  #: duplicated frames (dropped)
-    reordered: int = 0
-    dropped: int = 0  #: gaps in the device's sequence numbers (frames that never arrived)
-    out_of_window: int = 0  #: frames whose sequence number is far from the newest (stray or forged): dropped
-    nacks: int = 0
-    faults: int = 0
-    commands_sent: int = 0
-    link_losses: int = 0  #: times the link went from ok to not ok
-    recoveries: int = 0
-    device_restarts: int = 0
-    port_lost: int = 0
-    reopens: int = 0
-    failsafe_reports: int = 0  #: FAULT frames saying the device fail-safe engaged (command loss or its own limits)
-    command_latency_s: list[float] = field(default_factory=list)  #: COMMAND sent -> first SAMPLE that acks it
-    heartbeat_rtt_s: list[float] = field(default_factory=list)
-
-
 class DeviceLink:
-    """One serial session with a device: open + HELLO, commands out, samples in (thread), stale detection."""
+    """One serial session with a device: open + HELLO, commands out, samples in (reader thread)."""
 
     def __init__(self, url: str, description: DeviceDescription, options: LinkOptions | None = None) -> None:
         self.url = url
@@ -162,27 +124,41 @@ class DeviceLink:
         self.session_ok = False
         self.latest: dict[str, float] = {n: math.nan for n in description.sensor_names}
         self.latest_status = 0
-        self.latest_wall = -math.inf
-        self.link_ok = False
-        self._bad_since: float | None = None
-        self._last_hello = -math.inf
-        self._last_heartbeat = -math.inf
+        self.latest_wall = -math.inf  #: host clock (now()) when the newest sample arrived
+        self.last_hello_s = -math.inf  #: host clock when the last HELLO went out
         self._pending_commands: dict[int, float] = {}
         self._pending_lock = threading.Lock()
         self._measured_seq: int | None = None
         self.sim_time = 0.0
-        self.records: list[tuple] = []
-        self._csv_file = None
-        self._csv = None
+        self.samples = SampleLog(description.sensor_names)
         self.fault_log: list[tuple[float, int, bool, str]] = []
         self._rt_main = False
         self._bye_acked = False
+
+    @property
+    def records(self) -> list[tuple[Any, ...]]:
+        """Every sample received so far (telemetry.SampleLog rows)."""
+        return self.samples.records
+
+    @property
+    def fatal(self) -> DeviceError | None:
+        """The error that ends the session (a refused HELLO, another protocol or channel layout), once seen."""
+        return self._fatal
+
+    @property
+    def port_open(self) -> bool:
+        return self._port is not None
+
+    def flush(self) -> None:
+        """Write what the samples CSV holds so far to disk (on link loss, so a failed run keeps it)."""
+        self.samples.flush()
 
     # -- time -----------------------------------------------------------------------------------------------
     def now(self) -> float:
         return time.perf_counter() - self._t0
 
-    def _now_us(self) -> int:
+    def now_us(self) -> int:
+        """now() in microseconds, wrapping at 32 bits (the protocol's time fields)."""
         return int(self.now() * 1e6) & 0xFFFFFFFF
 
     # -- open / close ---------------------------------------------------------------------------------------
@@ -193,12 +169,7 @@ class DeviceLink:
         except PortGone as err:
             raise DeviceError(f"{err}: check the device URL and that the device (or `o2twin device --virtual`) "
                               "is running") from None  # fmt: skip
-        if self.opt.samples_path:
-            Path(self.opt.samples_path).parent.mkdir(parents=True, exist_ok=True)
-            self._csv_file = open(self.opt.samples_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-            self._csv = csv.writer(self._csv_file)
-            self._csv.writerow(["wall_s", "sim_time_s", "boot_id", "device_time_s", "seq", "command_seq", "status",
-                                *self.desc.sensor_names])  # fmt: skip
+        self.samples.open(self.opt.samples_path)
         if self.opt.rt_priority:
             self._rt_main = set_realtime_priority(self.opt.rt_priority)
         self._running = True
@@ -225,23 +196,23 @@ class DeviceLink:
         if self.latest_wall == -math.inf:
             self.close(send_bye=False)
             raise DeviceError(f"{self.url}: session opened but no SAMPLE arrived; check the agent's log")
-        self.link_ok = True
         log.info("%s: connected to '%s' (boot %08x), %d Hz samples, fail-safe after %.3g s", self.url,
                  self.device_name, self.boot_id or 0, self.sample_rate_hz, self.command_timeout_s)  # fmt: skip
 
     def _hello_and_wait(self, timeout_s: float) -> HelloAck | Nack | None:
         with self._state:
             self._hello_reply = None
-        self._send_hello()
+        self.send_hello()
         deadline = self.now() + timeout_s
         with self._state:
             while self._hello_reply is None and self.now() < deadline:
                 self._state.wait(0.01)
             return self._hello_reply
 
-    def _send_hello(self) -> None:
+    def send_hello(self) -> None:
+        """A new HELLO (a new nonce): opens, or resynchronises and recovers, the session."""
         self._hello_nonce = random.getrandbits(32)
-        self._last_hello = self.now()
+        self.last_hello_s = self.now()
         self.send(Hello(PROTOCOL_MAJOR, PROTOCOL_MINOR, self.sample_rate_hz, round(self.command_timeout_s * 1000),
                         self._hello_nonce))  # fmt: skip
 
@@ -266,9 +237,7 @@ class DeviceLink:
             if self._port is not None:
                 self._port.close()
                 self._port = None
-        if self._csv_file is not None:
-            self._csv_file.close()
-            self._csv_file = None
+        self.samples.close()
         if self._rt_main:
             self._rt_main = not set_realtime_priority(None)
 
@@ -289,7 +258,7 @@ class DeviceLink:
 
     def send_command(self, values: Mapping[str, float]) -> int:
         vals = tuple(float(values[name]) for name in self.desc.actuator_names)
-        host_us = self._now_us() or 1
+        host_us = self.now_us() or 1
         seq = self.send(Command(host_us, vals))
         self.stats.commands_sent += 1
         with self._pending_lock:
@@ -406,7 +375,7 @@ class DeviceLink:
                     self._bye_acked = True
                     self._state.notify_all()
         elif isinstance(msg, Heartbeat):
-            rtt = ((self._now_us() - msg.echo_us) & 0xFFFFFFFF) / 1e6
+            rtt = ((self.now_us() - msg.echo_us) & 0xFFFFFFFF) / 1e6
             if rtt < 10.0:
                 self.stats.heartbeat_rtt_s.append(rtt)
 
@@ -439,11 +408,8 @@ class DeviceLink:
             self.stats.protocol_errors += 1
             return
         self.stats.samples += 1
-        row = (now, self.sim_time, self.boot_id or 0, msg.device_time_us / 1e6, seq, msg.command_seq, msg.status,
-               *msg.values)  # fmt: skip
-        self.records.append(row)
-        if self._csv is not None:
-            self._csv.writerow(row)
+        self.samples.add((now, self.sim_time, self.boot_id or 0, msg.device_time_us / 1e6, seq, msg.command_seq,
+                          msg.status, *msg.values))  # fmt: skip
         if late:
             self.stats.samples_late += 1
             return
@@ -458,65 +424,10 @@ class DeviceLink:
             self.latest_wall = now
             self._state.notify_all()
 
-    # -- the master's side ----------------------------------------------------------------------------------
-    def check(self) -> bool:
-        """Update link_ok from sample age and device status; re-HELLO while not ok; DeviceError when it lasts."""
-        if self._fatal:
-            raise self._fatal
-        now = self.now()
-        age = now - self.latest_wall
-        st = self.latest_status
-        ok = (self.session_ok and age <= self.stale_after_s and bool(st & Status.SESSION)
-              and not st & Status.FAILSAFE)  # fmt: skip
-        if ok and not self.link_ok:
-            self.stats.recoveries += 1
-            log.warning("%s: link recovered after %.3f s", self.url, now - (self._bad_since or now))
-            self._bad_since = None
-        elif not ok and self.link_ok:
-            self.stats.link_losses += 1
-            self._bad_since = now
-            why = ("device fail-safe engaged" if st & Status.FAILSAFE else
-                   f"no sample for {age:.3f} s" if age > self.stale_after_s else "session lost")  # fmt: skip
-            log.warning("%s: link lost (%s): commanding the safe state", self.url, why)
-            if self.opt.on_link_loss == "stop":
-                self.link_ok = False
-                self._flush()
-                raise DeviceError(f"{self.url}: link lost ({why}) at t={self.sim_time:.3f} s and on_link_loss = "
-                                  "'stop'; results up to here are saved")  # fmt: skip
-        self.link_ok = ok
-        if not ok:
-            if self._bad_since is None:
-                self._bad_since = now
-            if now - self._bad_since > self.opt.link_timeout_s:
-                self._flush()
-                state = "the port is gone (cable unplugged?)" if self._port is None else (
-                    f"last sample {age:.1f} s ago")  # fmt: skip
-                raise DeviceError(
-                    f"{self.url}: no usable link to the device for {now - self._bad_since:.1f} s "
-                    f"(link_timeout_s = {self.opt.link_timeout_s:g}; {state}) at t={self.sim_time:.3f} s; "
-                    "check the cable and the device; results up to here are saved"
-                )
-            if now - self._last_hello >= self.opt.hello_retry_s and self._port is not None:
-                self._send_hello()
-        if now - self._last_heartbeat >= self.opt.heartbeat_s and self._port is not None:
-            self._last_heartbeat = now
-            self.send(Heartbeat(self._now_us() or 1, 0))
-        return ok
-
-    def _flush(self) -> None:
-        if self._csv_file is not None:
-            self._csv_file.flush()
-
     def metrics(self) -> dict[str, Any]:
-        d = asdict(self.stats)
-        lat = percentiles_ms(d.pop("command_latency_s"))
-        rtt = percentiles_ms(d.pop("heartbeat_rtt_s"))
-        d.update({"command_latency_p50_ms": lat["p50_ms"], "command_latency_p99_ms": lat["p99_ms"],
-                  "command_latency_max_ms": lat["max_ms"], "heartbeat_rtt_p50_ms": rtt["p50_ms"],
-                  "heartbeat_rtt_p99_ms": rtt["p99_ms"], "heartbeat_rtt_max_ms": rtt["max_ms"]})  # fmt: skip
-        d.update({"url": self.url, "device": self.device_name, "sample_rate_hz": self.sample_rate_hz,
-                  "command_timeout_s": self.command_timeout_s, "stale_after_s": self.stale_after_s})  # fmt: skip
-        return d
+        """metrics.json's "hil" figures of this session (telemetry.link_metrics)."""
+        return link_metrics(self.stats, url=self.url, device=self.device_name, sample_rate_hz=self.sample_rate_hz,
+                            command_timeout_s=self.command_timeout_s, stale_after_s=self.stale_after_s)  # fmt: skip
 
 
 def _fault_name(code: int) -> str:
@@ -524,121 +435,3 @@ def _fault_name(code: int) -> str:
         return FaultCode(code).name
     except ValueError:
         return f"code {code}"
-
-
-class SerialDevice:
-    """A device on a serial link standing in for several plant slaves; ``parts`` are the slaves to put in a system.
-
-    ``slave_names`` maps each slave name in the system to the description part it stands for (default: the part
-    names themselves). All parts must be stepped with the same macro step; the command goes out once every part has
-    been stepped for the current instant, then the device paces the whole system to the wall clock.
-    """
-
-    def __init__(self, url: str, description: DeviceDescription | None = None,
-                 options: LinkOptions | Mapping[str, Any] | None = None,
-                 slave_names: Mapping[str, str] | None = None) -> None:  # fmt: skip
-        self.url = url
-        self.desc = description or load_description()
-        opts = options if isinstance(options, LinkOptions) else LinkOptions.from_mapping(options or {})
-        self.link = DeviceLink(url, self.desc, opts)
-        self.pacer = RealTimePacer(speed=opts.speed)
-        names = dict(slave_names or {p: p for p in self.desc.parts})
-        for _slave, part in names.items():
-            if part not in self.desc.parts:
-                raise DeviceError(f"{self.desc.source}: no part '{part}' (parts: {', '.join(self.desc.parts)})")
-        self.parts = {slave: DevicePart(slave, part, self) for slave, part in names.items()}
-        self.inputs = self.desc.safe_values({})
-        self._opened = False
-        self._stepped: set[str] = set()
-        self._step_t: float | None = None
-        self._closed = False
-
-    # called by the parts
-    def _setup(self, start_time: float) -> None:
-        if not self._opened:
-            self._opened = True
-            self.link.sim_time = start_time
-            self.link.open()
-
-    def _step(self, part: DevicePart, t: float, h: float) -> bool:
-        if self._step_t is None or abs(t - self._step_t) > 1e-9 * max(1.0, abs(t)):
-            self._step_t = t
-            self._stepped = set()
-        self._stepped.add(part.name)
-        if self._stepped != set(self.parts):
-            return True
-        self._stepped = set()
-        if not self.pacer.started:
-            self.pacer.start(t)
-        self.link.sim_time = t
-        ok = self.link.check()
-        values = self.inputs if ok else self.desc.safe_values(self.inputs)
-        self.link.send_command(values)
-        self.pacer.wait_until(t + h)
-        self.link.sim_time = t + h
-        return True
-
-    def _outputs(self, part: str) -> dict[str, float]:
-        latest = self.link.latest
-        out = {c.name: float(latest[c.name]) for c in self.desc.sensors if c.part == part}
-        if part == self.desc.link_part:
-            out["link_ok"] = 1.0 if self.link.link_ok else 0.0
-            out["link_sample_age_s"] = max(0.0, self.link.now() - self.link.latest_wall)
-            out["device_failsafe"] = 1.0 if self.link.latest_status & Status.FAILSAFE else 0.0
-        return out
-
-    def _terminate(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.link.close(send_bye=True)
-
-    def metrics(self) -> dict[str, Any]:
-        """Link statistics and real-time figures, for metrics.json (key "hil")."""
-        return {**self.link.metrics(), "realtime": self.pacer.metrics()}
-
-
-class DevicePart(Slave):
-    """One plant unit's view of the serial device: its actuators as inputs, its sensors as outputs."""
-
-    def __init__(self, name: str, part: str, device: SerialDevice) -> None:
-        self.name = name
-        self.part = part
-        self.device = device
-        self.variables: dict[str, Variable] = device.desc.part_variables(part)
-        self.info = SlaveInfo(can_rollback=False, real_time=True, direct_feedthrough={
-            v.name: frozenset() for v in self.variables.values() if v.causality == "output"})  # fmt: skip
-
-    def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
-        if parameters:
-            log.info("%s: a device has no parameters; ignoring %s", self.name, ", ".join(parameters))
-        self.device._setup(start_time)
-
-    def set_inputs(self, values: Mapping[str, float]) -> None:
-        for name, value in values.items():
-            var = self.variables.get(name)
-            if var is None or var.causality != "input":
-                raise DeviceError(f"{self.name}: '{name}' is not an input of the device part '{self.part}'")
-            v = float(value)
-            if var.min is not None:
-                v = max(var.min, v)
-            if var.max is not None:
-                v = min(var.max, v)
-            self.device.inputs[name] = v
-
-    def step(self, t: float, h: float) -> bool:
-        return self.device._step(self, t, h)
-
-    def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, float]:
-        out = self.device._outputs(self.part)
-        if names is None:
-            return out
-        for n in names:  # an input reads back as the value last set, as an FMU's would
-            if n not in out and n in self.variables and self.variables[n].causality == "input":
-                out[n] = self.device.inputs[n]
-        try:
-            return {n: out[n] for n in names}
-        except KeyError as err:
-            raise DeviceError(f"{self.name}: the device part '{self.part}' has no output {err}") from None
-
-    def terminate(self) -> None:
-        self.device._terminate()
