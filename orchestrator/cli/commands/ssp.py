@@ -1,7 +1,8 @@
 """Export a scenario's system to SSP 1.0 (.ssp) for other tools, or import an .ssp as a TOML scenario.
 
 `o2twin ssp export SCENARIO OUT.ssp`: FMU components, connectors with units, connections (gain/offset), parameter
-values (.ssv), the FMUs; o2twin-only settings (master, events, Python blocks) in an annotation.
+values (.ssv), the FMUs; o2twin-only settings (master, events, Python blocks) in an annotation. With --closed-loop
+the Python blocks are FMU components too (pythonfmu), so other tools run the closed loop.
 `o2twin ssp import IN.ssp OUT.toml`: the FMUs are extracted to OUT_fmus/ beside OUT.toml.
 """
 
@@ -24,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     exp = sub.add_parser("export", help="scenario -> .ssp")
     exp.add_argument("scenario", help="scenario name in scenarios/ or path to a .toml")
     exp.add_argument("out", type=Path, help="the .ssp file to write")
+    exp.add_argument("--closed-loop", action="store_true",
+                     help="also export the Python blocks (controllers, watchdog) as FMUs, so other tools run the "
+                          "closed loop (needs pythonfmu: pip install 'o2twin[interop]')")  # fmt: skip
     imp = sub.add_parser("import", help=".ssp -> scenario .toml")
     imp.add_argument("ssp", type=Path, help="the .ssp file to read")
     imp.add_argument("out", type=Path, help="the .toml scenario to write (FMUs go to OUT_fmus/ beside it)")
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out.suffix.lower() != ".ssp":
             raise SystemDefinitionError(f"{args.out}: the output of `ssp export` must end in .ssp")
         spec = load_scenario(args.scenario)
-        path = export_ssp(spec, args.out)
+        path = export_ssp(spec, args.out, closed_loop=args.closed_loop)
         print(f"wrote {path}")
         return 0
     if args.out.suffix.lower() != ".toml":

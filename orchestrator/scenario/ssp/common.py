@@ -20,7 +20,7 @@ O2_NS = "urn:o2twin:ssp-scenario"
 ANNOTATION_TYPE = "org.o2twin.scenario"
 FMU_MIME = "application/x-fmu-sharedlibrary"
 #: Keys of the annotation table that describe the system's structure rather than scenario tables.
-STRUCTURE_KEYS = ("blocks", "fmus", "block_connections", "order", "connection_order")
+STRUCTURE_KEYS = ("blocks", "fmus", "block_connections", "order", "connection_order", "block_fmus")
 
 
 def q(prefix: str, tag: str) -> str:

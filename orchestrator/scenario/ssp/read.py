@@ -187,6 +187,17 @@ def _component(
     return name, body
 
 
+def _block_component(comp: etree._Element, known: _Components) -> None:
+    """A Python block exported as an FMU component by o2twin: only its connectors' kinds and units (for the
+    connections); the block itself comes from the annotation."""
+    name = comp.get("name") or ""
+    known.causality[name], known.units[name] = {}, {}
+    for con in comp.findall("ssd:Connectors/ssd:Connector", NS):
+        known.causality[name][con.get("name") or ""] = con.get("kind") or ""
+        typed = con.find("ssc:Real", NS)
+        known.units[name][con.get("name") or ""] = typed.get("unit") if typed is not None else None
+
+
 def _unit_conversion(i: int, entry: dict[str, Any], src: str | None, dst: str | None, known: _Components,
                      where: str) -> tuple[float, float]:  # fmt: skip
     """(gain, offset) converting the source unit to the target unit (SSP converts before the transformation)."""
@@ -302,7 +313,11 @@ def read_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = No
         extract = _Extractor(archive, folder, where)
         known = _Components(unit_defs=_ssd_units(root))
         slaves: dict[str, Any] = {}
+        block_fmus = set(extras.get("block_fmus", []))
         for comp in system.findall("ssd:Elements/ssd:Component", NS):
+            if comp.get("name") in block_fmus:  # our closed-loop export: a Python block, run as the block
+                _block_component(comp, known)
+                continue
             options = dict(extras.get("fmus", {}).get(comp.get("name"), {}))
             name, body = _component(comp, archive, extract, options, known, where)
             slaves[name] = body

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,17 @@ def _units_element(used: set[str], mds: list[Any]) -> etree._Element | None:
     return units if len(units) else None
 
 
-def _extras_table(spec: ScenarioSpec, fmu_names: set[str]) -> dict[str, Any]:
-    """What SSP 1.0 cannot hold, as a scenario-like table (stored in the system's o2twin annotation)."""
+def _extras_table(spec: ScenarioSpec, fmu_names: set[str], block_fmus: set[str]) -> dict[str, Any]:
+    """What SSP 1.0 cannot hold, as a scenario-like table (stored in the system's o2twin annotation).
+
+    Python blocks exported as FMU components (block_fmus) are still listed under "blocks" (o2twin runs them as
+    blocks) and named in "block_fmus" (o2twin's import skips their components); their connections are in the SSD."""
     table = spec_to_table(spec)
     slaves = table.pop("slaves")
     extras: dict[str, Any] = {k: v for k, v in table.items() if k != "connections"}
     extras["blocks"] = {n: body for n, body in slaves.items() if n not in fmu_names}
+    if block_fmus:
+        extras["block_fmus"] = sorted(block_fmus)
     extras["fmus"] = {
         n: {k: v for k, v in body.items() if k in ("fmu", "interface", "rate", *FMU_SOLVER_KEYS)}
         for n, body in slaves.items()
@@ -114,10 +120,11 @@ def _extras_table(spec: ScenarioSpec, fmu_names: set[str]) -> dict[str, Any]:
     }
     extras["order"] = list(slaves)
     extras["connection_order"] = [f"{c['from']}>{c['to']}" for c in table.get("connections", [])]
+    components = fmu_names | block_fmus
     block_conns = [
         c
         for c in table.get("connections", [])
-        if c["from"].split(".", 1)[0] not in fmu_names or c["to"].split(".", 1)[0] not in fmu_names
+        if c["from"].split(".", 1)[0] not in components or c["to"].split(".", 1)[0] not in components
     ]
     if block_conns:
         extras["block_connections"] = block_conns
@@ -220,9 +227,17 @@ def _write_archive(out_path: Path, root: etree._Element, ssv_files: dict[str, by
     os.replace(tmp, out_path)
 
 
-def write_ssp(spec: ScenarioSpec, out_path: str | os.PathLike, fmu_paths: dict[str, Path]) -> Path:
-    """Write the spec's system as an SSP 1.0 archive; ``fmu_paths`` maps each FMU slave to its .fmu file."""
+def write_ssp(
+    spec: ScenarioSpec,
+    out_path: str | os.PathLike,
+    fmu_paths: dict[str, Path],
+    block_fmus: dict[str, Path] | None = None,
+) -> Path:
+    """Write the spec's system as an SSP 1.0 archive; ``fmu_paths`` maps each FMU slave to its .fmu file and
+    ``block_fmus`` Python blocks to FMUs of them (orchestrator.cosim.slaves.block_fmu), which then become
+    components too, so other tools run the closed loop (their parameter values are inside those FMUs)."""
     out_path = Path(out_path)
+    block_fmus = dict(block_fmus or {})
     where = spec.source or "<scenario>"
     fmu_slaves = [s for s in spec.slaves.values() if s.kind == "fmu"]
     if not fmu_slaves:
@@ -233,10 +248,15 @@ def write_ssp(spec: ScenarioSpec, out_path: str | os.PathLike, fmu_paths: dict[s
     if missing:
         raise ValueError(f"write_ssp: no .fmu file given for {', '.join(missing)}")
     fmu_names = {s.name for s in fmu_slaves}
-    component_source, files = _resources(fmu_slaves, fmu_paths)
-    mds = {s.name: read_model_description(fmu_paths[s.name], f"{where}: [slaves.{s.name}]") for s in fmu_slaves}
+    # blocks exported as FMUs: components like the FMU slaves, with their values inside the FMU (no .ssv)
+    block_specs = [replace(s, parameters={}) for s in spec.slaves.values() if s.name in block_fmus]
+    paths = {**fmu_paths, **block_fmus}
+    components = [*fmu_slaves, *block_specs]
+    component_names = {s.name for s in components}
+    component_source, files = _resources(components, paths)
+    mds = {s.name: read_model_description(paths[s.name], f"{where}: [slaves.{s.name}]") for s in components}
 
-    fmu_conns = [c for c in spec.connections if c.source_slave in fmu_names and c.target_slave in fmu_names]
+    fmu_conns = [c for c in spec.connections if c.source_slave in component_names and c.target_slave in component_names]
     root = etree.Element(q("ssd", "SystemStructureDescription"), nsmap={"ssd": NS["ssd"], "ssc": NS["ssc"]})
     root.set("version", "1.0")
     root.set("name", spec.name)
@@ -248,7 +268,7 @@ def write_ssp(spec: ScenarioSpec, out_path: str | os.PathLike, fmu_paths: dict[s
     elements = etree.SubElement(system, q("ssd", "Elements"))
     used_units: set[str] = set()
     ssv_files: dict[str, bytes] = {}
-    for s in fmu_slaves:
+    for s in components:
         _component(elements, s, mds[s.name], component_source[s.name], fmu_conns, used_units, ssv_files, where)
     if fmu_conns:
         conns = etree.SubElement(system, q("ssd", "Connections"))
@@ -258,7 +278,7 @@ def write_ssp(spec: ScenarioSpec, out_path: str | os.PathLike, fmu_paths: dict[s
     annotation = etree.SubElement(annotations, q("ssc", "Annotation"))
     annotation.set("type", ANNOTATION_TYPE)
     extras = etree.SubElement(annotation, f"{{{O2_NS}}}Scenario", nsmap={"o2": O2_NS})
-    extras.text = etree.CDATA(dumps_table(_extras_table(spec, fmu_names)))
+    extras.text = etree.CDATA(dumps_table(_extras_table(spec, fmu_names, set(block_fmus))))
     units = _units_element(used_units, list(mds.values()))
     if units is not None:
         root.append(units)
@@ -266,5 +286,6 @@ def write_ssp(spec: ScenarioSpec, out_path: str | os.PathLike, fmu_paths: dict[s
     experiment.set("startTime", fmt(spec.start_time))
     experiment.set("stopTime", fmt(spec.stop_time))
     _write_archive(out_path, root, ssv_files, files)
-    log.info("wrote %s: %d FMU components, %d connections", out_path, len(fmu_slaves), len(fmu_conns))
+    log.info("wrote %s: %d FMU components (%d of them Python blocks), %d connections", out_path, len(components),
+             len(block_specs), len(fmu_conns))  # fmt: skip
     return out_path
