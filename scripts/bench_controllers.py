@@ -25,13 +25,16 @@ from pathlib import Path
 
 from controllers.fuzzy import FuzzyTitrator
 from controllers.pid import PressurePID
+from controllers.schedule import PressureSchedule
+from controllers.sensors import PulseOximeter, SensorNoise
 from controllers.sequencer import PSASequencer
 from controllers.watchdog import SafetyWatchdog
 from orchestrator.paths import PROJECT_ROOT
 from orchestrator.units import barg_to_pa, degc_to_k, slpm_to_m3s
 
 log = logging.getLogger("bench_controllers")
-CONTROLLER_CLASSES = ("SafetyWatchdog", "PressurePID", "PSASequencer", "FuzzyTitrator")
+CONTROLLER_CLASSES = ("SafetyWatchdog", "PressurePID", "PSASequencer", "FuzzyTitrator", "PressureSchedule",
+                      "PulseOximeter", "SensorNoise")  # fmt: skip
 
 
 def _inputs(block_name: str, k: int, ts: float) -> dict[str, float]:
@@ -54,7 +57,13 @@ def _inputs(block_name: str, k: int, ts: float) -> dict[str, float]:
     if block_name == "pid":
         return {"p_measured": barg_to_pa(1.5) + 0.3e5 * math.sin(2 * math.pi * t / 7.5), "duty_applied": -1.0}
     if block_name == "titrator":
-        return {"spo2": 0.90 + 0.02 * math.sin(t / 30.0)}
+        return {"spo2": 0.90 + 0.02 * math.sin(t / 30.0), "signal_quality": 1.0}
+    if block_name == "schedule":
+        return {"Q_set": slpm_to_m3s(2.0 + math.sin(t / 60.0))}
+    if block_name == "oximeter":
+        return {"spo2_site": 0.90 + 0.02 * math.sin(t / 30.0), "motion": 0.5, "perfusion": 1.0, "probe_on": 1.0}
+    if block_name == "sensor_noise":
+        return {}
     return {"cycle_time_scale": 1.0, "cycle_time_trim": 1.0}
 
 
@@ -65,10 +74,13 @@ def per_step_cost(steps: int, repeats: int = 5) -> dict[str, float]:
         "pid": (PressurePID, 0.1),
         "sequencer": (PSASequencer, 0.05),
         "titrator": (FuzzyTitrator, 1.0),
+        "schedule": (PressureSchedule, 0.1),
+        "oximeter": (PulseOximeter, 1.0),
+        "sensor_noise": (SensorNoise, 0.05),
     }
     result = {}
     for name, (cls, ts) in blocks.items():
-        n = steps if name != "titrator" else max(1000, steps // 50)  # the fuzzy inference is sampled at 1 Hz
+        n = steps if name not in ("titrator", "oximeter") else max(1000, steps // 50)  # both sampled at 1 Hz
         inputs = [_inputs(name, k, ts) for k in range(n)]
         best = math.inf
         for _ in range(repeats):
@@ -130,10 +142,13 @@ def report(costs: dict[str, float], share: dict | None, share_error: str | None,
         "pid": "",
         "sequencer": "",
         "titrator": "Mamdani inference with scikit-fuzzy, sampled at 1 Hz",
+        "schedule": "feed-pressure setpoint from the flow",
+        "oximeter": "pulse oximeter sensor model, sampled at 1 Hz",
+        "sensor_noise": "seeded noise of four plant sensors",
     }
     for name, us in costs.items():
-        lines.append(f"| {name} | {us:.1f} | {notes[name]} |")
-    lines += ["", f"{steps} steps per block (the titrator fewer), best of 5 repeats.", ""]
+        lines.append(f"| {name} | {us:.1f} | {notes.get(name, '')} |")
+    lines += ["", f"{steps} steps per block (the titrator and the oximeter fewer), best of 5 repeats.", ""]
     lines += ["## Share of the co-simulation time", ""]
     if share is None:
         lines.append(f"Not measured: {share_error}")
