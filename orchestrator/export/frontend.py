@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import casadi as ca
 
@@ -25,6 +27,9 @@ from orchestrator.errors import ModelError
 from orchestrator.export.dependencies import model_source_files
 
 log = logging.getLogger(__name__)
+
+#: A pymoca AST node or tree (pymoca has no type annotations).
+PymocaNode = Any
 
 #: Event and discrete constructs the built-in exporter rejects, with the words used in the error message.
 UNSUPPORTED_OPERATORS = {
@@ -64,7 +69,7 @@ class FlatModel:
     name: str
     description: str
     #: pymoca.backends.casadi.model.Model after simplify() (scalar variables, SX-expandable).
-    dae: object
+    dae: Any
     #: Flat variable name (without array indices) -> (unit or None, description).
     metadata: dict[str, tuple[str | None, str]]
     source_files: list[Path]
@@ -103,7 +108,7 @@ def _syntax_error(path: Path, err: Exception) -> ModelError:
     return ModelError(f"{path}:{line}:{col}: Modelica syntax error: {msg}{where}\n  fix the source at that line")
 
 
-def parse_library(models_dir: Path) -> tuple[object, list[Path]]:
+def parse_library(models_dir: Path) -> tuple[PymocaNode, list[Path]]:
     """Parse every .mo file under models_dir into one pymoca AST tree; returns (tree, files)."""
     from pymoca import parser  # antlr import is slow: only when a model is really compiled
 
@@ -155,7 +160,7 @@ def _where(files: list[Path], pattern: str, prefer: Path | None) -> str:
     return f"{path}:{line}" if path else (str(prefer) if prefer else "model source")
 
 
-def find_class(tree: object, name: str) -> object | None:
+def find_class(tree: PymocaNode, name: str) -> PymocaNode | None:
     """The pymoca class for a dotted Modelica name, or None."""
     node = tree
     for part in name.split("."):
@@ -166,11 +171,11 @@ def find_class(tree: object, name: str) -> object | None:
     return node
 
 
-def list_models(tree: object, packages: tuple[str, ...] = ()) -> list[str]:
+def list_models(tree: PymocaNode, packages: tuple[str, ...] = ()) -> list[str]:
     """Full names of the non-partial models/blocks in the tree (only inside the given packages, if any)."""
     found: list[str] = []
 
-    def walk(node: object, prefix: str) -> None:
+    def walk(node: PymocaNode, prefix: str) -> None:
         for cname, cls in getattr(node, "classes", {}).items():
             full = f"{prefix}{cname}"
             wanted = not packages or any(full.startswith(p + ".") for p in packages)
@@ -189,7 +194,7 @@ def _class_file(files: list[Path], name: str) -> Path | None:
     return path
 
 
-def _unknown_model(models_dir: Path, name: str, tree: object) -> ModelError:
+def _unknown_model(models_dir: Path, name: str, tree: PymocaNode) -> ModelError:
     known = list_models(tree)
     hint = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
     return ModelError(
@@ -198,7 +203,7 @@ def _unknown_model(models_dir: Path, name: str, tree: object) -> ModelError:
     )
 
 
-def _walk_nodes(node: object, seen: set[int] | None = None):
+def _walk_nodes(node: PymocaNode, seen: set[int] | None = None) -> Iterator[PymocaNode]:
     """Every pymoca AST node reachable from node (lists and attributes), each once."""
     from pymoca import ast
 
@@ -222,7 +227,7 @@ def _walk_nodes(node: object, seen: set[int] | None = None):
                 stack.extend(v for v in value.values() if isinstance(v, ast.Node))
 
 
-def check_supported(flat_class: object, files: list[Path], class_file: Path | None, name: str) -> None:
+def check_supported(flat_class: PymocaNode, files: list[Path], class_file: Path | None, name: str) -> None:
     """Raise a ModelError naming file, line and construct for anything the built-in exporter cannot export."""
     from pymoca import ast
 
@@ -347,7 +352,9 @@ def _generator_class():
     return ExporterGenerator
 
 
-def _find_symbol(library: object, names: tuple[str, ...], relative: bool = True) -> tuple[object, object] | None:
+def _find_symbol(
+    library: PymocaNode, names: tuple[str, ...], relative: bool = True
+) -> tuple[PymocaNode, PymocaNode] | None:
     """(class, symbol) for a dotted reference: from the root first, else any package whose path ends with it."""
     *path, last = names
     cls = find_class(library, ".".join(path)) if path else None
@@ -357,7 +364,7 @@ def _find_symbol(library: object, names: tuple[str, ...], relative: bool = True)
         return None
     matches = []
 
-    def walk(node: object, prefix: tuple[str, ...]) -> None:
+    def walk(node: PymocaNode, prefix: tuple[str, ...]) -> None:
         for cname, child in getattr(node, "classes", {}).items():
             full = (*prefix, cname)
             if full[-len(path) :] == tuple(path) and last in getattr(child, "symbols", {}):
@@ -371,7 +378,7 @@ def _find_symbol(library: object, names: tuple[str, ...], relative: bool = True)
 
 
 def constant_value(
-    library: object, names: tuple[str, ...], depth: int = 0, relative: bool = True
+    library: PymocaNode, names: tuple[str, ...], depth: int = 0, relative: bool = True
 ) -> float | list[float] | None:
     """Numeric value of a package constant (numbers, arrays, arithmetic on other constants of the same package).
 
@@ -385,7 +392,7 @@ def constant_value(
     if "constant" not in symbol.prefixes and "parameter" not in symbol.prefixes:
         return None
 
-    def evaluate(node: object):
+    def evaluate(node: PymocaNode) -> Any:
         if isinstance(node, ast.Primary):
             return (
                 float(node.value) if isinstance(node.value, int | float) and not isinstance(node.value, bool) else None
@@ -404,7 +411,13 @@ def constant_value(
             op = node.operator if isinstance(node.operator, str) else getattr(node.operator, "name", None)
             if op == "-" and len(args) == 1:
                 return -args[0]
-            binary = {"+": float.__add__, "-": float.__sub__, "*": float.__mul__, "/": float.__truediv__, "^": pow}
+            binary: dict[str, Callable[[float, float], float]] = {
+                "+": float.__add__,
+                "-": float.__sub__,
+                "*": float.__mul__,
+                "/": float.__truediv__,
+                "^": pow,
+            }
             if op in binary and len(args) == 2:
                 return float(binary[op](args[0], args[1]))
         return None
@@ -412,21 +425,21 @@ def constant_value(
     return evaluate(_declared_value(symbol))
 
 
-def _declared_value(symbol: object) -> object:
+def _declared_value(symbol: PymocaNode) -> PymocaNode:
     """The binding of a declaration (`= expr`): pymoca keeps it in the class modification until flattening."""
     value = symbol.value
     if getattr(value, "value", None) is not None or not hasattr(value, "value"):
         return value
     modification = symbol.class_modification
     for argument in getattr(modification, "arguments", []) or []:
-        element = getattr(argument, "value", None)
+        element: Any = getattr(argument, "value", None)
         component = getattr(element, "component", None)
         if getattr(component, "name", None) == "value" and element.modifications:
             return element.modifications[0]
     return value
 
 
-def _class_path(cls: object) -> tuple[str, ...]:
+def _class_path(cls: PymocaNode) -> tuple[str, ...]:
     parts = []
     node = cls
     while node is not None and getattr(node, "name", None) not in (None, "", "root", "Tree"):
@@ -435,7 +448,7 @@ def _class_path(cls: object) -> tuple[str, ...]:
     return tuple(reversed(parts))
 
 
-def _experiment(cls: object) -> dict[str, float]:
+def _experiment(cls: PymocaNode) -> dict[str, float]:
     """StopTime/Tolerance/StartTime from an experiment annotation, if any."""
     out: dict[str, float] = {}
     annotation = getattr(cls, "annotation", None)

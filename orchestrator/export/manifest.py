@@ -13,6 +13,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from functools import cache
@@ -20,11 +21,10 @@ from pathlib import Path
 
 from orchestrator import __version__
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # Windows: msvcrt byte-range locks instead
-    fcntl = None
+if sys.platform == "win32":  # msvcrt byte-range locks instead of fcntl
     import msvcrt
+else:
+    import fcntl
 
 MANIFEST_NAME = "manifest.json"
 LOCK_DIR_NAME = ".locks"
@@ -73,19 +73,19 @@ def file_lock(out_dir: Path, name: str) -> Iterator[None]:
     lock_dir = Path(out_dir) / LOCK_DIR_NAME
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f"{name}.lock", "a+") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        else:
+        if sys.platform == "win32":
             handle.seek(0)
             msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # retries for 10 s, then raises OSError
+        else:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            else:
+            if sys.platform == "win32":
                 handle.seek(0)
                 msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def read_manifest(out_dir: Path) -> dict[str, dict]:

@@ -44,15 +44,6 @@ def variable_initial(var: ModelVariable) -> str | None:
     return "calculated"
 
 
-def _rows_by_column(sp: ca.Sparsity) -> list[list[int]]:
-    """For each column of a sparsity pattern, the rows with a structural nonzero."""
-    cols: list[list[int]] = [[] for _ in range(sp.size2())]
-    rows, cs = sp.get_triplet()
-    for r, c in zip(rows, cs, strict=True):
-        cols[c].append(r)
-    return cols
-
-
 def _cols_by_row(sp: ca.Sparsity) -> list[list[int]]:
     """For each row of a sparsity pattern, the columns with a structural nonzero."""
     out: list[list[int]] = [[] for _ in range(sp.size1())]
@@ -177,29 +168,27 @@ def _deps_attr(deps: set[int]) -> str:
     return " ".join(str(vr + 1) for vr in sorted(deps))
 
 
-def model_description_xml(model: CausalModel, guid: str, source_files: list[str]) -> str:
-    """The FMI 2.0 modelDescription.xml of a CausalModel as a string (ME + CS, same modelIdentifier).
-
-    ``source_files`` are the C files under sources/ that must be compiled to rebuild the binary.
-    """
-    variables = model.variables
-    naming = "structured" if all(_STRUCTURED_NAME.match(v.name) for v in variables) else "flat"
+def _root(model: CausalModel, guid: str) -> ET.Element:
+    """fmiModelDescription with its attributes (naming convention from the variable names)."""
+    naming = "structured" if all(_STRUCTURED_NAME.match(v.name) for v in model.variables) else "flat"
     now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    root = ET.Element(
-        "fmiModelDescription",
-        {
-            "fmiVersion": "2.0",
-            "modelName": model.name,
-            "guid": guid,
-            "description": model.description,
-            "generationTool": GENERATION_TOOL,
-            "generationDateAndTime": now,
-            "variableNamingConvention": naming,
-            "numberOfEventIndicators": "0",
-        },
-    )
+    attrs = {
+        "fmiVersion": "2.0",
+        "modelName": model.name,
+        "guid": guid,
+        "description": model.description,
+        "generationTool": GENERATION_TOOL,
+        "generationDateAndTime": now,
+        "variableNamingConvention": naming,
+        "numberOfEventIndicators": "0",
+    }
     if not model.description:
-        del root.attrib["description"]
+        del attrs["description"]
+    return ET.Element("fmiModelDescription", attrs)
+
+
+def _add_interfaces(root: ET.Element, model: CausalModel, source_files: list[str]) -> None:
+    """ModelExchange and CoSimulation (same modelIdentifier and capabilities), each listing the source files."""
     common = {
         "modelIdentifier": model.identifier,
         "canGetAndSetFMUstate": "true",
@@ -208,87 +197,110 @@ def model_description_xml(model: CausalModel, guid: str, source_files: list[str]
         "canNotUseMemoryManagementFunctions": "true",
     }
     me = ET.SubElement(root, "ModelExchange", {**common, "completedIntegratorStepNotNeeded": "true"})
-    cs = ET.SubElement(
-        root,
-        "CoSimulation",
-        {
-            **common,
-            "canHandleVariableCommunicationStepSize": "true",
-            "canInterpolateInputs": "true",
-            "maxOutputDerivativeOrder": "0",
-        },
-    )
+    cs_only = {
+        "canHandleVariableCommunicationStepSize": "true",
+        "canInterpolateInputs": "true",
+        "maxOutputDerivativeOrder": "0",
+    }
+    cs = ET.SubElement(root, "CoSimulation", {**common, **cs_only})
     for element in (me, cs):
         files = ET.SubElement(element, "SourceFiles")
         for name in source_files:
             ET.SubElement(files, "File", {"name": name})
 
-    units = sorted({v.unit for v in variables if v.unit})
+
+def _add_units_and_experiment(root: ET.Element, model: CausalModel) -> None:
+    """UnitDefinitions (every unit a variable uses) and DefaultExperiment."""
+    units = sorted({v.unit for v in model.variables if v.unit})
     if units:
         unit_defs = ET.SubElement(root, "UnitDefinitions")
         for unit in units:
             ET.SubElement(unit_defs, "Unit", {"name": unit})
+    experiment = {
+        "startTime": "0",
+        "stopTime": _fmt(model.default_stop_time),
+        "tolerance": _fmt(model.default_tolerance),
+    }
+    ET.SubElement(root, "DefaultExperiment", experiment)
 
-    ET.SubElement(
-        root,
-        "DefaultExperiment",
-        {"startTime": "0", "stopTime": _fmt(model.default_stop_time), "tolerance": _fmt(model.default_tolerance)},
-    )
 
-    model_variables = ET.SubElement(root, "ModelVariables")
-    for vr, var in enumerate(variables):
-        attrs = {"name": var.name, "valueReference": str(vr)}
-        if var.description:
-            attrs["description"] = var.description
-        attrs["causality"] = var.causality
-        attrs["variability"] = var.variability
-        initial = variable_initial(var)
-        if initial is not None and var.causality not in ("parameter", "input"):
-            attrs["initial"] = initial
-        sv = ET.SubElement(model_variables, "ScalarVariable", attrs)
-        real: dict[str, str] = {}
-        if var.kind == "derivative" and var.derivative_of is not None:
-            real["derivative"] = str(var.derivative_of + 1)
-        if var.unit:
-            real["unit"] = var.unit
-        for key in ("min", "max", "nominal"):
-            value = getattr(var, key)
-            if value is not None:
-                real[key] = _fmt(value)
-        if var.start is not None and (initial != "calculated" or var.causality in ("parameter", "input")):
-            real["start"] = _fmt(var.start)
-        ET.SubElement(sv, "Real", real)
+def _add_scalar_variable(parent: ET.Element, vr: int, var: ModelVariable) -> None:
+    """One ScalarVariable with its Real element (start only where FMI allows it)."""
+    attrs = {"name": var.name, "valueReference": str(vr)}
+    if var.description:
+        attrs["description"] = var.description
+    attrs["causality"] = var.causality
+    attrs["variability"] = var.variability
+    initial = variable_initial(var)
+    if initial is not None and var.causality not in ("parameter", "input"):
+        attrs["initial"] = initial
+    sv = ET.SubElement(parent, "ScalarVariable", attrs)
+    real: dict[str, str] = {}
+    if var.kind == "derivative" and var.derivative_of is not None:
+        real["derivative"] = str(var.derivative_of + 1)
+    if var.unit:
+        real["unit"] = var.unit
+    for key in ("min", "max", "nominal"):
+        value = getattr(var, key)
+        if value is not None:
+            real[key] = _fmt(value)
+    if var.start is not None and (initial != "calculated" or var.causality in ("parameter", "input")):
+        real["start"] = _fmt(var.start)
+    ET.SubElement(sv, "Real", real)
 
+
+def _initial_unknowns(variables: list[ModelVariable], derivatives: list[int]) -> list[int]:
+    """Value references of the InitialUnknowns: outputs and states computed at initialisation, derivatives."""
+    unknowns = {
+        vr
+        for vr, var in enumerate(variables)
+        if var.causality == "output" and variable_initial(var) in ("approx", "calculated")
+    }
+    for vr in derivatives:
+        unknowns.add(vr)
+        state_vr = variables[vr].derivative_of
+        if state_vr is not None and variable_initial(variables[state_vr]) in ("approx", "calculated"):
+            unknowns.add(state_vr)
+    return sorted(unknowns)
+
+
+def _add_unknowns(parent: ET.Element, tag: str, unknowns: list[int], deps: list[set[int]]) -> None:
+    """A ModelStructure list (Outputs, Derivatives, InitialUnknowns); left out when empty. An initial unknown
+    never lists itself (a state output does depend on itself in continuous time)."""
+    if not unknowns:
+        return
+    element = ET.SubElement(parent, tag)
+    for vr in unknowns:
+        known = deps[vr] - {vr} if tag == "InitialUnknowns" else deps[vr]
+        ET.SubElement(element, "Unknown", {"index": str(vr + 1), "dependencies": _deps_attr(known)})
+
+
+def _add_model_structure(root: ET.Element, model: CausalModel) -> None:
+    """ModelStructure: outputs and derivatives on the states and inputs, initial unknowns on the initial knowns."""
+    variables = model.variables
     structure = _Structure(model)
-    cont = structure.continuous()
-    init = structure.initial()
-    ms = ET.SubElement(root, "ModelStructure")
     outputs = [vr for vr, v in enumerate(variables) if v.causality == "output"]
     derivatives = sorted(
         (vr for vr, v in enumerate(variables) if v.kind == "derivative"), key=lambda vr: variables[vr].index
     )
-    if outputs:
-        el = ET.SubElement(ms, "Outputs")
-        for vr in outputs:
-            ET.SubElement(el, "Unknown", {"index": str(vr + 1), "dependencies": _deps_attr(cont[vr])})
-    if derivatives:
-        el = ET.SubElement(ms, "Derivatives")
-        for vr in derivatives:
-            ET.SubElement(el, "Unknown", {"index": str(vr + 1), "dependencies": _deps_attr(cont[vr])})
-    initial_unknowns = set()
-    for vr, var in enumerate(variables):
-        initial = variable_initial(var)
-        if var.causality == "output" and initial in ("approx", "calculated"):
-            initial_unknowns.add(vr)
-    for vr in derivatives:
-        initial_unknowns.add(vr)
-        state_vr = variables[vr].derivative_of
-        if state_vr is not None and variable_initial(variables[state_vr]) in ("approx", "calculated"):
-            initial_unknowns.add(state_vr)
-    if initial_unknowns:
-        el = ET.SubElement(ms, "InitialUnknowns")
-        for vr in sorted(initial_unknowns):
-            ET.SubElement(el, "Unknown", {"index": str(vr + 1), "dependencies": _deps_attr(init[vr] - {vr})})
+    ms = ET.SubElement(root, "ModelStructure")
+    continuous = structure.continuous()
+    _add_unknowns(ms, "Outputs", outputs, continuous)
+    _add_unknowns(ms, "Derivatives", derivatives, continuous)
+    _add_unknowns(ms, "InitialUnknowns", _initial_unknowns(variables, derivatives), structure.initial())
 
+
+def model_description_xml(model: CausalModel, guid: str, source_files: list[str]) -> str:
+    """The FMI 2.0 modelDescription.xml of a CausalModel as a string (ME + CS, same modelIdentifier).
+
+    ``source_files`` are the C files under sources/ that must be compiled to rebuild the binary.
+    """
+    root = _root(model, guid)
+    _add_interfaces(root, model, source_files)
+    _add_units_and_experiment(root, model)
+    model_variables = ET.SubElement(root, "ModelVariables")
+    for vr, var in enumerate(model.variables):
+        _add_scalar_variable(model_variables, vr, var)
+    _add_model_structure(root, model)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import casadi as ca
 import numpy as np
@@ -33,7 +34,7 @@ class ReferenceResult:
         return self.values[name]
 
 
-def _num(value: object, params: dict[str, float], param_syms: list[ca.MX], param_vals: list[float]) -> float:
+def _num(value: Any, params: dict[str, float], param_syms: list[ca.MX], param_vals: list[float]) -> float:
     if isinstance(value, ca.MX):
         if value.is_constant():
             return float(ca.DM(value))
@@ -92,7 +93,7 @@ def simulate_reference(
     res = ca.substitute(res, p_all, ca.DM(par_vals)) if par_syms else res
     init = ca.substitute(init, p_all, ca.DM(par_vals)) if par_syms else init
 
-    def start(v: object) -> float:
+    def start(v: Any) -> float:
         return _num(v.start, parameters, par_syms, par_vals)
 
     nx = len(states)
