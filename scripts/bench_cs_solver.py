@@ -26,9 +26,8 @@ import casadi as ca
 import numpy as np
 from fmpy import simulate_fmu
 
-from orchestrator.export.build import build_fmu, runtime_source_files
+from orchestrator.export.build import build_fmu
 from orchestrator.export.causal_model import CausalModel, ModelVariable
-from orchestrator.export.model_description import model_description_xml
 
 log = logging.getLogger("bench_cs_solver")
 DOC = Path(__file__).resolve().parent.parent / "docs" / "fmu-runtime.md"
@@ -182,7 +181,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         guid = "{" + str(uuid.uuid4()) + "}"
         start = time.perf_counter()
-        fmu = build_fmu(model, model_description_xml(model, guid, runtime_source_files()), Path(tmp) / "bench.fmu")
+        fmu = build_fmu(model, guid, Path(tmp) / "bench.fmu")
         build_s = time.perf_counter() - start
         signal = valve_signal(args.stop_time)
         common = dict(

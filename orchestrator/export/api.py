@@ -58,19 +58,16 @@ def model_guid(model_name: str, source_hash: str) -> str:
 
 
 def _build_builtin(model_name: str, models_dir: Path, out_fmu: Path, source_hash: str) -> dict:
-    """pymoca -> causalisation -> modelDescription -> EXP-C's build_fmu; returns manifest extras."""
+    """pymoca -> causalisation -> build_fmu (C, modelDescription, compile, package); returns manifest extras."""
+    from orchestrator.export.build import build_fmu
     from orchestrator.export.causalise import causalise
     from orchestrator.export.frontend import flatten_model
-    from orchestrator.export.model_description import model_description_xml
 
     started = time.perf_counter()
     flat = flatten_model(models_dir, model_name)
     model = causalise(flat)
     compiled_at = time.perf_counter()
-    from orchestrator.export.build import build_fmu, runtime_source_files
-
-    xml = model_description_xml(model, model_guid(model_name, source_hash), runtime_source_files())
-    build_fmu(model, xml, out_fmu)
+    build_fmu(model, model_guid(model_name, source_hash), out_fmu)
     done = time.perf_counter()
     log.info(
         "%s: model compiled in %.2f s, C built and packaged in %.2f s",

@@ -1,9 +1,11 @@
-"""C code generation for the built-in exporter: CausalModel -> model.c, model.h, model_data.h.
+"""C code generation for the built-in exporter: CausalModel -> the model's C sources and model_data.h.
 
 Builds the CasADi functions of docs/exporter-contract.md (model equations, their sparse Jacobians, all variables,
 forward derivatives, initialisation) from the CausalModel's four functions, expanded to SX where possible (faster
-generated code, structural sparsity), and generates them into one C file with casadi.CodeGenerator. The generated
-header model_data.h describes the variables to the C runtime (orchestrator/export/runtime/).
+generated code, structural sparsity) with common subexpressions merged (pymoca inlines each Modelica function call
+separately, so a model repeats much of its arithmetic), and generates them as compilation units of bounded size
+(c_units.py). The generated header model_data.h describes the variables to the C runtime
+(orchestrator/export/runtime/).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import casadi as ca
 
 from orchestrator.errors import ModelError
+from orchestrator.export import c_units
+from orchestrator.export.c_units import CUnit
 from orchestrator.export.causal_model import CausalModel, ModelVariable
 
 log = logging.getLogger(__name__)
@@ -26,16 +31,35 @@ PREFIX = "mdl_"
 KIND_CODE = {"parameter": 0, "input": 1, "state": 2, "derivative": 3, "calculated": 4}
 
 
+#: A CasADi symbolic expression (SX when the model expands to scalars, MX otherwise).
+Symbolic: TypeAlias = ca.SX | ca.MX
+
+
+@dataclass(frozen=True)
+class ContractFunction:
+    """One function of the contract as expressions: name (with PREFIX), inputs and outputs, with their names."""
+
+    name: str
+    inputs: list[Symbolic]
+    input_names: list[str]
+    outputs: list[Symbolic]
+    output_names: list[str]
+
+    def function(self, suffix: str = "") -> ca.Function:
+        """The CasADi function, named name + suffix."""
+        return ca.Function(self.name + suffix, self.inputs, self.outputs, self.input_names, self.output_names)
+
+
 @dataclass(frozen=True)
 class ContractFunctions:
-    """The CasADi functions the runtime calls, plus which states have a fixed start row in init_res."""
+    """The functions the runtime calls, plus which states have a fixed start row in init_res."""
 
-    functions: list[ca.Function]
+    functions: list[ContractFunction]
     #: Per state: True when init_res pins it to its start value (so a value set before initialisation is exact).
     x_start_fixed: list[bool]
 
 
-def _symbols(sym: type, model: CausalModel) -> tuple:
+def _symbols(sym: type[ca.SX] | type[ca.MX], model: CausalModel) -> tuple[Symbolic, ...]:
     return (
         sym.sym("t"),
         sym.sym("x", model.nx),
@@ -80,13 +104,7 @@ def contract_functions(model: CausalModel) -> ContractFunctions:
         return _contract_functions(model, ca.MX)
 
 
-def _contract_functions(model: CausalModel, sym: type) -> ContractFunctions:
-    t, x, z, u, p = _symbols(sym, model)
-    xz = ca.vertcat(x, z)
-    xdot, res = model.dae(t, x, z, u, p)
-    (v,) = [model.vars(t, x, z, u, p)]
-    x0, z0 = model.init_guess(t, u, p)
-    r = model.init_res(t, x, z, u, p)
+def _check_sizes(model: CausalModel, xdot: Symbolic, res: Symbolic, v: Symbolic, r: Symbolic) -> None:
     for name, expr, n in (("xdot", xdot, model.nx), ("res", res, model.nz), ("vars", v, len(model.variables))):
         if expr.numel() != n:
             raise ModelError(f"model {model.name}: {name} has {expr.numel()} entries, expected {n}")
@@ -95,36 +113,62 @@ def _contract_functions(model: CausalModel, sym: type) -> ContractFunctions:
             f"model {model.name}: the initialisation has {r.numel()} equations for {model.nx + model.nz} unknowns "
             "(states and algebraic loop variables)"
         )
-    f_all = ca.vertcat(xdot, res)
-    dx, dz, du = sym.sym("dx", model.nx), sym.sym("dz", model.nz), sym.sym("du", model.nu)
-    xs, xs_on = sym.sym("xs", model.nx), sym.sym("xs_on", model.nx)
 
+
+def _merged(exprs: list[Symbolic]) -> list[Symbolic]:
+    """The expressions with common subexpressions merged (SX only; MX graphs are left as they are). Merged on
+    the nonzeros: casadi.cse visits every entry of a matrix, structural zeros included."""
+    if not exprs or not isinstance(exprs[0], ca.SX):
+        return exprs
+    merged = ca.cse([e.nz[:] for e in exprs])
+    return [ca.SX(e.sparsity(), nz) for e, nz in zip(exprs, merged, strict=True)]
+
+
+def _init_residual(model: CausalModel, r: Symbolic, sym: type[ca.SX] | type[ca.MX], ins: tuple) -> tuple:
+    """init_res with each fixed-start row switchable to x_j - xs_j (see docs/exporter-contract.md): (r_mod, xs,
+    xs_on, fixed rows by state)."""
+    _, x, z, u, _ = ins
+    xs, xs_on = sym.sym("xs", model.nx), sym.sym("xs_on", model.nx)
     fixed = _fixed_start_rows(r, x, ca.vertcat(z, u), model.nx) if sym is ca.SX else {}
     rows = [r[i] for i in range(r.numel())]
     for j, row in fixed.items():
         rows[row] = (1 - xs_on[j]) * rows[row] + xs_on[j] * (x[j] - xs[j])
-    r_mod = ca.vertcat(*rows) if rows else sym(0, 1)
+    return (ca.vertcat(*rows) if rows else sym(0, 1)), xs, xs_on, fixed
 
-    def dense(e: ca.SX | ca.MX) -> ca.SX | ca.MX:
-        return ca.densify(e)
 
-    ins = [t, x, z, u, p]
+def _contract_functions(model: CausalModel, sym: type[ca.SX] | type[ca.MX]) -> ContractFunctions:
+    ins = _symbols(sym, model)
+    t, x, z, u, p = ins
+    xz = ca.vertcat(x, z)
+    xdot, res = model.dae(*ins)
+    v = model.vars(*ins)
+    x0, z0 = model.init_guess(t, u, p)
+    r = model.init_res(*ins)
+    _check_sizes(model, xdot, res, v, r)
+    r_mod, xs, xs_on, fixed = _init_residual(model, r, sym, ins)
+    xdot, res, v, r_mod = _merged([ca.densify(e) for e in (xdot, res, v, r_mod)])
+    f_all = ca.vertcat(xdot, res)
+    dx, dz, du = sym.sym("dx", model.nx), sym.sym("dz", model.nz), sym.sym("du", model.nu)
     names = ["t", "x", "z", "u", "p"]
+    inputs = list(ins)
+    init_inputs, init_names = [*inputs, xs, xs_on], [*names, "xs", "xs_on"]
+    dv = ca.densify(ca.jtimes(v, ca.vertcat(x, z, u), ca.vertcat(dx, dz, du)))
+
+    def fn(name: str, i: list, i_names: list[str], outs: list[Symbolic], o_names: list[str]) -> ContractFunction:
+        return ContractFunction(PREFIX + name, i, i_names, outs, o_names)
+
+    def derived(exprs: list[Symbolic]) -> list[Symbolic]:  # derivatives of merged expressions repeat work again
+        return _merged(exprs)
+
     functions = [
-        ca.Function(f"{PREFIX}dae", ins, [dense(xdot), dense(res)], names, ["xdot", "res"]),
-        ca.Function(f"{PREFIX}dae_jac", ins, [ca.jacobian(f_all, xz)], names, ["J"]),
-        ca.Function(f"{PREFIX}dae_jac_u", ins, [ca.jacobian(f_all, u)], names, ["Ju"]),
-        ca.Function(f"{PREFIX}vars", ins, [dense(v)], names, ["v"]),
-        ca.Function(
-            f"{PREFIX}vars_fwd",
-            [*ins, dx, dz, du],
-            [dense(ca.jtimes(v, ca.vertcat(x, z, u), ca.vertcat(dx, dz, du)))],
-            [*names, "dx", "dz", "du"],
-            ["dv"],
-        ),
-        ca.Function(f"{PREFIX}init_guess", [t, u, p], [dense(x0), dense(z0)], ["t", "u", "p"], ["x0", "z0"]),
-        ca.Function(f"{PREFIX}init_res", [*ins, xs, xs_on], [dense(r_mod)], [*names, "xs", "xs_on"], ["r"]),
-        ca.Function(f"{PREFIX}init_jac", [*ins, xs, xs_on], [ca.jacobian(r_mod, xz)], [*names, "xs", "xs_on"], ["Jr"]),
+        fn("dae", inputs, names, [xdot, res], ["xdot", "res"]),
+        fn("dae_jac", inputs, names, derived([ca.jacobian(f_all, xz)]), ["J"]),
+        fn("dae_jac_u", inputs, names, derived([ca.jacobian(f_all, u)]), ["Ju"]),
+        fn("vars", inputs, names, [v], ["v"]),
+        fn("vars_fwd", [*inputs, dx, dz, du], [*names, "dx", "dz", "du"], derived([dv]), ["dv"]),
+        fn("init_guess", [t, u, p], ["t", "u", "p"], [ca.densify(x0), ca.densify(z0)], ["x0", "z0"]),
+        fn("init_res", init_inputs, init_names, [r_mod], ["r"]),
+        fn("init_jac", init_inputs, init_names, derived([ca.jacobian(r_mod, xz)]), ["Jr"]),
     ]
     return ContractFunctions(functions, [j in fixed for j in range(model.nx)])
 
@@ -202,14 +246,26 @@ def model_data_header(model: CausalModel, guid: str, x_start_fixed: list[bool]) 
     return "".join(lines)
 
 
-def generate_sources(model: CausalModel, guid: str, out_dir: Path) -> list[Path]:
-    """Write model.c, model.h and model_data.h for ``model`` into ``out_dir``; return their paths."""
+def generate_sources(model: CausalModel, guid: str, out_dir: Path) -> list[CUnit]:
+    """Write the model's C files, model.h and model_data.h into ``out_dir``; return the C files to compile
+    (model.c first), each with its optimisation level."""
     out_dir.mkdir(parents=True, exist_ok=True)
     contract = contract_functions(model)
-    cg = ca.CodeGenerator("model.c", {"with_header": True, "casadi_int": "int", "casadi_real": "double"})
-    for fn in contract.functions:
-        cg.add(fn)
-    cg.generate(str(out_dir) + "/")
-    header = out_dir / "model_data.h"
-    header.write_text(model_data_header(model, guid, contract.x_start_fixed))
-    return [out_dir / "model.c", out_dir / "model.h", header]
+    units: list[CUnit] = []
+    wrappers = []
+    functions = []
+    for cf in contract.functions:
+        function = cf.function()
+        functions.append(function)
+        generated = c_units.generate_function(function, cf.function("_body"), out_dir)
+        level = c_units.opt_level(cf.name.removeprefix(PREFIX), function.n_instructions())
+        units += [CUnit(name, level) for name in generated.files]
+        wrappers.append(c_units.wrapper_source(generated))
+    (out_dir / "model.h").write_text(c_units.header_source(functions))
+    (out_dir / "model.c").write_text(
+        "/* Generated by the O2 Twin built-in exporter (orchestrator/export/codegen.py). Do not edit. */\n"
+        '#include "model.h"\n\n' + "\n".join(wrappers)
+    )
+    (out_dir / "model_data.h").write_text(model_data_header(model, guid, contract.x_start_fixed))
+    log.info("%s: generated %d C files", model.name, len(units) + 1)
+    return [CUnit("model.c", "-O2"), *units]

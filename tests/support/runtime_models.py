@@ -8,9 +8,8 @@ from pathlib import Path
 
 import casadi as ca
 
-from orchestrator.export.build import build_fmu, runtime_source_files
+from orchestrator.export.build import build_fmu
 from orchestrator.export.causal_model import CausalModel, ModelVariable
-from orchestrator.export.model_description import model_description_xml
 
 Expr = ca.SX
 
@@ -89,10 +88,9 @@ def causal_model(
 
 
 def package(model: CausalModel, folder: Path) -> Path:
-    """Build ``model`` into folder/<identifier>.fmu with EXP-PY's modelDescription.xml."""
+    """Build ``model`` into folder/<identifier>.fmu."""
     guid = "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, "o2twin-test/" + model.name)) + "}"
-    xml = model_description_xml(model, guid, runtime_source_files())
-    return build_fmu(model, xml, folder / f"{model.identifier}.fmu")
+    return build_fmu(model, guid, folder / f"{model.identifier}.fmu")
 
 
 def van_der_pol(mu: float = 1000.0) -> CausalModel:
