@@ -1,4 +1,4 @@
-"""A small hand-written FMI 2.0 Co-Simulation FMU (C, compiled with gcc) for the I/O tests.
+"""A small hand-written FMI 2.0 Co-Simulation FMU (C, compiled with the exporter's build functions) for the I/O tests.
 
 It is deliberately not made by our exporter: a third-party-style FMU with only Co-Simulation, no state
 get/set, and an injectable failure. Model "Lag": x' = (k*u - x)/T, y = x, stepped exactly (u held over a step).
@@ -9,12 +9,11 @@ message (a failing FMU mid-run).
 from __future__ import annotations
 
 import shutil
-import subprocess
-import zipfile
 from pathlib import Path
 
-import fmpy
 import pytest
+
+from orchestrator.export.build import CUnit, compile_library, fmi2_header_paths, fmi_platform, package_fmu
 
 C_SOURCE = r"""
 #include <math.h>
@@ -151,25 +150,16 @@ MODEL_DESCRIPTION = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def build_lag_fmu(out_dir: Path, input_unit: str = "K", file_name: str = "Lag.fmu") -> Path:
-    """Compile the Lag FMU into out_dir/file_name (skips the test when gcc is missing); input_unit is the unit
-    the input u declares (the output y is in K)."""
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
+    """Compile the Lag FMU into out_dir/file_name (skips the test when no C compiler is found); input_unit is the
+    unit the input u declares (the output y is in K)."""
+    if not (shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")):
         pytest.skip("no C compiler (gcc/cc) on PATH to build the test FMU")
     work = out_dir / "lag_build"
-    (work / "binaries" / "linux64").mkdir(parents=True, exist_ok=True)
-    source = out_dir / "lag.c"  # not shipped in the FMU: a binary-only FMU, like many third-party ones
-    source.write_text(C_SOURCE)
+    source_dir = out_dir / "lag_source"  # not shipped in the FMU: a binary-only FMU, like many third-party ones
+    source_dir.mkdir(parents=True, exist_ok=True)
+    (source_dir / "lag.c").write_text(C_SOURCE)
+    binary = work / "binaries" / fmi_platform() / "Lag.so"
+    binary.parent.mkdir(parents=True, exist_ok=True)
     (work / "modelDescription.xml").write_text(MODEL_DESCRIPTION.replace("{input_unit}", input_unit))
-    headers = Path(fmpy.__file__).parent / "c-code"
-    subprocess.run(
-        [gcc, "-shared", "-fPIC", "-O1", f"-I{headers}", str(source), "-o",
-         str(work / "binaries" / "linux64" / "Lag.so"), "-lm"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    fmu = out_dir / file_name
-    with zipfile.ZipFile(fmu, "w", zipfile.ZIP_DEFLATED) as z:
-        for path in sorted(work.rglob("*")):
-            if path.is_file():
-                z.write(path, path.relative_to(work).as_posix())
-    return fmu
+    compile_library([CUnit("lag.c", "-O1")], source_dir, binary, include_dirs=[fmi2_header_paths()[0].parent])
+    return package_fmu(work, out_dir / file_name)

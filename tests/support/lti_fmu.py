@@ -1,25 +1,24 @@
-"""Build small linear state-space FMUs (FMI 2.0, ME + CS) from lti_fmu.c with gcc, for the orchestrator tests.
+"""Build small linear state-space FMUs (FMI 2.0, ME + CS) from lti_fmu.c, for the orchestrator tests.
 
 They stand in for third-party FMUs: hand-written C, not our exporter, with switchable capabilities (no CS, no ME,
-no rollback, no directional derivatives, input interpolation) so the master is shown not to rely on extras.
+no rollback, no directional derivatives, input interpolation) so the master is shown not to rely on extras. The C
+is compiled and the FMU zipped with the exporter's own build functions (orchestrator.export.build).
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 import uuid
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import fmpy
 import numpy as np
 
+from orchestrator.export.build import CUnit, compile_library, fmi2_header_paths, fmi_platform, package_fmu
+
 HERE = Path(__file__).resolve().parent
-FMPY_HEADERS = Path(fmpy.__file__).resolve().parent / "c-code"
 
 
 def gcc_available() -> bool:
@@ -27,21 +26,17 @@ def gcc_available() -> bool:
 
 
 def _compile(
-    build_dir: Path, identifier: str, nx: int, nu: int, ny: int, x0: list[float], p0: list[float], bounce: float | None
-) -> Path:
-    so = build_dir / f"{identifier}.so"
+    build_dir: Path, binary: Path, nx: int, nu: int, ny: int, x0: list[float], p0: list[float], bounce: float | None
+) -> None:
     (build_dir / "lti_start.h").write_text(
         f"static const double START_X[{nx + 1}] = {{{', '.join(map(repr, [*x0, 0.0]))}}};\n"
         f"static const double START_P[{len(p0)}] = {{{', '.join(map(repr, p0))}}};\n"
     )
-    cmd = [
-        "gcc", "-shared", "-fPIC", "-O2", "-std=c99", f"-I{FMPY_HEADERS}", f"-I{build_dir}",
-        f"-DNX={nx}", f"-DNU={nu}", f"-DNY={ny}", str(HERE / "lti_fmu.c"), "-o", str(so), "-lm",
-    ]  # fmt: skip
+    defines = {"NX": str(nx), "NU": str(nu), "NY": str(ny)}
     if bounce is not None:
-        cmd.append(f"-DBOUNCE={bounce!r}")
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return so
+        defines["BOUNCE"] = repr(bounce)
+    headers = fmi2_header_paths()[0].parent
+    compile_library([CUnit("lti_fmu.c", "-O2")], HERE, binary, include_dirs=[headers, build_dir], defines=defines)
 
 
 def build_lti_fmu(
@@ -75,7 +70,8 @@ def build_lti_fmu(
     units = units or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     build = out_dir / f"build_{identifier}"
-    build.mkdir(exist_ok=True)
+    binary = build / "fmu" / "binaries" / fmi_platform() / f"{identifier}.so"
+    binary.parent.mkdir(parents=True, exist_ok=True)
 
     rows: list[str] = []  # ScalarVariable elements, value reference = position
     index: dict[str, int] = {}
@@ -103,7 +99,7 @@ def build_lti_fmu(
             for j in range(M.shape[1]):
                 params.append((f"{label}[{i + 1},{j + 1}]", float(M[i, j])))
     params += [("fail_time", -1.0), ("fail_status", 3.0), ("h_int", h_int), ("max_h", -1.0)]
-    so = _compile(build, identifier, nx, nu, ny, [float(v) for v in x_start], [v for _, v in params], bounce)
+    _compile(build, binary, nx, nu, ny, [float(v) for v in x_start], [v for _, v in params], bounce)
     for name, value in params:
         variability = "tunable" if name.startswith("fail") or name == "max_h" else "fixed"
         var(name, "parameter", variability, ' initial="exact"', f' start="{value!r}"')
@@ -155,8 +151,5 @@ def build_lti_fmu(
         + f"    <InitialUnknowns>\n{init_unknowns}\n    </InitialUnknowns>\n"
         "  </ModelStructure>\n</fmiModelDescription>\n"
     )
-    fmu_path = out_dir / f"{identifier}.fmu"
-    with zipfile.ZipFile(fmu_path, "w") as z:
-        z.writestr("modelDescription.xml", xml)
-        z.write(so, f"binaries/linux64/{identifier}.so")
-    return fmu_path
+    (build / "fmu" / "modelDescription.xml").write_text(xml)
+    return package_fmu(build / "fmu", out_dir / f"{identifier}.fmu")
