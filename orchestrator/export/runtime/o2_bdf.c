@@ -20,9 +20,23 @@
 #include "o2_runtime.h"
 
 #define NEWTON_MAXITER 4
+#define NEWTON_CRDOWN 0.3
+#ifndef NEWTON_TOL
+#define NEWTON_TOL 0.03 /* Newton's remaining error, as a fraction of the error test's bound */
+#endif
 #define MIN_FACTOR 0.2
 #define MAX_FACTOR 10.0
-#define MAX_STEPS_PER_CALL 10000000L
+#ifndef MIN_GROWTH
+#define MIN_GROWTH 1.5 /* a step size increase below this is skipped (as in CVODE): it would cost a refactor */
+#endif
+#define MAX_STEPS_PER_CALL 10000000L /* step attempts */
+#ifndef LU_C_CHANGE
+#define LU_C_CHANGE 0.3
+#endif
+//         /* refactor the iteration matrix when c changed by more than this (relative) */
+#ifndef H0_ERROR_FRACTION
+#define H0_ERROR_FRACTION 0.01 /* initial step: local error about this fraction of the tolerance */
+#endif
 
 static const double KAPPA[O2_BDF_MAX_ORDER + 2] = {0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0, 0.0};
 
@@ -95,13 +109,36 @@ static double rms(const double *v, const double *scale, int n, double factor) {
     return sqrt(s / n);
 }
 
+/* [xdot; g] at (t, y); not checked for NaN/Inf here (Newton checks the norm of its correction). */
 static int eval_f(O2Instance *m, double t, const double *y, double *f) {
     o2_inputs_at(m, t, m->u_now);
-    if (o2_eval_dae(m, t, y, y + MDL_NX, m->u_now, f, f + MDL_NX) != 0) return -1;
-    return o2_all_finite(f, m->n) ? 0 : -1;
+    return o2_eval_dae(m, t, y, y + MDL_NX, m->u_now, f, f + MDL_NX);
 }
 
-/* Start (or restart after an input change) at order 1 from a consistent point; keeps the step size. */
+/* Initial step size for order 1 from a consistent point (Hairer, Norsett & Wanner, Solving ODEs I, sec. II.4):
+ * h with a local error of about H0_ERROR_FRACTION of the tolerance, from an estimate of y'' by one explicit Euler
+ * probe. Needs f = f(t, y); uses y_pred, tmp2 and scale as scratch. */
+static double initial_step(O2Instance *m, double t, double t_end, const double *y, const double *f) {
+    double *scale = m->scale, *y1 = m->y_pred, *f1 = m->tmp2;
+    error_scale(m, y, scale);
+    double d0 = rms(y, scale, MDL_NX, 1.0), d1 = rms(f, scale, MDL_NX, 1.0);
+    double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+    if (h0 > t_end - t) h0 = t_end - t;
+    for (int i = 0; i < m->n; i++) y1[i] = i < MDL_NX ? y[i] + h0 * f[i] : y[i];
+    double d2 = 0.0;
+    if (eval_f(m, t + h0, y1, f1) == 0) {
+        for (int i = 0; i < MDL_NX; i++) f1[i] -= f[i];
+        d2 = rms(f1, scale, MDL_NX, 1.0) / h0;
+        if (!isfinite(d2)) d2 = INFINITY; /* the probe blew up: start small */
+    }
+    double dmax = d1 > d2 ? d1 : d2;
+    double h1 = dmax <= 1e-15 ? (h0 * 1e-3 > 1e-6 ? h0 * 1e-3 : 1e-6) : sqrt(H0_ERROR_FRACTION / dmax);
+    double h = 100.0 * h0 < h1 ? 100.0 * h0 : h1;
+    return h > 0.0 ? h : 1e-6;
+}
+
+/* Start, or restart after an input change, at order 1 from a consistent point. The step size is estimated anew
+ * for the new inputs (a valve that opened makes the solution fast), but never above what the controller had. */
 static int restart(O2Instance *m, double t_end) {
     int n = m->n;
     double t = m->s.t;
@@ -111,34 +148,18 @@ static int restart(O2Instance *m, double t_end) {
         m->s.z_consistent = 1;
     }
     double *y = m->x, *f = m->f;
-    if (eval_f(m, t, y, f) != 0) {
+    if (eval_f(m, t, y, f) != 0 || !o2_all_finite(f, n)) {
         o2_log(m, fmi2Error, "logError", "integration failed at t=%.17g: the derivatives are not finite", t);
         return -1;
     }
-    if (!m->s.started) {
-        /* initial step size (Hairer, Norsett & Wanner, Solving ODEs I, sec. II.4), for order 1 */
-        double *scale = m->scale, *y1 = m->y_pred, *f1 = m->tmp2;
-        error_scale(m, y, scale);
-        double d0 = rms(y, scale, MDL_NX, 1.0), d1 = rms(f, scale, MDL_NX, 1.0);
-        double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-        if (h0 > t_end - t) h0 = t_end - t;
-        for (int i = 0; i < n; i++) y1[i] = i < MDL_NX ? y[i] + h0 * f[i] : y[i];
-        double d2 = 0.0;
-        if (eval_f(m, t + h0, y1, f1) == 0) {
-            for (int i = 0; i < MDL_NX; i++) f1[i] -= f[i];
-            d2 = rms(f1, scale, MDL_NX, 1.0) / h0;
-        }
-        double dmax = d1 > d2 ? d1 : d2;
-        double h1 = dmax <= 1e-15 ? (h0 * 1e-3 > 1e-6 ? h0 * 1e-3 : 1e-6) : sqrt(0.01 / dmax);
-        m->s.h_want = 100.0 * h0 < h1 ? 100.0 * h0 : h1;
-        if (!(m->s.h_want > 0.0)) m->s.h_want = 1e-6;
-        m->s.order = 1;
-        m->s.jac_valid = 0;
-    }
-    m->s.h_abs = m->s.h_want;
+    double h = initial_step(m, t, t_end, y, f);
+    if (m->s.started && m->s.h_want < h) h = m->s.h_want;
+    m->s.h_want = h;
+    m->s.h_abs = h;
     m->s.jac_valid = 0; /* the inputs changed: the Jacobian (e.g. of a valve that opened) is evaluated anew */
     memset(m->D, 0, (size_t)O2_BDF_HIST * n * sizeof(double));
     memcpy(m->D, y, (size_t)n * sizeof(double));
+    m->s.t_int = t;
     for (int i = 0; i < MDL_NX; i++) m->D[n + i] = m->s.h_abs * f[i];
     m->s.order = 1;
     m->s.n_equal_steps = 0;
@@ -148,7 +169,11 @@ static int restart(O2Instance *m, double t_end) {
     return 0;
 }
 
-/* Modified Newton for the corrector; returns the iteration count, or -1 when it does not converge. */
+/* Modified Newton for the corrector; returns the iteration count, or -1 when it does not converge.
+ * As in CVODE: the convergence rate estimate starts at 1 for a new matrix and decreases by at most NEWTON_CRDOWN
+ * per iteration (rate = max(NEWTON_CRDOWN * rate, |dy_k| / |dy_k-1|)); the estimate carries over to the next
+ * step, so a good predictor converges in one iteration (one right-hand side and one solve). Converged when
+ * |dy| * min(1, rate) is below tol, in units of the error tolerance. */
 static int newton(O2Instance *m, double t_new, double c, double tol) {
     int n = m->n;
     double *y = m->tmp, *d = m->d, *f = m->f, *dy = m->dy;
@@ -156,167 +181,223 @@ static int newton(O2Instance *m, double t_new, double c, double tol) {
     memcpy(y, y_pred, (size_t)n * sizeof(double));
     memset(d, 0, (size_t)n * sizeof(double));
     double dy_norm_old = -1.0;
+    /* The factor may be for an earlier c (LU reuse): for an ODE, scaling the correction by 2 / (1 + c / lu_c)
+     * makes up for most of the difference on the stiff components (as CVODE does). */
+    double correction = MDL_NZ == 0 && m->s.lu_c != c ? 2.0 / (1.0 + c / m->s.lu_c) : 1.0;
+    double rate = m->s.newton_rate;
     for (int k = 0; k < NEWTON_MAXITER; k++) {
         if (eval_f(m, t_new, y, f) != 0) return -1;
         for (int i = 0; i < MDL_NX; i++) dy[i] = c * f[i] - psi[i] - d[i];
         for (int i = MDL_NX; i < n; i++) dy[i] = -f[i];
         o2_splu_solve(&m->lu_iter, dy);
+        if (correction != 1.0)
+            for (int i = 0; i < n; i++) dy[i] *= correction;
         double dy_norm = rms(dy, scale, n, 1.0);
-        double rate = dy_norm_old > 0.0 ? dy_norm / dy_norm_old : -1.0;
-        if (rate >= 0.0 && (rate >= 1.0 || pow(rate, NEWTON_MAXITER - k) / (1.0 - rate) * dy_norm > tol)) return -1;
+        if (!isfinite(dy_norm)) return -1;
+        if (dy_norm_old > 0.0) {
+            double ratio = dy_norm / dy_norm_old;
+            if (ratio >= 1.0 || pow(ratio, NEWTON_MAXITER - k) / (1.0 - ratio) * dy_norm > tol) return -1;
+            rate = NEWTON_CRDOWN * rate > ratio ? NEWTON_CRDOWN * rate : ratio;
+        }
         for (int i = 0; i < n; i++) {
             y[i] += dy[i];
             d[i] += dy[i];
         }
-        if (dy_norm == 0.0 || (rate >= 0.0 && rate / (1.0 - rate) * dy_norm < tol)) return k + 1;
+        if (dy_norm * (rate < 1.0 ? rate : 1.0) <= tol) {
+            m->s.newton_rate = rate;
+            return k + 1;
+        }
         dy_norm_old = dy_norm;
     }
     return -1;
 }
 
-int o2_bdf_do_step(O2Instance *m, double t_end) {
+/* The Jacobian and the factored iteration matrix for c: J is kept until a Newton iteration fails with it; the
+ * factor is kept while c stays within LU_C_CHANGE of the c it was made for (Newton then converges a little
+ * slower). Returns 0, or -1 when J is not finite or the matrix is singular. */
+static int prepare_matrix(O2Instance *m, double t_new, double c) {
+    if (!m->s.jac_valid) {
+        const double *y_pred = m->y_pred;
+        o2_inputs_at(m, t_new, m->u_now);
+        if (o2_eval_jac(m, t_new, y_pred, y_pred + MDL_NX, m->u_now, m->J) != 0 || !o2_all_finite(m->J, m->nnz_j))
+            return -1;
+        m->s.n_jac++;
+        m->s.jac_valid = 1;
+        m->s.jac_current = 1;
+        m->s.lu_valid = 0;
+    }
+    if (!m->s.lu_valid || fabs(c / m->s.lu_c - 1.0) > LU_C_CHANGE) {
+        if (o2_factor_iteration(m, c) != 0) return -1;
+        m->s.lu_valid = 1;
+        m->s.newton_rate = 1.0; /* unknown for the new matrix */
+    } else if (m->lu_holds != 1) { /* after a state restore or a z-solve: the same factor again */
+        if (o2_factor_iteration(m, m->s.lu_c) != 0) return -1;
+    }
+    return 0;
+}
+
+/* The corrector with the matrix refreshed as needed: a failure with an old Jacobian or an old factor is retried
+ * once with a fresh Jacobian factored for this c. Returns the Newton iteration count, or -1. */
+static int corrector(O2Instance *m, double t_new, double c, double tol) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int n_iter = prepare_matrix(m, t_new, c) == 0 ? newton(m, t_new, c, tol) : -1;
+        if (n_iter >= 0 || (m->s.jac_current && m->s.lu_valid && m->s.lu_c == c)) return n_iter;
+        m->s.jac_valid = 0;
+    }
+    return -1;
+}
+
+/* The predictor y_pred = sum D[0..order] and psi = sum gamma_j / alpha_k D[j] for the next step. */
+static void predict(O2Instance *m, const coeffs *k, int order) {
     int n = m->n;
-    if (n == 0) {
-        m->s.t = t_end;
+    double *y_pred = m->y_pred, *psi = m->psi;
+    memcpy(y_pred, m->D, (size_t)n * sizeof(double));
+    memset(psi, 0, (size_t)n * sizeof(double));
+    for (int j = 1; j <= order; j++) {
+        const double *dj = m->D + (size_t)j * n;
+        double gj = k->gamma[j] / k->alpha[order];
+        for (int i = 0; i < n; i++) {
+            y_pred[i] += dj[i];
+            psi[i] += gj * dj[i];
+        }
+    }
+}
+
+/* An accepted step: the history D moves to t_new (y_new = y_pred + d), and after order + 1 equal steps the order
+ * and step size for the next steps are chosen from the error estimates of orders k-1, k and k+1. */
+static void accept(O2Instance *m, const coeffs *k, int order, double t_new, double err, double safety) {
+    int n = m->n;
+    m->s.n_steps++;
+    m->s.n_equal_steps++;
+    m->s.jac_current = 0;
+    m->s.t_int = t_new;
+    for (int i = 0; i < MDL_NZ; i++)
+        if (fabs(m->tmp[MDL_NX + i]) > m->zmax[i]) m->zmax[i] = fabs(m->tmp[MDL_NX + i]);
+    double *d = m->d;
+    double *d1 = m->D + (size_t)(order + 1) * n, *d2 = m->D + (size_t)(order + 2) * n;
+    for (int i = 0; i < n; i++) {
+        d2[i] = d[i] - d1[i];
+        d1[i] = d[i];
+    }
+    for (int j = order; j >= 0; j--) {
+        double *dj = m->D + (size_t)j * n, *dj1 = m->D + (size_t)(j + 1) * n;
+        for (int i = 0; i < n; i++) dj[i] += dj1[i];
+    }
+    if (m->s.n_equal_steps < order + 1) return;
+    double err_m = order > 1 ? rms(m->D + (size_t)order * n, m->scale, MDL_NX, k->err_const[order - 1]) : INFINITY;
+    double err_p = order < O2_BDF_MAX_ORDER ? rms(m->D + (size_t)(order + 2) * n, m->scale, MDL_NX,
+                                                  k->err_const[order + 1])
+                                            : INFINITY;
+    double norms[3] = {err_m, err, err_p}, best = -1.0;
+    int delta = 0;
+    for (int j = 0; j < 3; j++) {
+        double fj = norms[j] == 0.0 ? INFINITY : pow(norms[j], -1.0 / (order + j));
+        if (isinf(norms[j])) fj = 0.0;
+        if (fj > best) {
+            best = fj;
+            delta = j - 1;
+        }
+    }
+    double factor = safety * best;
+    if (factor > MAX_FACTOR) factor = MAX_FACTOR;
+    if (delta == 0 && factor > 1.0 && factor < MIN_GROWTH) factor = 1.0; /* not worth a new matrix */
+    m->s.order = order + delta;
+    m->s.n_equal_steps = 0;
+    m->s.h_want = m->s.h_abs * factor;
+}
+
+/* One step from t_int, retried with smaller steps until accepted; it ends exactly on t_stop when it would pass
+ * it. Returns 0, or -1 (message logged) when the step size falls below the minimum. */
+static int step(O2Instance *m, const coeffs *k, double t_stop, double newton_tol, long *attempts) {
+    double t = m->s.t_int, rtol = m->s.rtol;
+    for (;;) {
+        if (++*attempts > MAX_STEPS_PER_CALL) {
+            o2_log(m, fmi2Discard, "logStatusDiscard",
+                   "integration failed at t=%.17g: more than %ld steps in one doStep", t, MAX_STEPS_PER_CALL);
+            return -1;
+        }
+        int order = m->s.order;
+        double h = m->s.h_want;
+        if (h > MAX_FACTOR * m->s.h_abs) h = MAX_FACTOR * m->s.h_abs;
+        double remaining = t_stop - t;
+        int last = h >= remaining || remaining - h < 0.05 * h;
+        if (last) h = remaining;
+        if (h < 10.0 * (nextafter(t, INFINITY) - t)) {
+            o2_log(m, fmi2Discard, "logStatusDiscard",
+                   "integration failed at t=%.17g: the step size %g fell below the minimum (rtol=%g): the model is "
+                   "too stiff or not smooth there",
+                   t, h, rtol);
+            return -1;
+        }
+        if (h != m->s.h_abs) { /* controller, growth cap or stop point: rescale the history */
+            change_d(m, order, h / m->s.h_abs);
+            m->s.h_abs = h;
+        }
+        double t_new = last ? t_stop : t + h;
+        predict(m, k, order);
+        error_scale(m, m->y_pred, m->scale);
+        double c = h / k->alpha[order];
+        /* Newton's error counts like a local error of err_const * d: as in CVODE, it must stay below a fraction
+         * NEWTON_TOL of what the error test allows */
+        int n_iter = corrector(m, t_new, c, newton_tol / k->err_const[order]);
+        m->s.n_equal_steps = n_iter < 0 ? 0 : m->s.n_equal_steps;
+        if (n_iter < 0) {
+            m->s.n_newton_fail++;
+            m->s.n_rejected++;
+            m->s.h_want = 0.5 * m->s.h_abs;
+            continue;
+        }
+        double safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter);
+        error_scale(m, m->tmp, m->scale);
+        double err = rms(m->d, m->scale, MDL_NX, k->err_const[order]);
+        if (err > 1.0) {
+            double factor = safety * pow(err, -1.0 / (order + 1));
+            m->s.h_want = m->s.h_abs * (factor < MIN_FACTOR ? MIN_FACTOR : factor);
+            m->s.n_rejected++;
+            m->s.n_equal_steps = 0;
+            continue;
+        }
+        accept(m, k, order, t_new, err, safety);
         return 0;
     }
+}
+
+/* y(t) for t_int - h <= t <= t_int from the backward differences (the NDF interpolating polynomial, as in
+ * ode15s' ntrp15s): y = D0 + sum_j D_j prod_{i<j} (t - t_int + i h) / ((i + 1) h). */
+static void interpolate(const O2Instance *m, double t, double *y) {
+    int n = m->n;
+    double h = m->s.h_abs, p = 1.0;
+    memcpy(y, m->D, (size_t)n * sizeof(double));
+    for (int j = 1; j <= m->s.order; j++) {
+        p *= (t - m->s.t_int + (j - 1) * h) / (j * h);
+        const double *dj = m->D + (size_t)j * n;
+        for (int i = 0; i < n; i++) y[i] += p * dj[i];
+    }
+}
+
+int o2_bdf_do_step(O2Instance *m, double t_end) {
+    int n = m->n;
+    if (n == 0) return 0;
     if (!m->s.started || m->s.inputs_changed)
         if (restart(m, t_end) != 0) return -1;
     coeffs k;
     bdf_coeffs(&k);
     double rtol = m->s.rtol;
-    double newton_tol = 10.0 * DBL_EPSILON / rtol;
-    double tol2 = sqrt(rtol) < 0.03 ? sqrt(rtol) : 0.03;
-    if (tol2 > newton_tol) newton_tol = tol2;
-    long steps = 0;
-
-    while (m->s.t < t_end) {
-        double t = m->s.t;
-        int order = m->s.order;
-        double h, t_new, c;
-        int n_iter;
-        for (;;) { /* attempts of one step */
-            if (++steps > MAX_STEPS_PER_CALL) {
-                o2_log(m, fmi2Error, "logError", "integration failed at t=%.17g: more than %ld steps in one doStep", t,
-                       MAX_STEPS_PER_CALL);
-                return -1;
-            }
-            h = m->s.h_want;
-            if (h > MAX_FACTOR * m->s.h_abs) h = MAX_FACTOR * m->s.h_abs;
-            double remaining = t_end - t;
-            int last = 0;
-            if (h >= remaining || remaining - h < 0.05 * h) {
-                h = remaining;
-                last = 1;
-            }
-            double min_step = 10.0 * (nextafter(t, INFINITY) - t);
-            if (h < min_step) {
-                o2_log(m, fmi2Error, "logError",
-                       "integration failed at t=%.17g: the step size %g fell below the minimum (rtol=%g): the model is "
-                       "too stiff or not smooth there",
-                       t, h, rtol);
-                return -1;
-            }
-            if (h != m->s.h_abs) { /* controller, growth cap or communication point: rescale the history */
-                change_d(m, order, h / m->s.h_abs);
-                m->s.h_abs = h;
-            }
-            t_new = last ? t_end : t + h;
-            /* predictor, psi, weights */
-            double *y_pred = m->y_pred, *psi = m->psi;
-            memcpy(y_pred, m->D, (size_t)n * sizeof(double));
-            memset(psi, 0, (size_t)n * sizeof(double));
-            for (int j = 1; j <= order; j++) {
-                const double *dj = m->D + (size_t)j * n;
-                double gj = k.gamma[j] / k.alpha[order];
-                for (int i = 0; i < n; i++) {
-                    y_pred[i] += dj[i];
-                    psi[i] += gj * dj[i];
-                }
-            }
-            error_scale(m, y_pred, m->scale);
-            c = h / k.alpha[order];
-            n_iter = -1;
-            for (;;) {
-                if (!m->s.jac_valid) {
-                    o2_inputs_at(m, t_new, m->u_now);
-                    if (o2_eval_jac(m, t_new, y_pred, y_pred + MDL_NX, m->u_now, m->J) != 0 ||
-                        !o2_all_finite(m->J, m->nnz_j))
-                        break;
-                    m->s.n_jac++;
-                    m->s.jac_valid = 1;
-                    m->s.jac_current = 1;
-                    m->lu_holds = 0;
-                }
-                if ((m->lu_holds != 1 || m->lu_c != c) && o2_factor_iteration(m, c) != 0) {
-                    n_iter = -1;
-                } else {
-                    n_iter = newton(m, t_new, c, newton_tol);
-                }
-                if (n_iter >= 0 || m->s.jac_current) break;
-                m->s.jac_valid = 0; /* retry once with a fresh Jacobian */
-            }
-            if (n_iter < 0) {
-                m->s.n_newton_fail++;
-                m->s.n_rejected++;
-                m->s.h_want = 0.5 * m->s.h_abs;
-                m->s.n_equal_steps = 0;
-                continue;
-            }
-            double safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter);
-            error_scale(m, m->tmp, m->scale);
-            double err = rms(m->d, m->scale, MDL_NX, k.err_const[order]);
-            if (err > 1.0) {
-                double factor = safety * pow(err, -1.0 / (order + 1));
-                if (factor < MIN_FACTOR) factor = MIN_FACTOR;
-                m->s.h_want = m->s.h_abs * factor;
-                m->s.n_rejected++;
-                m->s.n_equal_steps = 0;
-                continue;
-            }
-            /* accepted */
-            m->s.n_steps++;
-            m->s.n_equal_steps++;
-            m->s.jac_current = 0;
-            m->s.t = t_new;
-            memcpy(m->x, m->tmp, (size_t)n * sizeof(double));
-            for (int i = 0; i < MDL_NZ; i++)
-                if (fabs(m->z[i]) > m->zmax[i]) m->zmax[i] = fabs(m->z[i]);
-            double *d = m->d;
-            double *d1 = m->D + (size_t)(order + 1) * n, *d2 = m->D + (size_t)(order + 2) * n;
-            for (int i = 0; i < n; i++) {
-                d2[i] = d[i] - d1[i];
-                d1[i] = d[i];
-            }
-            for (int j = order; j >= 0; j--) {
-                double *dj = m->D + (size_t)j * n, *dj1 = m->D + (size_t)(j + 1) * n;
-                for (int i = 0; i < n; i++) dj[i] += dj1[i];
-            }
-            if (m->s.n_equal_steps >= order + 1) {
-                double err_m = order > 1 ? rms(m->D + (size_t)order * n, m->scale, MDL_NX, k.err_const[order - 1])
-                                         : INFINITY;
-                double err_p = order < O2_BDF_MAX_ORDER
-                                   ? rms(m->D + (size_t)(order + 2) * n, m->scale, MDL_NX, k.err_const[order + 1])
-                                   : INFINITY;
-                double norms[3] = {err_m, err, err_p}, best = -1.0;
-                int delta = 0;
-                for (int j = 0; j < 3; j++) {
-                    double fj = norms[j] == 0.0 ? INFINITY : pow(norms[j], -1.0 / (order + j));
-                    if (isinf(norms[j])) fj = 0.0;
-                    if (fj > best) {
-                        best = fj;
-                        delta = j - 1;
-                    }
-                }
-                double factor = safety * best;
-                if (factor > MAX_FACTOR) factor = MAX_FACTOR;
-                m->s.order = order + delta;
-                m->s.n_equal_steps = 0;
-                m->s.h_want = m->s.h_abs * factor;
-            }
-            break;
+    double newton_tol = 10.0 * DBL_EPSILON / rtol > NEWTON_TOL ? 10.0 * DBL_EPSILON / rtol : NEWTON_TOL;
+    /* Steps run past the communication point, whose values are interpolated (no step is cut short for it),
+     * except in a DAE, where z must solve g = 0 exactly there. (Not even the stop time limits them, so that the
+     * results do not depend on whether the importer announced one.) */
+    double t_stop = MDL_NZ > 0 ? t_end : INFINITY;
+    long attempts = 0;
+    while (m->s.t_int < t_end)
+        if (step(m, &k, t_stop, newton_tol, &attempts) != 0) {
+            m->s.started = 0; /* the next doStep restarts from x at the communication point */
+            return -1;
         }
-    }
+    if (m->s.t_int == t_end)
+        memcpy(m->x, m->D, (size_t)n * sizeof(double));
+    else
+        interpolate(m, t_end, m->x);
     m->s.z_consistent = 1;
     return 0;
 }

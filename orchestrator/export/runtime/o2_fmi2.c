@@ -109,22 +109,68 @@ static int ensure_vars(O2Instance *m) {
     return 0;
 }
 
-/* ---------------------------------------------------------------- instantiation */
+/* ---------------------------------------------------------------- instantiation
+ * All of an instance's memory is one block from the environment's allocateMemory, so that fmi2FreeInstance is one
+ * freeMemory and no half-built instance is ever left to clean up. Its size is found by building the instance once
+ * in measuring mode (every array allocated on its own, then all released), then the same deterministic set-up runs
+ * again inside the block. Only the LU analysis' scratch memory is allocated and released on the way. */
 
-static void *o2_alloc(O2Instance *m, size_t nobj, size_t size) {
-    if (nobj == 0) nobj = 1;
-    return m->cb.allocateMemory ? m->cb.allocateMemory(nobj, size) : calloc(nobj, size);
+typedef struct {
+    const fmi2CallbackFunctions *cb;
+    unsigned char *block; /* placing: arrays are carved from here */
+    size_t used, size;
+    void *chain;          /* measuring: the allocations made so far, linked through a header */
+    int failed;
+} o2_arena;
+
+#define ARENA_ALIGN 16
+
+static void *cb_calloc(const fmi2CallbackFunctions *cb, size_t nobj, size_t size) {
+    return cb->allocateMemory ? cb->allocateMemory(nobj, size) : calloc(nobj, size);
 }
 
-static void o2_release(O2Instance *m, void *p) {
-    if (!p) return;
-    if (m->cb.freeMemory)
-        m->cb.freeMemory(p);
+static void cb_free(const fmi2CallbackFunctions *cb, void *p) {
+    if (cb->freeMemory)
+        cb->freeMemory(p);
     else
         free(p);
 }
 
-/* the sparse LU allocates through plain calloc/free: it has no instance to reach the callbacks */
+static void *arena_alloc(void *ctx, size_t nobj, size_t size) {
+    o2_arena *a = ctx;
+    if (nobj == 0) nobj = 1;
+    if (a->failed || (size > 0 && nobj > ((size_t)-1 - ARENA_ALIGN) / size)) {
+        a->failed = 1;
+        return NULL;
+    }
+    size_t bytes = (nobj * size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    if (a->block) {
+        if (bytes > a->size - a->used) {
+            a->failed = 1;
+            return NULL;
+        }
+        void *p = a->block + a->used; /* the block comes zeroed from allocateMemory */
+        a->used += bytes;
+        return p;
+    }
+    void **p = cb_calloc(a->cb, 1, ARENA_ALIGN + bytes);
+    if (!p) {
+        a->failed = 1;
+        return NULL;
+    }
+    *p = a->chain;
+    a->chain = p;
+    a->used += bytes;
+    return (unsigned char *)p + ARENA_ALIGN;
+}
+
+static void arena_release_chain(o2_arena *a) {
+    while (a->chain) {
+        void **p = a->chain;
+        a->chain = *p;
+        cb_free(a->cb, p);
+    }
+}
 
 static void reset_values(O2Instance *m) {
     memset(&m->s, 0, sizeof(m->s));
@@ -139,40 +185,32 @@ static void reset_values(O2Instance *m) {
 }
 
 /* CasADi's generated sparsity is [nrow, ncol, colind[ncol+1], row[nnz]], or [nrow, ncol, 1] for a dense matrix
- * (colind[0] of a CCS pattern is always 0). Dense patterns are expanded into owned CCS arrays. */
-static int ccs_pattern(O2Instance *m, const casadi_int *sp, int ncol, const int **colptr, const int **row, int **owned) {
+ * (colind[0] of a CCS pattern is always 0). Dense patterns are expanded into CCS arrays. */
+static int ccs_pattern(o2_arena *a, const casadi_int *sp, int ncol, const int **colptr, const int **row) {
     if (sp[2] == 0) {
         *colptr = sp + 2;
         *row = sp + 2 + ncol + 1;
         return 0;
     }
     int nrow = sp[0];
-    int *buf = o2_alloc(m, (size_t)ncol + 1 + (size_t)nrow * (size_t)ncol, sizeof(int));
+    int *buf = arena_alloc(a, (size_t)ncol + 1 + (size_t)nrow * (size_t)ncol, sizeof(int));
     if (!buf) return -1;
     for (int c = 0; c <= ncol; c++) buf[c] = c * nrow;
     for (int c = 0; c < ncol; c++)
         for (int r = 0; r < nrow; r++) buf[ncol + 1 + c * nrow + r] = r;
-    *owned = buf;
     *colptr = buf;
     *row = buf + ncol + 1;
     return 0;
 }
 
-static int setup_patterns(O2Instance *m) {
+/* The pattern of the Newton iteration matrix: J plus the diagonal of the x rows. */
+static int setup_iteration_pattern(O2Instance *m, o2_arena *a) {
     int n = m->n;
-    if (ccs_pattern(m, mdl_dae_jac_sparsity_out(0), n, &m->j_colptr, &m->j_row, &m->owned_sp[0]) != 0 ||
-        ccs_pattern(m, mdl_dae_jac_u_sparsity_out(0), MDL_NU, &m->ju_colptr, &m->ju_row, &m->owned_sp[1]) != 0 ||
-        ccs_pattern(m, mdl_init_jac_sparsity_out(0), n, &m->ij_colptr, &m->ij_row, &m->owned_sp[2]) != 0)
-        return -1;
-    m->nnz_j = m->j_colptr[n];
-    m->nnz_ju = m->ju_colptr[MDL_NU];
-    m->nnz_ij = m->ij_colptr[n];
-    /* iteration matrix: J plus the diagonal of the x rows */
-    m->a_colptr = o2_alloc(m, (size_t)n + 1, sizeof(int));
-    m->a_row = o2_alloc(m, (size_t)m->nnz_j + n, sizeof(int));
-    m->a_from_j = o2_alloc(m, (size_t)m->nnz_j, sizeof(int));
-    m->a_diag = o2_alloc(m, (size_t)MDL_NX, sizeof(int));
-    if (!m->a_colptr || !m->a_row || !m->a_from_j || !m->a_diag) return -1;
+    m->a_colptr = arena_alloc(a, (size_t)n + 1, sizeof(int));
+    m->a_row = arena_alloc(a, (size_t)m->nnz_j + n, sizeof(int));
+    m->a_from_j = arena_alloc(a, (size_t)m->nnz_j, sizeof(int));
+    m->a_diag = arena_alloc(a, (size_t)MDL_NX, sizeof(int));
+    if (a->failed) return -1;
     int q = 0;
     for (int col = 0; col < n; col++) {
         m->a_colptr[col] = q;
@@ -194,48 +232,123 @@ static int setup_patterns(O2Instance *m) {
     }
     m->a_colptr[n] = q;
     m->nnz_a = q;
-    m->a_val = o2_alloc(m, (size_t)q, sizeof(double));
-    m->ij_val = o2_alloc(m, (size_t)m->nnz_ij, sizeof(double));
-    if (!m->a_val || !m->ij_val) return -1;
-    if (o2_splu_analyse(&m->lu_iter, n, m->a_colptr, m->a_row, calloc, free) != 0) return -1;
-    if (o2_splu_analyse(&m->lu_init, n, m->ij_colptr, m->ij_row, calloc, free) != 0) return -1;
     return 0;
 }
 
-static int setup_work(O2Instance *m) {
-    casadi_int sz_arg = 0, sz_res = 0, sz_iw = 0, sz_w = 0, a, r, i, w;
+static int setup_patterns(O2Instance *m, o2_arena *a) {
+    int n = m->n;
+    if (ccs_pattern(a, mdl_dae_jac_sparsity_out(0), n, &m->j_colptr, &m->j_row) != 0 ||
+        ccs_pattern(a, mdl_dae_jac_u_sparsity_out(0), MDL_NU, &m->ju_colptr, &m->ju_row) != 0 ||
+        ccs_pattern(a, mdl_init_jac_sparsity_out(0), n, &m->ij_colptr, &m->ij_row) != 0)
+        return -1;
+    m->nnz_j = m->j_colptr[n];
+    m->nnz_ju = m->ju_colptr[MDL_NU];
+    m->nnz_ij = m->ij_colptr[n];
+    if (setup_iteration_pattern(m, a) != 0) return -1;
+    m->a_val = arena_alloc(a, (size_t)m->nnz_a, sizeof(double));
+    m->ij_val = arena_alloc(a, (size_t)m->nnz_ij, sizeof(double));
+    if (a->failed) return -1;
+    o2_splu_memory mem = {arena_alloc, a, m->cb.allocateMemory ? m->cb.allocateMemory : calloc,
+                          m->cb.freeMemory ? m->cb.freeMemory : free};
+    if (o2_splu_analyse(&m->lu_iter, n, m->a_colptr, m->a_row, &mem) != 0) return -1;
+    if (o2_splu_analyse(&m->lu_init, n, m->ij_colptr, m->ij_row, &mem) != 0) return -1;
+    m->j_slot = arena_alloc(a, (size_t)m->nnz_j, sizeof(int));
+    m->diag_slot = arena_alloc(a, (size_t)MDL_NX, sizeof(int));
+    if (a->failed) return -1;
+    if (m->lu_iter.in_slot) { /* the iteration matrix's values go straight into the LU's slots */
+        for (int e = 0; e < m->nnz_j; e++) m->j_slot[e] = m->lu_iter.in_slot[m->a_from_j[e]];
+        for (int i = 0; i < MDL_NX; i++) m->diag_slot[i] = m->lu_iter.in_slot[m->a_diag[i]];
+    }
+    return 0;
+}
+
+/* CasADi work memory, sized for the largest generated function */
+static int setup_work(O2Instance *m, o2_arena *a) {
+    casadi_int sz_arg = 0, sz_res = 0, sz_iw = 0, sz_w = 0, ar, r, i, w;
     int (*work[])(casadi_int *, casadi_int *, casadi_int *, casadi_int *) = {
         mdl_dae_work, mdl_dae_jac_work, mdl_dae_jac_u_work, mdl_vars_work,
         mdl_vars_fwd_work, mdl_init_guess_work, mdl_init_res_work, mdl_init_jac_work};
     for (size_t k = 0; k < sizeof(work) / sizeof(work[0]); k++) {
-        work[k](&a, &r, &i, &w);
-        if (a > sz_arg) sz_arg = a;
+        work[k](&ar, &r, &i, &w);
+        if (ar > sz_arg) sz_arg = ar;
         if (r > sz_res) sz_res = r;
         if (i > sz_iw) sz_iw = i;
         if (w > sz_w) sz_w = w;
     }
     if (sz_arg < 8) sz_arg = 8;
     if (sz_res < 2) sz_res = 2;
-    m->arg = o2_alloc(m, (size_t)sz_arg, sizeof(double *));
-    m->res_ptr = o2_alloc(m, (size_t)sz_res, sizeof(double *));
-    m->iw = o2_alloc(m, (size_t)sz_iw, sizeof(int));
-    m->w = o2_alloc(m, (size_t)sz_w, sizeof(double));
-    return (m->arg && m->res_ptr && m->iw && m->w) ? 0 : -1;
+    m->arg = arena_alloc(a, (size_t)sz_arg, sizeof(double *));
+    m->res_ptr = arena_alloc(a, (size_t)sz_res, sizeof(double *));
+    m->iw = arena_alloc(a, (size_t)sz_iw, sizeof(int));
+    m->w = arena_alloc(a, (size_t)sz_w, sizeof(double));
+    return a->failed ? -1 : 0;
+}
+
+/* The persistent doubles (the state's arrays: x z | u | p | du | u0 | xs | D | J | zmax) and the scratch arrays */
+static int setup_arrays(O2Instance *m, o2_arena *a) {
+    int n = m->n;
+    m->n_sd = n + 3 * MDL_NU + MDL_NP + MDL_NX + O2_BDF_HIST * n + m->nnz_j + MDL_NZ;
+    m->sd = arena_alloc(a, (size_t)m->n_sd, sizeof(double));
+    m->x_set = arena_alloc(a, (size_t)MDL_NX + 1, sizeof(int));
+    m->xdot = arena_alloc(a, (size_t)MDL_NX, sizeof(double));
+    m->res = arena_alloc(a, (size_t)MDL_NZ, sizeof(double));
+    m->v = arena_alloc(a, (size_t)MDL_NV, sizeof(double));
+    double **scratch_n[] = {&m->y_pred, &m->psi, &m->d, &m->f, &m->scale, &m->dy, &m->tmp, &m->tmp2};
+    for (size_t k = 0; k < sizeof(scratch_n) / sizeof(scratch_n[0]); k++)
+        *scratch_n[k] = arena_alloc(a, (size_t)n, sizeof(double));
+    m->dtmp = arena_alloc(a, (size_t)O2_BDF_HIST * n, sizeof(double));
+    m->jtmp = arena_alloc(a, (size_t)m->nnz_j, sizeof(double));
+    m->jutmp = arena_alloc(a, (size_t)m->nnz_ju, sizeof(double));
+    m->u_now = arena_alloc(a, (size_t)MDL_NU, sizeof(double));
+    m->dv = arena_alloc(a, (size_t)MDL_NV, sizeof(double));
+    m->dxz = arena_alloc(a, (size_t)n + MDL_NU, sizeof(double));
+    if (a->failed) return -1;
+    double *q = m->sd;
+    double **views[] = {&m->x, &m->u, &m->p, &m->du, &m->u0, &m->xs, &m->D, &m->J, &m->zmax};
+    int sizes[] = {n, MDL_NU, MDL_NP, MDL_NU, MDL_NU, MDL_NX, O2_BDF_HIST * n, m->nnz_j, MDL_NZ};
+    for (size_t k = 0; k < sizeof(views) / sizeof(views[0]); k++) {
+        *views[k] = q;
+        q += sizes[k];
+    }
+    m->z = m->x + MDL_NX;
+    return 0;
+}
+
+/* The instance, built in the arena; NULL when memory runs out or the model is too large for the LU. */
+static O2Instance *build_instance(o2_arena *a, fmi2String name, fmi2Type type, int logging_on) {
+    O2Instance *m = arena_alloc(a, 1, sizeof(O2Instance));
+    char *name_copy = arena_alloc(a, strlen(name) + 1, 1);
+    if (!m || !name_copy) return NULL;
+    m->cb = *a->cb;
+    m->type = type;
+    m->logging_on = logging_on;
+    m->instance_name = strcpy(name_copy, name);
+    m->n = MDL_NX + MDL_NZ;
+    if (setup_patterns(m, a) != 0 || setup_work(m, a) != 0 || setup_arrays(m, a) != 0) return NULL;
+    reset_values(m);
+    return m;
 }
 
 static void free_instance(O2Instance *m) {
-    o2_splu_free(&m->lu_iter);
-    o2_splu_free(&m->lu_init);
-    void *ptrs[] = {m->instance_name, m->sd,    m->x_set,  m->xdot,   m->res,    m->v,        m->a_colptr, m->a_row,
-                    m->a_from_j,      m->a_diag, m->a_val, m->ij_val, m->arg,    m->res_ptr,  m->iw,       m->w,
-                    m->y_pred,        m->psi,    m->d,     m->f,      m->scale,  m->dy,       m->tmp,      m->tmp2,
-                    m->dtmp,          m->jtmp,   m->jutmp, m->u_now,  m->dv,     m->dxz, m->owned_sp[0], m->owned_sp[1], m->owned_sp[2]};
-    fmi2CallbackFreeMemory release = m->cb.freeMemory;
-    for (size_t k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); k++) o2_release(m, ptrs[k]);
-    if (release)
-        release(m);
-    else
-        free(m);
+    fmi2CallbackFunctions cb = m->cb; /* m lives in the block it frees */
+    cb_free(&cb, m->block);
+}
+
+static int check_instantiate_args(O2Instance *probe, fmi2String instanceName, fmi2Type fmuType, fmi2String guid) {
+    if (!instanceName || !instanceName[0]) {
+        o2_log(probe, fmi2Error, "logError", "fmi2Instantiate: instanceName must be a non-empty string");
+        return -1;
+    }
+    if (fmuType != fmi2ModelExchange && fmuType != fmi2CoSimulation) {
+        o2_log(probe, fmi2Error, "logError", "fmi2Instantiate: unknown fmuType %d", (int)fmuType);
+        return -1;
+    }
+    if (!guid || strcmp(guid, MODEL_GUID) != 0) {
+        o2_log(probe, fmi2Error, "logError", "fmi2Instantiate: GUID '%s' does not match this binary's '%s'",
+               guid ? guid : "(null)", MODEL_GUID);
+        return -1;
+    }
+    return 0;
 }
 
 fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2String fmuGUID,
@@ -248,90 +361,23 @@ fmi2Component fmi2Instantiate(fmi2String instanceName, fmi2Type fmuType, fmi2Str
     memset(&probe, 0, sizeof(probe));
     probe.cb = *functions;
     probe.instance_name = (char *)(instanceName ? instanceName : "");
-    if (!instanceName || !instanceName[0]) {
-        o2_log(&probe, fmi2Error, "logError", "fmi2Instantiate: instanceName must be a non-empty string");
+    if (check_instantiate_args(&probe, instanceName, fmuType, fmuGUID) != 0) return NULL;
+    o2_arena measure = {functions, NULL, 0, 0, NULL, 0};
+    int ok = build_instance(&measure, instanceName, fmuType, loggingOn ? 1 : 0) != NULL && !measure.failed;
+    arena_release_chain(&measure);
+    o2_arena place = {functions, NULL, 0, measure.used, NULL, 0};
+    place.block = ok ? cb_calloc(functions, 1, measure.used) : NULL;
+    O2Instance *m = place.block ? build_instance(&place, instanceName, fmuType, loggingOn ? 1 : 0) : NULL;
+    if (!m || place.failed) {
+        if (place.block) cb_free(functions, place.block);
+        o2_log(&probe, fmi2Error, "logError", "fmi2Instantiate: out of memory (or the model is too large for the LU)");
         return NULL;
     }
-    if (fmuType != fmi2ModelExchange && fmuType != fmi2CoSimulation) {
-        o2_log(&probe, fmi2Error, "logError", "fmi2Instantiate: unknown fmuType %d", (int)fmuType);
-        return NULL;
-    }
-    if (!fmuGUID || strcmp(fmuGUID, MODEL_GUID) != 0) {
-        o2_log(&probe, fmi2Error, "logError", "fmi2Instantiate: GUID '%s' does not match this binary's '%s'",
-               fmuGUID ? fmuGUID : "(null)", MODEL_GUID);
-        return NULL;
-    }
-    O2Instance *m = functions->allocateMemory ? functions->allocateMemory(1, sizeof(O2Instance))
-                                              : calloc(1, sizeof(O2Instance));
-    if (!m) return NULL;
-    memset(m, 0, sizeof(*m));
-    m->cb = *functions;
-    m->type = fmuType;
-    m->logging_on = loggingOn ? 1 : 0;
-    m->instance_name = o2_alloc(m, strlen(instanceName) + 1, 1);
-    if (!m->instance_name) {
-        free_instance(m);
-        return NULL;
-    }
-    strcpy(m->instance_name, instanceName);
-    int n = MDL_NX + MDL_NZ;
-    m->n = n;
-    if (setup_patterns(m) != 0 || setup_work(m) != 0) {
-        o2_log(m, fmi2Error, "logError", "fmi2Instantiate: out of memory (or the model is too large for the LU)");
-        free_instance(m);
-        return NULL;
-    }
-    /* persistent doubles: x z | u | p | du | u0 | xs | D | J | zmax */
-    m->n_sd = n + 3 * MDL_NU + MDL_NP + MDL_NX + O2_BDF_HIST * n + m->nnz_j + MDL_NZ;
-    m->sd = o2_alloc(m, (size_t)m->n_sd, sizeof(double));
-    m->x_set = o2_alloc(m, (size_t)MDL_NX + 1, sizeof(int));
-    m->xdot = o2_alloc(m, (size_t)MDL_NX, sizeof(double));
-    m->res = o2_alloc(m, (size_t)MDL_NZ, sizeof(double));
-    m->v = o2_alloc(m, (size_t)MDL_NV, sizeof(double));
-    m->y_pred = o2_alloc(m, (size_t)n, sizeof(double));
-    m->psi = o2_alloc(m, (size_t)n, sizeof(double));
-    m->d = o2_alloc(m, (size_t)n, sizeof(double));
-    m->f = o2_alloc(m, (size_t)n, sizeof(double));
-    m->scale = o2_alloc(m, (size_t)n, sizeof(double));
-    m->dy = o2_alloc(m, (size_t)n, sizeof(double));
-    m->tmp = o2_alloc(m, (size_t)n, sizeof(double));
-    m->tmp2 = o2_alloc(m, (size_t)n, sizeof(double));
-    m->dtmp = o2_alloc(m, (size_t)O2_BDF_HIST * n, sizeof(double));
-    m->jtmp = o2_alloc(m, (size_t)m->nnz_j, sizeof(double));
-    m->jutmp = o2_alloc(m, (size_t)m->nnz_ju, sizeof(double));
-    m->u_now = o2_alloc(m, (size_t)MDL_NU, sizeof(double));
-    m->dv = o2_alloc(m, (size_t)MDL_NV, sizeof(double));
-    m->dxz = o2_alloc(m, (size_t)n + MDL_NU, sizeof(double));
-    if (!m->sd || !m->x_set || !m->xdot || !m->res || !m->v || !m->y_pred || !m->psi || !m->d || !m->f ||
-        !m->scale || !m->dy || !m->tmp || !m->tmp2 || !m->dtmp || !m->jtmp || !m->jutmp || !m->u_now || !m->dv ||
-        !m->dxz) {
-        o2_log(m, fmi2Error, "logError", "fmi2Instantiate: out of memory");
-        free_instance(m);
-        return NULL;
-    }
-    double *q = m->sd;
-    m->x = q;
-    m->z = q + MDL_NX;
-    q += n;
-    m->u = q;
-    q += MDL_NU;
-    m->p = q;
-    q += MDL_NP;
-    m->du = q;
-    q += MDL_NU;
-    m->u0 = q;
-    q += MDL_NU;
-    m->xs = q;
-    q += MDL_NX;
-    m->D = q;
-    q += O2_BDF_HIST * n;
-    m->J = q;
-    q += m->nnz_j;
-    m->zmax = q;
-    reset_values(m);
-    o2_log(m, fmi2OK, "logEvents", "instantiated %s (%s): nx=%d nz=%d nu=%d np=%d, nnz(J)=%d, LU fill %d", instanceName,
-           fmuType == fmi2ModelExchange ? "ME" : "CS", MDL_NX, MDL_NZ, MDL_NU, MDL_NP, m->nnz_j,
-           m->lu_iter.nnz_fill);
+    m->block = place.block;
+    o2_log(m, fmi2OK, "logEvents",
+           "instantiated %s (%s): nx=%d nz=%d nu=%d np=%d, nnz(J)=%d, LU fill %d, %lu bytes in one block",
+           instanceName, fmuType == fmi2ModelExchange ? "ME" : "CS", MDL_NX, MDL_NZ, MDL_NU, MDL_NP, m->nnz_j,
+           m->lu_iter.nnz_fill, (unsigned long)measure.used);
     return m;
 }
 
@@ -781,7 +827,8 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real currentCommunicationPoint, fmi2R
     M->s.t_comm = t;
     for (int i = 0; i < MDL_NU; i++) M->u0[i] = M->u[i];
     o2_invalidate(M);
-    if (o2_bdf_do_step(M, t_end) != 0) return fail(M);
+    if (o2_bdf_do_step(M, t_end) != 0) /* reason logged; the state at t is intact, so the master may retry with a */
+        return fmi2Discard;              /* smaller communication step or restore an earlier state */
     for (int i = 0; i < MDL_NU; i++) M->u[i] = M->u0[i] + M->du[i] * (t_end - M->s.t_comm);
     M->s.t = t_end;
     M->s.last_successful_time = t_end;

@@ -182,20 +182,33 @@ static int factor_zsolve(O2Instance *m, const double *jval) {
     return o2_splu_factor(&m->lu_iter, m->a_val);
 }
 
-int o2_factor_iteration(O2Instance *m, double c) {
+/* I - c J on the x rows and J on the z rows, in the pattern of the iteration matrix (a_val, CCS order). */
+static void iteration_values(O2Instance *m, double c) {
     memset(m->a_val, 0, (size_t)m->nnz_a * sizeof(double));
     for (int col = 0; col < m->n; col++)
         for (int e = m->j_colptr[col]; e < m->j_colptr[col + 1]; e++)
             m->a_val[m->a_from_j[e]] = m->j_row[e] < MDL_NX ? -c * m->J[e] : m->J[e];
     for (int i = 0; i < MDL_NX; i++) m->a_val[m->a_diag[i]] += 1.0;
+}
+
+/* Factor the iteration matrix for c. Its values go straight into the LU's slots (j_slot, diag_slot: composed once
+ * at instantiation); only a pivot too small for the sparse LU makes it assemble the matrix for the dense one. */
+int o2_factor_iteration(O2Instance *m, double c) {
     m->s.n_lu++;
-    if (o2_splu_factor(&m->lu_iter, m->a_val) != 0) {
-        m->lu_holds = 0;
-        return -1;
+    double *val = o2_splu_values(&m->lu_iter);
+    int ok = 0;
+    if (val) {
+        for (int e = 0; e < m->nnz_j; e++) val[m->j_slot[e]] = m->j_row[e] < MDL_NX ? -c * m->J[e] : m->J[e];
+        for (int i = 0; i < MDL_NX; i++) val[m->diag_slot[i]] += 1.0;
+        ok = o2_splu_factor_values(&m->lu_iter) == 0;
     }
-    m->lu_holds = 1;
-    m->lu_c = c;
-    return 0;
+    if (!ok) {
+        iteration_values(m, c);
+        ok = o2_splu_factor_dense(&m->lu_iter, m->a_val) == 0;
+    }
+    m->lu_holds = ok ? 1 : 0;
+    if (ok) m->s.lu_c = c;
+    return ok ? 0 : -1;
 }
 
 int o2_solve_z(O2Instance *m, double t, const double *u) {

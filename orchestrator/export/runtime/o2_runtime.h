@@ -39,8 +39,10 @@ typedef struct {
     int n_equal_steps;   /* steps taken with the current h and order */
     int jac_valid;       /* J holds a Jacobian (possibly from an earlier step) */
     int jac_current;     /* J was evaluated in the current step attempt */
+    int lu_valid;        /* the iteration matrix I - lu_c J (from the current J) has been factored */
     int stop_time_defined;
-    double t;
+    double t;            /* FMI time: x, z hold the solution here */
+    double t_int;        /* the integrator's time (>= t in Co-Simulation): the history D is for this point */
     double rtol;
     double start_time;
     double stop_time;
@@ -48,10 +50,13 @@ typedef struct {
     double h_want;       /* the step size the error controller asks for */
     double t_comm;       /* start of the current communication step (input interpolation) */
     double last_successful_time;
+    double lu_c;         /* the c of the factored iteration matrix (reused while c stays close to it) */
+    double newton_rate;  /* Newton's convergence rate estimate with this matrix (1 when not yet measured) */
     long n_steps, n_rejected, n_newton_fail, n_f, n_jac, n_lu, n_restarts;
 } O2Scalars;
 
 typedef struct {
+    void *block;   /* the one allocation holding the instance and all its arrays (fmi2Instantiate) */
     /* FMI environment */
     fmi2Type type;
     char *instance_name;
@@ -73,16 +78,16 @@ typedef struct {
     int n;                      /* nx + nz */
     int nnz_j, nnz_ju, nnz_ij;  /* dae_jac, dae_jac_u, init_jac */
     const int *j_colptr, *j_row, *ju_colptr, *ju_row, *ij_colptr, *ij_row;
-    int *owned_sp[3];           /* CCS arrays expanded from CasADi's compact dense patterns, or NULL */
     /* Newton iteration matrix [I - c Jxx, -c Jxz; Jzx, Jzz]: pattern of J plus the x diagonal */
     int nnz_a;
     int *a_colptr, *a_row;
     int *a_from_j;   /* per J nonzero: its position in A */
     int *a_diag;     /* per x row: position of the diagonal in A */
+    int *j_slot;     /* per J nonzero: its slot in lu_iter's values (NULL when lu_iter is dense-only) */
+    int *diag_slot;  /* per x row: the slot of the diagonal in lu_iter's values */
     double *a_val;
     o2_splu lu_iter; /* factor of A (iteration matrix or z-solve matrix) */
-    int lu_holds;    /* what lu_iter holds: 0 nothing, 1 iteration matrix for lu_c, 2 z-solve matrix */
-    double lu_c;
+    int lu_holds;    /* what lu_iter holds now: 0 nothing, 1 the iteration matrix for s.lu_c, 2 z-solve matrix */
     o2_splu lu_init; /* factor of init_jac */
     double *ij_val;
 

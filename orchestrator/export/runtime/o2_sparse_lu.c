@@ -77,21 +77,24 @@ static int cmp_int(const void *a, const void *b) {
 
 #include <stdlib.h>
 
-int o2_splu_analyse(o2_splu *lu, int n, const int *colptr, const int *rowind, o2_calloc_fn alloc,
-                    o2_free_fn release) {
+/* the factor's lasting arrays */
+#define LASTING(nobj, size) mem->lasting(mem->ctx, (nobj), (size))
+
+int o2_splu_analyse(o2_splu *lu, int n, const int *colptr, const int *rowind, const o2_splu_memory *mem) {
+    o2_calloc_fn alloc = mem->scratch_alloc; /* scratch, released below */
+    o2_free_fn release = mem->scratch_free;
     memset(lu, 0, sizeof(*lu));
     lu->n = n;
-    lu->free_fn = release;
     lu->in_colptr = colptr;
     lu->in_rowind = rowind;
     lu->nnz_in = colptr[n];
     if (n == 0) return 0;
     if (n > O2_LU_ANALYSE_MAX) return -1;
-    lu->work = alloc((size_t)n, sizeof(double));
+    lu->work = LASTING((size_t)n, sizeof(double));
     if (!lu->work) return -1;
     if (n <= O2_LU_DENSE_MAX) {
-        lu->dense = alloc((size_t)n * (size_t)n, sizeof(double));
-        lu->dense_piv = alloc((size_t)n, sizeof(int));
+        lu->dense = LASTING((size_t)n * (size_t)n, sizeof(double));
+        lu->dense_piv = LASTING((size_t)n, sizeof(int));
         if (!lu->dense || !lu->dense_piv) return -1;
     }
 
@@ -194,13 +197,13 @@ int o2_splu_analyse(o2_splu *lu, int n, const int *colptr, const int *rowind, o2
 
     /* 3. filled pattern in new labels, slots of the input entries, update lists */
     lu->nnz_fill = (int)fill_len;
-    lu->adj_ptr = alloc((size_t)n + 1, sizeof(int));
-    lu->adj = alloc(fill_len + 1, sizeof(int));
-    lu->val = alloc((size_t)n + 2 * fill_len, sizeof(double));
-    lu->in_slot = alloc((size_t)colptr[n] + 1, sizeof(int));
-    lu->upd_ptr = alloc((size_t)n + 1, sizeof(long));
-    lu->perm_row = alloc((size_t)n, sizeof(int));
-    lu->perm_col = alloc((size_t)n, sizeof(int));
+    lu->adj_ptr = LASTING((size_t)n + 1, sizeof(int));
+    lu->adj = LASTING(fill_len + 1, sizeof(int));
+    lu->val = LASTING((size_t)n + 2 * fill_len, sizeof(double));
+    lu->in_slot = LASTING((size_t)colptr[n] + 1, sizeof(int));
+    lu->upd_ptr = LASTING((size_t)n + 1, sizeof(long));
+    lu->perm_row = LASTING((size_t)n, sizeof(int));
+    lu->perm_col = LASTING((size_t)n, sizeof(int));
     if (!lu->adj_ptr || !lu->adj || !lu->val || !lu->in_slot || !lu->upd_ptr || !lu->perm_row || !lu->perm_col)
         goto done;
     for (int s = 0; s <= n; s++) lu->adj_ptr[s] = fill_ptr[s];
@@ -218,7 +221,7 @@ int o2_splu_analyse(o2_splu *lu, int n, const int *colptr, const int *rowind, o2
         rc = lu->dense ? 0 : -1;
         goto done;
     }
-    lu->upd = alloc((size_t)n_upd + 1, sizeof(int));
+    lu->upd = LASTING((size_t)n_upd + 1, sizeof(int));
     if (!lu->upd) goto done;
     for (int s = 0; s < n; s++) {
         lu->perm_row[s] = rowperm[order[s]];
@@ -230,6 +233,21 @@ int o2_splu_analyse(o2_splu *lu, int n, const int *colptr, const int *rowind, o2
     for (int c = 0; c < n; c++)
         for (int p = colptr[c]; p < colptr[c + 1]; p++)
             lu->in_slot[p] = slot_of(lu, newlabel[inv_rowperm[rowind[p]]], newlabel[c]);
+    /* L by rows: count per row, then place (columns come out increasing) */
+    lu->lrow_ptr = LASTING((size_t)n + 1, sizeof(int));
+    lu->lrow_col = LASTING(fill_len + 1, sizeof(int));
+    lu->lrow_slot = LASTING(fill_len + 1, sizeof(int));
+    lu->lrow_val = LASTING(fill_len + 1, sizeof(double));
+    if (!lu->lrow_ptr || !lu->lrow_col || !lu->lrow_slot || !lu->lrow_val) goto done;
+    for (size_t e = 0; e < fill_len; e++) lu->lrow_ptr[lu->adj[e] + 1]++;
+    for (int i = 0; i < n; i++) lu->lrow_ptr[i + 1] += lu->lrow_ptr[i];
+    for (int i = 0; i < n; i++) deg[i] = lu->lrow_ptr[i]; /* next free position per row */
+    for (int k = 0; k < n; k++)
+        for (int e = lu->adj_ptr[k]; e < lu->adj_ptr[k + 1]; e++) {
+            int pos = deg[lu->adj[e]]++;
+            lu->lrow_col[pos] = k;
+            lu->lrow_slot[pos] = e;
+        }
     rc = 0;
 
 done:
@@ -281,48 +299,58 @@ static int dense_factor(o2_splu *lu, const double *values) {
     return 0;
 }
 
-int o2_splu_factor(o2_splu *lu, const double *values) {
+double *o2_splu_values(o2_splu *lu) {
+    if (lu->n == 0 || lu->structurally_singular) return NULL;
+    memset(lu->val, 0, ((size_t)lu->n + 2 * (size_t)lu->nnz_fill) * sizeof(double));
+    return lu->val;
+}
+
+int o2_splu_factor_values(o2_splu *lu) {
     int n = lu->n;
+    double *val = lu->val;
     lu->use_dense = 0;
-    if (n == 0) return 0;
-    if (!lu->structurally_singular) {
-        double *val = lu->val;
-        size_t nval = (size_t)n + 2 * (size_t)lu->nnz_fill;
-        memset(val, 0, nval * sizeof(double));
-        for (int p = 0; p < lu->nnz_in; p++) val[lu->in_slot[p]] += values[p];
-        int ok = 1;
-        for (int k = 0; k < n && ok; k++) {
-            double piv = val[k];
-            double colmax = fabs(piv);
-            int e0 = lu->adj_ptr[k], e1 = lu->adj_ptr[k + 1];
-            double *l = val + n + e0, *u = val + n + lu->nnz_fill + e0;
-            for (int e = 0; e < e1 - e0; e++)
-                if (fabs(l[e]) > colmax) colmax = fabs(l[e]);
-            if (!(fabs(piv) > O2_LU_PIVOT_TOL * colmax) || !isfinite(colmax)) {
-                ok = 0;
-                break;
+    for (int k = 0; k < n; k++) {
+        double piv = val[k];
+        double colmax = fabs(piv);
+        int e0 = lu->adj_ptr[k], e1 = lu->adj_ptr[k + 1];
+        double *l = val + n + e0, *u = val + n + lu->nnz_fill + e0;
+        for (int e = 0; e < e1 - e0; e++)
+            if (fabs(l[e]) > colmax) colmax = fabs(l[e]);
+        if (!(fabs(piv) > O2_LU_PIVOT_TOL * colmax) || !isfinite(colmax)) return -1;
+        double inv = 1.0 / piv;
+        for (int e = 0; e < e1 - e0; e++) l[e] *= inv;
+        const int *t = lu->upd + lu->upd_ptr[k];
+        for (int a = 0; a < e1 - e0; a++) {
+            double la = l[a];
+            if (la == 0.0) {
+                t += e1 - e0;
+                continue;
             }
-            double inv = 1.0 / piv;
-            for (int e = 0; e < e1 - e0; e++) l[e] *= inv;
-            const int *t = lu->upd + lu->upd_ptr[k];
-            for (int a = 0; a < e1 - e0; a++) {
-                double la = l[a];
-                if (la == 0.0) {
-                    t += e1 - e0;
-                    continue;
-                }
-                for (int b = 0; b < e1 - e0; b++) val[*t++] -= la * u[b];
-            }
-        }
-        if (ok) {
-            lu->n_sparse++;
-            return 0;
+            for (int b = 0; b < e1 - e0; b++) val[*t++] -= la * u[b];
         }
     }
+    const double *l = val + n;
+    for (int e = 0; e < lu->nnz_fill; e++) lu->lrow_val[e] = l[lu->lrow_slot[e]];
+    lu->n_sparse++;
+    return 0;
+}
+
+int o2_splu_factor_dense(o2_splu *lu, const double *values) {
     if (!lu->dense) return -1;
     lu->use_dense = 1;
     lu->n_dense++;
     return dense_factor(lu, values);
+}
+
+int o2_splu_factor(o2_splu *lu, const double *values) {
+    lu->use_dense = 0;
+    if (lu->n == 0) return 0;
+    double *val = o2_splu_values(lu);
+    if (val) {
+        for (int p = 0; p < lu->nnz_in; p++) val[lu->in_slot[p]] += values[p];
+        if (o2_splu_factor_values(lu) == 0) return 0;
+    }
+    return o2_splu_factor_dense(lu, values);
 }
 
 void o2_splu_solve(o2_splu *lu, double *b) {
@@ -353,27 +381,17 @@ void o2_splu_solve(o2_splu *lu, double *b) {
         return;
     }
     const double *val = lu->val;
-    const double *l = val + n, *u = val + n + lu->nnz_fill;
-    for (int i = 0; i < n; i++) y[i] = b[lu->perm_row[i]];
-    for (int k = 0; k < n; k++) {
-        double yk = y[k];
-        if (yk != 0.0)
-            for (int e = lu->adj_ptr[k]; e < lu->adj_ptr[k + 1]; e++) y[lu->adj[e]] -= l[e] * yk;
+    const double *u = val + n + lu->nnz_fill, *lv = lu->lrow_val;
+    const int *adj = lu->adj, *adj_ptr = lu->adj_ptr, *lcol = lu->lrow_col, *lptr = lu->lrow_ptr;
+    for (int i = 0; i < n; i++) { /* L y = P b, by rows */
+        double s = b[lu->perm_row[i]];
+        for (int e = lptr[i]; e < lptr[i + 1]; e++) s -= lv[e] * y[lcol[e]];
+        y[i] = s;
     }
-    for (int k = n - 1; k >= 0; k--) {
+    for (int k = n - 1; k >= 0; k--) { /* U x = y */
         double s = y[k];
-        for (int e = lu->adj_ptr[k]; e < lu->adj_ptr[k + 1]; e++) s -= u[e] * y[lu->adj[e]];
+        for (int e = adj_ptr[k]; e < adj_ptr[k + 1]; e++) s -= u[e] * y[adj[e]];
         y[k] = s / val[k];
     }
     for (int j = 0; j < n; j++) b[lu->perm_col[j]] = y[j];
-}
-
-void o2_splu_free(o2_splu *lu) {
-    o2_free_fn release = lu->free_fn;
-    if (!release) return;
-    void *ptrs[] = {lu->perm_row, lu->perm_col, lu->adj_ptr, lu->adj,   lu->val,       lu->in_slot,
-                    lu->upd_ptr,  lu->upd,      lu->work,    lu->dense, lu->dense_piv};
-    for (size_t i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++)
-        if (ptrs[i]) release(ptrs[i]);
-    memset(lu, 0, sizeof(*lu));
 }

@@ -88,7 +88,8 @@ def test_compressor_speed_follows_duty_quickly(compressor):
     final = r["speed"][-1]
     t95 = r["time"][np.argmax(r["speed"] >= 0.95 * final)]
     assert 0.01 < t95 < 0.5
-    assert np.all(np.diff(r["speed"]) >= -1e-6)
+    # monotone within the FMU's relative tolerance (1e-6): its solution between steps is interpolated
+    assert np.all(np.diff(r["speed"]) >= -1e-6 * final)
 
 
 def test_compressor_heats_under_load_and_stays_below_trip_at_room_temperature(compressor):
