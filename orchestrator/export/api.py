@@ -1,5 +1,8 @@
 """export_model(): Modelica class -> fmus/<Model_Name>.fmu, rebuilt only when its sources or the exporter change.
 
+A variant with parameter values bound at export (`O2Twin.CoSim.PSAUnit(nCells=30)`, or parameters={"nCells": 30};
+see variants.py) lands in its own file, fmus/O2Twin_CoSim_PSAUnit__nCells_30.fmu, with its own manifest entry.
+
 The FMU is built in a temporary folder next to the target and moved into place with os.replace, so a failed
 build leaves the previous FMU (and manifest entry) untouched, and readers never see a half-written file. A
 per-model file lock makes concurrent exports of the same model safe: the second one waits and then finds the
@@ -16,12 +19,14 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from orchestrator.errors import BuildError, ModelError
 from orchestrator.export import manifest
 from orchestrator.export.dependencies import model_source_files
 from orchestrator.export.frontend import list_models, modelica_files, parse_library
+from orchestrator.export.variants import ModelVariant, parse_variant
 from orchestrator.paths import FMUS_DIR, MODELS_DIR
 
 log = logging.getLogger(__name__)
@@ -31,9 +36,10 @@ BACKENDS = ("auto", "builtin", "openmodelica")
 COSIM_PACKAGES = ("O2Twin.CoSim", "O2Twin.Plant")
 
 
-def fmu_path(model_name: str, out_dir: Path = FMUS_DIR) -> Path:
-    """Where the FMU of a model lands: dots become underscores (OpenModelica's convention)."""
-    return Path(out_dir) / f"{model_name.replace('.', '_')}.fmu"
+def fmu_path(model_name: str, out_dir: Path = FMUS_DIR, parameters: Mapping[str, object] | None = None) -> Path:
+    """Where the FMU of a model lands: dots become underscores (OpenModelica's convention); a variant's parameter
+    values append __name_value (O2Twin_CoSim_PSAUnit__nCells_30.fmu)."""
+    return Path(out_dir) / f"{parse_variant(model_name, parameters).identifier}.fmu"
 
 
 def resolve_backend(backend: str) -> str:
@@ -57,25 +63,60 @@ def model_guid(model_name: str, source_hash: str) -> str:
     return "{" + str(uuid.UUID(hex=digest.hexdigest()[:32])) + "}"
 
 
-def _build_builtin(model_name: str, models_dir: Path, out_fmu: Path, source_hash: str) -> dict:
+def _build_builtin(variant: ModelVariant, models_dir: Path, out_fmu: Path, source_hash: str) -> dict:
     """pymoca -> causalisation -> build_fmu (C, modelDescription, compile, package); returns manifest extras."""
     from orchestrator.export.build import build_fmu
     from orchestrator.export.causalise import causalise
     from orchestrator.export.frontend import flatten_model
 
     started = time.perf_counter()
-    flat = flatten_model(models_dir, model_name)
+    flat = flatten_model(models_dir, variant.model, variant)
     model = causalise(flat)
     compiled_at = time.perf_counter()
-    build_fmu(model, model_guid(model_name, source_hash), out_fmu)
+    build_fmu(model, model_guid(variant.key, source_hash), out_fmu)
     done = time.perf_counter()
     log.info(
         "%s: model compiled in %.2f s, C built and packaged in %.2f s",
-        model_name,
+        variant.key,
         compiled_at - started,
         done - compiled_at,
     )
     return {"nx": model.nx, "nz": model.nz, "nu": model.nu, "np": model.np, "nv": len(model.variables)}
+
+
+def _variant_backend(variant: ModelVariant, backend: str, chosen: str) -> str:
+    """Variants are built by the built-in exporter (the OpenModelica backend exports classes as they are)."""
+    if not variant.parameters or chosen == "builtin":
+        return chosen
+    if backend == "auto":
+        return "builtin"
+    raise BuildError(
+        f"{variant.key}: parameters set at export need the built-in exporter (--backend builtin); the OpenModelica"
+        " backend exports classes as written (declare a model that extends this one with the modifiers instead)"
+    )
+
+
+def _build(variant: ModelVariant, chosen: str, models_dir: Path, target: Path, source_hash: str) -> dict:
+    """Build the FMU in a temporary folder next to target and move it into place; returns manifest extras."""
+    out_dir = target.parent
+    for stale in out_dir.glob(f".build-{target.stem}-*"):  # left by a killed export (the caller holds the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    build_dir = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".build-{target.stem}-"))
+    try:
+        staged = build_dir / target.name
+        if chosen == "builtin":
+            extra = _build_builtin(variant, models_dir, staged, source_hash)
+        else:
+            from orchestrator.export.openmodelica import build_fmu_openmodelica
+
+            build_fmu_openmodelica(variant.model, models_dir, staged)
+            extra = {}
+        if not staged.is_file():
+            raise BuildError(f"the {chosen} backend produced no FMU for {variant.key}")
+        os.replace(staged, target)
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+    return extra
 
 
 def export_model(
@@ -85,45 +126,38 @@ def export_model(
     out_dir: Path = FMUS_DIR,
     backend: str = "auto",
     force: bool = False,
+    parameters: Mapping[str, object] | None = None,
 ) -> Path:
-    """Export a Modelica class to out_dir/<Model_Name>.fmu and return its path; a no-op when up to date."""
+    """Export a Modelica class to out_dir/<Model_Name>.fmu and return its path; a no-op when up to date.
+
+    ``model_name`` may carry parameter values bound at export in Modelica modifier syntax
+    (`O2Twin.CoSim.PSAUnit(nCells=30)`), and ``parameters`` adds more ({"nCells": 30}): the variant lands in
+    out_dir/O2Twin_CoSim_PSAUnit__nCells_30.fmu, recorded in the manifest with its values (docs/exporter.md).
+    """
     models_dir, out_dir = Path(models_dir), Path(out_dir)
-    chosen = resolve_backend(backend)
+    variant = parse_variant(model_name, parameters)
+    chosen = _variant_backend(variant, backend, resolve_backend(backend))
     files = modelica_files(models_dir)
-    target = fmu_path(model_name, out_dir)
+    target = out_dir / f"{variant.identifier}.fmu"
     out_dir.mkdir(parents=True, exist_ok=True)
     with manifest.file_lock(out_dir, target.stem):
         # only the files the model can depend on count: editing another model does not rebuild this one
-        used = model_source_files(files, models_dir, model_name)
+        used = model_source_files(files, models_dir, variant.model)
         source_hash = manifest.sources_hash(used, models_dir)
         mtime_ns = manifest.newest_mtime_ns(used)
-        entry = manifest.read_manifest(out_dir).get(model_name)
+        entry = manifest.read_manifest(out_dir).get(variant.key)
         if not force and manifest.is_up_to_date(entry, target, chosen, source_hash, mtime_ns):
             log.info("%s is up to date (%s)", target.name, chosen)
             return target
-        log.info("exporting %s with the %s backend -> %s", model_name, chosen, target)
-        for stale in out_dir.glob(f".build-{target.stem}-*"):  # left by a killed export (we hold the lock)
-            shutil.rmtree(stale, ignore_errors=True)
-        build_dir = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".build-{target.stem}-"))
-        try:
-            staged = build_dir / target.name
-            if chosen == "builtin":
-                extra = _build_builtin(model_name, models_dir, staged, source_hash)
-            else:
-                from orchestrator.export.openmodelica import build_fmu_openmodelica
-
-                build_fmu_openmodelica(model_name, models_dir, staged)
-                extra = {}
-            if not staged.is_file():
-                raise BuildError(f"the {chosen} backend produced no FMU for {model_name}")
-            os.replace(staged, target)
-        finally:
-            shutil.rmtree(build_dir, ignore_errors=True)
+        log.info("exporting %s with the %s backend -> %s", variant.key, chosen, target)
+        extra = _build(variant, chosen, models_dir, target, source_hash)
+        if variant.parameters:
+            extra["parameters"] = dict(variant.parameters)
         manifest.write_entry(
             out_dir,
-            model_name,
+            variant.key,
             manifest.make_entry(
-                model_name,
+                variant.model,
                 target,
                 chosen,
                 source_hash,

@@ -63,11 +63,13 @@ class CausalModel:
     source_files: list[Path] = field(default_factory=list)
     default_tolerance: float = 1e-6
     default_stop_time: float = 1.0
+    #: FMI modelIdentifier when not derived from the name (an export variant, see variants.py)
+    model_identifier: str | None = None
 
     @property
     def identifier(self) -> str:
         """FMI modelIdentifier and FMU file stem, OpenModelica style: dots become underscores."""
-        return self.name.replace(".", "_")
+        return self.model_identifier or self.name.replace(".", "_")
 
     @property
     def nx(self) -> int:

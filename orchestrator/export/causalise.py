@@ -525,6 +525,7 @@ def causalise(flat: FlatModel) -> CausalModel:
         source_files=list(flat.source_files),
         default_tolerance=flat.tolerance,
         default_stop_time=flat.stop_time,
+        model_identifier=flat.identifier,
     )
     log.info("%s: causalised in %.2f s", flat.name, time.perf_counter() - started)
     return model

@@ -25,6 +25,7 @@ import casadi as ca
 
 from orchestrator.errors import ModelError
 from orchestrator.export.dependencies import model_source_files
+from orchestrator.export.variants import ModelVariant
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,11 @@ UNSUPPORTED_OPERATORS = {
 #: Operators that are transparent in the generated FMU (no events): index of the argument that is kept.
 TRANSPARENT_OPERATORS = {"smooth": 1, "noEvent": 0, "homotopy": 0}
 
+#: The largest model the built-in exporter takes, in scalar variables (states and algebraic variables; parameters
+#: and constants not counted). Export time grows linearly (about 10 ms per variable on a 2020s x86-64 core) and the
+#: FMU runtime's sparse LU handles up to 20000 states, so larger models are refused before any work is done.
+MAX_SCALAR_VARIABLES = 20000
+
 #: pymoca options: scalarised variables (FMI variables are scalars), SX-expandable functions.
 PYMOCA_OPTIONS = {
     "expand_vectors": True,
@@ -78,6 +84,8 @@ class FlatModel:
     stop_time: float = 1.0
     tolerance: float = 1e-6
     experiment: dict[str, float] = field(default_factory=dict)
+    #: FMI modelIdentifier of an export variant (None: derived from the name)
+    identifier: str | None = None
 
 
 def modelica_files(models_dir: Path) -> list[Path]:
@@ -486,14 +494,8 @@ def _experiment_from_text(files: list[Path], class_file: Path | None, name: str)
     return out
 
 
-def flatten_model(models_dir: Path, name: str) -> FlatModel:
-    """Parse models_dir and flatten the Modelica class `name` to pymoca's CasADi model (scalar variables)."""
-    from pymoca import ast
-    from pymoca.backends.casadi.api import _merge_default_options
-    from pymoca.backends.casadi.generator import GeneratorWalker
-    from pymoca.tree import flatten
-
-    models_dir = Path(models_dir)
+def _load_class(models_dir: Path, name: str) -> tuple[PymocaNode, list[Path], PymocaNode, Path | None]:
+    """(library tree, files, class, file declaring it) for an exportable (non-partial model or block) class."""
     tree, files = parse_library(models_dir)
     cls = find_class(tree, name)
     if cls is None:
@@ -506,25 +508,71 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
     class_file = _class_file(files, name)
     if cls.partial:
         raise ModelError(f"{class_file}: model {name} is partial; export a model that extends it")
-    try:
-        flat_tree = flatten(tree, ast.ComponentRef.from_string(name))
-    except ModelError:
-        raise
-    except Exception as err:
-        raise ModelError(f"{class_file}: pymoca cannot flatten model {name}: {err}") from None
-    flat_class = flat_tree.classes[name]
-    # error locations are searched in the files the model can depend on, its own file first
-    used = model_source_files(files, models_dir, name)
-    check_supported(flat_class, used, class_file, name)
+    return tree, files, cls, class_file
+
+
+def _add_variant(tree: PymocaNode, variant: ModelVariant) -> str:
+    """Add the class that binds the variant's parameter values to the tree; returns its name."""
+    from pymoca import parser
+
+    name, text = variant.wrapper_class()
+    tree.extend(parser.parse(text))
+    return name
+
+
+def _not_a_parameter(name: str, variant: ModelVariant, cls: PymocaNode, class_file: Path | None) -> ModelError:
+    parameters = sorted(n for n, s in cls.symbols.items() if "parameter" in s.prefixes)
+    shown = ", ".join(parameters[:30]) + (" ..." if len(parameters) > 30 else "")
+    return ModelError(
+        f"{class_file}: {name} is not a parameter of {variant.model}, so it cannot be set at export;"
+        f" its parameters: {shown or 'none'}"
+    )
+
+
+def _check_bound(flat_class: PymocaNode, variant: ModelVariant, cls: PymocaNode, class_file: Path | None) -> None:
+    """Every value a variant binds must be a parameter's (a modifier on a variable is not a structural choice)."""
+    for name, _ in variant.parameters:
+        symbol = flat_class.symbols.get(name)
+        if symbol is None or "parameter" not in symbol.prefixes:
+            raise _not_a_parameter(name, variant, cls, class_file)
+
+
+def _check_size(flat_class: PymocaNode, name: str, class_file: Path | None) -> None:
+    """Refuse a model above MAX_SCALAR_VARIABLES before it is expanded (that is where the time would go)."""
+    count = 0
+    for symbol in flat_class.symbols.values():
+        if "parameter" in symbol.prefixes or "constant" in symbol.prefixes:
+            continue
+        size = 1
+        for dims in symbol.dimensions or []:
+            for dim in dims:
+                value = getattr(dim, "value", None)
+                size *= value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+        count += size
+    if count > MAX_SCALAR_VARIABLES:
+        raise ModelError(
+            f"{class_file}: model {name} has {count} scalar variables; the built-in exporter takes up to"
+            f" {MAX_SCALAR_VARIABLES} (docs/exporter.md, 'Model size'): split it into smaller FMUs or use coarser"
+            " arrays"
+        )
+
+
+def _generate(
+    flat_tree: PymocaNode, target: str, library: PymocaNode, name: str, used: list[Path], class_file: Path | None
+) -> Any:
+    """pymoca's CasADi model of the flattened class `target` (model `name`), simplified; ModelError on failure."""
+    from pymoca.backends.casadi.api import _merge_default_options
+    from pymoca.backends.casadi.generator import GeneratorWalker
 
     options = _merge_default_options(dict(PYMOCA_OPTIONS))
-    generator = _generator_class()(flat_tree, name, options)
-    generator._library = tree
+    generator = _generator_class()(flat_tree, target, options)
+    generator._library = library
     generator._model_path = tuple(name.split("."))
     try:
         GeneratorWalker().walk(generator, flat_tree)
         model = generator.model
         model.simplify(options)
+        return model
     except Exception as err:
         message = str(err)
         m = re.search(r"Unknown function (\S+)", message)
@@ -539,14 +587,46 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
             raise ModelError(f"{class_file}: model {name} uses a construct pymoca does not support: {err}") from None
         raise ModelError(f"{class_file}: cannot translate model {name} to equations: {err}") from None
 
+
+def flatten_model(models_dir: Path, name: str, variant: ModelVariant | None = None) -> FlatModel:
+    """Parse models_dir and flatten the Modelica class `name` to pymoca's CasADi model (scalar variables).
+
+    With a variant, the class is flattened with the variant's parameter values bound (see variants.py)."""
+    from pymoca import ast
+    from pymoca.tree import flatten
+
+    models_dir = Path(models_dir)
+    tree, files, cls, class_file = _load_class(models_dir, name)
+    target = _add_variant(tree, variant) if variant and variant.parameters else name
+    try:
+        flat_tree = flatten(tree, ast.ComponentRef.from_string(target))
+    except ModelError:
+        raise
+    except Exception as err:
+        unknown = re.search(r'Trying to modify symbol "(\w+)", which does not exist', str(err))
+        if variant and unknown:
+            raise _not_a_parameter(unknown[1], variant, cls, class_file) from None
+        raise ModelError(f"{class_file}: pymoca cannot flatten model {name}: {err}") from None
+    flat_class = flat_tree.classes[target]
+    if variant and variant.parameters:
+        _check_bound(flat_class, variant, cls, class_file)
+    _check_size(flat_class, name, class_file)
+    # error locations are searched in the files the model can depend on, its own file first
+    used = model_source_files(files, models_dir, name)
+    check_supported(flat_class, used, class_file, name)
+    model = _generate(flat_tree, target, tree, name, used, class_file)
+
     metadata: dict[str, tuple[str | None, str]] = {}
     for sym_name, symbol in flat_class.symbols.items():
         unit = getattr(symbol.unit, "value", None)
         metadata[sym_name] = (unit if isinstance(unit, str) and unit else None, symbol.comment or "")
     experiment = _experiment(cls) or _experiment_from_text(files, class_file, name)
+    description = (cls.comment or "").strip()
+    if variant and variant.parameters:
+        description = f"{description} [{variant.key}]" if description else variant.key
     return FlatModel(
         name=name,
-        description=(cls.comment or "").strip(),
+        description=description,
         dae=model,
         metadata=metadata,
         source_files=files,
@@ -554,4 +634,5 @@ def flatten_model(models_dir: Path, name: str) -> FlatModel:
         stop_time=experiment.get("StopTime", 1.0),
         tolerance=experiment.get("Tolerance", 1e-6),
         experiment=experiment,
+        identifier=variant.identifier if variant else None,
     )

@@ -61,6 +61,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rebuild even when the manifest says the FMU is up to date",
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind a parameter at export, e.g. --param nCells=30 (structural parameters such as array sizes);"
+        " the variant lands in its own FMU (O2Twin_CoSim_PSAUnit__nCells_30.fmu); repeatable; see docs/exporter.md",
+    )
+
+
+def _parameters(items: list[str]) -> dict[str, str]:
+    """--param NAME=VALUE options as a mapping (the exporter checks names and values)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise O2TwinError(f"--param {item!r}: write NAME=VALUE, e.g. --param nCells=30")
+        out[name.strip()] = value
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,10 +89,18 @@ def run(args: argparse.Namespace) -> int:
         names += [m for m in cosim_models(args.models_dir) if m not in names]
     if not names:
         raise O2TwinError("nothing to export: name one or more models (e.g. O2Twin.CoSim.PSAUnit) or pass --all")
+    parameters = _parameters(args.param)
+    if parameters and args.all:
+        raise O2TwinError("--param binds parameters of named models; name them instead of passing --all")
     for name in names:
         started = time.perf_counter()
         path = export_model(
-            name, models_dir=args.models_dir, out_dir=args.out_dir, backend=args.backend, force=args.force
+            name,
+            models_dir=args.models_dir,
+            out_dir=args.out_dir,
+            backend=args.backend,
+            force=args.force,
+            parameters=parameters,
         )
         print(f"{name} -> {path} ({time.perf_counter() - started:.1f} s)")
     return 0
