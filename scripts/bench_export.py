@@ -1,29 +1,36 @@
 #!/usr/bin/env python3
-"""Benchmark of the built-in exporter on a PSA-sized model (~300 states, ~1000+ algebraic variables).
+"""Benchmark of the built-in exporter: cold export time, CPU time and peak memory against model size.
 
-Writes a synthetic two-bed adsorption column model (N cells per bed; per cell: pressure, two loadings; flows,
-mole fractions, equilibrium loadings, rates and densities as algebraic variables; nonlinear Langmuir isotherms,
-square-root valve laws) to a temporary model folder, then times:
-  - the model compiler alone (pymoca flattening + causalisation),
-  - a cold export (model compiler + C code generation + compile + packaging),
-  - a cached re-export (manifest check, no rebuild).
-The figures go to docs/exporter-benchmark.md (and stdout). Usage: scripts/bench_export.py [--cells N] [--no-docs]
+Each cold export runs in its own process (into a fresh folder), so its peak memory (the exporter's or a compiler's,
+whichever is larger) and its CPU time (the exporter plus every compiler it started) are measured by the OS. Cases:
+  - O2Twin.CoSim.PSAUnit as shipped (10 cells per bed) and as variants with 20 and 40 cells (--param nCells=N);
+  - a 5,000-state array model (a diffusion chain, `Real x[5000]`);
+  - a synthetic two-bed PSA-like model (38 cells per bed, about 300 states and 800 algebraic variables);
+  - a cached re-export (manifest hit), and how fast a model above the size limit (`Real x[100000]`) is refused.
+Targets: PSAUnit at 40 cells and the 5,000-state model each under 60 s cold; the figures go to
+docs/exporter-benchmark.md (and stdout).
+
+    .venv/bin/python scripts/bench_export.py [--cases psa10,psa40,array5000,...] [--no-docs]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.paths import PROJECT_ROOT
+from orchestrator.paths import MODELS_DIR, PROJECT_ROOT
 
 MODEL_NAME = "BenchPSA.TwoBeds"
+TARGET_S = 60.0
 
 
 def psa_like_model(cells: int) -> str:
@@ -151,57 +158,139 @@ end BenchPSA;
 """
 
 
+def array_model(n: int) -> str:
+    """Modelica source of an n-state diffusion chain (one array, a for-loop)."""
+    return f"""model Chain "diffusion along a chain of {n} cells"
+  parameter Integer n = {n};
+  parameter Real k = 1.0;
+  Real x[n](each start = 1.0, each fixed = true);
+equation
+  der(x[1]) = k * (x[2] - x[1]) + 1;
+  for i in 2:n - 1 loop
+    der(x[i]) = k * (x[i - 1] - 2 * x[i] + x[i + 1]);
+  end for;
+  der(x[n]) = k * (x[n - 1] - x[n]);
+end Chain;
+"""
+
+
+EXPORT_CHILD = """
+import json, sys, time
+from pathlib import Path
+from orchestrator.export import export_model
+from orchestrator.export.manifest import read_manifest
+model, models_dir, out_dir = sys.argv[1:4]
+started = time.perf_counter()
+fmu = export_model(model, models_dir=Path(models_dir), out_dir=Path(out_dir), backend="builtin", force=True)
+wall = time.perf_counter() - started
+entry = next(e for e in read_manifest(Path(out_dir)).values() if e["fmu"] == fmu.name)
+print(json.dumps({"wall_s": wall, "nx": entry["nx"], "nv": entry["nv"], "fmu_mb": fmu.stat().st_size / 1e6}))
+"""
+
+
+def cold_export(model: str, models_dir: Path, out_dir: Path) -> dict:
+    """Export in a child process; wall time inside it, CPU time and peak memory of it and its compilers."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EXPORT_CHILD, model, str(models_dir), str(out_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    stdout, stderr = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+    if status != 0:
+        return {"error": (stderr.strip().splitlines() or ["failed"])[-1]}
+    out = json.loads(stdout.strip().splitlines()[-1])
+    out["cpu_s"] = usage.ru_utime + usage.ru_stime
+    out["peak_mb"] = usage.ru_maxrss / 1024
+    return out
+
+
+def refusal_time(work: Path) -> tuple[float, str]:
+    """Seconds until a model above the size limit is refused, and the message."""
+    from orchestrator.errors import ModelError
+    from orchestrator.export.frontend import flatten_model
+
+    folder = work / "huge"
+    folder.mkdir()
+    (folder / "Chain.mo").write_text(array_model(100000))
+    started = time.perf_counter()
+    try:
+        flatten_model(folder, "Chain")
+    except ModelError as err:
+        return time.perf_counter() - started, str(err).split(": ", 1)[-1]
+    return time.perf_counter() - started, "(not refused)"
+
+
+def cases(work: Path) -> dict[str, tuple[str, Path]]:
+    """Case name -> (model or variant, models folder)."""
+    synthetic = work / "synthetic"
+    synthetic.mkdir()
+    (synthetic / "BenchPSA.mo").write_text(psa_like_model(38))
+    chain = work / "chain"
+    chain.mkdir()
+    (chain / "Chain.mo").write_text(array_model(5000))
+    return {
+        "psa10": ("O2Twin.CoSim.PSAUnit", MODELS_DIR),
+        "psa20": ("O2Twin.CoSim.PSAUnit(nCells=20)", MODELS_DIR),
+        "psa40": ("O2Twin.CoSim.PSAUnit(nCells=40)", MODELS_DIR),
+        "array5000": ("Chain", chain),
+        "synthetic38": (MODEL_NAME, synthetic),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--cells", type=int, default=38, help="cells per bed (4 states each, 2 beds + tank; default 38 -> 305 states)"
-    )
+    parser.add_argument("--cases", default="psa10,psa20,psa40,array5000,synthetic38", help="comma-separated")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/exporter-benchmark.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
     from orchestrator.export.api import export_model
-    from orchestrator.export.causalise import causalise
-    from orchestrator.export.frontend import flatten_model
 
     work = Path(tempfile.mkdtemp(prefix="o2twin-bench-export-"))
-    lines: list[str] = []
+    rows: list[str] = []
+    results: dict[str, dict] = {}
     try:
-        models = work / "models"
-        models.mkdir()
-        (models / "BenchPSA.mo").write_text(psa_like_model(args.cells))
-        t0 = time.perf_counter()
-        flat = flatten_model(models, MODEL_NAME)
-        t1 = time.perf_counter()
-        model = causalise(flat)
-        t2 = time.perf_counter()
-        n_alg = sum(1 for v in model.variables if v.kind == "calculated")
-        size = f"{model.nx} states, {n_alg} algebraic/calculated variables, nz = {model.nz}, {len(model.variables)} FMU variables"
-        lines += [
-            f"- model: synthetic two-bed PSA model, {args.cells} cells per bed: {size}",
-            f"- pymoca parse + flatten: {t1 - t0:.2f} s; causalisation (BLT, symbolic solves): {t2 - t1:.2f} s",
-        ]
-        try:
-            out = work / "fmus"
-            t3 = time.perf_counter()
-            fmu = export_model(MODEL_NAME, models_dir=models, out_dir=out, backend="builtin")
-            t4 = time.perf_counter()
-            export_model(MODEL_NAME, models_dir=models, out_dir=out, backend="builtin")
-            t5 = time.perf_counter()
-            lines += [
-                f"- cold export (compile model + generate C + gcc + package): {t4 - t3:.1f} s (target < 60 s);"
-                f" FMU {fmu.stat().st_size / 1e6:.1f} MB",
-                f"- cached re-export (manifest hit, no rebuild): {t5 - t4:.3f} s (target < 1 s)",
-            ]
-        except Exception as err:  # the C back end may be unavailable; the compiler figures still stand
-            lines.append(f"- full export not measured: {err}")
+        available = cases(work)
+        for name in args.cases.split(","):
+            model, models_dir = available[name]
+            result = cold_export(model, models_dir, work / f"out-{name}")
+            results[name] = result
+            print(name, json.dumps(result), flush=True)
+            if "error" in result:
+                rows.append(f"| {model} | - | - | failed: {result['error']} | | | |")
+                continue
+            verdict = "under" if result["wall_s"] < TARGET_S else "OVER"
+            rows.append(
+                f"| {model} | {result['nx']} | {result['nv']} | {result['wall_s']:.1f} s ({verdict} {TARGET_S:.0f} s)"
+                f" | {result['cpu_s']:.1f} s | {result['peak_mb']:.0f} MB | {result['fmu_mb']:.1f} MB |"
+            )
+        started = time.perf_counter()
+        export_model("O2Twin.CoSim.PSAUnit", out_dir=work / "out-psa10", backend="builtin")
+        cached = time.perf_counter() - started
+        refused_s, message = refusal_time(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    header = (
+    lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} CPU cores"
-        f" ({platform.python_implementation()} {platform.python_version()}) by scripts/bench_export.py --cells {args.cells}"
-    )
-    text = "\n".join([header, "", *lines]) + "\n"
+        f" ({platform.python_implementation()} {platform.python_version()}), load average"
+        f" {os.getloadavg()[0]:.1f} at the end, by `scripts/bench_export.py --cases {args.cases}`.",
+        "",
+        "| model | states | FMU variables | cold export (wall) | CPU (exporter + compilers) | peak memory | FMU |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+        f"- cached re-export of O2Twin.CoSim.PSAUnit (manifest hit, no rebuild): {cached:.3f} s (target < 1 s)",
+        f"- `Real x[100000]` refused after {refused_s:.2f} s: {message}",
+    ]
+    if "psa10" in results and "psa40" in results and "error" not in results["psa10"] | results["psa40"]:
+        a, b = results["psa10"], results["psa40"]
+        lines.append(
+            f"- CPU time per FMU variable: {1000 * a['cpu_s'] / a['nv']:.1f} ms at 10 cells,"
+            f" {1000 * b['cpu_s'] / b['nv']:.1f} ms at 40 cells (linear cost: about equal)"
+        )
+    text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_docs:
         target = PROJECT_ROOT / "docs" / "exporter-benchmark.md"

@@ -88,25 +88,27 @@ static void change_d(O2Instance *m, int order, double factor) {
     memcpy(m->D, m->dtmp, (size_t)(order + 1) * n * sizeof(double));
 }
 
-/* Weights: x: atol + rtol |y|, atol = rtol * nominal; z: rtol (|z| + max(max |z| seen, 1e-8)). z has no nominal;
- * the floor keeps z that stay near zero (a flow through a closed valve) from dominating the Newton test. */
-static void error_scale(const O2Instance *m, const double *y, double *scale) {
+/* Inverse weights 1 / w (so norms multiply instead of divide): x: w = atol + rtol |y|, atol = rtol * nominal;
+ * z: w = rtol (|z| + max(max |z| seen, 1e-8)). z has no nominal; the floor keeps z that stay near zero (a flow
+ * through a closed valve) from dominating the Newton test. */
+static void error_scale(const O2Instance *m, const double *y, double *inv_w) {
     double rtol = m->s.rtol;
-    for (int i = 0; i < MDL_NX; i++) scale[i] = rtol * (mdl_x_nominal[i] + fabs(y[i]));
+    for (int i = 0; i < MDL_NX; i++) inv_w[i] = 1.0 / (rtol * (mdl_x_nominal[i] + fabs(y[i])));
     for (int i = 0; i < MDL_NZ; i++) {
         double ref = m->zmax[i] > 1e-8 ? m->zmax[i] : 1e-8;
-        scale[MDL_NX + i] = rtol * (ref + fabs(y[MDL_NX + i]));
+        inv_w[MDL_NX + i] = 1.0 / (rtol * (ref + fabs(y[MDL_NX + i])));
     }
 }
 
-static double rms(const double *v, const double *scale, int n, double factor) {
+/* Weighted RMS norm of factor * v with inverse weights inv_w. */
+static double rms(const double *v, const double *inv_w, int n, double factor) {
     if (n == 0) return 0.0;
     double s = 0.0;
     for (int i = 0; i < n; i++) {
-        double e = factor * v[i] / scale[i];
+        double e = v[i] * inv_w[i];
         s += e * e;
     }
-    return sqrt(s / n);
+    return fabs(factor) * sqrt(s / n);
 }
 
 /* [xdot; g] at (t, y); not checked for NaN/Inf here (Newton checks the norm of its correction). */

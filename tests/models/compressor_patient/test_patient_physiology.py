@@ -147,7 +147,7 @@ def test_patient_spo2_responds_with_physiological_and_oximeter_lags(patient):
     log.info("COPD 0 -> 2 L/min: SpO2 63 %% after %.0f s, oximeter after %.0f s", t63, t63_sensor)
     assert 20.0 <= t63 <= 150.0
     assert t63_sensor > t63 + 5.0
-    assert np.all(sensor[1:] <= spo2[1:] + 1e-9)
+    assert np.all(sensor[1:] <= spo2[1:] * (1 + 1e-6))  # a lag never leads, within the FMU tolerance (1e-6)
     assert sensor[-1] == pytest.approx(spo2[-1], abs=2e-4)
 
 
