@@ -9,21 +9,25 @@ what the device guarantees by itself (docs/serial-protocol.md, "Device safety ru
   does not make the host ignore later samples; a frame within the window desynchronises at most until the next
   handshake;
 - the dead-head interlock refuses the compressor with every feed valve closed;
-- the device's own pressure and temperature limits act whatever the host commands.
+- the device's own pressure and temperature limits act whatever the host commands;
+- after the fail-safe has closed the feed valves, the virtual plant's relief valve relieves the trapped manifold.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import random
 import select
 import time
+from pathlib import Path
 
 import pytest
 
-from orchestrator.hil.device.hardware import BenchHardware
+from orchestrator.errors import O2TwinError
+from orchestrator.hil.device.hardware import BenchHardware, VirtualPlantHardware
 from orchestrator.hil.host.device_slave import SerialDevice
 from orchestrator.hil.link.framing import FrameDecoder
 from orchestrator.hil.link.protocol import (
@@ -256,3 +260,49 @@ def test_the_device_enforces_its_own_limits_whatever_the_host_commands(device, d
         with contextlib.suppress(Exception):
             dev2.parts["psa"].terminate()
     assert trace2.link_ok[-1] == 1.0 and not vd.agents[-1].failsafe
+
+
+def test_after_a_fail_safe_with_the_feed_valves_closed_the_virtual_feed_pressure_is_relieved(description):
+    """issue 10: duty 1 with every valve closed drove the virtual plant's feed pressure from 4.1 to 16.8 bar(g), and
+    after the fail-safe (feed valves closed) it stayed at 17.5 bar(g). The interlock now refuses that command; with
+    it removed (the plant is under test here, not the agent) the PSA unit's relief valve (2.41 bar(g), full lift
+    0.4 bar above) caps the dead-headed manifold, and after the fail-safe the manifold stays relieved."""
+    from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+    from orchestrator.export import export_model
+
+    units = {}
+    for part, model in description.parts.items():
+        try:
+            path = export_model(model)
+        except O2TwinError as err:
+            pytest.skip(f"{model} cannot be exported here, the virtual device cannot run: {err}")
+        units[part] = FmuCoSimSlave(part, Path(getattr(path, "path", path)))
+    unlocked = dataclasses.replace(description, interlocks=[])
+    hw = VirtualPlantHardware(unlocked, units)
+    p_feed: list[float] = []
+    with VirtualDevice(hw, unlocked) as vd:
+        host = RawHost(vd.path)
+        try:
+            host.hello(1, timeout_ms=300)
+            dead_headed = tuple(1.0 if n == "duty" else 0.0 for n in description.actuator_names)
+            seq, t0 = 2, time.monotonic()
+            while time.monotonic() - t0 < 4.0:  # full duty against closed valves for 4 s
+                host.send(Command(1, dead_headed), seq)
+                seq += 1
+                p_feed += _sampled(host.receive(0.05), description)
+            failsafe_at = len(p_feed)
+            while time.monotonic() - t0 < 7.0:  # then nothing: the device's fail-safe (feeds closed, vents open)
+                p_feed += _sampled(host.receive(0.1), description)
+        finally:
+            host.close()
+    agent = vd.agents[-1]
+    assert agent.stats.failsafe_engaged >= 1 and agent.failsafe_cause == FaultCode.COMMAND_TIMEOUT
+    barg = [(p - 101325.0) / 1e5 for p in p_feed]
+    assert max(barg[:failsafe_at]) > 2.41, "the dead-headed compressor drove the manifold up to the relief setting"
+    assert max(barg) < 3.0, f"the relief valve caps the manifold (16.8 bar(g) before): {max(barg):.2f} bar(g)"
+    assert max(barg[failsafe_at + 10 :]) < 2.9, "relieved after the fail-safe, not trapped (17.5 bar(g) before)"
+
+
+def _sampled(messages: list[tuple[int, Message]], description) -> list[float]:
+    col = description.sensor_names.index("p_feed")
+    return [m.values[col] for _, m in messages if isinstance(m, Sample)]
