@@ -145,11 +145,11 @@ def run(args: argparse.Namespace) -> int:
         progress=not bool(getattr(args, "quiet", False)),
         plots=not args.no_plots,
     )
-    print_summary(table, out)
+    print_summary(table, out, plots=not args.no_plots)
     return SimulationError.exit_code if (table["status"] == "failed").any() else 0
 
 
-def print_summary(table: Any, out: Path, stream: Any = None) -> None:
+def print_summary(table: Any, out: Path, stream: Any = None, plots: bool = True) -> None:
     """Cases, failures (the first few errors) and where the table is."""
     stream = stream or sys.stdout
     failed = table[table["status"] == "failed"]
@@ -159,5 +159,6 @@ def print_summary(table: Any, out: Path, stream: Any = None) -> None:
     if len(failed) > 5:
         lines.append(f"  ... {len(failed) - 5} more (see the table's error column)")
     lines.append(f"table      {out / 'table.parquet'} (and table.csv)")
-    lines.append(f"plots      {out / 'plots'}")
+    if plots:
+        lines.append(f"plots      {out / 'plots'}")
     print("\n".join(lines), file=stream)
