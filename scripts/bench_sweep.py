@@ -7,7 +7,7 @@ The overhead of a backend is the worker time not spent inside cases, per case:
 one worker. Each configuration runs the same cases (distinct seeds) in a fresh temporary study, so nothing is
 resumed; rounds alternate the configurations, and the best round of each is reported with the machine's load.
 
-    python scripts/bench_sweep.py [--cases 24] [--rounds 2] [--write-docs]
+    python scripts/bench_sweep.py [--cases 40] [--rounds 2] [--write-docs]
 """
 
 from __future__ import annotations
@@ -101,18 +101,19 @@ def write_docs(text: str, summary: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=24, help="cases per configuration")
+    parser.add_argument("--cases", type=int, default=40, help="cases per configuration")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the three configurations")
     parser.add_argument("--stop-time", type=float, default=60.0, help="simulated seconds per case")
     parser.add_argument("--write-docs", action="store_true", help="write the figures into docs/sweeps.md")
     args = parser.parse_args(argv)
 
     from orchestrator import run
-    from orchestrator.sweep import Case
+    from orchestrator.sweep import Case, run_cases
     from orchestrator.sweep.dask_cluster import start_local_cluster
 
     run("default", stop_time=1.0, plots=False, out=ROOT / "build" / "bench_sweep_warmup", overwrite=True)  # FMUs
     cases = [Case("default", seed=i, stop_time=args.stop_time) for i in range(args.cases)]
+    run_cases(cases[:2], workers=2, plots=False)  # starts the pool's forkserver, which later pools reuse
     loads_before = os.getloadavg()[0]
     cluster = start_local_cluster(2, silence_logs=40)
     results = []
