@@ -167,7 +167,7 @@ class FuzzyTitrator(PythonBlock):
                 raise SystemDefinitionError(f"{self.name}: {name} must lie in q_min_slpm..q_max_slpm, got {p[name]}")
         if not 0.0 <= p["quality_min"] <= 1.0:
             raise SystemDefinitionError(f"{self.name}: quality_min must lie in 0..1, got {p['quality_min']}")
-        if not p["trend_window_s"] >= 3 * self.info.sample_time:
+        if not p["trend_window_s"] >= 3 * self.sample_time:
             raise SystemDefinitionError(
                 f"{self.name}: trend_window_s must span at least 3 samples, got {p['trend_window_s']}"
             )

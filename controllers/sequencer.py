@@ -75,7 +75,7 @@ class PSASequencer(PythonBlock):
 
     def validate_parameters(self) -> None:
         p = self.p
-        ts = self.info.sample_time
+        ts = self.sample_time
         for name in ("t_blowdown", "t_purge", "t_equalize"):
             value = p[name]
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= ts):
@@ -117,7 +117,7 @@ class PSASequencer(PythonBlock):
         scale = min(max(scale, self.p["scale_min"]), self.p["scale_max"])
         # The outputs of this sample are the current step's; then time advances by one sample.
         self._write_outputs(scale)
-        ts = self.info.sample_time
+        ts = self.sample_time
         self._progress += ts / (self.p[_DURATION_OF_STEP[self._step]] * scale)
         if self._progress >= 1.0 - 1e-9:
             self._progress = 0.0

@@ -1,4 +1,8 @@
-"""Logging configured once, by the CLI; library code only calls logging.getLogger(__name__)."""
+"""Logging configured once, by the CLI; library code only calls logging.getLogger(__name__).
+
+The one other channel is each FMU's own log, ``o2twin.fmu.<instance>`` (orchestrator/cosim/slaves/fmu.py), named by
+the slave so that users filter an FMU's messages by the name they gave it in the scenario.
+"""
 
 import logging
 import sys

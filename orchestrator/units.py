@@ -4,6 +4,9 @@ Models and FMUs use SI: Pa, K, kg/s, m3/s, mole fractions. Users read bar(g), de
 0 degC and 101325 Pa), % O2 and % SpO2.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 P_ATM_PA = 101_325.0
 T_ZERO_C_K = 273.15
 #: Standard conditions for "standard litres" (SLPM): 0 degC, 1 atm (ISO 8778 uses 20 degC; medical flow meters
@@ -57,7 +60,7 @@ def percent_to_fraction(percent: float) -> float:
 
 
 #: Display conversions keyed by the SI unit declared in an FMU: (display unit, function).
-DISPLAY_UNITS = {
+DISPLAY_UNITS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "Pa": ("bar(g)", pa_to_barg),
     "K": ("degC", k_to_degc),
     "m3/s": ("L/min", m3s_to_slpm),

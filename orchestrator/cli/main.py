@@ -18,7 +18,7 @@ from orchestrator.cli import commands
 from orchestrator.errors import O2TwinError
 from orchestrator.logging_setup import configure_logging
 
-log = logging.getLogger("o2twin")
+log = logging.getLogger(__name__)
 
 
 def _command_modules() -> list:

@@ -16,7 +16,7 @@ from typing import Any
 from orchestrator.cosim.slaves.base import Slave, Variable
 from orchestrator.errors import SystemDefinitionError
 
-log = logging.getLogger("o2twin.system")
+log = logging.getLogger(__name__)
 
 #: Causalities a connection may read from.
 SOURCE_CAUSALITIES = frozenset({"output", "local", "calculatedParameter", "parameter"})

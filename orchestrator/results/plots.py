@@ -36,7 +36,7 @@ from orchestrator.results.events import read_events
 from orchestrator.scenario.spec import PlotSpec
 from orchestrator.units import DISPLAY_UNITS, P_ATM_PA
 
-log = logging.getLogger("o2twin.results")
+log = logging.getLogger(__name__)
 
 PLOTS_DIR = "plots"
 OVERVIEW_FILE = "overview.png"
@@ -73,7 +73,7 @@ DESCRIPTIONS = {
 }
 
 
-def _identity(x):
+def _identity(x: Any) -> Any:
     return x
 
 
@@ -84,7 +84,7 @@ def display_conversion(si_unit: str | None, display: str | None) -> tuple[str, C
     """
     if display == "SI" or (display is None and si_unit not in AUTO_CONVERT):
         return si_unit or "", _identity
-    if display is None:
+    if display is None and si_unit is not None:
         return DISPLAY_UNITS[si_unit]
     for si, (shown, fn) in DISPLAY_UNITS.items():
         if shown == display:

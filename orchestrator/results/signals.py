@@ -15,7 +15,7 @@ import numpy as np
 from orchestrator.results.files import ResultWriteError, write_all, writing
 from orchestrator.results.matfile import DsresWriter
 
-log = logging.getLogger("o2twin.results")
+log = logging.getLogger(__name__)
 
 CSV_NAME = "signals.csv"
 MAT_NAME = "result.mat"

@@ -80,7 +80,7 @@ def test_rejected_steps_roll_back(fast_slow):
 
 def test_falls_back_to_fixed_step_without_rollback(fast_slow, caplog):
     paths = (fast_slow[0], fast_slow[2])
-    with caplog.at_level(logging.WARNING, logger="o2twin.master"):
+    with caplog.at_level(logging.WARNING, logger="orchestrator.cosim.master"):
         _err, sim, rec = run(paths, 0.01, True)
     assert "cannot save state; using fixed steps" in caplog.text
     assert any("using fixed steps" in w for w in sim.warnings)

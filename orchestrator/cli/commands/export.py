@@ -19,7 +19,7 @@ from orchestrator.paths import FMUS_DIR, MODELS_DIR
 NAME = "export"
 HELP = "export Modelica models to FMUs in fmus/ (built-in exporter, or OpenModelica when installed)"
 
-log = logging.getLogger("o2twin.export")
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

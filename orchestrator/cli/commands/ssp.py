@@ -17,7 +17,7 @@ from orchestrator.errors import SystemDefinitionError
 NAME = "ssp"
 HELP = "export a scenario to SSP 1.0 (.ssp) or import an .ssp as a scenario (.toml)"
 
-log = logging.getLogger("o2twin.ssp")
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

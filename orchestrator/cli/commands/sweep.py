@@ -42,7 +42,7 @@ from orchestrator.sweep.studyfile import is_sweep_file, load_sweep_file
 NAME = "sweep"
 HELP = "run a scenario over a grid, samples or seeds (local pool or Dask) and write one table of every case"
 
-log = logging.getLogger("o2twin")
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

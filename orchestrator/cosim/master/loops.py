@@ -18,7 +18,7 @@ import numpy as np
 from orchestrator.cosim.slaves.base import Slave
 from orchestrator.errors import SimulationError
 
-log = logging.getLogger("o2twin.master.loops")
+log = logging.getLogger(__name__)
 
 #: Chord Newton: keep the Jacobian while each iteration shrinks the scaled residual at least this much ...
 _CHORD_RATE = 0.05

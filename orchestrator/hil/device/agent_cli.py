@@ -21,7 +21,7 @@ from orchestrator.hil.link.ports import FdPort, SerialPort, TcpServerPort
 from orchestrator.hil.link.realtime import set_realtime_priority
 from orchestrator.hil.sim.virtual import open_pty
 
-log = logging.getLogger("o2twin.device")
+log = logging.getLogger(__name__)
 
 HARDWARE = ("pi", "virtual", "bench")
 
