@@ -21,6 +21,11 @@ cycle_time_trim): ``cycle_time_scale`` for a supervisory layer (optimizer, MPC),
 watchdog's cycle adjustment. The sequencer advances a normalised step progress by sample_time / effective duration,
 so a scale change takes effect smoothly within the current step; step changes happen at sample instants, so durations
 are resolved to one sample_time.
+
+Any other cycle is a table of steps read from a TOML file (parameter ``pattern``; format and rules in
+controllers/sequence_table.py and docs/controllers.md): which valves are open in each step, for how long, and how
+fast each valve's command ramps open and shut (full-stroke times, resolved to the sample time). The six-step table
+above is then replaced by the file's, and the t_* / purge_opening / feed_during_equalize parameters are not used.
 """
 
 from __future__ import annotations
@@ -28,24 +33,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from controllers.sequence_table import VALVES, SequenceTable, load_sequence, sequence_file, skarstrom_table
 from orchestrator.cosim.slaves.base import Variable
 from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.errors import SystemDefinitionError
 
-VALVES = ("cmd_feed_A", "cmd_feed_B", "cmd_vent_A", "cmd_vent_B", "cmd_equalize")
-STEP_NAMES = (
-    "A pressurisation/adsorption, B blowdown",
-    "A adsorption, B purge",
-    "equalisation A -> B",
-    "B pressurisation/adsorption, A blowdown",
-    "B adsorption, A purge",
-    "equalisation B -> A",
-)
-_DURATION_OF_STEP = ("t_blowdown", "t_purge", "t_equalize", "t_blowdown", "t_purge", "t_equalize")
+__all__ = ["STEP_NAMES", "VALVES", "PSASequencer"]
+
+#: Step names of the built-in six-step cycle (a pattern file names its own steps).
+STEP_NAMES = tuple(step.name for step in skarstrom_table(1.0, 1.0, 1.0, 0.0, True).steps)
 
 
 class PSASequencer(PythonBlock):
-    """Two-bed PSA cycle: valve commands 0..1 from a table of steps with scalable durations (s)."""
+    """Two-bed PSA cycle: valve commands 0..1 from a table of steps with scalable durations (s) and ramps."""
 
     INPUTS = (
         Variable("cycle_time_scale", "input", unit="1", start=1.0, description="supervisor's duration scale"),
@@ -53,7 +53,7 @@ class PSASequencer(PythonBlock):
     )
     OUTPUTS = (
         *(Variable(name, "output", unit="1", start=0.0, min=0.0, max=1.0) for name in VALVES),
-        Variable("step_index", "output", unit="1", start=0.0, description="current step 0..5 (see STEP_NAMES)"),
+        Variable("step_index", "output", unit="1", start=0.0, description="current step (0-based row of the table)"),
         Variable("cycle_count", "output", unit="1", start=0.0, description="completed full cycles"),
         Variable("cycle_time", "output", unit="s", start=0.0, description="effective full-cycle time now"),
     )
@@ -71,6 +71,14 @@ class PSASequencer(PythonBlock):
         Variable("feed_during_equalize", "parameter", type="Boolean", start=True, description="feed next bed"),
         Variable("scale_min", "parameter", unit="1", start=0.5, description="lowest combined duration scale"),
         Variable("scale_max", "parameter", unit="1", start=2.0, description="highest combined duration scale"),
+        Variable(
+            "pattern",
+            "parameter",
+            type="String",
+            start="",
+            description="sequence file: a shipped name (controllers/sequences/NAME.toml) or a relative .toml path "
+            "in the scenario's folder; empty: the built-in six steps from t_blowdown, t_purge, t_equalize",
+        ),
     )
 
     def validate_parameters(self) -> None:
@@ -88,52 +96,75 @@ class PSASequencer(PythonBlock):
             raise SystemDefinitionError(
                 f"{self.name}: need 0 < scale_min <= 1 <= scale_max (finite), got {p['scale_min']}..{p['scale_max']}"
             )
+        self.table = self._load_table()
+        for k, step in enumerate(self.table.steps):
+            if step.duration_s < ts:
+                raise SystemDefinitionError(
+                    f"{self.name}: step {k} ('{step.name}') of sequence '{self.table.source or self.table.name}' lasts {step.duration_s} s, "
+                    f"less than the sample time {ts} s"
+                )
+
+    def _load_table(self) -> SequenceTable:
+        p = self.p
+        pattern = p["pattern"]
+        if not isinstance(pattern, str):
+            raise SystemDefinitionError(f"{self.name}: pattern must be a text (a sequence name or .toml path)")
+        if not pattern:
+            return skarstrom_table(
+                p["t_blowdown"], p["t_purge"], p["t_equalize"], p["purge_opening"], bool(p["feed_during_equalize"])
+            )
+        return load_sequence(sequence_file(pattern, self.data_folder, f"{self.name}: pattern"))
 
     def reset(self) -> None:
-        p = self.p
-        feed_eq = 1.0 if p["feed_during_equalize"] else 0.0
-        purge = float(p["purge_opening"])
-        # Valve pattern per step, in the order of VALVES.
-        self._patterns = (
-            (1.0, 0.0, 0.0, 1.0, 0.0),
-            (1.0, 0.0, 0.0, 1.0, purge),
-            (0.0, feed_eq, 0.0, 0.0, 1.0),
-            (0.0, 1.0, 1.0, 0.0, 0.0),
-            (0.0, 1.0, 1.0, 0.0, purge),
-            (feed_eq, 0.0, 0.0, 0.0, 1.0),
-        )
         self._step = 0
         self._progress = 0.0
         self._cycles = 0
+        self._commands = [0.0] * len(VALVES)
         self._out: dict[str, float] = {}
-        self._write_outputs(1.0)
+        self._write_outputs(self._moved_commands(), 1.0)
 
     def nominal_cycle_time(self) -> float:
         """Full-cycle time in seconds at scale 1."""
-        return 2.0 * (self.p["t_blowdown"] + self.p["t_purge"] + self.p["t_equalize"])
+        return self.table.cycle_time_s
 
     def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
         scale = self._scale(inputs["cycle_time_scale"]) * self._scale(inputs["cycle_time_trim"])
         scale = min(max(scale, self.p["scale_min"]), self.p["scale_max"])
-        # The outputs of this sample are the current step's; then time advances by one sample.
-        self._write_outputs(scale)
+        # The outputs of this sample are the current step's (ramped); then time advances by one sample.
+        self._commands = self._moved_commands()
+        self._write_outputs(self._commands, scale)
         ts = self.sample_time
-        self._progress += ts / (self.p[_DURATION_OF_STEP[self._step]] * scale)
+        self._progress += ts / (self.table.steps[self._step].duration_s * scale)
         if self._progress >= 1.0 - 1e-9:
             self._progress = 0.0
             self._step += 1
-            if self._step == len(STEP_NAMES):
+            if self._step == len(self.table.steps):
                 self._step = 0
                 self._cycles += 1
         return self._out
+
+    def _moved_commands(self) -> list[float]:
+        """The commands one sample further towards the current step's openings, at the step's ramp rates."""
+        step = self.table.steps[self._step]
+        ts = self.sample_time
+        moved = []
+        for current, target in zip(self._commands, step.openings, strict=True):
+            ramp = step.ramp_s if target > current else step.close_ramp_s
+            if ramp <= 0.0:
+                moved.append(target)
+            elif target > current:
+                moved.append(min(target, current + ts / ramp))
+            else:
+                moved.append(max(target, current - ts / ramp))
+        return moved
 
     @staticmethod
     def _scale(value: float) -> float:
         return value if (math.isfinite(value) and value > 0.0) else 1.0
 
-    def _write_outputs(self, scale: float) -> None:
+    def _write_outputs(self, commands: list[float], scale: float) -> None:
         out = self._out
-        for name, value in zip(VALVES, self._patterns[self._step], strict=True):
+        for name, value in zip(VALVES, commands, strict=True):
             out[name] = value
         out["step_index"] = float(self._step)
         out["cycle_count"] = float(self._cycles)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.cosim.master.events import EVENT_CAUSALITIES
 from orchestrator.cosim.master.options import MasterOptions
 from orchestrator.cosim.slaves.base import Slave, Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.cosim.system import article, did_you_mean, split_name
 from orchestrator.errors import O2TwinError, SystemDefinitionError
 from orchestrator.paths import PROJECT_ROOT
@@ -107,7 +108,10 @@ def build_slave(
         registry = registry if registry is not None else BlockRegistry()
         block = registry.block(str(slave.block), _where(spec, table))
         sample_time = slave.sample_time if slave.sample_time is not None else spec.master.step * slave.rate
-        return block(slave.name, sample_time)  # type: ignore[call-arg]  # blocks are made as Class(name, sample_time)
+        made = block(slave.name, sample_time)  # type: ignore[call-arg]  # blocks are made as Class(name, sample_time)
+        if isinstance(made, PythonBlock) and spec.source:
+            made.data_folder = Path(spec.source).resolve().parent  # data files its parameters name live here
+        return made
     except SystemDefinitionError as err:
         message = str(err)
         raise SystemDefinitionError(

@@ -6,6 +6,7 @@ import copy
 import math
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from orchestrator.cosim.slaves.base import Slave, SlaveInfo, Variable
@@ -31,6 +32,9 @@ class PythonBlock(Slave):
     INPUTS: Sequence[Variable] = ()
     OUTPUTS: Sequence[Variable] = ()
     PARAMETERS: Sequence[Variable] = ()
+    #: Folder against which the block resolves a data file one of its parameters names (the scenario file's folder,
+    #: set when a scenario builds the block; None: the working directory). The block checks the path itself.
+    data_folder: Path | None = None
 
     def __init__(self, name: str, sample_time: float) -> None:
         if not (sample_time > 0 and math.isfinite(sample_time)):
