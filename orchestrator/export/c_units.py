@@ -48,9 +48,9 @@ CALL_FREQUENCY = {
 #: x86-64 machine), so a function compiled at -O0 costs about a seventh; -O2 is kept for what the integrator
 #: calls in every step, as far as the model's size allows.
 OPT_LEVELS: dict[str, tuple[tuple[int | None, str], ...]] = {
-    "hot": ((60000, "-O2"), (120000, "-O1"), (None, "-O0")),
-    "warm": ((30000, "-O2"), (None, "-O0")),
-    "cold": ((5000, "-O2"), (None, "-O0")),
+    "hot": ((30000, "-O2"), (80000, "-O1"), (None, "-O0")),
+    "warm": ((30000, "-O1"), (None, "-O0")),
+    "cold": ((5000, "-O1"), (None, "-O0")),
 }
 
 SIGNATURE = "(const casadi_real** arg, casadi_real** res, casadi_int* iw, casadi_real* w, int mem)"
