@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Benchmark of the co-simulation master: overhead per macro step and per slave, and the concentrator system.
 
-1. Overhead. The split CoupledOscillators (tests/models, exported by the built-in exporter) and N copies of it run
-   for a fixed number of macro steps three ways on the same FMUs:
-     - bare fmpy: the loop a script would write with fmpy's FMU2Slave (setReal, doStep, getReal per slave);
-     - raw FMI calls: the same FMI calls through ctypes with preallocated arrays (the floor: FMU work only);
-     - the master: Simulation.run (Gauss-Seidel, feedthrough update, no recorder).
-   Master overhead = (master - raw) / steps / slaves.
+1. Overhead. Chains of the small Lag FMU (tests/support/lag_fmu.py) and copies of the split CoupledOscillators
+   (exported by the built-in exporter; Mass2 has direct feedthrough) run for a fixed number of macro steps four
+   ways on the same FMUs, interleaved, pinned to one core, CPU time, medians of --repeats:
+     - a C loop making the same FMI calls as the master (the floor: the FMUs' own work and nothing else);
+     - ecos, the C++ co-simulation engine of the `ecospy` wheel (a benchmark-only dependency: pip install
+       'o2twin[bench]'; its binaries need Debian's libtbb12: sudo apt-get install libtbb12); skipped with the
+       reason when it cannot be loaded;
+     - the master (Simulation.run, Gauss-Seidel, no recorder) on its Python path (compiled_coupling = false)
+       and on its compiled coupling path.
+   Overhead per slave per step = (time - C loop) / steps / slaves.
 2. The concentrator: the default scenario (compressor + PSA unit + patient FMUs, controllers, watchdog) for one
    simulated hour, if its FMUs can be exported here; reports the real-time factor and the share of wall time spent
    outside the slaves (master overhead).
@@ -16,8 +20,8 @@
    FMUs, timed in CPU time (best of 7), so a before/after comparison holds on a loaded machine.
 
 Figures go to docs/orchestrator-benchmark.md (and stdout). Usage:
-    scripts/bench_master.py [--steps N] [--copies 1,4,16] [--hours H] [--no-concentrator] [--no-docs]
-                            [--compare-with FILE]
+    scripts/bench_master.py [--steps N] [--lengths 2,8,32] [--copies 1,4,16] [--repeats 5] [--hours H]
+                            [--no-concentrator] [--no-docs] [--compare-with FILE]
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from __future__ import annotations
 import argparse
 import ctypes
 import logging
+import os
 import platform
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from orchestrator.paths import PROJECT_ROOT
 
@@ -60,125 +67,133 @@ def oscillator_system(fmus: dict[str, Path], copies: int):
     return system
 
 
-def _instances(fmus: dict[str, Path], copies: int):
-    """Set-up FMU2Slave instances and their value references, as a hand-written fmpy script would have them."""
-    from fmpy import extract, read_model_description
-    from fmpy.fmi2 import FMU2Slave
+def chain_system(lag: Path, length: int):
+    """length Lag FMUs (x' = (k u - x) / T, y = x; no feedthrough) in a chain: lag{k-1}.y -> lag{k}.u."""
+    from orchestrator.cosim.slaves.fmu import FmuCoSimSlave
+    from orchestrator.cosim.system import System
 
-    out = []
-    for k in range(copies):
-        pair = {}
-        for name, path in fmus.items():
-            md = read_model_description(str(path))
-            vr = {v.name: v.valueReference for v in md.modelVariables}
-            fmu = FMU2Slave(
-                guid=md.guid,
-                unzipDirectory=extract(str(path)),
-                modelIdentifier=md.coSimulation.modelIdentifier,
-                instanceName=f"{name}_{k}",
-            )
-            fmu.instantiate()
-            fmu.setupExperiment(startTime=0.0)
-            fmu.enterInitializationMode()
-            fmu.exitInitializationMode()
-            pair[name] = (fmu, vr)
-        out.append(pair)
-    return out
+    system = System()
+    for k in range(length):
+        system.add(FmuCoSimSlave(f"lag{k}", lag))
+        if k:
+            system.connect(f"lag{k - 1}.y", f"lag{k}.u")
+    system.start_values["lag0.u"] = 1.0
+    return system
 
 
-def bare_fmpy(fmus: dict[str, Path], copies: int, steps: int, h: float) -> float:
-    """Wall time of the plain fmpy loop (Gauss-Seidel, Mass1 then Mass2)."""
-    pairs = _instances(fmus, copies)
-    t0 = time.perf_counter()
-    for n in range(steps):
-        t = n * h
-        for pair in pairs:
-            f1, v1 = pair["Mass1"]
-            f2, v2 = pair["Mass2"]
-            force = f2.getReal([v2["F"]])[0]
-            f1.setReal([v1["F"]], [force])
-            f1.doStep(t, h)
-            x1, vel1 = f1.getReal([v1["x1"], v1["v1"]])
-            f2.setReal([v2["x1"], v2["v1"]], [x1, vel1])
-            f2.doStep(t, h)
-    wall = time.perf_counter() - t0
-    for pair in pairs:
-        for fmu, _ in pair.values():
-            fmu.terminate()
-            fmu.freeInstance()
-    return wall
+def build_lag(out_dir: Path) -> Path:
+    """The hand-written Lag FMU of the tests (C, compiled with the exporter's build functions)."""
+    import sys
+
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from tests.support.lag_fmu import build_lag_fmu
+
+    return build_lag_fmu(out_dir)
 
 
-def raw_calls(fmus: dict[str, Path], copies: int, steps: int, h: float) -> float:
-    """Wall time of the same FMI calls through ctypes with preallocated arrays (the cost of the FMUs alone)."""
-    pairs = _instances(fmus, copies)
-    plans = []
-    for pair in pairs:
-        f1, v1 = pair["Mass1"]
-        f2, v2 = pair["Mass2"]
-        d1, d2 = f1.dll, f2.dll
-        for d in (d1, d2):
-            d.fmi2DoStep.argtypes = [ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int]
-        arr = lambda *xs: (ctypes.c_uint * len(xs))(*xs)  # noqa: E731
-        plans.append(
-            (
-                d1, f1.component, d2, f2.component,
-                arr(v2["F"]), arr(v1["F"]), arr(v1["x1"], v1["v1"]), arr(v2["x1"], v2["v1"]),
-                (ctypes.c_double * 1)(), (ctypes.c_double * 2)(),
-            )
-        )  # fmt: skip
-    t0 = time.perf_counter()
-    for n in range(steps):
-        t = n * h
-        for d1, c1, d2, c2, vf2, vf1, vx1, vx2, b1, b2 in plans:
-            d2.fmi2GetReal(c2, vf2, 1, b1)
-            d1.fmi2SetReal(c1, vf1, 1, b1)
-            d1.fmi2DoStep(c1, t, h, 1)
-            d1.fmi2GetReal(c1, vx1, 2, b2)
-            d2.fmi2SetReal(c2, vx2, 2, b2)
-            d2.fmi2DoStep(c2, t, h, 1)
-    wall = time.perf_counter() - t0
-    for pair in pairs:
-        for fmu, _ in pair.values():
-            fmu.terminate()
-            fmu.freeInstance()
-    return wall
-
-
-def master(fmus: dict[str, Path], copies: int, steps: int, h: float) -> tuple[float, float]:
-    """Wall time of Simulation.run over the same steps, and the time spent inside slave.step."""
+def master_cpu(make_system: Callable[[], Any], steps: int, h: float, compiled: bool) -> float:
+    """CPU time of Simulation.run over steps macro steps (no recorder), after set-up."""
     from orchestrator.cosim.master import MasterOptions, Simulation
 
-    sim = Simulation(oscillator_system(fmus, copies), MasterOptions(step=h, stop_time=steps * h))
+    sim = Simulation(make_system(), MasterOptions(step=h, stop_time=steps * h, compiled_coupling=compiled))
     sim.initialise()
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     sim.run()
-    wall = time.perf_counter() - t0
-    in_slaves = sum(s["wall_s"] for s in sim.metadata()["slaves"].values())
-    return wall, in_slaves
+    return time.process_time() - t0
 
 
-def overhead_table(fmus: dict[str, Path], copies_list: list[int], steps: int, h: float) -> list[str]:
+def c_loop_cpu(make_system: Callable[[], Any], steps: int, h: float) -> float:
+    """CPU time of the same FMI calls as the master makes (fmi2SetReal of the connected inputs, fmi2DoStep,
+    fmi2GetReal of the outputs, slave by slave in Gauss-Seidel order) in a C loop, with no master around it."""
+    from orchestrator.cosim.master import MasterOptions, Simulation
+    from orchestrator.cosim.master.kernel import library
+
+    sim = Simulation(make_system(), MasterOptions(step=h, stop_time=steps * h))
+    sim.initialise()
+    segments = sim.stepper.segments
+    if len(segments) != 1 or len(sim.stepper.items or ()) != 1:
+        raise RuntimeError("the C loop needs every slave on the compiled path (a C compiler, FMI 2.0 CS FMUs)")
+    segment = segments[0]
+    values = (ctypes.c_double * len(sim.coupling.v))(*sim.coupling.v)
+    failed, status = ctypes.c_int(), ctypes.c_int()
+    t0 = time.process_time()
+    rc = library().ck_loop(segment.table.records, segment.count, values, 0.0, h, steps, failed, status)
+    cpu = time.process_time() - t0
+    if rc:
+        raise RuntimeError(f"the C loop failed (call {rc}, slave {failed.value}, status {status.value})")
+    sim.finish()
+    return cpu
+
+
+def ecos_cpu(make_system: Callable[[], Any], steps: int, h: float) -> float:
+    """CPU time of ecos (the ecospy wheel: its C++ engine, in-process) stepping the same FMUs and connections."""
+    from ecospy import EcosSimulation, EcosSimulationStructure
+
+    system = make_system()
+    structure = EcosSimulationStructure()
+    for name, slave in system.slaves.items():
+        structure.add_model(name, str(slave.fmu_path))
+    for c in system.connections:
+        structure.make_real_connection(c.source.replace(".", "::", 1), c.target.replace(".", "::", 1))
+    sim = EcosSimulation(structure=structure, step_size=h)
+    for qualified, value in system.start_values.items():
+        sim.set_real(qualified.replace(".", "::", 1), float(value))
+    sim.init()
+    t0 = time.process_time()
+    sim.step(steps)
+    cpu = time.process_time() - t0
+    sim.terminate()
+    sim.free()
+    return cpu
+
+
+def ecos_available() -> str | None:
+    """None when ecospy runs here, else why not."""
+    try:
+        import ecospy  # noqa: F401
+    except ImportError as exc:
+        return f"ecospy is not installed (pip install 'o2twin[bench]'; its binaries need Debian's libtbb12): {exc}"
+    except OSError as exc:
+        return f"ecospy's binaries do not load ({exc}); on Debian/Ubuntu: sudo apt-get install libtbb12"
+    return None
+
+
+def overhead_table(cases: list[tuple[str, int, Callable[[], Any]]], steps: int, h: float, repeats: int) -> list[str]:
+    """Per case (label, slaves, system factory): medians of CPU time over interleaved repeats, per macro step, and
+    the overhead per slave per step of ecos and both master paths against the C loop."""
+    no_ecos = ecos_available()
+    if no_ecos:
+        print(f"ecos skipped: {no_ecos}")
     rows = [
-        "| slaves | steps | bare fmpy (us/step) | raw FMI calls (us/step) | master (us/step) | "
-        "master overhead per slave per step (us) | vs bare fmpy per slave (us) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| system | slaves | C loop (us/step) | ecos (us/step) | master, Python path (us/step) | "
+        "master, compiled path (us/step) | overhead per slave per step: ecos / Python path / compiled path (us) | "
+        "compiled path overhead / ecos overhead |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for copies in copies_list:
-        n_slaves = 2 * copies
-        best = {"bare": float("inf"), "raw": float("inf"), "master": float("inf")}
-        for _ in range(3):  # best of three: the machine is shared
-            best["bare"] = min(best["bare"], bare_fmpy(fmus, copies, steps, h))
-            best["raw"] = min(best["raw"], raw_calls(fmus, copies, steps, h))
-            best["master"] = min(best["master"], master(fmus, copies, steps, h)[0])
-        per = {k: v / steps * 1e6 for k, v in best.items()}
-        over = (per["master"] - per["raw"]) / n_slaves
-        vs_bare = (per["master"] - per["bare"]) / n_slaves
+    runners: dict[str, Callable[[Callable[[], Any]], float]] = {
+        "c": lambda make: c_loop_cpu(make, steps, h),
+        "python": lambda make: master_cpu(make, steps, h, compiled=False),
+        "compiled": lambda make: master_cpu(make, steps, h, compiled=True),
+    }
+    if not no_ecos:
+        runners["ecos"] = lambda make: ecos_cpu(make, steps, h)
+    for label, n_slaves, make in cases:
+        samples: dict[str, list[float]] = {k: [] for k in runners}
+        for _ in range(repeats):
+            for key, run in runners.items():
+                samples[key].append(run(make))
+        per = {k: statistics.median(v) / steps * 1e6 for k, v in samples.items()}
+        over = {k: (per[k] - per["c"]) / n_slaves for k in per}
+        ecos = f"{per['ecos']:.1f}" if "ecos" in per else "skipped"
+        ecos_over = f"{over['ecos']:.2f}" if "ecos" in over else "-"
+        ratio = f"{over['compiled'] / over['ecos']:.1f}" if "ecos" in over and over["ecos"] > 0 else "-"
         rows.append(
-            f"| {n_slaves} | {steps} | {per['bare']:.1f} | {per['raw']:.1f} | {per['master']:.1f} | "
-            f"{over:.1f} | {vs_bare:+.1f} |"
+            f"| {label} | {n_slaves} | {per['c']:.1f} | {ecos} | {per['python']:.1f} | {per['compiled']:.1f} | "
+            f"{ecos_over} / {over['python']:.2f} / {over['compiled']:.2f} | {ratio} |"
         )
         print(rows[-1], flush=True)
+    if no_ecos:
+        rows += ["", f"ecos was not measured: {no_ecos}."]
     return rows
 
 
@@ -278,22 +293,34 @@ def compare(other_file: Path, fmus: dict[str, Path], copies_list: list[int], ste
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5000, help="macro steps per overhead run")
+    parser.add_argument("--steps", type=int, default=2000, help="macro steps per overhead run")
+    parser.add_argument("--lengths", default="2,8,32", help="lengths of the chain of Lag FMUs")
     parser.add_argument("--copies", default="1,4,16", help="copies of the oscillator pair (2 slaves each)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repetitions; medians are reported")
     parser.add_argument("--hours", type=float, default=1.0, help="simulated hours of the concentrator run")
     parser.add_argument("--no-concentrator", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not write the docs page")
     parser.add_argument("--compare-with", type=Path, help="another version's master/simulation.py to time against")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core: CPU times free of migrations
     h = 1e-3
-    copies = [int(c) for c in args.copies.split(",")]
+    copies = [int(c) for c in args.copies.split(",") if c]
+    lengths = [int(n) for n in args.lengths.split(",") if n]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory() as tmp:
         fmus = export_oscillators(Path(tmp))
         if args.compare_with:
             compare(args.compare_with, fmus, copies, args.steps, h)
             return 0
-        table = overhead_table(fmus, copies, args.steps, h)
+        lag = build_lag(Path(tmp))
+        cases: list[tuple[str, int, Callable[[], Any]]] = [
+            (f"chain of {n} Lag FMUs", n, lambda n=n: chain_system(lag, n)) for n in lengths
+        ]
+        cases += [(f"{c} CoupledOscillators pair(s)", 2 * c, lambda c=c: oscillator_system(fmus, c)) for c in copies]
+        table = overhead_table(cases, args.steps, h, args.repeats)
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     conc = [] if args.no_concentrator else concentrator(args.hours)
     if args.no_docs:
         return 0
@@ -301,16 +328,20 @@ def main() -> int:
         "# Co-simulation master: benchmark",
         "",
         f"Generated by `scripts/bench_master.py` on {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. One core; the machine was shared, "
-        "so each figure is the best of three runs.",
+        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}, pinned to one core; load average "
+        f"{load:.1f} at the start of the overhead runs and {load_end:.1f} at their end (the machine is shared). "
+        f"CPU times, medians of {args.repeats} interleaved repetitions.",
         "",
         "## Master overhead",
         "",
-        "Split CoupledOscillators (Mass1 + Mass2, exported by the built-in exporter; Mass2 has direct feedthrough "
-        f"so the master also re-reads its output after setting its inputs), macro step {h} s. "
-        "'raw FMI calls' is the same sequence of FMI calls through ctypes with preallocated arrays, i.e. the FMUs' "
-        "own cost; the master's overhead is measured against it. The last column compares with the loop a user "
-        "would write with fmpy's FMU2Slave methods (negative: the master is faster than that loop).",
+        f"Each system runs {args.steps} macro steps of {h} s four ways on the same FMUs: a C loop making the same FMI "
+        "calls as the master (fmi2SetReal of the connected inputs, fmi2DoStep, fmi2GetReal of the outputs, slave "
+        "by slave; the floor), ecos (the C++ engine of the `ecospy` wheel, in-process, fixed step), and the master "
+        "with its Python path and with its compiled coupling path. Overhead per slave per step = (time - C loop) / "
+        "steps / slaves. The Lag FMU (tests/support/lag_fmu.py) is a one-state hand-written FMU without feedthrough; "
+        "in the CoupledOscillators pairs (exported by the built-in exporter) Mass2 has direct feedthrough. ecos's "
+        "own sequence of FMI calls differs (it reads and writes through its own connection model), so its figure "
+        "is its whole cost above the same floor.",
         "",
         *table,
         "",

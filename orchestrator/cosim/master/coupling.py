@@ -126,6 +126,8 @@ class Coupling:
             p.rate = 1 if options.error_control else int(options.rates.get(s.name, 1))
             self.plans.append(p)
         self.multirate = any(p.rate > 1 for p in self.plans)
+        #: inputs held by override events, over all slaves (the compiled coupling path leaves those to Python)
+        self.held_inputs = 0
         self.blocks = self._feedthrough_blocks(slaves, options)
 
     def _feedthrough_blocks(
@@ -331,6 +333,7 @@ class Coupling:
         p = self.plans[self.index[slave_name]]
         if var_name in p.in_names:
             p.overrides[p.in_names.index(var_name)] = value
+            self._count_held()
         else:
             p.slave.set_inputs({var_name: value})
         self.write_inputs(p)
@@ -340,6 +343,7 @@ class Coupling:
         p = self.plans[self.index[slave_name]]
         if var_name in p.in_names:
             p.overrides.pop(p.in_names.index(var_name), None)
+            self._count_held()
             self.write_inputs(p)
         elif qualified in self.sid:
             self.drifts.pop(self.sid[qualified], None)
@@ -349,6 +353,9 @@ class Coupling:
             if var.causality == "input" and start is not None:
                 value: Any = start if var.type in ("String", "Binary") else float(start)
                 p.slave.set_inputs({var_name: value})
+
+    def _count_held(self) -> None:
+        self.held_inputs = sum(len(p.overrides) for p in self.plans)
 
     def drift(self, qualified: str, rate: float, since: float) -> None:
         self.drifts[self.add_signal(qualified)] = (rate, since)
@@ -370,6 +377,7 @@ class Coupling:
         for p, (start, end), held in zip(self.plans, state.periods, state.overrides, strict=True):
             p.period_start, p.period_end, p.overrides = start, end, dict(held)
             p.written = None
+        self._count_held()
         self.drifts = dict(state.drifts)
         for solver, loop_state in zip(self.solvers, state.loops, strict=True):
             solver.set_state(loop_state)

@@ -30,6 +30,8 @@ class MasterOptions:
     is ever below MIN_STEP_S.
     loop_solver/loop_tolerance/loop_max_iterations: algebraic loops between slaves.
     record_interval: s between recorded points (a multiple of the step); None records every communication point.
+    compiled_coupling: step runs of FMI 2.0 Co-Simulation FMUs from C where the run allows it (identical results;
+    False keeps every slave on the Python path).
     """
 
     step: float = 0.1
@@ -46,6 +48,7 @@ class MasterOptions:
     loop_tolerance: float = 1e-8
     loop_max_iterations: int = 50
     record_interval: float | None = None
+    compiled_coupling: bool = True
 
     def validate(self) -> None:
         """Raise SystemDefinitionError naming the bad setting and its valid values."""

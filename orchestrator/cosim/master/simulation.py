@@ -21,6 +21,7 @@ import time as wallclock
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from orchestrator.cosim.master.compiled import CompiledRun
 from orchestrator.cosim.master.coupling import Coupling
 from orchestrator.cosim.master.events import EventSchedule, ScheduledEvent
 from orchestrator.cosim.master.failure import slave_failure
@@ -120,6 +121,10 @@ class Simulation:
         if o.error_control and not self._rollback_ok:
             names = ", ".join(p.name for p in self.coupling.plans if not p.slave.info.can_rollback)
             self._warn(f"error control needs rollback but {names} cannot save state; using fixed steps")
+        segment = CompiledRun.applies(self.stepper.items, self.coupling)
+        if segment is not None and isinstance(self.strategy, FixedStepping):
+            record_ids = [self.coupling.sid[q] for q in self._record_names]
+            self.stepper.batch = CompiledRun(segment, self.coupling, record_ids)
         sink = EventSink(self._slave_event)
         for slave in system.slaves.values():
             slave.attach_event_sink(sink)
@@ -193,10 +198,7 @@ class Simulation:
         try:
             self.strategy.advance()
         except TerminationRequested as stop:  # a slave ends the run: cleanly, at the start of the step
-            log.info("t = %.9g s: %s", self.time, stop)
-            self._flush_slave_events()
-            self._notify(self.time, f"terminated: {stop}")
-            self.finish(status="terminated")
+            self._terminated(stop)
             return self.time
         except BaseException as exc:  # a failed step leaves the time at its start
             self._failed(exc, None, self.time, finish=True)
@@ -207,6 +209,29 @@ class Simulation:
         if self.stats["macro_steps"] >= self._pace_check_at:
             self._check_pace()
         return self.time
+
+    def _step_batch(self) -> bool:
+        """Many macro steps in one call of the compiled coupling path, where it applies now (see step())."""
+        try:
+            if not self.stepper.run_batch(self._record_values if self.recorders else None):
+                return False
+        except TerminationRequested as stop:
+            self._terminated(stop)
+            return True
+        except BaseException as exc:
+            self._failed(exc, None, self.time, finish=True)
+            raise
+        if self._pending:
+            self._flush_slave_events()
+        if self.stats["macro_steps"] >= self._pace_check_at:
+            self._check_pace()
+        return True
+
+    def _terminated(self, stop: TerminationRequested) -> None:
+        log.info("t = %.9g s: %s", self.time, stop)
+        self._flush_slave_events()
+        self._notify(self.time, f"terminated: {stop}")
+        self.finish(status="terminated")
 
     def run(self, until: float | None = None, callback: Callable[[Simulation], Any] | None = None) -> None:
         """Step until ``until`` (s; default the stop time), calling ``callback(sim)`` after every macro step.
@@ -219,6 +244,8 @@ class Simulation:
         grid.target = target
         try:
             while grid.n < grid.target and not self._finished:
+                if callback is None and self.stepper.batch is not None and self._step_batch():
+                    continue
                 self.step()
                 if callback is not None and callback(self) is False:
                     self.finish(status="stopped")
@@ -252,6 +279,8 @@ class Simulation:
     def metadata(self) -> dict[str, Any]:
         """Run metadata: times, algorithm, slaves (type, FMU GUID), units, wall time, real-time factor, counts."""
         o = self.options
+        if self._initialised:
+            self.stepper.collect_timings()
         wall = wallclock.perf_counter() - self._wall_start if self._initialised else 0.0
         simulated = self.time - self.grid.t0 if self._initialised else 0.0
         slaves = {}
@@ -390,9 +419,10 @@ class Simulation:
         grid = self.grid
         if grid.record is not None and grid.n % grid.record:
             return
-        t = self.time
         v, sid = self.coupling.v, self.coupling.sid
-        values = [v[sid[q]] for q in self._record_names]
+        self._record_values(self.time, [v[sid[q]] for q in self._record_names])
+
+    def _record_values(self, t: float, values: list[float]) -> None:
         for r in self.recorders:
             r.on_sample(t, values)
 

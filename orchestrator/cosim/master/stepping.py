@@ -16,9 +16,10 @@ import logging
 import math
 import time as wallclock
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from orchestrator.cosim.master.compiled import CompiledRun, CompiledSegment, StepNotAccepted, build_segments
 from orchestrator.cosim.master.coupling import Coupling, SlavePlan
 from orchestrator.cosim.master.events import EventSchedule
 from orchestrator.cosim.master.failure import slave_failure
@@ -61,6 +62,55 @@ class MacroStepper:
                 if k % grid.macro or options.error_control:
                     self.sample_ticks.append(k)
         grid.on_refine(self._rescale)
+        #: the plans in order with runs of FMU slaves grouped into compiled segments (None: all on the Python path)
+        self.items = build_segments(coupling, options)
+        self.segments = [i for i in self.items or () if isinstance(i, CompiledSegment)]
+        self.segment_size = len(coupling.v)
+        #: many macro steps per kernel call (set by the Simulation where the whole system allows it)
+        self.batch: CompiledRun | None = None
+
+    def run_batch(self, record: Callable[[float, list[float]], None] | None) -> bool:
+        """Take the macro steps up to the next stop (event, target, stop time) in one kernel call where the system
+        allows it (self.batch); record(t, values) for each recorded point. False: nothing done, take a step."""
+        batch, grid, coupling = self.batch, self.grid, self.coupling
+        if batch is None or coupling.drifts or coupling.held_inputs or len(coupling.v) != self.segment_size:
+            return False
+        n, macro, every = grid.n, grid.macro, grid.record
+        if n % macro or (every is not None and every % macro):
+            return False
+        stop = grid.stop if grid.target is None else min(grid.target, grid.stop)
+        k_event = self.schedule.next_tick()
+        if k_event is not None and k_event < stop:
+            stop = k_event
+        k = min((stop - n) // macro, batch.max_steps)
+        num, den = grid.tick.numerator, grid.tick.denominator
+        if k < 2 or (n + k * macro) * num >= 2**53 or den >= 2**53:  # times computed as TimeGrid.time in C
+            return False
+        rec_every = (every or 1) if record is not None else 0
+        done, rows, failure = batch.run(coupling.v, grid.t0, num, den, n, macro, k, rec_every)
+        if done:
+            grid.n_prev, grid.n = n + (done - 1) * macro, n + done * macro
+            coupling.v_prev = None
+            self.stats["macro_steps"] += done
+            self.stats["slave_steps"] += done * batch.segment.count
+        if record is not None:
+            for end, row in rows:
+                record(grid.time(end), row)
+        if failure is None:
+            return True
+        plan, error, in_update = failure
+        t_start = grid.time(grid.n)
+        if in_update:  # the step was taken; its feedthrough update failed (as Coupling.update raises it)
+            grid.n_prev, grid.n = grid.n, grid.n + macro
+            raise slave_failure(error, plan.name, grid.time(grid.n))
+        if isinstance(error, StepNotAccepted):
+            raise self._rejected(plan, t_start, grid.time(grid.n + macro) - t_start)
+        raise slave_failure(error, plan.name, t_start)
+
+    def collect_timings(self) -> None:
+        """Bring the compiled path's wall times into the plans' wall_s and the slaves' io_s."""
+        for segment in self.segments:
+            segment.collect_timings()
 
     def _rescale(self, factor: int) -> None:
         self.sample_ticks = [k * factor for k in self.sample_ticks]
@@ -135,8 +185,19 @@ class MacroStepper:
         stepped: set[int] = set()
         p: SlavePlan | None = None
         t_from = t
+        items: Sequence[SlavePlan | CompiledSegment] = coupling.plans
+        if self.items is not None and not drifting and not coupling.held_inputs and len(v) == self.segment_size:
+            items = self.items  # FMU runs on the compiled path; overrides, drifts and added signals stay in Python
         try:
-            for p in coupling.plans:
+            for item in items:
+                if isinstance(item, CompiledSegment):  # a run of FMU slaves stepped in C
+                    steps += item.count
+                    failure = item.step(v, t, h)
+                    if failure is not None:
+                        p, exc = failure
+                        raise self._rejected(p, t, h) if isinstance(exc, StepNotAccepted) else exc
+                    continue
+                p = item
                 t_from, h_slave = t, h
                 if p.rate > 1:
                     if p.period_end is None:  # a new period of a slow slave starts: inputs frozen now

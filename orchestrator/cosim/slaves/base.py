@@ -68,6 +68,21 @@ class SlaveInfo:
     real_time: bool = False
 
 
+@dataclass(frozen=True)
+class CompiledIo:
+    """How the master's compiled coupling path calls an FMI 2.0 Co-Simulation slave directly from C: the instance,
+    its fmi2SetReal, fmi2GetReal and fmi2DoStep (ctypes function pointers), the value references of the connected
+    inputs (in the master's order), the distinct output value references read, their number of values, and where
+    each output the master stores lies in what they return."""
+
+    component: Any
+    functions: tuple[Any, Any, Any]
+    in_vrs: list[int]
+    out_vrs: list[int]
+    out_size: int
+    out_pick: list[int]
+
+
 class Slave(ABC):
     """A co-simulation unit: set inputs, step from t by h, get outputs, save and restore state where it can."""
 
@@ -152,6 +167,14 @@ class Slave(ABC):
             return [values[n] for n in names]
 
         return read
+
+    def compiled_io(self, in_names: Sequence[str], out_names: Sequence[str]) -> CompiledIo | None:
+        """Direct C access for the master's compiled coupling path; None (the default): the slave is stepped from
+        Python."""
+        return None
+
+    def stepped_to(self, t: float) -> None:
+        """The compiled coupling path stepped this slave to t (only for slaves with compiled_io)."""
 
     def input_writer(self, names: Sequence[str]) -> Callable[[Sequence[float]], None]:
         """A function setting ``names`` to the given values in that order (the master's hot path)."""

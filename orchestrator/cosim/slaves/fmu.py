@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from fmpy.fmi1 import FMICallException
 
-from orchestrator.cosim.slaves.base import Slave, SlaveInfo
+from orchestrator.cosim.slaves.base import CompiledIo, Slave, SlaveInfo
 from orchestrator.cosim.slaves.fmi_calls import STEP_DISCARDED, STEP_TERMINATE, Fmi3Calls, FmiCalls
 from orchestrator.cosim.slaves.fmu_files import UnpackedFmu
 from orchestrator.cosim.slaves.fmu_variables import ValueRef, coerce, fmu_variables
@@ -452,18 +452,52 @@ class FmuCoSimSlave(_FmuSlaveBase):
         except FMICallException as exc:
             raise self.fail("setting input derivatives failed", self._time, exc) from exc
 
+    def compiled_io(self, in_names: Sequence[str], out_names: Sequence[str]) -> CompiledIo | None:
+        """What the master's compiled coupling path needs to set in_names, step and read out_names through direct C
+        calls (after setup), or None where this slave cannot go that way (FMI 3.0, non-Real or array inputs)."""
+        if self.fmi_version != "2.0" or self._calls is None or len(set(in_names)) != len(in_names):
+            return None
+        ins = [self._ref(n) for n in in_names]
+        outs = [self._ref(n) for n in out_names]
+        if not all(r.kind in _FLOAT_KINDS for r in [*ins, *outs]) or any(r.size != 1 for r in ins):
+            return None
+        out_vrs = list(dict.fromkeys(r.vr for r in outs))
+        sizes = {r.vr: r.size for r in outs}
+        offsets, at = {}, 0
+        for vr in out_vrs:
+            offsets[vr] = at
+            at += sizes[vr]
+        dll = self.calls.fmu.dll
+        return CompiledIo(
+            component=self.calls.c,
+            functions=(dll.fmi2SetReal, dll.fmi2GetReal, dll.fmi2DoStep),
+            in_vrs=[r.vr for r in ins],
+            out_vrs=out_vrs,
+            out_size=at,
+            out_pick=[offsets[r.vr] + r.index for r in outs],
+        )
+
+    def stepped_to(self, t: float) -> None:
+        """The compiled coupling path stepped this slave to t (what step() records on success)."""
+        self._time = t
+
     def step(self, t: float, h: float) -> bool:
         status = self._do_step(t, h, 1)
         if status > _WARNING:
-            outcome = self._step_outcome(status)
-            if outcome == STEP_TERMINATE:
-                self.termination_requested = True
-                return False
-            if outcome == STEP_DISCARDED:
-                return False
-            raise self.fail(f"{self.calls.DO_STEP} from t = {t:.9g} s by {h:.3g} s failed", t)
+            return self.step_failed(status, t, h)
         self._time = t + h
         return True
+
+    def step_failed(self, status: int, t: float, h: float) -> bool:
+        """The step from t by h returned status (worse than a warning): False for a discarded step or a requested
+        termination (the master decides), else the SimulationError is raised."""
+        outcome = self._step_outcome(status)
+        if outcome == STEP_TERMINATE:
+            self.termination_requested = True
+            return False
+        if outcome == STEP_DISCARDED:
+            return False
+        raise self.fail(f"{self.calls.DO_STEP} from t = {t:.9g} s by {h:.3g} s failed", t)
 
 
 class FmuModelExchangeSlave(_FmuSlaveBase):

@@ -1,0 +1,208 @@
+"""Segments of FMU slaves that the master steps through its compiled coupling path (kernel/coupling_kernel.c).
+
+A segment is a run of consecutive slaves in Gauss-Seidel order whose inputs and outputs the kernel can handle (FMI
+2.0 Co-Simulation FMUs with Real scalar inputs, see Slave.compiled_io). Python blocks and other slaves stay around
+them on the Python path; a macro step visits plans and segments in the same order as before. The path is taken for
+Gauss-Seidel with held inputs (extrapolation 0), one rate, and while no input of the segment is overridden and no
+output drifts (Coupling.held_inputs, drifts); any other step takes the Python path, from the same signal table, so the two can alternate.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from orchestrator.cosim.master.coupling import Coupling, SlavePlan
+from orchestrator.cosim.master.kernel import CK_OK, CK_SET, CK_STEP, SlaveTable, library
+from orchestrator.cosim.master.options import MasterOptions
+from orchestrator.errors import SimulationError
+
+log = logging.getLogger(__name__)
+
+
+class CompiledSegment:
+    """Consecutive FMU slave plans stepped by one call of the kernel."""
+
+    def __init__(self, plans: Sequence[SlavePlan], ios: Sequence[Any], size: int) -> None:
+        self.plans = list(plans)
+        self.count = len(self.plans)
+        self.size = size  # signals in the table when the segment was built
+        entries = []
+        for p, io in zip(self.plans, ios, strict=True):
+            offsets = [o for _, _, o in p.in_terms]
+            entries.append((io, p.in_src, p.in_gain, offsets, p.out_ids))
+        self.table = SlaveTable(entries)
+        ids = [k for p in self.plans for k in p.out_ids]
+        self.out = slice(min(ids), max(ids) + 1) if ids else slice(0, 0)
+        self.feedthrough = [(p, self.table.in_values[i], len(p.in_src)) for i, p in enumerate(self.plans)
+                            if p.slave.info.direct_feedthrough and p.write is not None]  # fmt: skip
+        self.stepped_to = [p.slave.stepped_to for p in self.plans]
+        self.values: Any = (ctypes.c_double * max(1, size))()
+        self._failed = ctypes.c_int(0)
+        self._status = ctypes.c_int(0)
+        self._step = library().ck_step
+
+    def step(self, v: list[float], t: float, h: float) -> tuple[SlavePlan, BaseException] | None:
+        """Step the segment's slaves from t by h on the signal table v; None, or the failed plan and the error."""
+        values = self.values
+        values[: self.size] = v
+        rc = self._step(self.table.records, self.count, values, t, h, 1.0, self._failed, self._status)
+        out = self.out
+        if rc == CK_OK:
+            v[out] = values[out]
+            self.finish_step(t + h)
+            return None
+        return self.failure_in_step(rc, v, t, h)
+
+    def finish_step(self, t_end: float) -> None:
+        """After the kernel stepped every slave to t_end: what the Python path keeps (slave time, inputs written)."""
+        for stepped_to in self.stepped_to:
+            stepped_to(t_end)
+        for p, written, n in self.feedthrough:
+            p.written = written[:n]
+
+    def failure_in_step(self, rc: int, v: list[float], t: float, h: float) -> tuple[SlavePlan, BaseException]:
+        """The slaves before the failed one stepped: keep their outputs; describe the failure as the Python path."""
+        failed = self._failed.value
+        for p in self.plans[:failed]:
+            if p.out_slice is not None:
+                v[p.out_slice] = self.values[p.out_slice]
+            p.slave.stepped_to(t + h)
+        p = self.plans[failed]
+        slave: Any = p.slave  # an FMU slave: only those have compiled_io
+        if rc == CK_STEP:
+            try:  # an error raises; a discard or termination request returns False
+                slave.step_failed(self._status.value, t, h)
+            except SimulationError as exc:
+                return p, exc
+            return p, StepNotAccepted(p)
+        return p, self._io_error(rc, p, t)
+
+    def failure_in_update(self, rc: int, t: float) -> tuple[SlavePlan, BaseException]:
+        """The feedthrough update failed on a slave's set or get at t."""
+        p = self.plans[self._failed.value]
+        return p, self._io_error(rc, p, t)
+
+    def _io_error(self, rc: int, p: SlavePlan, t: float) -> BaseException:
+        slave: Any = p.slave
+        names = ", ".join(p.in_names if rc == CK_SET else p.out_names)
+        return slave.fail(f"{'setting' if rc == CK_SET else 'getting'} {names} failed", t)
+
+    def collect_timings(self) -> None:
+        """Move the kernel's wall times into each plan's wall_s and slave's io_s (what the Python path keeps)."""
+        for record, p in zip(self.table.records, self.plans, strict=False):
+            p.wall_s += record.step_s
+            if hasattr(p.slave, "io_s"):
+                p.slave.io_s += record.io_s
+            record.step_s = record.io_s = 0.0
+
+
+class CompiledRun:
+    """Many macro steps in one kernel call (ck_run) for a system whose slaves all lie in one segment and whose
+    feedthrough needs no loop solve: the steps between two stops (events, targets, the stop time), with the
+    feedthrough update after each step and the recorded signals collected in C. The Python path's steps, one kernel
+    call each, do the same work with Python around every step; the results are identical."""
+
+    #: at most this many macro steps per call (bounds the buffer of recorded rows)
+    max_steps = 4096
+
+    def __init__(self, segment: CompiledSegment, coupling: Coupling, record_ids: Sequence[int]) -> None:
+        self.segment = segment
+        position = {id(p): i for i, p in enumerate(segment.plans)}
+        update = [position[id(p)] for plans, _ in coupling.blocks for p in plans]
+        self.update = (ctypes.c_int * max(1, len(update)))(*update)
+        self.n_update = len(update)
+        self.record_ids = list(record_ids)
+        self.rec = (ctypes.c_int * max(1, len(self.record_ids)))(*self.record_ids)
+        self.rows: Any = None
+        self._done, self._in_update = ctypes.c_long(0), ctypes.c_int(0)
+        self._run = library().ck_run
+
+    @staticmethod
+    def applies(items: Sequence[Any] | None, coupling: Coupling) -> CompiledSegment | None:
+        """The one segment when every slave is in it and no feedthrough block is a loop, else None."""
+        if not items or len(items) != 1 or not isinstance(items[0], CompiledSegment):
+            return None
+        if any(solver is not None for _, solver in coupling.blocks):
+            return None
+        return items[0]
+
+    def run(self, v: list[float], t0: float, num: int, den: int, n0: int, macro: int, k: int,
+            rec_every: int) -> tuple[int, list[tuple[int, list[float]]], tuple[SlavePlan, BaseException, bool] | None]:  # fmt: skip
+        """k macro steps from tick n0: (steps done, (end tick, values) of the recorded ones, None or (failed plan,
+        error, whether it failed in the update))."""
+        segment = self.segment
+        n_rec = len(self.record_ids) if rec_every else 0
+        if n_rec and (self.rows is None or len(self.rows) < k * n_rec):
+            self.rows = (ctypes.c_double * (max(k, 64) * n_rec))()
+        values = segment.values
+        values[: segment.size] = v
+        rc = self._run(segment.table.records, segment.count, self.update, self.n_update, values, t0, num, den, n0,
+                       macro, k, self.rec, n_rec, rec_every, self.rows, self._done, self._in_update, segment._failed,
+                       segment._status)  # fmt: skip
+        done = self._done.value
+        rows: list[tuple[int, list[float]]] = []  # (end tick, recorded values) of the recorded steps
+        if n_rec:
+            ends = [e for e in range(n0 + macro, n0 + (done + 1) * macro, macro) if e % rec_every == 0]
+            flat = self.rows[: n_rec * len(ends)]
+            rows = [(end, flat[i * n_rec : (i + 1) * n_rec]) for i, end in enumerate(ends)]
+        if rc == CK_OK:
+            v[:] = values[: segment.size]
+            segment.finish_step(t0 + ((n0 + done * macro) * num) / den)
+            return done, rows, None
+        in_update = bool(self._in_update.value)
+        t_start = t0 + ((n0 + done * macro) * num) / den
+        t_end = t0 + ((n0 + (done + 1) * macro) * num) / den
+        if in_update:  # every slave stepped; the update failed: v holds what the update had done
+            v[:] = values[: segment.size]
+            segment.finish_step(t_end)
+            plan, error = segment.failure_in_update(rc, t_end)
+            return done, rows, (plan, error, True)
+        # the slaves before the failed one stepped (outputs in values), the others still hold the last step's
+        plan, error = segment.failure_in_step(rc, v, t_start, t_end - t_start)
+        return done, rows, (plan, error, False)
+
+
+class StepNotAccepted(SimulationError):
+    """A slave of a segment discarded its step or asked to end the run: the stepper turns it into its own error."""
+
+    def __init__(self, plan: SlavePlan) -> None:
+        super().__init__(f"slave {plan.name} did not accept the step", slave=plan.name)
+        self.plan = plan
+
+
+def build_segments(coupling: Coupling, options: MasterOptions) -> list[SlavePlan | CompiledSegment] | None:
+    """The plans in order with runs of compiled-capable FMU slaves grouped into segments; None where the compiled
+    path does not apply to this run (options, no kernel, no such slave)."""
+    if not options.compiled_coupling or options.algorithm != "gauss-seidel" or options.extrapolation != 0:
+        return None
+    if options.error_control or coupling.multirate or library() is None:
+        return None
+    items: list[SlavePlan | CompiledSegment] = []
+    run: list[tuple[SlavePlan, Any]] = []
+    size = len(coupling.v)
+
+    def close_run() -> None:
+        if run:
+            items.append(CompiledSegment([p for p, _ in run], [io for _, io in run], size))
+            run.clear()
+
+    for p in coupling.plans:
+        eligible = not p.sampled and (p.out_slice is not None or not p.out_ids)
+        io = p.slave.compiled_io(p.in_names, p.out_names) if eligible else None
+        if io is None:
+            close_run()
+            items.append(p)
+        else:
+            run.append((p, io))
+    close_run()
+    if not any(isinstance(item, CompiledSegment) for item in items):
+        return None
+    compiled = sum(item.count for item in items if isinstance(item, CompiledSegment))
+    log.info("compiled coupling path: %d of %d slaves", compiled, len(coupling.plans))
+    return items
+
+
+__all__ = ["CompiledRun", "CompiledSegment", "StepNotAccepted", "build_segments"]
