@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from orchestrator.cosim.master.simulation import Simulation
+    from orchestrator.cosim.master.start_state import StartState
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ class RunSession:
         plots: bool,
         progress: bool,
         registry: BlockRegistry | None = None,
+        start_state: StartState | None = None,
     ) -> None:
         self.spec = spec
         registry = registry if registry is not None else registry_for(spec)
@@ -244,6 +246,8 @@ class RunSession:
             self._summary = registry.summary(spec.summary, f"{spec.source or '<scenario>'}: [metrics]")
         self.simulation: Simulation = build_simulation(spec, registry=registry)  # every definition error surfaces here
         sim = self.simulation
+        if start_state is not None:
+            sim.start_from(start_state)
         try:
             self.units = sim.metadata()["units"]
             if spec.plots:
@@ -400,11 +404,13 @@ def open_run(
     plots: bool = True,
     progress: bool = False,
     allow_modules: Sequence[str] = (),
+    start_state: StartState | None = None,
 ) -> RunSession:
     """Build a scenario's simulation and its results directory; step it through the returned RunSession.
 
     ``allow_modules`` names Python modules the scenario may take blocks and summary functions from besides the
-    registered ones (as `o2twin run --allow-module`); see orchestrator.scenario.registry.
+    registered ones (as `o2twin run --allow-module`); see orchestrator.scenario.registry. ``start_state``
+    (orchestrator.cosim.master.start_state) starts the FMUs from serialised states taken at the run's start time.
     """
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
     registry = registry_for(spec, allow_modules)
@@ -416,6 +422,7 @@ def open_run(
         plots=plots,
         progress=progress,
         registry=registry,
+        start_state=start_state,
     )
 
 
@@ -430,10 +437,12 @@ def run(
     plots: bool = True,
     progress: bool = False,
     allow_modules: Sequence[str] = (),
+    start_state: StartState | None = None,
 ) -> RunResult:
     """Run a scenario (a spec, a .toml/.ssp path or a name in scenarios/; None: the default) to its end.
 
-    ``overrides`` maps "slave.parameter" to a value (as `o2twin run --set`); ``allow_modules`` as in open_run.
+    ``overrides`` maps "slave.parameter" to a value (as `o2twin run --set`); ``allow_modules`` and
+    ``start_state`` as in open_run.
     Definition errors raise
     O2TwinError before anything is written; a failure or Ctrl-C during the run is recorded in the returned
     RunResult (status "failed" or "stopped", exit_code non-zero) with every result up to it on disk.
@@ -449,6 +458,7 @@ def run(
             plots=plots,
             progress=progress,
             allow_modules=allow_modules,
+            start_state=start_state,
         )
         with session:
             session.advance()

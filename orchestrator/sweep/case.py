@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.scenario.spec import ParameterValue, ScenarioSpec
 
 if TYPE_CHECKING:
+    from orchestrator.cosim.master.start_state import StartState
     from orchestrator.results.run import RunResult
 
 #: A function turning a finished (or failed) run into the metric columns of its row. It runs in the worker, while
@@ -54,10 +55,12 @@ class Case:
     seed: int | None = None
     stop_time: float | None = None  #: s; None: the scenario's stop time
     tags: Mapping[str, ParameterValue] = field(default_factory=dict)
+    #: FMU states to start from (taken at the scenario's start time), e.g. a cyclic steady state; None: cold start
+    start_state: StartState | None = None
 
 
 def case_id(scenario_digest: str, case: Case) -> str:
-    """A case's id: a hash of its scenario (spec and files), overrides, seed, stop time and tags.
+    """A case's id: a hash of its scenario (spec and files), overrides, seed, stop time, tags and start state.
 
     The same case always gets the same id, so a restarted study finds the cases it has finished.
     """
@@ -68,6 +71,8 @@ def case_id(scenario_digest: str, case: Case) -> str:
         "stop_time": case.stop_time,
         "tags": sorted((str(k), _json_value(v)) for k, v in case.tags.items()),
     }
+    if case.start_state is not None:  # only then, so the ids of cold-start cases stay as they were
+        identity["start_state"] = case.start_state.digest()
     text = json.dumps(identity, sort_keys=True, allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -180,6 +180,7 @@ def prepare_cases(
             row,
             keep_signals,
             allow_modules,
+            case.start_state,
         )
         seed = case.seed if case.seed is not None else spec.seed
         columns = {"case_id": cid, **case.tags, "scenario": spec.name, **case.overrides, "seed": seed}

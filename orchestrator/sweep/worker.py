@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cosim.master.start_state import StartState
 from orchestrator.errors import O2TwinError
 from orchestrator.results.run import RunResult, run
 from orchestrator.scenario.spec import ParameterValue, ScenarioSpec
@@ -42,6 +43,7 @@ class CaseJob:
     row: RowFunction
     keep_signals: bool = False
     allow_modules: tuple[str, ...] = ()
+    start_state: StartState | None = None  #: serialised FMU states the run starts from (None: cold start)
 
 
 @dataclass
@@ -108,6 +110,7 @@ def _run_case(bundle: ScenarioBundle, job: CaseJob, out: Path) -> CaseOutcome:
             plots=False,
             progress=False,
             allow_modules=job.allow_modules,
+            start_state=job.start_state,
         )
     except O2TwinError as err:  # a definition error of this case's values (one is out of its range, say)
         return CaseOutcome(job.case_id, "failed", error=str(err))

@@ -29,6 +29,7 @@ from orchestrator.cosim.master.graph import gauss_seidel_order
 from orchestrator.cosim.master.options import MasterOptions
 from orchestrator.cosim.master.recorder import Recorder
 from orchestrator.cosim.master.snapshot import Snapshot
+from orchestrator.cosim.master.start_state import StartState, restore_start_state
 from orchestrator.cosim.master.stepping import (
     ErrorControlledStepping,
     FixedStepping,
@@ -77,6 +78,7 @@ class Simulation:
         self.schedule = EventSchedule(events, self.grid)
         self._initialised = False
         self._finished = False
+        self._start_state: StartState | None = None
         #: how the run ended: None while it runs, else "completed", "terminated" (a slave asked to stop), "failed"
         #: or "stopped"
         self.finish_status: str | None = None
@@ -95,6 +97,12 @@ class Simulation:
         return self.schedule.events
 
     # ----------------------------------------------------------------- set-up
+    def start_from(self, state: StartState) -> None:
+        """Start from serialised FMU states (taken at this run's start time) instead of the FMUs' initial state."""
+        if self._initialised:
+            raise SimulationError("start_from: the simulation has started already")
+        self._start_state = state
+
     def initialise(self) -> None:
         """Set up every slave at the start time, apply start events, make outputs consistent, record t0."""
         if self._initialised:
@@ -106,6 +114,12 @@ class Simulation:
                 system.slaves[name].setup(t0, system.slave_parameters(name))
             except BaseException as exc:
                 self._failed(exc, name, t0, finish=False)
+                raise
+        if self._start_state is not None:
+            try:
+                restore_start_state(system, self._start_state, t0)
+            except BaseException as exc:
+                self._failed(exc, None, t0, finish=False)
                 raise
         self.coupling = Coupling(system, o, order, [*system.connected_signals(), *self._record_names])
         self.grid.on_refine(self.coupling.rescale)
