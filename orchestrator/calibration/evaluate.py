@@ -21,6 +21,7 @@ import numpy as np
 from orchestrator.calibration.config import CalibrationConfig, CalibrationError, FitParameter
 from orchestrator.calibration.trace import Trace
 from orchestrator.cosim.master.start_state import StartState, capture_start_state
+from orchestrator.errors import SimulationError
 from orchestrator.results.run import RunResult, open_run
 from orchestrator.scenario.spec import InputSpec, ScenarioSpec
 from orchestrator.sweep.case import Case
@@ -88,7 +89,7 @@ def take_snapshot(spec: ScenarioSpec, at_s: float, overrides: Mapping[str, float
             state = capture_start_state(session.simulation)
         result = session.close()
     if state is None or result.status == "failed":
-        raise CalibrationError(f"the snapshot run to t = {at_s:g} s failed: {result.error}")
+        raise SimulationError(f"the snapshot run to t = {at_s:g} s failed: {result.error}")
     return state
 
 
@@ -140,7 +141,7 @@ class Evaluator:
             self.runs += len(cases)
             for key, (_, row) in zip(todo, table.iterrows(), strict=True):
                 if row["status"] not in ("ok",):
-                    raise CalibrationError(
+                    raise SimulationError(
                         f"the twin failed with {self._describe(key)}: {row['error']}; narrow the bounds or check the "
                         "scenario"
                     )

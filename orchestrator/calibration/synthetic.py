@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from orchestrator.paths import PROJECT_ROOT
 from orchestrator.results.run import run
 from orchestrator.scenario.load import load_scenario
 from orchestrator.units import P_ATM_PA
+
+#: The open-loop plant a synthetic trace is fitted with.
+PLANT_SCENARIO = PROJECT_ROOT / "docs" / "examples" / "calibration" / "plant.toml"
 
 #: trace column -> (twin signal, unit written, white noise added (SI s.d.; 0 where the twin's sensor has its own))
 COLUMNS: dict[str, tuple[str, str, float]] = {
@@ -71,4 +76,92 @@ def synthetic_trace(path: str | Path, overrides: Mapping[str, float], *, scenari
         writer.writerow(["time [s]", *columns])
         for i, t in enumerate(times):
             writer.writerow([f"{t:.6g}", *(f"{v[i]:.8g}" for v in columns.values())])
+    return path
+
+
+#: The synthetic-truth check of issue 15: eight values (isotherm, LDF, valve, tank and compressor constants) off
+#: the model's defaults, fitted from starts 30 % away (alternately below and above). name -> (targets, truth, start,
+#: bounds). The isotherm's N2 Henry pre-factor is one value for both beds.
+EIGHT_PARAMETERS: dict[str, tuple[tuple[str, ...], float, float, tuple[float, float]]] = {
+    "isotherm_k1_N2": (("psa.bedA.k1[1]", "psa.bedB.k1[1]"), 1.05e-8, 0.7 * 1.05e-8, (3e-9, 3e-8)),
+    "psa.k_LDF_N2": (("psa.k_LDF_N2",), 14.0, 1.3 * 14.0, (3.0, 60.0)),
+    "psa.d_feed_valve": (("psa.d_feed_valve",), 3.2e-3, 0.7 * 3.2e-3, (1e-3, 1e-2)),
+    "psa.d_vent_valve": (("psa.d_vent_valve",), 4.4e-3, 1.3 * 4.4e-3, (1.5e-3, 1.2e-2)),
+    "psa.d_purge": (("psa.d_purge",), 0.75e-3, 0.7 * 0.75e-3, (2e-4, 2e-3)),
+    "psa.V_tank": (("psa.V_tank",), 1.1e-3, 1.3 * 1.1e-3, (3e-4, 3e-3)),
+    "compressor.eta_v0": (("compressor.eta_v0",), 0.85, 0.7 * 0.85, (0.3, 0.99)),
+    "compressor.eta_is": (("compressor.eta_is",), 0.5, 1.3 * 0.5, (0.2, 0.9)),
+}
+
+
+def truth_overrides(
+    parameters: Mapping[str, tuple[tuple[str, ...], float, float, tuple[float, float]]],
+) -> dict[str, float]:
+    """{"slave.parameter": truth} of every target."""
+    return {t: truth for targets, truth, _, _ in parameters.values() for t in targets}
+
+
+def parameter_tables(parameters: Mapping[str, tuple[tuple[str, ...], float, float, tuple[float, float]]]) -> str:
+    """The [[parameters]] tables of a calibration file for these (name, targets, start, bounds)."""
+    out = []
+    for name, (targets, _, start, (low, high)) in parameters.items():
+        listed = ", ".join(f'"{t}"' for t in targets)
+        out.append(
+            f'\n[[parameters]]\nname = "{name}"\ntargets = [{listed}]\nstart = {start!r}\nbounds = [{low!r}, {high!r}]\n'
+        )
+    return "".join(out)
+
+
+#: The [inputs] and [signals] of a calibration on a synthetic_trace (its column names).
+INPUTS = """
+[inputs]
+cmd_feed_A = "psa.cmd_feed_A"
+cmd_feed_B = "psa.cmd_feed_B"
+cmd_vent_A = "psa.cmd_vent_A"
+cmd_vent_B = "psa.cmd_vent_B"
+cmd_equalize = "psa.cmd_equalize"
+duty = "compressor.duty"
+Q_set = "psa.Q_set"
+"""
+
+SIGNALS = """
+[signals.p_feed]
+twin = "psa.sensor_p_feed"
+[signals.p_tank]
+twin = "psa.sensor_p_tank"
+[signals.o2]
+twin = "psa.sensor_O2"
+[signals.p_bed_A]
+twin = "psa.p_bed_A"
+[signals.power]
+twin = "compressor.power"
+weight = 0.0
+
+[cycles]
+column = "cmd_feed_A"
+
+[[features]]
+kind = "cycle_max"
+signal = "p_feed"
+[[features]]
+kind = "cycle_min"
+signal = "p_bed_A"
+[[features]]
+kind = "cycle_mean"
+signal = "power"
+"""
+
+
+def write_calibration(folder: Path, trace: Path, head: str, parameters: str, extra: str = "") -> Path:
+    """calibration.toml for a trace of synthetic_trace, with the open-loop plant (docs/examples/calibration/plant.toml)
+    and the trace copied beside it in folder; ``head`` holds the [calibration] keys after scenario and trace."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PLANT_SCENARIO, folder / "plant.toml")
+    if trace.parent != folder:
+        shutil.copy(trace, folder / "trace.csv")
+    text = (
+        f'[calibration]\nscenario = "plant.toml"\ntrace = "{trace.name if trace.parent == folder else "trace.csv"}"\n'
+    )
+    path = folder / "calibration.toml"
+    path.write_text(text + head + INPUTS + SIGNALS + extra + parameters, encoding="utf-8")
     return path

@@ -2,6 +2,7 @@
 from start values 30 % away by `calibrate` (snapshot at the window's start, parallel evaluations).
 
 Brief (default suite): the compressor's volumetric efficiency and the exhaust valve's orifice, within 2 %.
+Slow: eight parameters (orchestrator.calibration.synthetic.EIGHT_PARAMETERS), within 2 %.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from orchestrator.calibration import calibrate
-from tests.calibration.conftest import BRIEF_TRUTH, parameter_tables, write_calibration
+from orchestrator.calibration.synthetic import EIGHT_PARAMETERS, synthetic_trace, truth_overrides, write_calibration
+from orchestrator.calibration.synthetic import parameter_tables as synthetic_tables
+from tests.calibration.conftest import BRIEF_TRUTH, parameter_tables
 
 BRIEF_HEAD = """name = "brief"
 window = [28.0, 50.0]
@@ -43,3 +47,22 @@ def test_two_parameters_fitted_back_within_2_percent(tmp_path, brief_trace):
         assert (out / "plots" / f"overlay_{signal}.png").stat().st_size > 1000
     fitted_scenario = (out / "fitted_scenario.toml").read_text()
     assert f"eta_v0 = {result.fitted['compressor.eta_v0']!r}" in fitted_scenario
+
+
+EIGHT_HEAD = """name = "eight"
+window = [60.0, 120.0]
+settle_s = 15.0
+rounds = 12
+max_evaluations = 4
+"""
+
+
+@pytest.mark.slow
+def test_eight_parameters_fitted_back_within_2_percent(tmp_path):
+    """Isotherm (N2 Henry pre-factor of both beds), LDF, feed and exhaust valves, purge orifice, tank volume and
+    two compressor constants, from 30 % away (the figures of scripts/bench_calibration.py, docs/benchmarks.md)."""
+    trace = synthetic_trace(tmp_path / "trace.csv", truth_overrides(EIGHT_PARAMETERS), stop_time=120.0)
+    config = write_calibration(tmp_path / "cal", trace, EIGHT_HEAD, synthetic_tables(EIGHT_PARAMETERS))
+    result = calibrate(config, out=tmp_path / "out", workers=2)
+    errors = {name: result.fitted[name] / truth - 1 for name, (_, truth, _, _) in EIGHT_PARAMETERS.items()}
+    assert max(abs(e) for e in errors.values()) < 0.02, errors

@@ -10,11 +10,12 @@ import pytest
 
 from orchestrator.calibration.config import load_calibration
 from orchestrator.calibration.evaluate import replay_spec, take_snapshot
+from orchestrator.calibration.synthetic import write_calibration
 from orchestrator.calibration.trace import read_trace
 from orchestrator.errors import SimulationError
 from orchestrator.results.run import open_run, run
 from orchestrator.sweep import Case, run_cases
-from tests.calibration.conftest import parameter_tables, write_calibration
+from tests.calibration.conftest import parameter_tables
 
 HEAD = "window = [20.0, 30.0]\n"
 
