@@ -1,0 +1,69 @@
+"""What the dashboard and its run worker say to each other: a RunRequest in, JSON-line messages out.
+
+The dashboard writes the request as the first line of the worker's stdin, then control words ("pause", "resume",
+"stop"), one a line. The worker answers on a pipe, one JSON object a line, ``kind`` being one of:
+
+- ``started``: out_dir, start_time_s, stop_time_s, signals (names of the values in each row), units (SI, per
+  signal), plots (the scenario's [[plots]]: title, signals, unit), parameters (the scenario's parameter values);
+- ``data``: time_s, rows (``[t, v1, v2, ...]`` in the order of ``signals``), events (the run's event log entries:
+  time, source, text and the fields a slave adds, such as an alarm's name, priority and active), hil (the device
+  link's figures, hardware in the loop only), paused;
+- ``closing``: the run has ended and is writing its results (metrics.json, plots);
+- ``finished``: status, exit_code, error, out_dir, summary (the scenario's summary metrics);
+- ``error``: message (a definition error: the scenario, an override or the device could not be used).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CONTROL_WORDS = ("pause", "resume", "stop")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One live run: the scenario (a name in the scenario folders or a checked file path), --set overrides, an
+    optional stop time (s) and, for hardware in the loop, the device URL."""
+
+    scenario: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    stop_time: float | None = None
+    plant: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRequest:
+        raw = json.loads(text)
+        return cls(
+            scenario=str(raw["scenario"]),
+            overrides=dict(raw.get("overrides") or {}),
+            stop_time=None if raw.get("stop_time") is None else float(raw["stop_time"]),
+            plant=raw.get("plant"),
+        )
+
+
+def encode(message: dict[str, Any]) -> str:
+    """One message as a line of JSON (NaN and infinities become null, so any JSON reader can take it)."""
+    return json.dumps(_finite(message), default=str) + "\n"
+
+
+def decode(line: str) -> dict[str, Any]:
+    message = json.loads(line)
+    if not isinstance(message, dict) or "kind" not in message:
+        raise ValueError(f"not a worker message: {line[:80]!r}")
+    return message
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,187 @@
+"""The dashboard's run worker: ``python -m orchestrator.dashboard.worker FD`` runs one live run and reports on it.
+
+The run is the public pipeline's: ``open_run`` builds it (results directory and all), ``RunSession.advance`` steps
+it, ``close`` writes its ending. A LiveFeed rides along as one more recorder of the simulation (the samples of the
+plotted signals and every event, alarms included) and as the step callback, which sends what is new at most
+every PUBLISH_PERIOD_S of wall time, waits while paused and ends the run when asked. The worker is a process of its
+own so the dashboard's page rendering never holds up the simulation (and a crashing FMU cannot take the page down).
+Messages: orchestrator.dashboard.protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+from orchestrator.dashboard.protocol import RunRequest, encode
+from orchestrator.errors import O2TwinError
+
+if TYPE_CHECKING:
+    from orchestrator.cosim.master.simulation import Simulation
+    from orchestrator.results.run import RunSession
+
+log = logging.getLogger(__name__)
+
+#: Wall time between two data messages (s): the page refreshes every 0.4 s, so it always has fresh values.
+PUBLISH_PERIOD_S = 0.1
+#: Wall time between two readings of the device link's figures (s; they sort the latency lists).
+HIL_PERIOD_S = 1.0
+
+
+class Control:
+    """The dashboard's control words, read from stdin in a thread; end of input (the dashboard went away) stops."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.paused = threading.Event()
+        self.stopped = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True, name="dashboard control")
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            word = line.strip()
+            if word == "pause":
+                self.paused.set()
+            elif word == "resume":
+                self.paused.clear()
+            elif word == "stop":
+                self.stopped.set()
+        self.stopped.set()
+
+
+class LiveFeed:
+    """A recorder of the running simulation and its step callback: forwards the plotted signals and the events."""
+
+    def __init__(self, channel: IO[str], signals: Sequence[str], control: Control, hil: Any = None) -> None:
+        self.channel = channel
+        self.signals = list(signals)
+        self.control = control
+        self._hil = hil  # orchestrator.hil.host.plant for a hardware-in-the-loop run
+        self._index: list[int] = []
+        self._rows: list[list[float]] = []
+        self._events: list[dict[str, Any]] = []
+        self._next_publish = 0.0
+        self._next_hil = 0.0
+
+    # Recorder protocol (orchestrator.cosim.master.recorder)
+    def on_start(self, signal_names: Sequence[str], metadata: Mapping[str, Any]) -> None:
+        position = {name: i for i, name in enumerate(signal_names)}
+        self.signals = [s for s in self.signals if s in position]
+        self._index = [position[s] for s in self.signals]
+
+    def on_sample(self, t: float, values: Sequence[float]) -> None:
+        self._rows.append([t, *(values[i] for i in self._index)])
+
+    def on_event(self, t: float, text: str, source: str = "master", **extra: Any) -> None:
+        self._events.append({"time": t, "source": source, "text": text, **extra})
+
+    def on_finish(self, metadata: Mapping[str, Any]) -> None:
+        pass
+
+    # step callback
+    def __call__(self, sim: Simulation) -> bool:
+        now = time.perf_counter()
+        if now >= self._next_publish:
+            self._next_publish = now + PUBLISH_PERIOD_S
+            self.publish(sim)
+        if self.control.paused.is_set():
+            self.publish(sim, paused=True)
+            while self.control.paused.is_set() and not self.control.stopped.is_set():
+                self.control.stopped.wait(PUBLISH_PERIOD_S)
+            self.publish(sim)
+        return not self.control.stopped.is_set()
+
+    def publish(self, sim: Simulation, paused: bool = False) -> None:
+        """Send the samples and events gathered since the last message."""
+        message: dict[str, Any] = {"kind": "data", "time_s": sim.time, "rows": self._rows, "events": self._events,
+                                   "paused": paused}  # fmt: skip
+        self._rows, self._events = [], []
+        if self._hil is not None and time.perf_counter() >= self._next_hil:
+            self._next_hil = time.perf_counter() + HIL_PERIOD_S
+            message["hil"] = self._hil.hil_metrics(sim.system).get("hil")
+        send(self.channel, message)
+
+
+def send(channel: IO[str], message: dict[str, Any]) -> None:
+    channel.write(encode(message))
+    channel.flush()
+
+
+def live_signals(session: RunSession) -> list[str]:
+    """The signals the page plots: those of the scenario's [[plots]] (or the default plots) that are recorded."""
+    from orchestrator.results.plots import default_plots
+
+    plots = session.spec.plots or default_plots(list(session.units), session.units)
+    wanted = [s for p in plots for s in p.signals if s in session.units]
+    return list(dict.fromkeys(wanted))
+
+
+def started_message(session: RunSession, signals: Sequence[str]) -> dict[str, Any]:
+    from orchestrator.results.plots import default_plots
+
+    spec = session.spec
+    plots = spec.plots or default_plots(list(session.units), session.units)
+    return {
+        "kind": "started",
+        "name": spec.name,
+        "out_dir": str(session.out_dir),
+        "start_time_s": spec.start_time,
+        "stop_time_s": spec.stop_time,
+        "signals": list(signals),
+        "units": {s: session.units.get(s) for s in signals},
+        "plots": [{"title": p.title, "signals": list(p.signals), "unit": p.unit} for p in plots],
+        "parameters": {f"{n}.{k}": v for n, s in spec.slaves.items() for k, v in s.parameters.items()},
+        "hil": spec.plant is not None,
+    }
+
+
+def run_live(request: RunRequest, channel: IO[str], control: Control) -> int:
+    """Open the run, step it to its end (or until stopped), close it; returns the run's exit code."""
+    from orchestrator.results.run import open_run
+
+    try:
+        session = open_run(request.scenario, stop_time=request.stop_time, overrides=request.overrides,
+                           plant=request.plant, progress=False)  # fmt: skip
+    except O2TwinError as err:
+        send(channel, {"kind": "error", "message": str(err)})
+        return err.exit_code
+    hil: Any = None
+    if session.spec.plant is not None:
+        from orchestrator.hil.host import plant
+
+        hil = plant
+    signals = live_signals(session)
+    feed = LiveFeed(channel, signals, control, hil)
+    send(channel, started_message(session, signals))
+    with session:
+        session.simulation.recorders.append(feed)
+        if not control.stopped.is_set():
+            session.advance(callback=feed)
+        feed.publish(session.simulation)
+        send(channel, {"kind": "closing"})
+    result = session.close()
+    feed.publish(session.simulation)
+    send(channel, {"kind": "finished", "status": result.status, "exit_code": result.exit_code, "error": result.error,
+                   "out_dir": str(result.out_dir), "summary": result.metrics.get("summary")})  # fmt: skip
+    return result.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Read the request from stdin, report on the pipe whose descriptor is the first argument."""
+    import os
+
+    from orchestrator.logging_setup import configure_logging
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    configure_logging(0, False)
+    with os.fdopen(int(args[0]), "w", encoding="utf-8") as channel:
+        request = RunRequest.from_json(sys.stdin.readline())
+        return run_live(request, channel, Control(sys.stdin))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
