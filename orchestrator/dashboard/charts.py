@@ -3,7 +3,8 @@
 A plot is one of the scenario's [[plots]] (title, signals, display unit): values recorded in SI are shown in the
 units users read on a device through orchestrator.results.plots.display_conversion (the same as the PNG plots).
 The SpO2 plot carries the titrator's target band when the scenario sets one; a pressure plot has a companion that
-zooms on the last PSA cycles.
+zooms on the last PSA cycles. The live page redraws its charts every 0.4 s, so the data goes from numpy arrays
+straight into an Arrow table and the specs are plain dicts: no pandas frames, no Altair validation on the way.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.results.plots import display_conversion
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 #: Parameters that give the SpO2 target band (fractions), looked up on any slave of the scenario.
 BAND_PARAMETERS = ("spo2_target_low", "spo2_target_high")
@@ -25,6 +29,24 @@ BAND_PARAMETERS = ("spo2_target_low", "spo2_target_high")
 ZOOM_CYCLES = 2
 ZOOM_DEFAULT_S = 30.0
 CHART_HEIGHT = 160
+
+
+@dataclass(frozen=True)
+class Series:
+    """Signals sampled at common times: ``times`` (s) and one array per signal."""
+
+    times: np.ndarray
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Series:
+        """A DataFrame indexed by time (a finished run's signals) as a Series."""
+        return cls(frame.index.to_numpy(dtype=float), {str(c): frame[c].to_numpy(dtype=float) for c in frame.columns})
+
+    def thinned(self, max_points: int) -> Series:
+        """Every n-th sample, so a chart draws at most max_points per line."""
+        stride = max(1, -(-len(self.times) // max_points))
+        return Series(self.times[::stride], {k: v[::stride] for k, v in self.columns.items()})
 
 
 @dataclass(frozen=True)
@@ -40,7 +62,7 @@ class PlotView:
         return cls(str(raw["title"]), tuple(raw["signals"]), raw.get("unit"))
 
     def label_and_converters(self, units: Mapping[str, str | None]) -> tuple[str, dict[str, Any]]:
-        """(axis label, {signal: conversion}) for the signals of this plot that have units known."""
+        """(axis label, {signal: conversion}) for the signals of this plot."""
         labels, converters = set(), {}
         for s in self.signals:
             try:
@@ -64,13 +86,13 @@ def _identity(x: Any) -> Any:
     return x
 
 
-def displayed(frame: pd.DataFrame, view: PlotView, units: Mapping[str, str | None]) -> tuple[pd.DataFrame, str]:
-    """The plot's columns of frame converted to display units, and the axis label."""
+def displayed(series: Series, view: PlotView, units: Mapping[str, str | None]) -> tuple[Series, str]:
+    """The plot's signals converted to display units, and the axis label."""
     label, converters = view.label_and_converters(units)
-    columns = {s: converters[s](frame[s].to_numpy(dtype=float)) for s in view.signals if s in frame.columns}
-    import pandas as pd
-
-    return pd.DataFrame(columns, index=frame.index), label
+    columns = {
+        s: np.asarray(converters[s](series.columns[s]), dtype=float) for s in view.signals if s in series.columns
+    }
+    return Series(series.times, columns), label
 
 
 def spo2_band(parameters: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -94,18 +116,34 @@ def zoom_window_s(latest: Mapping[str, float]) -> float:
     return ZOOM_DEFAULT_S
 
 
+def long_table(lines: Mapping[str, tuple[np.ndarray, np.ndarray]], color: str) -> pa.Table:
+    """time, <color> (the line's name), value: one row per finite point of every line (what Vega-Lite draws)."""
+    import pyarrow as pa
+
+    names = list(lines)
+    times = np.concatenate([lines[n][0] for n in names]) if names else np.empty(0)
+    values = np.concatenate([lines[n][1] for n in names]) if names else np.empty(0)
+    which = np.repeat(np.arange(len(names), dtype=np.int32), [len(lines[n][1]) for n in names])
+    keep = np.isfinite(values)
+    label = pa.DictionaryArray.from_arrays(which[keep], pa.array(names, pa.string()))
+    return pa.table({"time": times[keep], color: label, "value": values[keep]})
+
+
 def line_chart(
-    frame: pd.DataFrame,
+    series: Series,
     title: str,
     y_label: str,
     band: tuple[float, float] | None = None,
     color: str = "signal",
     height: int = CHART_HEIGHT,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(data, Vega-Lite spec) for st.vega_lite_chart: every column of frame against its time index, one line each;
-    band: a shaded target range on the y axis. Plain specs, not Altair objects: the live page redraws them twice a
-    second and Altair's schema validation would cost more than the drawing."""
-    long = _long_format(frame, color)
+) -> tuple[pa.Table, dict[str, Any]]:
+    """(data, Vega-Lite spec) for st.vega_lite_chart: every signal of series against time, one line each;
+    band: a shaded target range on the y axis."""
+    data = long_table({name: (series.times, values) for name, values in series.columns.items()}, color)
+    return data, spec(title, y_label, color, band, height)
+
+
+def spec(title: str, y_label: str, color: str, band: tuple[float, float] | None, height: int) -> dict[str, Any]:
     lines = {
         "mark": {"type": "line", "clip": True},
         "encoding": {
@@ -115,51 +153,28 @@ def line_chart(
         },
     }
     # the height is the plotting area's; the width fits the column
-    spec: dict[str, Any] = {"title": title, "height": height, "autosize": {"type": "fit-x", "contains": "padding"}}
+    out: dict[str, Any] = {
+        "title": title,
+        "height": height,
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "usermeta": {"embedOptions": {"renderer": "canvas"}},  # redrawing a canvas costs the browser less than SVG
+    }
     if band is None:
-        spec.update(lines)
+        out.update(lines)
     else:
         shade = {
             "data": {"values": [{"low": band[0], "high": band[1]}]},
             "mark": {"type": "rect", "opacity": 0.15, "color": "green"},
             "encoding": {"y": {"field": "low", "type": "quantitative"}, "y2": {"field": "high"}},
         }
-        spec["layer"] = [shade, lines]
-    return long, spec
+        out["layer"] = [shade, lines]
+    return out
 
 
-def _long_format(frame: pd.DataFrame, color: str) -> pd.DataFrame:
-    """time, <color> (the column's name), value: one row per point of every column (what Vega-Lite draws)."""
-    import numpy as np
-    import pandas as pd
-
-    columns = [str(c) for c in frame.columns]
-    times = frame.index.to_numpy(dtype=float)
-    values = np.concatenate([frame[c].to_numpy(dtype=float) for c in frame.columns]) if columns else np.empty(0)
-    long = pd.DataFrame({"time": np.tile(times, len(columns)), color: np.repeat(columns, len(times)), "value": values})
-    return long[np.isfinite(values)]
-
-
-def overlay(frames: Mapping[str, pd.DataFrame], signal: str, title: str, y_label: str) -> tuple[pd.DataFrame, dict]:
-    """One signal of several runs on one chart (the compare view): frames maps a run's label to its signals."""
-    import pandas as pd
-
-    joined = pd.concat({label: f[signal] for label, f in frames.items() if signal in f.columns}, axis=1)
-    joined.index.name = "time"
-    return line_chart(joined, title, y_label, color="run", height=CHART_HEIGHT + 60)
-
-
-def thin(frame: pd.DataFrame, max_points: int = 1500) -> pd.DataFrame:
-    """Every n-th row so a chart draws at most max_points per line."""
-    stride = max(1, -(-len(frame) // max_points))
-    return frame.iloc[::stride]
-
-
-def latest_values(frame: pd.DataFrame) -> dict[str, float]:
-    if frame.empty:
-        return {}
-    row = frame.iloc[-1]
-    return {str(k): float(v) for k, v in row.items()}
+def overlay(runs: Mapping[str, Series], signal: str, y_label: str) -> tuple[pa.Table, dict[str, Any]]:
+    """One signal of several runs on one chart (the compare view): runs maps a run's label to its signals."""
+    lines = {label: (s.times, s.columns[signal]) for label, s in runs.items() if signal in s.columns}
+    return long_table(lines, "run"), spec(signal, y_label, "run", None, CHART_HEIGHT + 60)
 
 
 def plot_views(raw: Sequence[Mapping[str, Any]]) -> list[PlotView]:

@@ -2,7 +2,8 @@
 
 Whatever the browser sends (a scenario file, a run to open, a file to download) is a name that must resolve,
 symbolic links followed, to a path inside one of these folders; anything else is refused with PathNotAllowed.
-Device URLs for hardware in the loop must name a serial device (a character device such as a pty), not a file.
+Device URLs for hardware in the loop must name a serial port (a terminal device such as /dev/ttyUSB0 or a
+pseudo-terminal), not a file nor another device.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from orchestrator.scenario.load import scenario_dirs
 SCENARIO_SUFFIXES = (".toml", ".ssp")
 #: pyserial URL schemes a device may be reached by (docs/hil.md)
 DEVICE_SCHEMES = ("serial", "socket", "rfc2217", "loop")
+#: Where serial ports live (Linux): opening any other device (a watchdog, raw memory) could act on the machine.
+SERIAL_DEVICE_PREFIXES = ("/dev/tty", "/dev/pts/", "/dev/rfcomm")  # ttyS, ttyUSB, ttyACM, ttyAMA; ptys
 
 
 class PathNotAllowed(O2TwinError):
@@ -103,6 +106,10 @@ def check_device_url(url: str) -> str:
         mode = os.stat(device).st_mode
     except OSError as err:
         raise PathNotAllowed(f"device URL '{url}': {device} cannot be opened ({err.strerror})") from None
-    if not stat.S_ISCHR(mode):
-        raise PathNotAllowed(f"device URL '{url}': {device} is not a serial device (a character device)")
+    real = os.path.realpath(device)
+    if not stat.S_ISCHR(mode) or not real.startswith(SERIAL_DEVICE_PREFIXES):
+        raise PathNotAllowed(
+            f"device URL '{url}': {device} is not a serial device (a terminal device: "
+            f"{', '.join(p + '*' for p in SERIAL_DEVICE_PREFIXES)}, or a link to one)"
+        )
     return url

@@ -8,6 +8,7 @@ takes like Ctrl-C, if it does not end in time). One LiveRun at a time per dashbo
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import logging
@@ -17,14 +18,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
+
+import numpy as np
 
 from orchestrator.dashboard.alarms import ActiveAlarm, AlarmBoard
+from orchestrator.dashboard.charts import Series
 from orchestrator.dashboard.protocol import RunRequest, decode
 from orchestrator.errors import O2TwinError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -128,29 +129,20 @@ class LiveState:
         with self.lock:
             return {s: values[-1] for s, values in self.columns.items() if values}
 
-    def frame(self, signals: Sequence[str], since_s: float | None = None, max_points: int = 600) -> pd.DataFrame:
-        """The samples of ``signals`` (SI) as a DataFrame indexed by time, from since_s on, thinned to max_points."""
-        import pandas as pd
-
+    def series(self, signals: Sequence[str], since_s: float | None = None, max_points: int = 400) -> Series:
+        """The samples of ``signals`` (SI) from since_s on, thinned to at most max_points."""
         with self.lock:
             t = self.columns["time"]
-            first = 0 if since_s is None else _first_at_or_after(t, since_s)
+            first = 0 if since_s is None else bisect.bisect_left(t, since_s)
             stride = max(1, -(-(len(t) - first) // max_points))  # ceil: at most max_points rows
-            data = {s: self.columns[s][first::stride] for s in signals if s in self.columns}
-            index = t[first::stride]
-        frame = pd.DataFrame(data, index=pd.Index(index, name="time"))
-        return frame
+            columns = {s: np.asarray(self.columns[s][first::stride], dtype=float) for s in signals if s in self.columns}
+            times = np.asarray(t[first::stride], dtype=float)
+        return Series(times, columns)
 
     def fail(self, text: str) -> None:
         with self.lock:
             if self.status in ACTIVE:
                 self.status, self.error = "error", text
-
-
-def _first_at_or_after(times: list[float], t: float) -> int:
-    import bisect
-
-    return bisect.bisect_left(times, t)
 
 
 class LiveRun:

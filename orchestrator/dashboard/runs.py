@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,20 @@ class RunInfo:
             log.warning("%s: signals unreadable: %s", self.path / CSV_NAME, err)
             return pd.DataFrame()
         return pd.DataFrame({k: v for k, v in data.items() if k != "time"}, index=pd.Index(data["time"], name="time"))
+
+    def plot_units(self) -> dict[str, str]:
+        """The display unit of each signal in the run's [[plots]] (from the scenario.toml saved with the run)."""
+        try:
+            raw = tomllib.loads((self.path / "scenario.toml").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        found: dict[str, str] = {}
+        plots = raw.get("plots")
+        for plot in plots if isinstance(plots, list) else ():
+            if isinstance(plot, dict) and isinstance(plot.get("unit"), str) and isinstance(plot.get("signals"), list):
+                for signal in plot["signals"]:
+                    found.setdefault(str(signal), plot["unit"])
+        return found
 
     def units(self) -> dict[str, str]:
         try:

@@ -128,7 +128,7 @@ def alarm_panel(state: LiveState, key: str) -> None:
     """Active alarms by priority, acknowledged or not, and the event log."""
     alarms = state.active_alarms()
     with st.container(key="alarm-panel", border=True):
-        st.markdown("#### Alarms")
+        st.subheader("Alarms", anchor=False)
         if not alarms:
             st.success("No active alarm")
         for a in alarms:
@@ -140,7 +140,7 @@ def alarm_panel(state: LiveState, key: str) -> None:
             disabled=not any(not a.acknowledged for a in alarms),
             on_click=state.acknowledge,
         )
-        with st.expander("Event log"):
+        if st.toggle("Event log", key=f"{key}-log"):  # drawn only when asked: it is the page's largest element
             events = state.recent_events()
             if events:
                 st.dataframe(_event_rows(events), hide_index=True, width="stretch", height=240)
@@ -158,22 +158,25 @@ def _event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def link_health(hil: dict[str, Any] | None) -> None:
     """The device link's figures: command latency, step jitter, lost and corrupted frames."""
     with st.container(key="link-health", border=True):
-        st.markdown("#### Link health")
+        st.subheader("Link health", anchor=False)
         if not hil:
             st.caption("Waiting for the first link figures.")
             return
         realtime = hil.get("realtime") or {}
-        a, b, c = st.columns(3)
-        a.metric(
-            "Latency p50 / p99", f"{_ms(hil.get('command_latency_p50_ms'))} / {_ms(hil.get('command_latency_p99_ms'))}"
+        latency = (hil.get("command_latency_p50_ms"), hil.get("command_latency_p99_ms"))
+        jitter = (realtime.get("jitter_p50_ms"), realtime.get("jitter_p99_ms"))
+        st.markdown(
+            "| | p50 | p99 |\n| --- | --- | --- |\n"
+            f"| command latency | {_ms(latency[0])} | {_ms(latency[1])} |\n"
+            f"| step jitter | {_ms(jitter[0])} | {_ms(jitter[1])} |"
         )
-        b.metric("Jitter p50 / p99", f"{_ms(realtime.get('jitter_p50_ms'))} / {_ms(realtime.get('jitter_p99_ms'))}")
-        c.metric("Lost frames", f"{hil.get('dropped', 0)}")
-        st.caption(
-            f"frames {hil.get('frames', 0)} · corrupted (CRC/COBS) {hil.get('bad_crc', 0) + hil.get('bad_cobs', 0)}"
-            f" · late {hil.get('samples_late', 0)} · link losses {hil.get('link_losses', 0)}"
-            f" · deadline misses {realtime.get('deadline_misses', 0)} · {hil.get('url', '')}"
+        corrupted = int(hil.get("bad_crc", 0)) + int(hil.get("bad_cobs", 0))
+        st.markdown(
+            f"lost frames **{hil.get('dropped', 0)}** · corrupted (CRC/COBS) **{corrupted}** · "
+            f"late **{hil.get('samples_late', 0)}** · link losses **{hil.get('link_losses', 0)}** · "
+            f"deadline misses **{realtime.get('deadline_misses', 0)}**"
         )
+        st.caption(f"{hil.get('frames', 0)} frames from {hil.get('url', '')}")
 
 
 def _ms(value: Any) -> str:
@@ -189,11 +192,11 @@ def plots(state: LiveState, views: list[PlotView]) -> None:
     band = spo2_band(state.parameters)
     charts: list[tuple[Any, dict[str, Any]]] = []
     for view in views:
-        frame, label = displayed(state.frame(view.signals, max_points=LIVE_POINTS), view, state.units)
-        charts.append(line_chart(frame, view.title, label, band if view.is_spo2 else None))
+        shown, label = displayed(state.series(view.signals, max_points=LIVE_POINTS), view, state.units)
+        charts.append(line_chart(shown, view.title, label, band if view.is_spo2 else None))
         if view.is_pressure:
             window = zoom_window_s(latest)
-            recent = state.frame(view.signals, since_s=state.time_s - window, max_points=LIVE_POINTS)
+            recent = state.series(view.signals, since_s=state.time_s - window, max_points=LIVE_POINTS)
             zoomed, label = displayed(recent, view, state.units)
             charts.append(line_chart(zoomed, f"{view.title}: last {window:.0f} s", label))
     columns = st.columns(2)

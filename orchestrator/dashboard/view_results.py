@@ -10,9 +10,12 @@ from typing import Any
 import streamlit as st
 
 from orchestrator.dashboard.alarms import AlarmBoard, is_alarm_event
-from orchestrator.dashboard.charts import PlotView, displayed, overlay, thin
+from orchestrator.dashboard.charts import PlotView, Series, displayed, overlay
 from orchestrator.dashboard.page import folders, open_run_folder, run_signals, shown_value, summary_table
 from orchestrator.dashboard.runs import DOWNLOADS, RunInfo, find_runs
+
+#: Points per run and signal in a compare chart.
+COMPARE_POINTS = 1500
 
 
 def _runs() -> list[RunInfo]:
@@ -136,12 +139,15 @@ def render_compare() -> None:
     default = [s for s in ("patient.SpO2", "psa.y_O2_product", "psa.Q_product") if s in common] or common[:1]
     signals = st.multiselect("Signals", common, default=default, key="compare-signals")
     units = selected[0].units() if selected else {}
+    shown_as = selected[0].plot_units() if selected else {}  # the unit the scenario's plots show it in
     with st.container(key="compare-charts"):
         for signal in signals:
-            view = PlotView(signal, (signal,), None)
-            shown = {k: thin(displayed(f, view, units)[0]) for k, f in frames.items()}
+            view = PlotView(signal, (signal,), shown_as.get(signal))
+            shown = {
+                k: displayed(Series.from_frame(f), view, units)[0].thinned(COMPARE_POINTS) for k, f in frames.items()
+            }
             label = view.label_and_converters(units)[0]
-            data, spec = overlay(shown, signal, signal, label)
+            data, spec = overlay(shown, signal, label)
             st.vega_lite_chart(data, spec, width="stretch")
     st.markdown("**Summary metrics**")
     table = {r.key: {k: shown_value(v) for k, v in r.summary().items()} for r in selected}

@@ -67,7 +67,9 @@ def test_runs_are_found_newest_first_and_studies_apart(tmp_path):
     (broken / "metrics.json").write_text("{not json")
     sweep = results / "sweeps" / "blockage"
     _run(sweep / "cases" / "c0001", "2026-01-03T00:00:00")  # a case of the sweep: part of the study, not a run
-    (sweep / "table.csv").write_text("case_id,psa.blockage,status,spo2_mean_pct\nc0001,0.1,ok,90.5\nc0002,0.5,ok,88.1\n")
+    (sweep / "table.csv").write_text(
+        "case_id,psa.blockage,status,spo2_mean_pct\nc0001,0.1,ok,90.5\nc0002,0.5,ok,88.1\n"
+    )
     (sweep / "sweep.json").write_text(json.dumps({"name": "blockage"}))
     (sweep / "plots").mkdir()
     (sweep / "plots" / "failures.png").write_bytes(b"\x89PNG")
@@ -83,6 +85,9 @@ def test_runs_are_found_newest_first_and_studies_apart(tmp_path):
     assert set(runs[0].files()) == {"signals.csv", "metrics.json", "events.jsonl"}
     assert runs[0].signals()["patient.SpO2"].tolist() == [0.9, 0.91]
     assert runs[0].units()["patient.SpO2"] == "1"
+    (newest / "scenario.toml").write_text('[[plots]]\ntitle = "SpO2"\nsignals = ["patient.SpO2"]\nunit = "%"\n')
+    assert runs[0].plot_units() == {"patient.SpO2": "%"}
+    assert runs[1].plot_units() == {}  # no scenario.toml
     assert runs[0].events()[0]["name"] == "LOW_SPO2"
     assert runs[-1].signals().empty and runs[-1].events() == []
 

@@ -109,7 +109,8 @@ def test_a_device_url_must_name_a_serial_device(tmp_path):
         os.close(slave)
     regular = tmp_path / "data.bin"
     regular.write_bytes(b"x")
-    for url in (f"serial://{regular}", str(regular), "serial:///etc/passwd", f"serial://{tmp_path}"):
+    for url in (f"serial://{regular}", str(regular), "serial:///etc/passwd", f"serial://{tmp_path}", "/dev/null",
+                "serial:///dev/zero"):  # fmt: skip
         with pytest.raises(PathNotAllowed, match="not a serial device"):
             check_device_url(url)
     with pytest.raises(PathNotAllowed, match="cannot be opened"):
