@@ -47,21 +47,54 @@ def plain_run(cwd: Path, stop_time_s: float, out: Path) -> float:
     return float(json.loads((out / "metrics.json").read_text())["wall_time_s"])
 
 
-def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float, float]:
-    """The run started and watched on the live page; returns (its wall time in s, page refreshes per second while
-    it ran: distinct simulated times the page showed, timed by a script inside the page)."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Which processes are which (by command line): the run worker, the dashboard server, the browser.
+ROLES = {"worker": "orchestrator.dashboard.worker", "server": "streamlit", "browser": "chromium"}
+
+
+def cpu_seconds_by_role() -> dict[int, tuple[str, float]]:
+    """pid -> (role, CPU time in s so far) of the worker, server and browser processes (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        role = next((r for r, marker in ROLES.items() if marker in cmdline), None)
+        if role is not None:
+            found[int(entry.name)] = (role, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+def finished_run(cwd: Path, before: set[Path]) -> Path | None:
+    new = [f for f in set((cwd / "results" / SCENARIO).glob("2*")) - before if (f / "metrics.json").exists()]
+    return new[0] if new else None
+
+
+def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float, float, dict[str, float]]:
+    """The run started and watched on the live page; returns its wall time (s), the page's refreshes per second while
+    it ran (distinct simulated times the page showed, timed by a script inside the page) and the CPU time (s) each
+    role used meanwhile."""
     before = set((cwd / "results" / SCENARIO).glob("2*"))
     ui.open("live")
     ui.watch_status()
+    start = cpu_seconds_by_role()
+    latest = dict(start)
     ui.start_run("live", SCENARIO, stop_time_s)
     deadline = time.monotonic() + 3600
-    while not (
-        new := [f for f in set((cwd / "results" / SCENARIO).glob("2*")) - before if (f / "metrics.json").exists()]
-    ):
+    while (folder := finished_run(cwd, before)) is None:
         text = ui.status_text()
         if time.monotonic() > deadline or "status error" in text or "status failed" in text:
             raise RuntimeError(f"the watched run did not finish: {text}")
+        latest.update(cpu_seconds_by_role())
         time.sleep(1.0)  # this side only waits: reading the page costs the browser CPU time
+    latest.update(cpu_seconds_by_role())
+    cpu: dict[str, float] = dict.fromkeys(ROLES, 0.0)
+    for pid, (role, seconds) in latest.items():
+        cpu[role] += seconds - start.get(pid, (role, 0.0))[1]
     ui.wait_for_status("ok", 120)
     shown = [
         (t, m.group(1))
@@ -69,10 +102,9 @@ def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float
         if (m := re.search(r"running · simulated time ([0-9.]+) s", text))
     ]
     times = [t for i, (t, sim) in enumerate(shown) if i == 0 or sim != shown[i - 1][1]]
-    (folder,) = new
     wall = float(json.loads((folder / "metrics.json").read_text())["wall_time_s"])
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 else float("nan")
-    return wall, rate
+    return wall, rate, cpu
 
 
 def measure(pairs: int, stop_time_s: float) -> dict:
@@ -81,15 +113,17 @@ def measure(pairs: int, stop_time_s: float) -> dict:
     watched: list[float] = []
     rates: list[float] = []
     loads: list[float] = []
+    cpus: list[dict[str, float]] = []
     with DashboardServer(cwd=cwd) as server, headless_page() as page:
         ui = DashboardPage(page, server.url)
         plain_run(cwd, 5.0, cwd / "warm-up")  # FMUs exported and cached, files in the page cache
         for i in range(pairs):
             page.goto("about:blank")  # nothing drawn while the plain run runs
             plain.append(plain_run(cwd, stop_time_s, cwd / f"plain-{i}"))
-            wall, rate = watched_run(ui, cwd, stop_time_s)
+            wall, rate, cpu = watched_run(ui, cwd, stop_time_s)
             watched.append(wall)
             rates.append(rate)
+            cpus.append(cpu)
             loads.append(os.getloadavg()[0])
             print(f"pair {i + 1}: without {plain[-1]:.2f} s, with {wall:.2f} s (x{wall / plain[-1]:.3f}), "
                   f"{rate:.2f} refreshes/s, load {loads[-1]:.1f}", flush=True)  # fmt: skip
@@ -103,6 +137,7 @@ def measure(pairs: int, stop_time_s: float) -> dict:
         "refresh_hz": rates,
         "refresh_hz_min": min(rates),
         "load": loads,
+        "cpu": cpus,
         "machine": f"{os.cpu_count()}-core {platform.machine()}, CPython {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -114,11 +149,14 @@ def table(r: dict) -> str:
         f"simulated, {len(r['ratios'])} interleaved pairs (load average during the pairs: "
         f"{', '.join(f'{x:.1f}' for x in r['load'])}).",
         "",
-        "| pair | without dashboard (s) | with dashboard (s) | ratio | page refreshes per second |",
-        "| --- | --- | --- | --- | --- |",
+        "| pair | without dashboard (s) | with dashboard (s) | ratio | page refreshes per second | CPU s while watched: "
+        "worker / server / browser |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for i, (p, w, q, hz) in enumerate(zip(r["plain_s"], r["watched_s"], r["ratios"], r["refresh_hz"], strict=True)):
-        lines.append(f"| {i + 1} | {p:.2f} | {w:.2f} | {q:.3f} | {hz:.2f} |")
+    rows = zip(r["plain_s"], r["watched_s"], r["ratios"], r["refresh_hz"], r["cpu"], strict=True)
+    for i, (p, w, q, hz, cpu) in enumerate(rows):
+        shares = " / ".join(f"{cpu[role]:.1f}" for role in ROLES)
+        lines.append(f"| {i + 1} | {p:.2f} | {w:.2f} | {q:.3f} | {hz:.2f} | {shares} |")
     lines.append("")
     lines.append(
         f"Median slow-down **{r['ratio_median']:.3f}x** (target <= 1.2x); slowest page refresh rate "

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 
 from orchestrator.dashboard.live import LiveRun, RunManager
@@ -45,13 +46,17 @@ def test_the_live_feed_is_what_the_run_records(in_tmp):
     assert {"patient.SpO2", "psa.p_feed", "psa.y_O2_product", "compressor.power", "compressor.T_head"} <= set(
         state.signals
     )
-    for name in state.signals:
-        assert state.columns[name] == list(recorded[name]), name
+    for name in state.signals:  # bit for bit (NaN where the run recorded NaN: an oximeter without a reading)
+        assert np.array_equal(np.asarray(state.columns[name], dtype=float), recorded[name], equal_nan=True), name
     logged = read_events(in_tmp / state.out_dir)
     assert [e["text"] for e in state.events] == [e["text"] for e in logged]
-    # the default patient desaturates on the cold start: LOW_SPO2 starts at 15 s and ends by 40 s
-    assert any(e.get("name") == "LOW_SPO2" and e["active"] for e in state.events)
-    assert state.alarms.raised.get("LOW_SPO2") == 1 and "LOW_SPO2" not in state.alarms.active
+    # the COPD patient desaturates on the cold start: the watchdog raises alarms, and the board follows the log
+    alarm_events = [e for e in logged if "name" in e and "active" in e]
+    assert any(e["active"] for e in alarm_events)
+    last_state = {e["name"]: e["active"] for e in alarm_events}
+    assert set(state.alarms.active) == {name for name, active in last_state.items() if active}
+    for name in last_state:
+        assert state.alarms.raised.get(name, 0) == sum(e["active"] for e in alarm_events if e["name"] == name)
     assert state.result is not None and state.result["summary"]["alarms_raised"] >= 1
     assert state.parameters["titrator.spo2_target_low"] == 0.88
 
