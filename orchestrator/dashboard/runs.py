@@ -1,8 +1,9 @@
 """Finished runs and studies in the results folder, as the results browser and the compare view list them.
 
 A run folder is one with a metrics.json (results/<scenario>/<UTC time>/ by default, or any --out inside results/).
-A study folder is one with a table.csv or table.parquet: a sweep's (results/sweeps/NAME/, `o2twin sweep`) or a
-controller comparison's; the runs inside a study (its cases) belong to the study and are not listed as runs.
+A study folder is one with a table.csv or table.parquet (a sweep's: results/sweeps/NAME/, `o2twin sweep`) or a
+summary.csv (a controller comparison's: results/compare/NAME/, `o2twin compare`, whose table is summary.csv, with
+runs.csv beside it); the runs inside a study (its cases) belong to the study and are not listed as runs.
 Readers are tolerant: a folder whose files are missing or unreadable is shown with what could be read.
 """
 
@@ -26,7 +27,10 @@ log = logging.getLogger(__name__)
 
 #: How deep under the results folder runs and studies are looked for.
 MAX_DEPTH = 4
-STUDY_TABLES = ("table.csv", "table.parquet")
+#: The files that make a folder a study, in the order its main table is read from.
+STUDY_TABLES = ("table.csv", "summary.csv", "table.parquet")
+#: More tables a study may have (a comparison's one row per run), shown under the main one.
+EXTRA_TABLES = ("runs.csv",)
 #: Files of a run offered for download (those that exist), with their MIME types.
 DOWNLOADS = {
     "signals.csv": "text/csv",
@@ -127,19 +131,19 @@ class StudyInfo:
     def kind(self) -> str:
         if (self.path / "sweep.json").is_file():
             return "sweep"
-        return "comparison" if "compar" in self.key.lower() else "study"
+        if (self.path / "summary.csv").is_file() or "compar" in self.key.lower():
+            return "comparison"
+        return "study"
 
     def table(self) -> pd.DataFrame:
-        """The study's table (table.csv, else table.parquet when pyarrow is installed); empty if unreadable."""
-        import pandas as pd
+        """The study's main table (table.csv, summary.csv, else table.parquet when pyarrow is installed); empty if
+        unreadable."""
+        name = next((n for n in STUDY_TABLES if (self.path / n).is_file()), STUDY_TABLES[0])
+        return _read_table(self.path / name)
 
-        try:
-            if (self.path / "table.csv").is_file():
-                return pd.read_csv(self.path / "table.csv")
-            return pd.read_parquet(self.path / "table.parquet")
-        except (OSError, ValueError, ImportError) as err:
-            log.warning("%s: table unreadable: %s", self.path, err)
-            return pd.DataFrame()
+    def extra_tables(self) -> dict[str, pd.DataFrame]:
+        """The study's other tables by file name (a comparison's runs.csv), those that exist."""
+        return {n: _read_table(self.path / n) for n in EXTRA_TABLES if (self.path / n).is_file()}
 
     def plots(self) -> list[Path]:
         return sorted(self.path.glob("*.png")) + sorted((self.path / "plots").glob("*.png"))
@@ -153,6 +157,17 @@ class StudyInfo:
         except (OSError, ValueError):
             return {}
         return raw if isinstance(raw, dict) else {}
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet table; empty (with a warning in the log) when missing or unreadable."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError, ImportError) as err:
+        log.warning("%s: table unreadable: %s", path, err)
+        return pd.DataFrame()
 
 
 def _folders(root: Path, depth: int = 0) -> Iterator[Path]:

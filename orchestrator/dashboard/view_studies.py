@@ -1,7 +1,8 @@
 """Studies: sweeps (`o2twin sweep`, results/sweeps/NAME/) and controller comparisons, as tables and plots.
 
-Any folder under results/ with a table.csv or table.parquet is a study; the page shows its table, its plots (PNG)
-and its report (Markdown) when it has them, and a small chart of one metric against one parameter.
+Any folder under results/ with a table.csv, table.parquet or (a comparison's) summary.csv is a study; the page shows
+its table, its other tables, its plots (PNG) and its report (Markdown) when it has them, and a small chart of one
+metric against one parameter.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def render() -> None:
     if not studies:
         st.info(
             f"No sweeps or comparisons in {folders().results} yet (folders with a table.csv or table.parquet, "
-            "as `o2twin sweep` writes)."
+            "as `o2twin sweep` writes, or a summary.csv, as `o2twin compare` writes)."
         )
         return
     by_key = {s.key: s for s in studies}
@@ -39,6 +40,9 @@ def show(study: StudyInfo) -> None:
     else:
         st.dataframe(table, hide_index=True, width="stretch")
         metric_chart(table)
+    for name, extra in study.extra_tables().items():
+        with st.expander(f"{name} ({len(extra)} rows)"):
+            st.dataframe(extra, hide_index=True, width="stretch")
     for report in study.reports():
         with st.expander(report.name):
             st.markdown(report.read_text(encoding="utf-8", errors="replace"))

@@ -76,6 +76,16 @@ def test_runs_are_found_newest_first_and_studies_apart(tmp_path):
     (results / "compare_pid_fuzzy").mkdir()
     (results / "compare_pid_fuzzy" / "table.csv").write_text("controller,iae\npid,1.5\nfuzzy,1.2\n")
     (results / "compare_pid_fuzzy" / "report.md").write_text("# Comparison\n")
+    # `o2twin compare`'s folder (docs/compare.md): summary.csv and runs.csv, its sweep's study inside
+    comparison = results / "compare" / "pid-fuzzy__default"
+    _run(comparison / "sweep" / "cases" / "c0001", "2026-01-04T00:00:00")
+    (comparison / "sweep" / "table.csv").write_text("case_id,status\nc0001,ok\n")
+    (comparison / "summary.csv").write_text(
+        "scenario,controller,runs,spo2_mean_pct\nall,pid,2,91.0\nall,fuzzy,2,92.5\n"
+    )
+    (comparison / "runs.csv").write_text("controller,scenario,seed,status\npid,default,0,ok\nfuzzy,default,0,ok\n")
+    (comparison / "plots").mkdir()
+    (comparison / "plots" / "overlay_default.png").write_bytes(b"\x89PNG")
 
     runs = find_runs(results)
     assert [r.key for r in runs] == ["default/20260102-000000", "default/20260101-000000", "custom_out",
@@ -92,8 +102,13 @@ def test_runs_are_found_newest_first_and_studies_apart(tmp_path):
     assert runs[-1].signals().empty and runs[-1].events() == []
 
     studies = {s.key: s for s in find_studies(results)}
-    assert set(studies) == {"sweeps/blockage", "compare_pid_fuzzy"}
+    assert set(studies) == {"sweeps/blockage", "compare_pid_fuzzy", "compare/pid-fuzzy__default"}
     assert studies["sweeps/blockage"].kind == "sweep" and studies["compare_pid_fuzzy"].kind == "comparison"
+    compared = studies["compare/pid-fuzzy__default"]
+    assert compared.kind == "comparison" and compared.table()["spo2_mean_pct"].tolist() == [91.0, 92.5]
+    assert list(compared.extra_tables()["runs.csv"]["controller"]) == ["pid", "fuzzy"]
+    assert [p.name for p in compared.plots()] == ["overlay_default.png"]
+    assert studies["sweeps/blockage"].extra_tables() == {}
     assert studies["sweeps/blockage"].table()["spo2_mean_pct"].tolist() == [90.5, 88.1]
     assert [p.name for p in studies["sweeps/blockage"].plots()] == ["failures.png"]
     assert [p.name for p in studies["compare_pid_fuzzy"].reports()] == ["report.md"]

@@ -142,6 +142,26 @@ def test_the_studies_view_shows_a_sweep_table(app, tmp_path):
     assert len(app.dataframe) == 1 and list(app.dataframe[0].value["spo2_mean_pct"]) == [90.5, 88.1]
 
 
+def test_the_studies_view_shows_a_comparison_with_its_runs(app, tmp_path):
+    comparison = tmp_path / "results" / "compare" / "pid-fuzzy__default"
+    comparison.mkdir(parents=True)
+    (comparison / "summary.csv").write_text(
+        "scenario,controller,runs,spo2_mean_pct\nall,pid,2,91.0\nall,fuzzy,2,92.5\n"
+    )
+    (comparison / "runs.csv").write_text("controller,scenario,seed,status\npid,default,0,ok\nfuzzy,default,0,ok\n")
+    (comparison / "report.md").write_text("# Controller comparison\n")
+    app.query_params["view"] = "studies"
+    app.run()
+    assert not app.exception
+    assert any(s.value == "compare/pid-fuzzy__default (comparison, 2 rows)" for s in app.subheader)
+    assert [list(d.value.columns)[:2] for d in app.dataframe] == [
+        ["scenario", "controller"],
+        ["controller", "scenario"],
+    ]
+    assert list(app.dataframe[0].value["spo2_mean_pct"]) == [91.0, 92.5]
+    assert {e.label for e in app.expander} >= {"runs.csv (2 rows)", "report.md"}
+
+
 def test_a_run_folder_named_in_the_address_must_be_inside_the_results(app, tmp_path):
     _two_runs(tmp_path)
     app.query_params["view"] = "results"
