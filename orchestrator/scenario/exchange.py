@@ -7,17 +7,26 @@ import os
 import tempfile
 from pathlib import Path
 
+from orchestrator.scenario import step_check
 from orchestrator.scenario.build import build_system, resolve_fmu
 from orchestrator.scenario.parse import parse_scenario, safe_name
 from orchestrator.scenario.spec import ScenarioSpec
-from orchestrator.scenario.ssp.read import read_ssp
+from orchestrator.scenario.ssp.read import read_ssp_system
 from orchestrator.scenario.ssp.write import write_ssp
 
 
-def import_ssp(ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = None) -> ScenarioSpec:
-    """Read an .ssp into a ScenarioSpec; FMUs are unpacked into fmu_dir (default: '<ssp name>_fmus' beside it)."""
+def import_ssp(
+    ssp_path: str | os.PathLike, fmu_dir: str | os.PathLike | None = None, check_step: bool = True
+) -> ScenarioSpec:
+    """Read an .ssp into a ScenarioSpec; FMUs are unpacked into fmu_dir (default: '<ssp name>_fmus' beside it).
+
+    Another tool's archive gets the step it suggests (ssp/hints.py); with check_step, that step is checked by step
+    halving and, where it only was a guess, refined (orchestrator.scenario.step_check; warnings say what changed).
+    """
     path = Path(ssp_path)
-    return parse_scenario(read_ssp(path, fmu_dir), source=str(path), default_name=safe_name(path.stem))
+    read = read_ssp_system(path, fmu_dir)
+    spec = parse_scenario(read.raw, source=str(path), default_name=safe_name(path.stem))
+    return step_check.check_step(spec, read.step) if check_step else spec
 
 
 def export_ssp(

@@ -59,3 +59,25 @@ def md_base_units(mds: list[Any]) -> dict[str, BaseUnit]:
                 exps = tuple(int(getattr(bu, b, 0) or 0) for b in BASE)
                 out[u.name] = BaseUnit(exps, float(getattr(bu, "factor", 1.0)), float(getattr(bu, "offset", 0.0)))
     return out
+
+
+def parse_xml(data: bytes, where: str) -> Any:
+    """An XML document from an archive (no entities, no network); SystemDefinitionError naming it if broken."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        return etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as err:
+        raise SystemDefinitionError(f"{where} is not XML: {err}") from None
+
+
+def validate(root: Any, schema_file: str, where: str) -> None:
+    """Check a document against one of the SSP 1.0 schemas fmpy ships; SystemDefinitionError on the first error."""
+    import fmpy.ssp.ssd as fmpy_ssd
+    from lxml import etree
+
+    schema = etree.XMLSchema(file=str(Path(fmpy_ssd.__file__).parent / "schema" / schema_file))
+    if not schema.validate(root):
+        first = schema.error_log[0]
+        raise SystemDefinitionError(f"{where}: not valid SSP 1.0 (line {first.line}: {first.message})")
