@@ -32,14 +32,19 @@ from orchestrator.paths import FMUS_DIR, MODELS_DIR
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "builtin", "openmodelica")
+#: FMI versions the built-in exporter writes (3: fmi3_build.py, same runtime; the file name ends in _fmi3).
+FMI_VERSIONS = (2, 3)
 #: The Modelica packages whose models `o2twin export --all` exports (the co-simulation units and the plant).
 COSIM_PACKAGES = ("O2Twin.CoSim", "O2Twin.Plant")
 
 
-def fmu_path(model_name: str, out_dir: Path = FMUS_DIR, parameters: Mapping[str, object] | None = None) -> Path:
+def fmu_path(
+    model_name: str, out_dir: Path = FMUS_DIR, parameters: Mapping[str, object] | None = None, fmi_version: int = 2
+) -> Path:
     """Where the FMU of a model lands: dots become underscores (OpenModelica's convention); a variant's parameter
-    values append __name_value (O2Twin_CoSim_PSAUnit__nCells_30.fmu)."""
-    return Path(out_dir) / f"{parse_variant(model_name, parameters).identifier}.fmu"
+    values append __name_value (O2Twin_CoSim_PSAUnit__nCells_30.fmu); FMI 3.0 appends _fmi3."""
+    suffix = "_fmi3" if fmi_version == 3 else ""
+    return Path(out_dir) / f"{parse_variant(model_name, parameters).identifier}{suffix}.fmu"
 
 
 def resolve_backend(backend: str) -> str:
@@ -63,7 +68,7 @@ def model_guid(model_name: str, source_hash: str) -> str:
     return "{" + str(uuid.UUID(hex=digest.hexdigest()[:32])) + "}"
 
 
-def _build_builtin(variant: ModelVariant, models_dir: Path, out_fmu: Path, source_hash: str) -> dict:
+def _build_builtin(variant: ModelVariant, models_dir: Path, out_fmu: Path, source_hash: str, fmi_version: int) -> dict:
     """pymoca -> causalisation -> build_fmu (C, modelDescription, compile, package); returns manifest extras."""
     from orchestrator.export.build import build_fmu
     from orchestrator.export.causalise import causalise
@@ -73,7 +78,12 @@ def _build_builtin(variant: ModelVariant, models_dir: Path, out_fmu: Path, sourc
     flat = flatten_model(models_dir, variant.model, variant)
     model = causalise(flat)
     compiled_at = time.perf_counter()
-    build_fmu(model, model_guid(variant.key, source_hash), out_fmu)
+    if fmi_version == 3:
+        from orchestrator.export.fmi3_build import build_fmu3
+
+        build_fmu3(model, model_guid(variant.key, source_hash), out_fmu)
+    else:
+        build_fmu(model, model_guid(variant.key, source_hash), out_fmu)
     done = time.perf_counter()
     log.info(
         "%s: model compiled in %.2f s, C built and packaged in %.2f s",
@@ -84,8 +94,11 @@ def _build_builtin(variant: ModelVariant, models_dir: Path, out_fmu: Path, sourc
     return {"nx": model.nx, "nz": model.nz, "nu": model.nu, "np": model.np, "nv": len(model.variables)}
 
 
-def _variant_backend(variant: ModelVariant, backend: str, chosen: str) -> str:
-    """Variants are built by the built-in exporter (the OpenModelica backend exports classes as they are)."""
+def _variant_backend(variant: ModelVariant, backend: str, chosen: str, fmi_version: int = 2) -> str:
+    """Variants and FMI 3.0 are built by the built-in exporter (the OpenModelica backend exports classes as they are,
+    as FMI 2.0)."""
+    if fmi_version == 3:
+        return "builtin"  # export_model refused --backend openmodelica already
     if not variant.parameters or chosen == "builtin":
         return chosen
     if backend == "auto":
@@ -96,7 +109,8 @@ def _variant_backend(variant: ModelVariant, backend: str, chosen: str) -> str:
     )
 
 
-def _build(variant: ModelVariant, chosen: str, models_dir: Path, target: Path, source_hash: str) -> dict:
+def _build(variant: ModelVariant, chosen: str, models_dir: Path, target: Path, source_hash: str,
+           fmi_version: int = 2) -> dict:  # fmt: skip
     """Build the FMU in a temporary folder next to target and move it into place; returns manifest extras."""
     out_dir = target.parent
     for stale in out_dir.glob(f".build-{target.stem}-*"):  # left by a killed export (the caller holds the lock)
@@ -105,7 +119,7 @@ def _build(variant: ModelVariant, chosen: str, models_dir: Path, target: Path, s
     try:
         staged = build_dir / target.name
         if chosen == "builtin":
-            extra = _build_builtin(variant, models_dir, staged, source_hash)
+            extra = _build_builtin(variant, models_dir, staged, source_hash, fmi_version)
         else:
             from orchestrator.export.openmodelica import build_fmu_openmodelica
 
@@ -127,35 +141,43 @@ def export_model(
     backend: str = "auto",
     force: bool = False,
     parameters: Mapping[str, object] | None = None,
+    fmi_version: int = 2,
 ) -> Path:
     """Export a Modelica class to out_dir/<Model_Name>.fmu and return its path; a no-op when up to date.
+
+    fmi_version 3 writes FMI 3.0 (built-in exporter only) to out_dir/<Model_Name>_fmi3.fmu.
 
     ``model_name`` may carry parameter values bound at export in Modelica modifier syntax
     (`O2Twin.CoSim.PSAUnit(nCells=30)`), and ``parameters`` adds more ({"nCells": 30}): the variant lands in
     out_dir/O2Twin_CoSim_PSAUnit__nCells_30.fmu, recorded in the manifest with its values (docs/exporter.md).
     """
     models_dir, out_dir = Path(models_dir), Path(out_dir)
+    if fmi_version not in FMI_VERSIONS:
+        raise BuildError(f"FMI version {fmi_version} is not supported; use one of {', '.join(map(str, FMI_VERSIONS))}")
+    if fmi_version == 3 and backend == "openmodelica":
+        raise BuildError(f"{model_name}: FMI 3.0 is written by the built-in exporter only (--backend builtin)")
     variant = parse_variant(model_name, parameters)
-    chosen = _variant_backend(variant, backend, resolve_backend(backend))
+    chosen = _variant_backend(variant, backend, resolve_backend(backend), fmi_version)
     files = modelica_files(models_dir)
-    target = out_dir / f"{variant.identifier}.fmu"
+    target = fmu_path(model_name, out_dir, parameters, fmi_version)
+    key = variant.key if fmi_version == 2 else f"{variant.key} [FMI 3.0]"
     out_dir.mkdir(parents=True, exist_ok=True)
     with manifest.file_lock(out_dir, target.stem):
         # only the files the model can depend on count: editing another model does not rebuild this one
         used = model_source_files(files, models_dir, variant.model)
         source_hash = manifest.sources_hash(used, models_dir)
         mtime_ns = manifest.newest_mtime_ns(used)
-        entry = manifest.read_manifest(out_dir).get(variant.key)
+        entry = manifest.read_manifest(out_dir).get(key)
         if not force and manifest.is_up_to_date(entry, target, chosen, source_hash, mtime_ns):
             log.info("%s is up to date (%s)", target.name, chosen)
             return target
         log.info("exporting %s with the %s backend -> %s", variant.key, chosen, target)
-        extra = _build(variant, chosen, models_dir, target, source_hash)
+        extra = _build(variant, chosen, models_dir, target, source_hash, fmi_version)
         if variant.parameters:
             extra["parameters"] = dict(variant.parameters)
         manifest.write_entry(
             out_dir,
-            variant.key,
+            key,
             manifest.make_entry(
                 variant.model,
                 target,

@@ -1,4 +1,4 @@
-"""Export Modelica models to FMI 2.0 FMUs (Model Exchange + Co-Simulation) in fmus/.
+"""Export Modelica models to FMI 2.0 (or, with --fmi-version 3, FMI 3.0) FMUs (Model Exchange + Co-Simulation).
 
 Each model lands in OUT_DIR/<Model_Name>.fmu (dots become underscores) and is recorded in OUT_DIR/manifest.json
 with the hash of its Modelica sources: a model whose sources, backend and exporter are unchanged is not rebuilt.
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from orchestrator.errors import O2TwinError
-from orchestrator.export.api import BACKENDS, COSIM_PACKAGES, cosim_models, export_model
+from orchestrator.export.api import BACKENDS, COSIM_PACKAGES, FMI_VERSIONS, cosim_models, export_model
 from orchestrator.paths import FMUS_DIR, MODELS_DIR
 
 NAME = "export"
@@ -70,6 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " the variant lands in its own FMU (O2Twin_CoSim_PSAUnit__nCells_30.fmu); repeatable; see docs/exporter.md",
     )
 
+    parser.add_argument(
+        "--fmi-version",
+        type=int,
+        choices=FMI_VERSIONS,
+        default=2,
+        help="2 (default) or 3: FMI 3.0 from the built-in exporter, written to <Model_Name>_fmi3.fmu",
+    )
+
 
 def _parameters(items: list[str]) -> dict[str, str]:
     """--param NAME=VALUE options as a mapping (the exporter checks names and values)."""
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             backend=args.backend,
             force=args.force,
             parameters=parameters,
+            fmi_version=args.fmi_version,
         )
         print(f"{name} -> {path} ({time.perf_counter() - started:.1f} s)")
     return 0
