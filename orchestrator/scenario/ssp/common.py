@@ -72,12 +72,35 @@ def parse_xml(data: bytes, where: str) -> Any:
         raise SystemDefinitionError(f"{where} is not XML: {err}") from None
 
 
-def validate(root: Any, schema_file: str, where: str) -> None:
-    """Check a document against one of the SSP 1.0 schemas fmpy ships; SystemDefinitionError on the first error."""
+def schema_dir(version: str, where: str) -> Path:
+    """The folder of the SSP schemas for a document's version: 1.x from fmpy, 2.0 from pyssp-standard (the interop
+    extra), which ships the SSP 2.0 schemas."""
+    if version.startswith("2."):
+        try:
+            from importlib.resources import files
+
+            folder = Path(str(files("pyssp_standard"))) / "resources" / "ssp2"
+        except ModuleNotFoundError:
+            raise SystemDefinitionError(
+                f"{where}: an SSP {version} document; reading it needs the SSP 2.0 schemas of pyssp-standard: "
+                'pip install -e ".[interop]"'
+            ) from None
+        if not (folder / "SystemStructureDescription.xsd").is_file():
+            raise SystemDefinitionError(f"{where}: the installed pyssp-standard has no SSP 2.0 schemas in {folder}")
+        return folder
     import fmpy.ssp.ssd as fmpy_ssd
+
+    return Path(fmpy_ssd.__file__).parent / "schema"
+
+
+def validate(root: Any, schema_file: str, where: str) -> None:
+    """Check a document against the SSP schema of its version (1.0 or 2.0); SystemDefinitionError on the first
+    error, naming the version."""
     from lxml import etree
 
-    schema = etree.XMLSchema(file=str(Path(fmpy_ssd.__file__).parent / "schema" / schema_file))
+    version = root.get("version") or "1.0"
+    schema = etree.XMLSchema(file=str(schema_dir(version, where) / schema_file))
     if not schema.validate(root):
         first = schema.error_log[0]
-        raise SystemDefinitionError(f"{where}: not valid SSP 1.0 (line {first.line}: {first.message})")
+        label = "SSP 2.0" if version.startswith("2.") else "SSP 1.0"
+        raise SystemDefinitionError(f"{where}: not valid {label} (line {first.line}: {first.message})")

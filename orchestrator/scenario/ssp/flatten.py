@@ -22,7 +22,7 @@ from lxml import etree
 
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario.ssp.common import NS
-from orchestrator.scenario.ssp.params import Assignment, SourceReader, binding_assignments, transform
+from orchestrator.scenario.ssp.params import VALUE_KINDS, Assignment, SourceReader, binding_assignments, transform
 from orchestrator.scenario.ssp.units import BaseUnit, conversion, parse_unit
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,9 @@ class Flattener:
         if self._is_sink(a, a_inside) and not self._is_sink(b, b_inside):
             a, b = b, a  # start/end do not imply direction in SSP
         cwhere = f"{where}: connection #{i} {a} -> {b}"
+        if c.get("startIndices") is not None or c.get("endIndices") is not None:
+            raise SystemDefinitionError(f"{cwhere}: connections of array elements (startIndices/endIndices) are not "
+                                        "supported; connect whole connectors")  # fmt: skip
         for tag in ("BooleanMappingTransformation", "IntegerMappingTransformation", "EnumerationMappingTransformation"):
             if c.find(f"ssc:{tag}", NS) is not None:
                 raise SystemDefinitionError(f"{cwhere}: {tag} on connections is not supported")
@@ -350,8 +353,9 @@ class Flattener:
 def connector_info(con: etree._Element) -> VarInfo:
     """An ssd:Connector as VarInfo (its kind, type and unit)."""
     kind = con.get("kind") or ""
-    for tag in ("Real", "Integer", "Boolean", "String", "Enumeration", "Binary"):
-        typed = con.find(f"ssc:{tag}", NS)
-        if typed is not None:
-            return VarInfo(kind, tag, typed.get("unit"))
+    for typed in con:
+        if not isinstance(typed.tag, str) or etree.QName(typed).namespace != NS["ssc"]:
+            continue
+        tag = etree.QName(typed).localname
+        return VarInfo(kind, VALUE_KINDS.get(tag, tag), typed.get("unit"))  # SSP 2.0: Float64 -> Real, ...
     return VarInfo(kind)

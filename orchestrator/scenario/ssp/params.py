@@ -86,18 +86,27 @@ def _bool(text: str | None) -> bool:
     return (text or "").strip() in ("true", "1")
 
 
-def _value(el: etree._Element) -> tuple[str, Any, str | None]:
-    kind = etree.QName(el).localname
-    value = el.get("value") or ""
-    if kind == "Real":
-        return kind, float(value), el.get("unit")
-    if kind == "Integer":
-        return kind, int(value), None
-    if kind == "Boolean":
-        return kind, _bool(value), None
+#: SSP 2.0 (FMI 3.0) value types -> the kinds a binding distinguishes (SSP 1.0's Real, Integer, ...)
+VALUE_KINDS = {"Real": "Real", "Float64": "Real", "Float32": "Real", "Integer": "Integer", "Boolean": "Boolean",
+               "String": "String", "Enumeration": "Enumeration",
+               **{t: "Integer" for t in ("Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64")}}  # fmt: skip
+
+
+def _values(el: etree._Element) -> tuple[str, list[Any], str | None]:
+    """(kind, values, unit) of one typed value; SSP 2.0 arrays give several values (value lists or Value
+    children), in FMI's row-major order."""
+    kind = VALUE_KINDS.get(etree.QName(el).localname)
+    if kind is None:
+        raise ValueError(etree.QName(el).localname)
+    children = [v.get("value") or "" for v in el.findall("ssv:Value", NS)]
     if kind in ("String", "Enumeration"):
-        return kind, value, None
-    raise ValueError(kind)
+        return kind, children or [el.get("value") or ""], None
+    texts = (el.get("value") or "").split() or [""]
+    if kind == "Real":
+        return kind, [float(t) for t in texts], el.get("unit")
+    if kind == "Integer":
+        return kind, [int(t) for t in texts], None
+    return kind, [_bool(t) for t in texts], None
 
 
 def parameter_set(root: etree._Element, where: str) -> tuple[list[tuple[str, str, Any, str | None]], dict]:
@@ -109,7 +118,11 @@ def parameter_set(root: etree._Element, where: str) -> tuple[list[tuple[str, str
         if not typed:
             raise SystemDefinitionError(f"{where}: parameter '{name}' has no value")
         try:
-            values.append((name, *_value(typed[0])))
+            kind, items, unit = _values(typed[0])
+            if len(items) == 1:
+                values.append((name, kind, items[0], unit))
+            else:  # an array: one value per element, named as the master names FMI 3.0 array elements
+                values += [(f"{name}[{i}]", kind, v, unit) for i, v in enumerate(items, 1)]
         except ValueError:
             log.warning(
                 "%s: parameter '%s' of type %s is not supported and is not applied",

@@ -133,6 +133,8 @@ class _ComponentReader:
         options = dict(self.extras.get("fmus", {}).get(slave, {}))
         body: dict[str, Any] = {"fmu": _keep_reference(options.get("fmu"), fmu)}
         implementation = comp.get("implementation", "any")
+        if implementation == "ScheduledExecution":
+            raise SystemDefinitionError(f"{where}: implementation ScheduledExecution is not supported (CS or ME)")
         interface = options.get("interface") or ("me" if implementation == "ModelExchange" else "cs")
         if (interface == "me" and md.modelExchange is None) or (interface == "cs" and md.coSimulation is None):
             raise SystemDefinitionError(
