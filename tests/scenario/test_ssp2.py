@@ -79,7 +79,7 @@ def test_ssp2_archive_runs(tmp_path, lag_fmu):
                 component("a", FMU) + component("b", FMU),
                 '<ssd:Connection startElement="a" startConnector="y" endElement="b" endConnector="u" '
                 'startIndices="1" endIndices="1"/>',
-            ),  # fmt: skip
+            ),
             "connections of array elements (startIndices/endIndices) are not supported",
         ),
         (

@@ -4,9 +4,12 @@ apply with SSP's precedence. Step hints are read from OSP and OMSimulator annota
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from orchestrator import run
 from orchestrator.errors import SystemDefinitionError
+from orchestrator.scenario.exchange import import_ssp
 from orchestrator.scenario.ssp.read import read_ssp, read_ssp_system
 from tests.support.ssp_cases import (
     bindings,
@@ -115,3 +118,30 @@ def test_component_step_size_hints_set_the_step_and_rates(tmp_path):
                            tmp_path / "f")  # fmt: skip
     assert read.raw["master"]["step"] == 0.001 and read.raw["slaves"]["slow"]["rate"] == 4
     assert "rate" not in read.raw["slaves"]["fast"]
+
+
+def test_a_nested_archive_runs_like_the_flat_one(tmp_path, lag_fmu):
+    """The same two-lag ring, once flat and once with b inside sub-system 'plant' behind its connectors (with a
+    gain of 1 split over the two hops as 4 and 0.25): the runs give the same signals."""
+    lag = "resources/Lag.fmu"
+    a = component("a", lag, bindings(inline(real("x0", 1.0) + real("k", -0.5))))
+    flat = system("root", a + component("b", lag, bindings(inline(real("k", 2.0)))),
+                  connection("a.y", "b.u") + connection("b.y", "a.u"))  # fmt: skip
+    plant = system(
+        "plant",
+        component("b", lag),
+        connection(".u_in", "b.u", '<ssc:LinearTransformation factor="0.25"/>') + connection("b.y", ".y_out"),
+        connectors=connector("u_in", "input") + connector("y_out", "output"),
+        inner=bindings(inline(real("b.k", 2.0))),
+    )
+    nested = system("root", a + plant, connection("a.y", "plant.u_in", '<ssc:LinearTransformation factor="4"/>')
+                    + connection("plant.y_out", "a.u"))  # fmt: skip
+    runs = {}
+    for name, sys_xml in (("flat", flat), ("nested", nested)):
+        path = write_ssp(tmp_path / f"{name}.ssp", ssd(sys_xml, '<ssd:DefaultExperiment stopTime="3"/>'),
+                         {lag: lag_fmu.read_bytes()})  # fmt: skip
+        spec = import_ssp(path, check_step=False)
+        runs[name] = run(spec, out=tmp_path / name, plots=False).signals
+    assert list(runs["nested"].columns) == ["a.y", "plant_b.y"] and len(runs["flat"]) == len(runs["nested"])
+    np.testing.assert_allclose(runs["nested"]["a.y"], runs["flat"]["a.y"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(runs["nested"]["plant_b.y"], runs["flat"]["b.y"], rtol=1e-12, atol=1e-15)
