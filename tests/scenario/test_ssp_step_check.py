@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 
 from orchestrator import run
 from orchestrator.scenario import step_check
@@ -80,3 +81,44 @@ def test_a_good_step_passes_quietly(tmp_path, lag_fmu, caplog):
     with caplog.at_level(logging.WARNING):
         spec = import_ssp(_ring(tmp_path, lag_fmu, quiet, "fine.ssp"))
     assert spec.master.step == 0.002 and "too large" not in caplog.text
+
+
+@pytest.mark.slow
+def test_dual_mass_oscillator_from_exported_fmus(tmp_path):
+    """The issue's DualMassOscillator shape with our own exporter: Mass1 (spring to the wall, force in) and Mass2
+    (coupling spring kc = 100 N/m, damper, positions in, force out), mass 2 in a sub-system, no step hint (the
+    default 0.1 s). The import refines the step; the run then follows the monolithic model."""
+    from fmpy import simulate_fmu
+
+    from orchestrator.export import export_model
+    from tests.support.export_cases import TEST_MODELS_DIR
+
+    fmus = {m: export_model(f"CoupledOscillators.{m}", models_dir=TEST_MODELS_DIR, out_dir=tmp_path / "fmus",
+                            backend="builtin") for m in ("Mass1", "Mass2", "Monolithic")}  # fmt: skip
+    m1, m2 = "resources/Mass1.fmu", "resources/Mass2.fmu"
+    coupling = system(
+        "coupling",
+        component("mass2", m2),
+        connection(".x1", "mass2.x1") + connection(".v1", "mass2.v1") + connection("mass2.F", ".F"),
+        connectors=connector("x1", "input") + connector("v1", "input") + connector("F", "output"),
+    )
+    root = system(
+        "dual",
+        component("mass1", m1) + coupling,
+        connection("mass1.x1", "coupling.x1") + connection("mass1.v1", "coupling.v1")
+        + connection("coupling.F", "mass1.F"),
+    )  # fmt: skip
+    files = {m1: fmus["Mass1"].read_bytes(), m2: fmus["Mass2"].read_bytes()}
+    archive = write_ssp(tmp_path / "dual.ssp", ssd(root, '<ssd:DefaultExperiment stopTime="10"/>'), files)
+    unchecked = import_ssp(archive, check_step=False)
+    assert unchecked.master.step == 0.1
+    diverging = run(unchecked, out=tmp_path / "unchecked", plots=False)
+    spec = import_ssp(archive)
+    assert spec.master.step < 0.1
+    result = run(spec, out=tmp_path / "checked", plots=False)
+    mono = simulate_fmu(str(fmus["Monolithic"]), stop_time=10.0, output_interval=spec.master.step)
+    ref = np.interp(result.signals.index.to_numpy(), mono["time"], mono["x1"])
+    err = float(np.max(np.abs(result.signals["mass1.x1"].to_numpy() - ref)))
+    bad = float(np.max(np.abs(diverging.signals["mass1.x1"].to_numpy())))
+    print(f"step {spec.master.step} s: max |x1 - monolithic| = {err:.3g} m; at 0.1 s max |x1| = {bad:.3g} m")
+    assert bad > 1.0 and err < 0.01
