@@ -8,7 +8,9 @@ magnitude, the step is not trusted:
 - a step the archive gave (an OSP or OMSimulator annotation): kept, with a warning naming the difference;
 - a guessed step (the FMUs' DefaultExperiment or the master's default): halved until two successive steps agree
   (at most ``MAX_HALVINGS`` times), with a warning naming the step used and why.
-The probes run the real FMUs, as a run would; a probe that fails leaves the step as it is, with a warning.
+Either finding is logged as a warning and appended to the scenario's description, which the run saves with its
+results (scenario.toml). The probes run the real FMUs, as a run would; a probe that fails leaves the step as it is,
+with a warning.
 """
 
 from __future__ import annotations
@@ -98,12 +100,13 @@ def check_step(spec: ScenarioSpec, hint: StepHint) -> ScenarioSpec:
         return spec
     first = (step, diff, signal)
     if hint.origin == "archive":
-        log.warning(
-            "%s: the archive's step %g s (%s) is too large: over the first %g s a run at %g s differs in %s by %s "
-            "of its magnitude; set a smaller [master] step (e.g. %g s)",
-            where, step, hint.detail, horizon, step / 2, signal, _percent(diff), step / 4,
-        )  # fmt: skip
-        return spec
+        message = (
+            f"the archive's step {step:g} s ({hint.detail}) is too large: over the first {horizon:g} s a run at "
+            f"{step / 2:g} s differs in {signal} by {_percent(diff)} of its magnitude; set a smaller [master] step "
+            f"(e.g. {step / 4:g} s)"
+        )
+        log.warning("%s: %s", where, message)
+        return _noted(spec, message)
     for _ in range(MAX_HALVINGS - 1):
         step, coarse = step / 2, fine
         try:
@@ -114,12 +117,19 @@ def check_step(spec: ScenarioSpec, hint: StepHint) -> ScenarioSpec:
         diff, signal = difference(coarse, fine)
         if diff <= TOLERANCE:
             break
-    log.warning(
-        "%s: step %g s (%s) is too large: over the first %g s a run at half that step differs in %s by %s of its "
-        "magnitude; using %g s, where halving changes the result by %s",
-        where, first[0], hint.detail, horizon, first[2], _percent(first[1]), step, _percent(diff),
-    )  # fmt: skip
-    return _with_step(spec, step)
+    message = (
+        f"step {first[0]:g} s ({hint.detail}) is too large: over the first {horizon:g} s a run at half that step "
+        f"differs in {first[2]} by {_percent(first[1])} of its magnitude; using {step:g} s, where halving changes "
+        f"the result by {_percent(diff)}"
+    )
+    log.warning("%s: %s", where, message)
+    return _noted(_with_step(spec, step), message)
+
+
+def _noted(spec: ScenarioSpec, message: str) -> ScenarioSpec:
+    """The spec with the check's finding at the end of its description (saved with the run's results)."""
+    note = f"[o2twin step check: {message}]"
+    return dataclasses.replace(spec, description=f"{spec.description} {note}".strip())
 
 
 def _percent(x: float) -> str:

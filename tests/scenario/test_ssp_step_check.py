@@ -63,6 +63,9 @@ def test_a_guessed_step_that_diverges_is_refined_with_a_warning(tmp_path, lag_fm
     assert spec.master.step <= 0.1 / 8
     assert "step 0.1 s (DefaultExperiment stepSize of a's FMU) is too large" in caplog.text
     assert f"using {spec.master.step:g} s" in caplog.text
+    assert (
+        spec.description.startswith("[o2twin step check: step 0.1 s (DefaultExperiment") and "using" in spec.description
+    )
     result = run(spec, out=tmp_path / "res", plots=False)
     assert result.status == "ok"
     y = result.signals["a.y"].to_numpy()
@@ -74,13 +77,14 @@ def test_an_archive_hint_is_kept_but_a_failing_check_is_reported(tmp_path, lag_f
         spec = import_ssp(_ring(tmp_path, lag_fmu, OSP_HINT, "hinted.ssp"))
     assert spec.master.step == 0.1
     assert "the archive's step 0.1 s (OSP FixedStepAlgorithm baseStepSize) is too large" in caplog.text
+    assert "o2twin step check: the archive's step 0.1 s" in spec.description
 
 
 def test_a_good_step_passes_quietly(tmp_path, lag_fmu, caplog):
     quiet = OSP_HINT.replace('baseStepSize="0.1"', 'baseStepSize="0.002"')
     with caplog.at_level(logging.WARNING):
         spec = import_ssp(_ring(tmp_path, lag_fmu, quiet, "fine.ssp"))
-    assert spec.master.step == 0.002 and "too large" not in caplog.text
+    assert spec.master.step == 0.002 and "too large" not in caplog.text and "step check" not in spec.description
 
 
 @pytest.mark.slow
