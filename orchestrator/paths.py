@@ -11,3 +11,5 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_ROOT / "models"
 FMUS_DIR = PROJECT_ROOT / "fmus"
 SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+#: Trained policies shipped with the repository (policies/dqn/: the DQN supervisor, docs/rl.md).
+POLICIES_DIR = PROJECT_ROOT / "policies"

@@ -1,0 +1,303 @@
+"""DQNSupervisor: the supervisory layer of the concentrator driven by a Q-network, run with numpy only.
+
+Once per supervisory period (``period_s``, default one nominal PSA cycle of 7.5 s) the block turns what the device
+measures over the period into an observation vector (``FEATURES``), picks one of ``ACTIONS`` and moves two
+supervisory inputs by one step: an offset on the scheduled feed-pressure setpoint (``p_setpoint`` =
+``p_schedule`` + offset, to ``pid.p_setpoint``) and the PSA cycle-time scale (to ``sequencer.cycle_time_scale``).
+The PID, sequencer, titrator and SafetyWatchdog stay in the loop: the watchdog still clamps whatever results.
+
+The action comes from one of two places:
+- ``policy`` = a file name under the repository's ``policies/`` folder (e.g. ``"dqn/policy.npz"``): the block runs
+  that Q-network (greedy: argmax over the actions) with numpy; no torch import, so it runs on a Raspberry Pi;
+- ``policy`` = ``""``: the ``action`` input, set from outside before each decision (the Gymnasium environment of
+  ``orchestrator.rl`` does this while training).
+
+Observations are latched on a fixed grid of period boundaries t = start_s + k * period_s (k of either sign); the
+outputs ``obs_0``.. hold the statistics of the current period so far, so at a boundary they are exactly the
+observation of the period that just ended (the one the decision at that boundary uses). Decisions are taken from
+``start_s`` on (after the cold start); before it the block holds offset 0 and scale 1.
+
+The ``.npz`` Q-network (written by ``orchestrator.rl.export``): arrays ``W0, b0, W1, b1, ...`` of a fully connected
+network with ReLU between layers (``W`` of shape (inputs, outputs)), ``n_obs`` and ``n_actions``, and
+``features`` (the FEATURES names it was trained on; a mismatch is refused).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from orchestrator.cosim.slaves.base import Variable
+from orchestrator.cosim.slaves.python_block import PythonBlock
+from orchestrator.errors import SystemDefinitionError
+from orchestrator.paths import POLICIES_DIR
+from orchestrator.units import P_ATM_PA, k_to_degc, m3s_to_slpm, pa_to_barg
+
+#: The actions, by index (the Q-network's outputs in this order).
+ACTIONS = ("hold", "pressure_up", "pressure_down", "cycle_longer", "cycle_shorter")
+
+#: The observation, by index: each a measured quantity over the last period, normalised to about -1..1.
+FEATURES = (
+    "purity_mean",  # (mean O2 reading - 0.90) / 0.05
+    "purity_min",  # (lowest O2 reading - 0.90) / 0.05
+    "purity_trend",  # (mean O2 reading - the previous period's) / 0.01
+    "p_feed_mean",  # (mean feed pressure reading, bar(g) - 1.0) / 0.5
+    "flow_mean",  # (mean product flow reading, L/min - 2.5) / 2.5
+    "flow_setpoint",  # (flow commanded by the watchdog, L/min - 2.5) / 2.5
+    "spo2_error",  # (mean valid SpO2 reading - target middle) / target half-width; 0 without a reading
+    "spo2_valid",  # share of samples with a valid SpO2 reading
+    "t_head",  # (compressor head temperature, degC - 45) / 20
+    "duty_mean",  # (mean applied compressor duty - 0.5) / 0.5
+    "alarm",  # share of samples with any alarm active
+    "p_offset",  # the supervisor's pressure offset / its largest magnitude
+    "cycle_scale",  # (the supervisor's cycle-time scale - 1) / 0.3
+)
+#: Every feature is clipped to +-OBS_LIMIT (the Gymnasium observation space's bounds).
+OBS_LIMIT = 10.0
+
+
+class QNetwork:
+    """A fully connected Q-network (ReLU hidden layers, linear output) evaluated with numpy."""
+
+    def __init__(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> None:
+        if len(weights) != len(biases) or not weights:
+            raise ValueError("a Q-network needs as many bias vectors as weight matrices, at least one")
+        self.weights = [np.ascontiguousarray(w, dtype=np.float64) for w in weights]
+        self.biases = [np.ascontiguousarray(b, dtype=np.float64) for b in biases]
+        self.n_obs = self.weights[0].shape[0]
+        self.n_actions = self.weights[-1].shape[1]
+
+    @classmethod
+    def load(cls, path: Path) -> QNetwork:
+        """Read a network written by orchestrator.rl.export (see the module docstring for the format)."""
+        with np.load(path, allow_pickle=False) as data:
+            n_layers = sum(1 for key in data.files if key.startswith("W"))
+            net = cls([data[f"W{i}"] for i in range(n_layers)], [data[f"b{i}"] for i in range(n_layers)])
+            features = tuple(str(f) for f in data["features"]) if "features" in data.files else ()
+        if features != FEATURES or net.n_actions != len(ACTIONS):
+            raise ValueError(
+                f"{path}: trained on features {features} and {net.n_actions} actions; this block has {FEATURES} and "
+                f"{len(ACTIONS)} actions (retrain with `o2twin train dqn`)"
+            )
+        return net
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        """Q-values of every action for one observation (or a batch, rows)."""
+        x = np.asarray(obs, dtype=np.float64)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = x @ w + b
+            if i < last:
+                np.maximum(x, 0.0, out=x)
+        return x
+
+    def act(self, obs: np.ndarray) -> int:
+        """The greedy action (the first of equal maxima, as torch's argmax)."""
+        return int(np.argmax(self.q_values(obs)))
+
+
+def policy_path(name: str) -> Path:
+    """The file a ``policy`` parameter names: a .npz under policies/, never a path elsewhere."""
+    candidate = (POLICIES_DIR / name).resolve()
+    if not name.endswith(".npz") or Path(name).is_absolute() or POLICIES_DIR.resolve() not in candidate.parents:
+        raise SystemDefinitionError(
+            f"policy {name!r}: name a .npz file under {POLICIES_DIR} (e.g. 'dqn/policy.npz'), not a path elsewhere"
+        )
+    if not candidate.is_file():
+        raise SystemDefinitionError(f"policy {name!r}: no such file {candidate} (train one with `o2twin train dqn`)")
+    return candidate
+
+
+class _PeriodStats:
+    """Running statistics of the measured signals over the current supervisory period."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.o2_sum = self.o2_min = self.p_sum = self.q_sum = self.duty_sum = 0.0
+        self.spo2_sum = 0.0
+        self.spo2_n = self.alarm_n = 0
+        self.o2_min = math.inf
+
+    def add(self, u: Mapping[str, float]) -> None:
+        self.n += 1
+        o2 = u["sensor_O2"]
+        self.o2_sum += o2
+        self.o2_min = min(self.o2_min, o2)
+        self.p_sum += u["p_feed"]
+        self.q_sum += u["sensor_Q"]
+        self.duty_sum += u["duty"]
+        spo2, quality = u["spo2"], u["signal_quality"]
+        if math.isfinite(spo2) and 0.0 < spo2 <= 1.0 and quality >= 0.5:
+            self.spo2_sum += spo2
+            self.spo2_n += 1
+        if u["alarm_code"] != 0.0:
+            self.alarm_n += 1
+
+
+class DQNSupervisor(PythonBlock):
+    """Measured signals in; the feed-pressure setpoint and the cycle-time scale out (see the module docstring)."""
+
+    INPUTS = (
+        Variable("p_schedule", "input", unit="Pa", start=P_ATM_PA + 0.8e5, description="scheduled setpoint, abs"),
+        Variable("p_feed", "input", unit="Pa", start=P_ATM_PA, description="feed pressure reading, abs"),
+        Variable("sensor_O2", "input", unit="1", start=0.21, description="product O2 reading"),
+        Variable("sensor_Q", "input", unit="m3/s", start=0.0, description="product flow reading (standard)"),
+        Variable("Q_set", "input", unit="m3/s", start=0.0, description="flow commanded by the watchdog"),
+        Variable("spo2", "input", unit="1", start=math.nan, description="oximeter display (NaN: no reading)"),
+        Variable("signal_quality", "input", unit="1", start=0.0, description="oximeter signal quality"),
+        Variable("T_head", "input", unit="K", start=298.15, description="compressor head temperature"),
+        Variable("duty", "input", unit="1", start=0.0, description="compressor duty applied by the watchdog"),
+        Variable("alarm_code", "input", unit="1", start=0.0, description="watchdog alarm bit mask"),
+        Variable("action", "input", unit="1", start=0.0, description="external action index (policy = '')"),
+    )
+    OUTPUTS = (
+        Variable("p_setpoint", "output", unit="Pa", start=P_ATM_PA + 0.8e5, description="feed pressure setpoint"),
+        Variable("cycle_time_scale", "output", unit="1", start=1.0, description="PSA cycle-time scale"),
+        Variable("p_offset_bar", "output", unit="bar", start=0.0, description="offset on the scheduled setpoint"),
+        Variable("last_action", "output", unit="1", start=0.0, description="index of the last action taken"),
+        Variable("decisions", "output", unit="1", start=0.0, description="decisions taken so far"),
+        *(Variable(f"obs_{i}", "output", unit="1", start=0.0, description=name) for i, name in enumerate(FEATURES)),
+    )
+    PARAMETERS = (
+        Variable("policy", "parameter", type="String", start="", description="policies/ file; '' = action input"),
+        Variable("period_s", "parameter", unit="s", start=7.5, description="supervisory period"),
+        Variable("start_s", "parameter", unit="s", start=240.0, description="first decision (after the cold start)"),
+        Variable("p_step_bar", "parameter", unit="bar", start=0.05, description="pressure offset per action"),
+        Variable("p_offset_min_bar", "parameter", unit="bar", start=-0.4, description="lowest pressure offset"),
+        Variable("p_offset_max_bar", "parameter", unit="bar", start=0.4, description="highest pressure offset"),
+        Variable("p_setpoint_min_barg", "parameter", unit="bar", start=0.3, description="setpoint floor"),
+        Variable("p_setpoint_max_barg", "parameter", unit="bar", start=2.4, description="setpoint ceiling (<= 2.4)"),
+        Variable("scale_step", "parameter", unit="1", start=0.05, description="cycle-time scale per action"),
+        Variable("scale_min", "parameter", unit="1", start=0.7, description="lowest cycle-time scale"),
+        Variable("scale_max", "parameter", unit="1", start=1.3, description="highest cycle-time scale"),
+        Variable("spo2_target_low", "parameter", unit="1", start=0.88, description="SpO2 target, lower edge"),
+        Variable("spo2_target_high", "parameter", unit="1", start=0.92, description="SpO2 target, upper edge"),
+        Variable("p_ambient", "parameter", unit="Pa", start=P_ATM_PA, description="reference of gauge pressure"),
+    )
+
+    def validate_parameters(self) -> None:
+        p = self.p
+        for name, value in p.items():
+            if name == "policy":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise SystemDefinitionError(f"{self.name}: parameter '{name}' must be a finite number, got {value!r}")
+        ts = self.sample_time
+        for name in ("period_s", "start_s"):
+            ratio = p[name] / ts
+            if p[name] < 0 or abs(ratio - round(ratio)) > 1e-6 or (name == "period_s" and round(ratio) < 1):
+                raise SystemDefinitionError(
+                    f"{self.name}: {name} = {p[name]} s must be a non-negative whole number of sample times ({ts} s)"
+                )
+        if not p["p_offset_min_bar"] <= 0.0 <= p["p_offset_max_bar"] or not p["p_step_bar"] > 0:
+            raise SystemDefinitionError(f"{self.name}: need p_offset_min_bar <= 0 <= p_offset_max_bar, p_step_bar > 0")
+        if not 0.0 < p["p_setpoint_min_barg"] < p["p_setpoint_max_barg"] <= 2.4:
+            raise SystemDefinitionError(
+                f"{self.name}: need 0 < p_setpoint_min_barg < p_setpoint_max_barg <= 2.4 bar(g) (the relief valve)"
+            )
+        if not 0.5 <= p["scale_min"] <= 1.0 <= p["scale_max"] <= 2.0 or not p["scale_step"] > 0:
+            raise SystemDefinitionError(f"{self.name}: need 0.5 <= scale_min <= 1 <= scale_max <= 2, scale_step > 0")
+        if not 0.0 < p["spo2_target_low"] < p["spo2_target_high"] <= 1.0:
+            raise SystemDefinitionError(f"{self.name}: need 0 < spo2_target_low < spo2_target_high <= 1")
+        if not isinstance(p["policy"], str):
+            raise SystemDefinitionError(f"{self.name}: policy must be a file name under policies/ or ''")
+        if p["policy"]:
+            path = policy_path(p["policy"])
+            try:
+                self._network: QNetwork | None = QNetwork.load(path)
+            except (ValueError, KeyError, OSError) as err:
+                raise SystemDefinitionError(f"{self.name}: policy {p['policy']!r}: {err}") from err
+        else:
+            self._network = None
+
+    def reset(self) -> None:
+        p = self.p
+        self._n_period = round(p["period_s"] / self.sample_time)
+        self._n_start = round(p["start_s"] / self.sample_time)
+        self._stats = _PeriodStats()
+        self._previous_purity = math.nan
+        self._offset_bar = 0.0
+        self._scale = 1.0
+        self._obs = np.zeros(len(FEATURES))
+        self._out: dict[str, float] = {v.name: float(v.start) for v in self.OUTPUTS}  # type: ignore[arg-type]
+        self._decisions = 0
+
+    def observation(self) -> np.ndarray:
+        """The observation of the period so far (at a period boundary: of the period that just ended)."""
+        return self._obs.copy()
+
+    def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
+        n = round((t - self._t0) / self.sample_time)
+        if (n - self._n_start) % self._n_period == 0 and self._stats.n > 0:
+            if n >= self._n_start:
+                action = self._choose(inputs)
+                self._apply(action)
+            self._previous_purity = self._stats.o2_sum / self._stats.n
+            self._stats = _PeriodStats()
+        self._stats.add(inputs)
+        self._obs = self._features(inputs)
+        return self._outputs(inputs)
+
+    def _choose(self, inputs: Mapping[str, float]) -> int:
+        if self._network is not None:
+            return self._network.act(self._obs)
+        action = inputs["action"]
+        if not math.isfinite(action) or round(action) not in range(len(ACTIONS)):
+            return 0  # an unusable external action is "hold"
+        return round(action)
+
+    def _apply(self, action: int) -> None:
+        p = self.p
+        name = ACTIONS[action]
+        if name == "pressure_up":
+            self._offset_bar = min(self._offset_bar + p["p_step_bar"], p["p_offset_max_bar"])
+        elif name == "pressure_down":
+            self._offset_bar = max(self._offset_bar - p["p_step_bar"], p["p_offset_min_bar"])
+        elif name == "cycle_longer":
+            self._scale = min(self._scale + p["scale_step"], p["scale_max"])
+        elif name == "cycle_shorter":
+            self._scale = max(self._scale - p["scale_step"], p["scale_min"])
+        self._decisions += 1
+        self._out["last_action"] = float(action)
+
+    def _features(self, u: Mapping[str, float]) -> np.ndarray:
+        p, s = self.p, self._stats
+        purity = s.o2_sum / s.n
+        mid = 0.5 * (p["spo2_target_low"] + p["spo2_target_high"])
+        half = 0.5 * (p["spo2_target_high"] - p["spo2_target_low"])
+        spo2_error = (s.spo2_sum / s.spo2_n - mid) / half if s.spo2_n else 0.0
+        trend = (purity - self._previous_purity) / 0.01 if math.isfinite(self._previous_purity) else 0.0
+        offset_span = max(abs(p["p_offset_min_bar"]), abs(p["p_offset_max_bar"]), 1e-9)
+        values = (
+            (purity - 0.90) / 0.05,
+            (s.o2_min - 0.90) / 0.05,
+            trend,
+            (pa_to_barg(s.p_sum / s.n, p["p_ambient"]) - 1.0) / 0.5,
+            (m3s_to_slpm(s.q_sum / s.n) - 2.5) / 2.5,
+            (m3s_to_slpm(u["Q_set"]) - 2.5) / 2.5,
+            spo2_error,
+            s.spo2_n / s.n,
+            (k_to_degc(u["T_head"]) - 45.0) / 20.0,
+            (s.duty_sum / s.n - 0.5) / 0.5,
+            s.alarm_n / s.n,
+            self._offset_bar / offset_span,
+            (self._scale - 1.0) / 0.3,
+        )
+        obs = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=OBS_LIMIT, neginf=-OBS_LIMIT)
+        return np.clip(obs, -OBS_LIMIT, OBS_LIMIT)
+
+    def _outputs(self, u: Mapping[str, float]) -> Mapping[str, float]:
+        p, out = self.p, self._out
+        amb = p["p_ambient"]
+        lo, hi = amb + p["p_setpoint_min_barg"] * 1e5, amb + p["p_setpoint_max_barg"] * 1e5
+        base = u["p_schedule"] if math.isfinite(u["p_schedule"]) else lo
+        out["p_setpoint"] = min(max(base + self._offset_bar * 1e5, lo), hi)
+        out["cycle_time_scale"] = self._scale
+        out["p_offset_bar"] = self._offset_bar
+        out["decisions"] = float(self._decisions)
+        for i, value in enumerate(self._obs):
+            out[f"obs_{i}"] = float(value)
+        return out
