@@ -12,9 +12,9 @@ The action comes from one of two places:
 - ``policy`` = ``""``: the ``action`` input, set from outside before each decision (the Gymnasium environment of
   ``orchestrator.rl`` does this while training).
 
-Observations are latched on a fixed grid of period boundaries t = start_s + k * period_s (k of either sign); the
-outputs ``obs_0``.. hold the statistics of the current period so far, so at a boundary they are exactly the
-observation of the period that just ended (the one the decision at that boundary uses). Decisions are taken from
+Periods lie on a fixed grid of boundaries t = start_s + k * period_s (k of either sign). At a period's last sample
+the block computes the period's observation and holds it in the outputs ``obs_0``.. through the next period, so at
+a boundary they are exactly the observation the decision at that boundary uses. Decisions are taken from
 ``start_s`` on (after the cold start); before it the block holds offset 0 and scale 1.
 
 The ``.npz`` Q-network (written by ``orchestrator.rl.export``): arrays ``W0, b0, W1, b1, ...`` of a fully connected
@@ -225,20 +225,20 @@ class DQNSupervisor(PythonBlock):
         self._out: dict[str, float] = {v.name: float(v.start) for v in self.OUTPUTS}  # type: ignore[arg-type]
         self._decisions = 0
 
-    def observation(self) -> np.ndarray:
-        """The observation of the period so far (at a period boundary: of the period that just ended)."""
-        return self._obs.copy()
-
     def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
         n = round((t - self._t0) / self.sample_time)
-        if (n - self._n_start) % self._n_period == 0 and self._stats.n > 0:
+        phase = (n - self._n_start) % self._n_period
+        if phase == 0 and self._stats.n > 0:
             if n >= self._n_start:
                 action = self._choose(inputs)
                 self._apply(action)
             self._previous_purity = self._stats.o2_sum / self._stats.n
             self._stats = _PeriodStats()
         self._stats.add(inputs)
-        self._obs = self._features(inputs)
+        if phase == self._n_period - 1:  # the period's last sample: its observation, held through the next period
+            self._obs = self._features(inputs)
+            for i, value in enumerate(self._obs):
+                self._out[f"obs_{i}"] = float(value)
         return self._outputs(inputs)
 
     def _choose(self, inputs: Mapping[str, float]) -> int:
@@ -298,6 +298,4 @@ class DQNSupervisor(PythonBlock):
         out["cycle_time_scale"] = self._scale
         out["p_offset_bar"] = self._offset_bar
         out["decisions"] = float(self._decisions)
-        for i, value in enumerate(self._obs):
-            out[f"obs_{i}"] = float(value)
         return out

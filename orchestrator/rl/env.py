@@ -121,7 +121,7 @@ class ConcentratorEnv(gym.Env[np.ndarray, np.int64]):
         totals = self._meter.totals
         info = totals.info()
         info.update(
-            action=a,
+            action=int(sim.get(f"{SUPERVISOR}.last_action")),  # what the block applied (in policy mode: its own)
             time_s=self._t_next,
             scenario=self.episode.scenario if self.episode else "",
             episode_seed=self.episode.seed if self.episode else -1,

@@ -50,7 +50,8 @@ def write_policy(model: Any, path: Path) -> str:
     arrays = q_network_arrays(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        np.savez(f, **arrays, features=np.array(FEATURES), n_obs=N_FEATURES, n_actions=N_ACTIONS)
+        meta = {"features": np.array(FEATURES), "n_obs": np.array(N_FEATURES), "n_actions": np.array(N_ACTIONS)}
+        np.savez(f, **arrays, **meta)  # type: ignore[arg-type]  # numpy's stub types the first keyword as bool
     return file_sha256(path)
 
 

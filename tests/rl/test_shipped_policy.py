@@ -1,0 +1,43 @@
+"""The shipped DQN policy: its files match the provenance, and its evaluation is reproducible from a seed."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from orchestrator.paths import POLICIES_DIR
+from orchestrator.rl.export import file_sha256, weights_sha256
+
+SHIPPED = POLICIES_DIR / "dqn"
+
+
+def provenance() -> dict:
+    return json.loads((SHIPPED / "provenance.json").read_text())
+
+
+def test_the_policy_file_is_the_one_its_provenance_describes():
+    prov = provenance()
+    policy = SHIPPED / prov["policy_file"]
+    assert file_sha256(policy) == prov["policy_sha256"]
+    assert weights_sha256(policy) == prov["weights_sha256"]
+    assert prov["config"]["timesteps"] > 0 and isinstance(prov["config"]["seed"], int) and prov["commit"]
+    assert prov["reproduce"].startswith("o2twin train dqn --timesteps")
+    curve = pd.read_csv(SHIPPED / prov["curve"])
+    assert len(curve) == prov["episodes"] and curve["timesteps"].max() <= prov["config"]["timesteps"]
+    assert (SHIPPED / "curve.png").stat().st_size > 0
+
+
+def test_the_shipped_policy_evaluation_is_reproducible_from_its_seed():
+    """One held-out episode of the recorded evaluation (policies/dqn/evaluation.csv), run again by the block."""
+    pytest.importorskip("gymnasium", reason="the rl extra (pip install -e '.[rl]') is not installed")
+    from orchestrator.rl.evaluate import evaluate
+
+    table = pd.read_csv(SHIPPED / "evaluation.csv")
+    recorded = table[table["controller"] == "dqn/policy.npz"].iloc[0]
+    (again,) = evaluate(["dqn/policy.npz"], [int(recorded["episode_seed"])])
+    assert again.scenario == recorded["scenario"]
+    assert again.episode_return == pytest.approx(recorded["episode_return"], rel=1e-9)
+    assert again.energy_wh == pytest.approx(recorded["energy_wh"], rel=1e-9)
+    assert again.time_in_target_pct == pytest.approx(recorded["time_in_target_pct"], rel=1e-9)
