@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import json
 import logging
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -91,6 +92,7 @@ def train_dqn(config: TrainConfig, out: Path) -> dict[str, Any]:
     settings = dict(DQN_SETTINGS, exploration_fraction=min(1.0, EXPLORATION_STEPS / config.timesteps))
     model = DQN("MlpPolicy", venv, seed=config.seed, verbose=0, device="cpu", **settings)
     curve = _CurveRecorder(out / "curve.csv", config, out)
+    curve.commit = _commit()  # the code this run imports now, whatever the checkout becomes while it trains
     t0 = time.perf_counter()
     try:
         model.learn(total_timesteps=config.timesteps, callback=curve.callback(model))
@@ -110,7 +112,7 @@ def _finish(model: Any, config: TrainConfig, out: Path, timesteps: int, wall: fl
         "algorithm": "stable-baselines3 DQN",
         "config": dataclasses.asdict(config) | {"timesteps": timesteps},
         "dqn_settings": DQN_SETTINGS | {"exploration_steps": EXPLORATION_STEPS},
-        "commit": _commit(),
+        "commit": curve.commit,
         "policy_file": policy.name,
         "policy_sha256": file_sha256(policy),
         "weights_sha256": weights_sha256(policy),
@@ -129,6 +131,7 @@ class _CurveRecorder:
     def __init__(self, path: Path, config: TrainConfig, out: Path) -> None:
         self.path, self.config, self.out = path, config, out
         self.episodes = 0
+        self.commit = "unknown"
         self._acc: dict[int, dict[str, float]] = {}
         self._t0 = time.perf_counter()
         with path.open("w", newline="") as f:
@@ -175,6 +178,8 @@ class _CurveRecorder:
         folder.mkdir(parents=True, exist_ok=True)
         wall = time.perf_counter() - self._t0
         _finish(model, self.config, folder, timesteps, wall, self)
+        shutil.copyfile(self.path, folder / "curve.csv")  # the curve so far: a checkpoint is a complete policy folder
+        plot_curve(folder / "curve.csv", folder / "curve.png")
         log.info("checkpoint at %d steps (%.0f s): %s", timesteps, wall, folder)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,6 +13,9 @@ from orchestrator.paths import POLICIES_DIR
 from orchestrator.rl.export import file_sha256, weights_sha256
 
 SHIPPED = POLICIES_DIR / "dqn"
+#: 1,000 observations recorded in the twin on held-out episodes (scripts/evaluate_dqn.py --observations): the
+#: shipped policy's own episodes first, then the fixed setting's and random actions'.
+RECORDED = Path(__file__).parent / "data" / "observations.npy"
 
 
 def provenance() -> dict:
@@ -41,3 +46,19 @@ def test_the_shipped_policy_evaluation_is_reproducible_from_its_seed():
     assert again.episode_return == pytest.approx(recorded["episode_return"], rel=1e-9)
     assert again.energy_wh == pytest.approx(recorded["energy_wh"], rel=1e-9)
     assert again.time_in_target_pct == pytest.approx(recorded["time_in_target_pct"], rel=1e-9)
+
+
+def test_the_shipped_policy_acts_as_its_sb3_model_on_1000_recorded_observations():
+    pytest.importorskip("stable_baselines3", reason="the rl extra (pip install -e '.[rl]') is not installed")
+    from stable_baselines3 import DQN
+
+    from controllers.dqn import QNetwork
+
+    obs = np.load(RECORDED)
+    assert obs.shape == (1000, 13)
+    model = DQN.load(SHIPPED / "model.zip", device="cpu")
+    sb3, _ = model.predict(obs, deterministic=True)
+    net = QNetwork.load(SHIPPED / "policy.npz")
+    numpy_actions = np.array([net.act(o) for o in obs])
+    np.testing.assert_array_equal(numpy_actions, np.asarray(sb3))
+    assert len(set(numpy_actions)) > 1  # the recorded states make the policy choose more than one action
