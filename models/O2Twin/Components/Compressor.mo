@@ -3,6 +3,8 @@ model Compressor "Oil-free twin-head piston/diaphragm compressor with DC motor, 
   // ---- interface (the same names as the FMU O2Twin.CoSim.Compressor, docs/interfaces.md) ----
   input Real duty(unit="1", min=0, max=1, start=0) "Motor PWM duty (0..1); values outside are clamped";
   input Real p_discharge(unit="Pa", min=0, nominal=2e5, start=101325) "Absolute discharge pressure (PSAUnit.p_feed)";
+  input Real speed_set(unit="rad/s", min=0, start=0)
+    "Motor speed to follow when use_speed_input (a speed-controlled drive, or a measured speed replayed); else unused";
   output Real m_flow(unit="kg/s", min=0) "Delivered air mass flow";
   output Real T_discharge(unit="K") "Air temperature at the outlet";
   output Real speed(unit="rad/s", start=0, fixed=true) "Motor/crank angular speed";
@@ -37,6 +39,13 @@ model Compressor "Oil-free twin-head piston/diaphragm compressor with DC motor, 
   parameter Real tau_coulomb(unit="N.m") = 0.05 "Coulomb friction torque of bearings and seals";
   parameter Real b_viscous(unit="N.m.s/rad") = 1e-4 "Viscous friction and fan torque coefficient";
   parameter Real P_standby(unit="W") = 15 "Drive electronics and control board consumption";
+  parameter Real P_fan(unit="W", min=0) = 0
+    "Cabinet fan and other auxiliaries drawn from the same supply while the unit is on (0: not counted)";
+  parameter Boolean use_speed_input = false
+    "true: the speed follows the input speed_set through the drive's speed loop (duty unused); false: the PWM duty drives the motor";
+  parameter Real tau_speed(unit="s", min=1e-3) = 0.2 "Time constant of the drive's speed loop (use_speed_input)";
+  parameter Real pulsation(unit="1", min=0, max=1) = 0
+    "Relative amplitude of the delivered flow's ripple at twice the crank frequency (two heads; 0: mean flow only)";
 
   // ---- thermal ----
   parameter Real C_head(unit="J/K") = 3000 "Heat capacity of head, cylinder and motor (lumped)";
@@ -69,6 +78,7 @@ model Compressor "Oil-free twin-head piston/diaphragm compressor with DC motor, 
   Real tau_friction(unit="N.m") "Friction torque";
   Real tau_motor(unit="N.m") "Electromagnetic torque";
   Real current(unit="A") "Winding current (one-quadrant drive, no regeneration)";
+  Real current_required(unit="A") "Current the speed loop needs for the torque of the speed trajectory (use_speed_input)";
   Real P_compression(unit="W") "Shaft power spent on compression";
   Real P_friction(unit="W") "Friction power";
   Real P_copper(unit="W") "Resistive loss in the winding";
@@ -91,7 +101,7 @@ equation
   rho_suction = p_ambient/(R_air*T_ambient);
   m_flow_per_speed = rho_suction*V_disp*eta_v/(2*pi);
   m_flow_compressed = m_flow_per_speed*speed;
-  m_flow = wear_factor*m_flow_compressed;
+  m_flow = wear_factor*m_flow_compressed*(1 - pulsation*cos(4*pi*cycles));
 
   // Compression work and temperatures
   w_is = cp_air*T_ambient*(pr_w^((kappa - 1)/kappa) - 1);
@@ -100,7 +110,9 @@ equation
 
   // Motor: quasi-static winding (L/R << mechanical time constant), one-quadrant PWM drive
   speed_fade = speed/sqrt(speed^2 + speed_eps^2);
-  current = 0.5*((duty_c*V_supply - k_motor*speed)/R_winding + sqrt(((duty_c*V_supply - k_motor*speed)/R_winding)^2 + i_eps^2));
+  current_required = (J_rotor*(speed_set - speed)/tau_speed + tau_compression + tau_friction)/k_motor;
+  current = if use_speed_input then 0.5*(current_required + sqrt(current_required^2 + i_eps^2))
+    else 0.5*((duty_c*V_supply - k_motor*speed)/R_winding + sqrt(((duty_c*V_supply - k_motor*speed)/R_winding)^2 + i_eps^2));
   tau_motor = k_motor*current;
   tau_compression = m_flow_per_speed*w_is/eta_is*speed_fade;
   tau_friction = tau_coulomb*speed_fade + b_viscous*speed;
@@ -110,7 +122,8 @@ equation
   P_compression = tau_compression*speed;
   P_friction = tau_friction*speed;
   P_copper = R_winding*current^2;
-  power = V_supply*duty_c*current + P_standby;
+  power = (if use_speed_input then k_motor*speed*current + R_winding*current^2 else V_supply*duty_c*current)
+    + P_standby + P_fan;
 
   // Lumped thermal model: compression heat not carried away by the delivered air, friction, copper loss
   Q_head = P_compression - m_flow*cp_air*(T_discharge - T_ambient) + P_friction + P_copper;
@@ -147,6 +160,21 @@ c = 0.115 gives 0.55 (the residual difference is the curvature of pr^(1/n)). Siz
   tau_comp = (m_compressed/omega) w_is/eta_is                  w_is = cp T_amb (pr^((kappa-1)/kappa) - 1)
   power = V_supply duty i + P_standby                           (= k omega i + R i^2 + P_standby)
 </pre>
+<h4>Speed as an input, pulsation, auxiliaries</h4>
+<p><b>use_speed_input</b> = true replaces the PWM stage by a speed-controlled drive (BLDC units run a speed loop; a
+calibration replays a measured speed): the drive supplies the current the speed trajectory
+d omega/dt = (speed_set - omega)/tau_speed needs, i = max(0, (J (speed_set - omega)/tau_speed + tau_comp + tau_c
++ b omega)/k) (smooth), and draws power = k omega i + R i^2 + P_standby + P_fan (the supply voltage limit is not
+enforced: a replayed speed was reached by the real motor). At a steady speed this is the same torque balance and
+power as in duty mode at the duty that gives that speed (checked in tests/models/psa/test_psa_parts.py).</p>
+<p><b>pulsation</b>: each head delivers during its discharge stroke, so two heads on one crank deliver a ripple at
+twice the crank frequency: m_flow = m_mean (1 - a cos(2 theta)), theta = 2 pi cycles (the crank angle). The
+rectified sine of two ideal heads 180 degrees apart has a first harmonic a = 2/3; the manifold's hoses and a reed
+valve's damping make it smaller. The mean over a revolution is unchanged. At 2000-3000 rpm the ripple is at
+70-100 Hz: it needs integrator steps of a few ms, so it belongs in compressor or plant studies (Plant.Concentrator,
+or this FMU with a small communication step), not in co-simulation at a 50 ms step, where sampling would alias it.</p>
+<p><b>P_fan</b>: the cabinet fan (5-15 W in 5 L/min units) and other auxiliaries in the electrical power balance;
+P_standby (15 W) is the drive electronics and control board.</p>
 <h4>Heat</h4>
 <pre>
   T_ad = T_amb + w_is/(eta_is cp);   T_discharge = T_ad - eps (T_ad - T_head)

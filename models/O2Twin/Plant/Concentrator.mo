@@ -48,6 +48,7 @@ model Concentrator "Monolithic plant: compressor, PSA unit and patient connected
 equation
   // compressor <-> PSA unit: the compressor sees the manifold pressure (a state of the PSA unit)
   compressor.duty = duty;
+  compressor.speed_set = 0;  // duty-driven (use_speed_input = false)
   compressor.p_discharge = psa.p_feed;
   psa.m_flow_feed = compressor.m_flow;
   psa.T_feed = compressor.T_discharge;

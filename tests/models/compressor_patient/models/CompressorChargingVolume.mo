@@ -7,6 +7,7 @@ model CompressorChargingVolume "Test: the compressor component in a composed mod
   Real m_vent(unit="kg/s") "Vented mass flow";
 equation
   compressor.duty = 1;
+  compressor.speed_set = 0;
   compressor.p_discharge = p;
   m_vent = K_vent*(p - 101325);
   V/(287.05*T)*der(p) = compressor.m_flow - m_vent;

@@ -9,6 +9,7 @@ model DeadHeadRig "Compressor at a fixed duty into the PSA unit with every valve
   output Real m_flow(unit="kg/s");
 equation
   compressor.duty = duty;
+  compressor.speed_set = 0;
   compressor.p_discharge = psa.p_feed;
   psa.m_flow_feed = compressor.m_flow;
   psa.T_feed = compressor.T_discharge;
