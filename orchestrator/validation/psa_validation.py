@@ -295,7 +295,8 @@ def compressor_model_power_w(
 
     def run(duty: float) -> tuple[float, float]:
         sim = FMUSimulator(model)
-        u = np.array([{"duty": duty, "p_discharge": p_discharge_pa}[n] for n in model.input_names])
+        inputs = {"duty": duty, "p_discharge": p_discharge_pa, "speed_set": 0.0}  # duty-driven (speed_set unused)
+        u = np.array([inputs[n] for n in model.input_names])
         for _ in range(20):
             sim.step(1.0, u)
         flow, power = sim.outputs(u)
