@@ -6,7 +6,8 @@ with arbitrary controller requests, reset pulses and link losses. The property i
 
 * whenever the measured pressure is beyond its hard limit or unusable (NaN, out of its physical range), or the
   true pressure is beyond the limit and the sensor shows it (healthy, or NaN in between), the compressor is off and
-  the vent path open at that same sample; the same for temperature (compressor off);
+  the vent path open at that same sample; the same for temperature (compressor off); a reading beyond a limit
+  raises that limit's alarm (OVERPRESSURE_HARD, THERMAL_SHUTDOWN) whether or not it is also implausible;
 * the compressor never runs for longer than the stuck reaction time (stuck_time_s * 5/4, in whole samples) against a
   pressure reading that stays within the stuck band (a frozen or dithering sensor), whatever the true pressure;
 * a pressure or temperature safe state, once entered, holds until a reset pulse; a lost link holds both safe
@@ -30,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from controllers.alarms import PRIORITY_MASKS
+from controllers.alarms import BIT, PRIORITY_MASKS
 from controllers.watchdog import (
     P_FEED_RANGE_PA,
     PRESSURE_SAFE_VALVES,
@@ -194,8 +195,14 @@ def simulate(sequence: list[dict]) -> list[dict]:
     return trace
 
 
+def vent_path_open(y: dict) -> bool:
+    """The feed manifold can vent: for some bed its feed and its vent valve are both open (the hazard's safe state,
+    stated on the commands themselves, not on the watchdog's own constant)."""
+    return (y["cmd_feed_A"] >= 0.5 and y["cmd_vent_A"] >= 0.5) or (y["cmd_feed_B"] >= 0.5 and y["cmd_vent_B"] >= 0.5)
+
+
 def pressure_safe(y: dict) -> bool:
-    return y["duty"] == 0.0 and tuple(y[v] for v in VALVES) == PRESSURE_SAFE_VALVES
+    return y["duty"] == 0.0 and vent_path_open(y) and tuple(y[v] for v in VALVES) == PRESSURE_SAFE_VALVES
 
 
 def check_hazards(trace: list[dict]) -> None:
@@ -225,6 +232,8 @@ def check_hazards(trace: list[dict]) -> None:
         if pressure_hazard:
             assert pressure_safe(y) and y["alarm_level"] == 3, f"{where}: pressure hazard, output {y}"
             p_latched = True
+        if p > P_HARD:  # beyond the limit is the limit's violation, plausible or not
+            assert code & BIT["OVERPRESSURE_HARD"], f"{where}: reading above the hard limit, alarms {code:#x}"
         elif p_latched:
             assert pressure_safe(y), f"{where}: the pressure safe state was released without a reset"
         # temperature: beyond the limit or unusable -> compressor off at this very sample
@@ -234,6 +243,8 @@ def check_hazards(trace: list[dict]) -> None:
         if temp_hazard:
             assert y["duty"] == 0.0 and y["alarm_level"] == 3, f"{where}: temperature hazard, duty {y['duty']}"
             t_latched = True
+        if temp > T_MAX:
+            assert code & BIT["THERMAL_SHUTDOWN"], f"{where}: reading above the thermal limit, alarms {code:#x}"
         elif t_latched:
             assert y["duty"] == 0.0, f"{where}: the compressor restarted after a temperature trip without a reset"
         # link loss -> both safe states while it lasts

@@ -111,7 +111,9 @@ def test_overpressure_reduces_pwm_every_sample_and_recovers():
 
 
 def pressure_safe(y) -> bool:
-    return y["duty"] == 0.0 and tuple(y[v] for v in VALVES) == PRESSURE_SAFE_VALVES
+    """Compressor off and the vent path open: both beds open to feed and vent (the manifold vents through the beds to
+    the exhaust), equalisation closed; literal values, so a change of the watchdog's constant shows here."""
+    return y["duty"] == 0.0 and tuple(y[v] for v in VALVES) == (1.0, 1.0, 1.0, 1.0, 0.0) == PRESSURE_SAFE_VALVES
 
 
 def test_hard_overpressure_gives_the_pressure_safe_state_at_once_latched_until_reset():
@@ -208,6 +210,17 @@ def test_unusable_pressure_reading_gives_the_pressure_safe_state_until_reset(bad
     d.step(reset=1.0)
     y = d.run(1.0)
     assert y["failsafe"] == 0.0 and y["duty"] == 0.6
+
+
+@pytest.mark.parametrize("reading_pa", [barg_to_pa(4.5), 13e5, 1743e5, math.inf])
+def test_a_pressure_beyond_the_hard_limit_is_an_overpressure_even_when_implausible(reading_pa):
+    """Issue 10: a reading beyond the hard limit is that limit's violation whether or not it is also implausible (a
+    jump from 1.5 to 4.5 bar(g) in one sample, 60 bar/s; above the 12 bar abs range; 1743 bar; +inf):
+    OVERPRESSURE_HARD (not only a sensor fault), latched."""
+    d = Driver()
+    d.run(5.0)
+    y = d.step(wobble=False, p_feed=reading_pa)
+    assert pressure_safe(y) and y["pressure_trip"] == 1.0 and int(y["alarm_code"]) & BIT["OVERPRESSURE_HARD"]
 
 
 def test_reset_is_ignored_while_the_pressure_reading_is_still_faulty():
