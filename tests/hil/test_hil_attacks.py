@@ -9,7 +9,8 @@ what the device guarantees by itself (docs/serial-protocol.md, "Device safety ru
   does not make the host ignore later samples; a frame within the window desynchronises at most until the next
   handshake;
 - the dead-head interlock refuses the compressor with every feed valve closed;
-- the device's own pressure and temperature limits act whatever the host commands;
+- the device's own pressure and temperature limits act whatever the host commands, and a HELLO clears their
+  fail-safe only once the reading is back below its clear level;
 - after the fail-safe has closed the feed valves, the virtual plant's relief valve relieves the trapped manifold.
 """
 
@@ -260,6 +261,36 @@ def test_the_device_enforces_its_own_limits_whatever_the_host_commands(device, d
         with contextlib.suppress(Exception):
             dev2.parts["psa"].terminate()
     assert trace2.link_ok[-1] == 1.0 and not vd.agents[-1].failsafe
+
+
+def test_a_hello_does_not_clear_a_limit_fail_safe_while_the_reading_is_beyond_it(device, description):
+    """A stubborn or hostile host that re-HELLOs and commands full duty while the head reads 95 degC: the device's
+    limit fail-safe stays on (a HELLO clears it only below the clear level) and nothing unsafe is applied; once the
+    reading is back below 70 degC the next HELLO clears it and commands apply again."""
+    vd, hw, raw_host = device
+    host = raw_host()
+    host.hello(1, timeout_ms=500)
+    host.send(Command(1, command(description)), 2)
+    host.receive(0.1)
+    nominal = hw.fixed["T_head"]
+    assert nominal < 343.15 and unsafe(hw.applied[-1])
+    hw.fixed["T_head"] = 368.15  # 95 degC, above the device's 90 degC limit
+    host.receive(0.1)
+    agent = vd.agents[-1]
+    assert agent.failsafe and agent.failsafe_cause == FaultCode.OVER_TEMPERATURE
+    n_applied, seq = len(hw.applied), 3
+    for _ in range(5):
+        host.hello(seq, timeout_ms=500)
+        host.send(Command(1, command(description)), seq + 1)
+        seq += 2
+        host.receive(0.05)
+    assert agent.failsafe and agent.failsafe_cause == FaultCode.OVER_TEMPERATURE
+    assert not any(unsafe(a) for a in hw.applied[n_applied:]), "a HELLO let a command through above the limit"
+    hw.fixed["T_head"] = nominal
+    host.hello(seq, timeout_ms=500)
+    host.send(Command(1, command(description)), seq + 1)
+    host.receive(0.1)
+    assert not agent.failsafe and unsafe(hw.applied[-1])
 
 
 def test_after_a_fail_safe_with_the_feed_valves_closed_the_virtual_feed_pressure_is_relieved(description):
