@@ -42,6 +42,7 @@ bench: $(STAMP)  ## every benchmark; each writes its measured figures into docs/
 	$(PY) scripts/bench_master.py
 	$(PY) scripts/bench_controllers.py
 	$(PY) scripts/bench_hil.py --write-docs
+	$(PY) scripts/bench_dashboard.py --write-docs
 
 clean:
 	rm -rf build results fmus/*.fmu
