@@ -13,3 +13,9 @@ FMUS_DIR = PROJECT_ROOT / "fmus"
 SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
 #: Trained policies shipped with the repository (policies/dqn/: the DQN supervisor, docs/rl.md).
 POLICIES_DIR = PROJECT_ROOT / "policies"
+
+
+def casadi_functions_path(model_name: str, folder: Path = FMUS_DIR) -> Path:
+    """Where a Modelica class's serialised CasADi functions lie (next to the FMUs, dots become underscores):
+    written by orchestrator.export.functions, read by the controllers that predict with the model (the MPC)."""
+    return Path(folder) / f"{model_name.replace('.', '_')}.casadi"

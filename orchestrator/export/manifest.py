@@ -29,6 +29,9 @@ else:
 MANIFEST_NAME = "manifest.json"
 LOCK_DIR_NAME = ".locks"
 _EXPORT_DIR = Path(__file__).resolve().parent
+#: Modules of the export package that take no part in building an FMU (a change to them rebuilds no FMU):
+#: the reference simulator and the CasADi-function export for controllers (which keys its files on its own hash).
+_NOT_FMU_SOURCES = ("reference.py", "functions.py")
 
 
 def file_sha256(path: Path) -> str:
@@ -61,7 +64,7 @@ def exporter_version() -> str:
     """Package version plus a short hash of the exporter's Python and C runtime sources."""
     digest = hashlib.sha256()
     for path in sorted(_EXPORT_DIR.rglob("*")):
-        if path.suffix in (".py", ".c", ".h") and "__pycache__" not in path.parts and path.name != "reference.py":
+        if path.suffix in (".py", ".c", ".h") and "__pycache__" not in path.parts and path.name not in _NOT_FMU_SOURCES:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return f"{__version__}+{digest.hexdigest()[:12]}"
