@@ -13,6 +13,7 @@ FMUS_DIR = PROJECT_ROOT / "fmus"
 SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
 #: Trained policies shipped with the repository (policies/dqn/: the DQN supervisor, docs/rl.md).
 POLICIES_DIR = PROJECT_ROOT / "policies"
+CONTROLLER_SETS_DIR = PROJECT_ROOT / "controller_sets"
 
 
 def casadi_functions_path(model_name: str, folder: Path = FMUS_DIR) -> Path:

@@ -28,7 +28,7 @@ from orchestrator.sweep.case import RowFunction, flatten
 log = logging.getLogger(__name__)
 
 #: The files of a case's results directory kept without --keep-signals (small: figures, the event log, a traceback).
-SMALL_FILES = ("metrics.json", "events.jsonl", "traceback.txt")
+SMALL_FILES = ("metrics.json", "events.jsonl", "traceback.txt", "traces.csv")
 
 
 @dataclass

@@ -307,6 +307,9 @@ class Simulation:
                 entry["wall_s"] = self.coupling.plans[self.coupling.index[name]].wall_s
                 if hasattr(s, "io_s"):
                     entry["io_s"] = getattr(s, "io_s", None)
+                times = getattr(s, "update_times", None)
+                if times is not None and hasattr(times, "summary"):
+                    entry.update(times.summary())
             slaves[name] = entry
         units = {}
         for q in self._record_names:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from abc import abstractmethod
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,35 @@ from orchestrator.errors import SystemDefinitionError
 
 #: Relative tolerance for deciding that a communication time is a sample instant.
 _SAMPLE_EPS = 1e-9
+
+
+class UpdateTimes:
+    """Wall time of each ``update()`` call of a block, s (the controller's compute time per sample).
+
+    Shared, not copied, by the block's state snapshots: a rolled-back step's calls were computed all the same.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = array("d")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> UpdateTimes:
+        return self
+
+    def summary(self) -> dict[str, float | int]:
+        """Calls and the 50th/99th percentile and maximum of their wall time, s (empty before the first call)."""
+        if not self.seconds:
+            return {}
+        ordered = sorted(self.seconds)
+
+        def quantile(q: float) -> float:
+            return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+        return {
+            "update_calls": len(ordered),
+            "update_p50_s": quantile(0.5),
+            "update_p99_s": quantile(0.99),
+            "update_max_s": ordered[-1],
+        }
 
 
 class PythonBlock(Slave):
@@ -56,6 +87,7 @@ class PythonBlock(Slave):
         self._y: dict[str, float] = {v.name: float(v.start or 0.0) for v in self.OUTPUTS}
         self._t0 = 0.0
         self._next_k = 0
+        self.update_times = UpdateTimes()
 
     def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
         for key, value in (parameters or {}).items():
@@ -94,7 +126,9 @@ class PythonBlock(Slave):
     def step(self, t: float, h: float) -> bool:
         ts = self.sample_time
         if t - self._t0 >= (self._next_k - _SAMPLE_EPS) * ts:
+            started = time.perf_counter()
             self._y.update(self.update(t, self._u))
+            self.update_times.seconds.append(time.perf_counter() - started)
             self._next_k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
         return True
 
