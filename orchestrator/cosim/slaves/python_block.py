@@ -19,31 +19,50 @@ _SAMPLE_EPS = 1e-9
 
 
 class UpdateTimes:
-    """Wall time of each ``update()`` call of a block, s (the controller's compute time per sample).
+    """Wall time of the ``update()`` calls of a block (the controller's compute time per sample), in fixed memory.
 
+    A histogram of BINS logarithmic bins from 1 us to 10 s (each about 4.7 % wide; percentiles are read at a bin's
+    geometric middle, so within 2.4 %) plus the exact maximum: a block may run for hours without its memory growing.
     Shared, not copied, by the block's state snapshots: a rolled-back step's calls were computed all the same.
     """
 
+    BINS = 350
+    LOW_S, HIGH_S = 1e-6, 10.0
+
     def __init__(self) -> None:
-        self.seconds = array("d")
+        self.counts = array("q", bytes(8 * self.BINS))
+        self.calls = 0
+        self.max_s = 0.0
+        self._per_decade = self.BINS / math.log10(self.HIGH_S / self.LOW_S)
+
+    def add(self, seconds: float) -> None:
+        k = int(math.log10(max(seconds, self.LOW_S) / self.LOW_S) * self._per_decade)
+        self.counts[min(k, self.BINS - 1)] += 1
+        self.calls += 1
+        if seconds > self.max_s:
+            self.max_s = seconds
 
     def __deepcopy__(self, memo: dict[int, Any]) -> UpdateTimes:
         return self
 
+    def quantile(self, q: float) -> float:
+        """The q-quantile of the call times, s (the middle of its bin)."""
+        rank, seen = max(1, math.ceil(q * self.calls)), 0
+        for k, n in enumerate(self.counts):
+            seen += n
+            if seen >= rank:
+                return min(self.max_s, self.LOW_S * 10 ** ((k + 0.5) / self._per_decade))
+        return self.max_s
+
     def summary(self) -> dict[str, float | int]:
         """Calls and the 50th/99th percentile and maximum of their wall time, s (empty before the first call)."""
-        if not self.seconds:
+        if not self.calls:
             return {}
-        ordered = sorted(self.seconds)
-
-        def quantile(q: float) -> float:
-            return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
-
         return {
-            "update_calls": len(ordered),
-            "update_p50_s": quantile(0.5),
-            "update_p99_s": quantile(0.99),
-            "update_max_s": ordered[-1],
+            "update_calls": self.calls,
+            "update_p50_s": self.quantile(0.5),
+            "update_p99_s": self.quantile(0.99),
+            "update_max_s": self.max_s,
         }
 
 
@@ -128,7 +147,7 @@ class PythonBlock(Slave):
         if t - self._t0 >= (self._next_k - _SAMPLE_EPS) * ts:
             started = time.perf_counter()
             self._y.update(self.update(t, self._u))
-            self.update_times.seconds.append(time.perf_counter() - started)
+            self.update_times.add(time.perf_counter() - started)
             self._next_k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
         return True
 
