@@ -77,11 +77,11 @@ class ExtendedKalmanFilter:
             [z, uk],
             [z_next, ca.jacobian(z_next, z), y, ca.jacobian(y, z)],
             ["z", "u"],
-            ["z", "A", "y", "C"],
+            ["z_next", "A", "y", "C"],
         )
 
     # ------------------------------------------------------------------ state
-    def reset(self, x0: np.ndarray, d0: Sequence[float]) -> None:
+    def reset(self, x0: np.ndarray, d0: Sequence[float] | np.ndarray) -> None:
         """Start from model state x0 and disturbances d0 with the initial uncertainty."""
         self.z = np.concatenate([np.asarray(x0, dtype=float), np.asarray(d0, dtype=float)])
         self.P = self.P0.copy()
@@ -96,7 +96,7 @@ class ExtendedKalmanFilter:
         """The disturbance estimates, in the order of the design."""
         return self.z[self.model.nx :].copy()
 
-    def full_inputs(self, u_known: Sequence[float]) -> np.ndarray:
+    def full_inputs(self, u_known: Sequence[float] | np.ndarray) -> np.ndarray:
         """The model's input vector from the known inputs and the estimated disturbances."""
         u = np.zeros(self.model.nu)
         u[self.u_index] = u_known
@@ -104,7 +104,7 @@ class ExtendedKalmanFilter:
         return u
 
     # ------------------------------------------------------------------ the filter
-    def update(self, u_known: Sequence[float], measured: Sequence[float], valid: Sequence[bool]) -> None:
+    def update(self, u_known: Sequence[float] | np.ndarray, measured: Sequence[float], valid: Sequence[bool]) -> None:
         """Correct the estimate with the measurements that are valid and finite (the others are skipped)."""
         values = np.asarray(measured, dtype=float)
         use = np.array([bool(ok) and np.isfinite(v) for ok, v in zip(valid, values, strict=True)])
@@ -120,7 +120,7 @@ class ExtendedKalmanFilter:
         self.P = ikc @ self.P @ ikc.T + gain @ r @ gain.T  # Joseph form: stays symmetric positive definite
         self._clip()
 
-    def predict(self, u_known: Sequence[float]) -> None:
+    def predict(self, u_known: Sequence[float] | np.ndarray) -> None:
         """Propagate the estimate over one period with the inputs applied during it."""
         z_next, a, _, _ = self._terms(self.z, np.asarray(u_known, dtype=float))
         a = np.array(a)

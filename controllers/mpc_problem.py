@@ -32,6 +32,7 @@ from controllers.prediction_model import PredictionModel
 
 BAR_PA = 1e5
 LPM_M3S = 1.0 / 60000.0
+HESSIAN = "exact"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class ShootingProblem:
         ambient_pressure_pa: float,
         max_iterations: int = 100,
         time_limit_s: float = 1.0,
+        substeps: int = 2,
     ) -> None:
         self.model, self.n, self.dt = model, horizon, interval_s
         self.weights, self.limits, self.p_amb = weights, limits, ambient_pressure_pa
@@ -96,6 +98,7 @@ class ShootingProblem:
         self.o_spo2, self.o_purity = model.output("spo2_display"), model.output("y_O2_product")
         self.o_o2, self.o_power = model.output("Q_O2"), model.output("power")
         self.scale = model.nominal("states")
+        self.substeps = substeps
         self._build(max_iterations, time_limit_s)
         self._warm: dict[str, np.ndarray] | None = None
 
@@ -112,7 +115,7 @@ class ShootingProblem:
     def _build(self, max_iterations: int, time_limit_s: float) -> None:
         m, n, lim, w = self.model, self.n, self.limits, self.weights
         nx, nd = m.nx, len(self.d_index)
-        step, outputs = m.rk4_step(self.dt, substeps=2), m.output_function()
+        step, outputs = m.rk4_step(self.dt, substeps=self.substeps), m.output_function()
         scale = ca.DM(self.scale)
         xs = [ca.SX.sym(f"x{k}", nx) for k in range(n + 1)]
         us = [ca.SX.sym(f"u{k}", 2) for k in range(n)]
@@ -160,6 +163,7 @@ class ShootingProblem:
             "ipopt.acceptable_tol": 1e-4,
             "ipopt.warm_start_init_point": "yes",
             "ipopt.mu_init": 1e-3,
+            "ipopt.hessian_approximation": HESSIAN,
             "error_on_fail": False,
         }
         self.solver = ca.nlpsol("mpc", "ipopt", nlp, options)
@@ -200,7 +204,11 @@ class ShootingProblem:
         return {"x0": shifted, "lam_g0": warm["lam_g"], "lam_x0": warm["lam_x"]}
 
     def solve(
-        self, x0: np.ndarray, disturbances: np.ndarray, u_prev_barg_slpm: Sequence[float], band: Sequence[float]
+        self,
+        x0: np.ndarray,
+        disturbances: np.ndarray,
+        u_prev_barg_slpm: Sequence[float] | np.ndarray,
+        band: Sequence[float],
     ) -> Solution:
         """Optimise from the estimated state; the commands of the first interval are the ones to apply."""
         lim = self.limits

@@ -140,14 +140,25 @@ class PredictionModel:
     def steady_state(self, u: np.ndarray, x_guess: np.ndarray | None = None) -> np.ndarray:
         """The equilibrium x with f(x, u) = 0 (Newton on the scaled states, from the exported x0)."""
         scale = self.nominal("states")
-        xs = ca.SX.sym("xs", self.nx)
-        residual = ca.Function("r", [xs], [self.function(xs * scale, ca.DM(u), ca.DM(self.p))[0] / scale])
-        guess = np.array([v["start"] for v in self.states]) if x_guess is None else x_guess
-        solver = ca.rootfinder("steady", "newton", residual, {"abstol": 1e-12, "max_iter": 100})
+        solver = self._steady_solver()
+        guess = np.array([v["start"] for v in self.states]) if x_guess is None else np.asarray(x_guess)
         try:
-            x = np.array(solver(guess / scale)).ravel() * scale
+            x = np.array(solver(guess / scale, np.asarray(u, dtype=float))).ravel() * scale
         except RuntimeError as err:
             raise SystemDefinitionError(
                 f"prediction model {self.name}: no steady state for inputs {u}: {err}"
             ) from None
         return x
+
+    def _steady_solver(self) -> ca.Function:
+        """Newton's method on f(x * scale, u) / scale = 0, built once per parameter vector."""
+        key = self.p.tobytes()
+        cached = getattr(self, "_steady_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        scale = self.nominal("states")
+        xs, us = ca.SX.sym("xs", self.nx), ca.SX.sym("u", self.nu)
+        residual = ca.Function("r", [xs, us], [self.function(xs * scale, us, ca.DM(self.p))[0] / scale])
+        solver = ca.rootfinder("steady", "newton", residual, {"abstol": 1e-12, "max_iter": 100})
+        self._steady_cache = (key, solver)
+        return solver

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Fit and validate O2Twin.Control.LumpedConcentrator against the full PSA unit (the MPC's prediction model).
+
+1. Runs the full plant (compressor and PSA unit FMUs, pressure PID, sequencer, watchdog: scenarios/rated_flow.toml
+   without its pressure schedule) through ``orchestrator.run`` on random steps of the feed-pressure setpoint
+   (0.5-1.3 bar(g)) and the flow request (0.5-5 L/min), held 120-300 s each, after a 600 s warm-up at
+   0.8 bar(g) / 2 L/min: one sequence to fit (``--fit-s``, seed 1), another to validate (``--validate-s``, seed 2).
+2. Cycle means (7.5 s moving averages) of the feed pressure, the delivered purity and the compressor power are what
+   the lumped model predicts.
+3. Fits the compressor power map by linear least squares on the measured cycle-mean pressure and flow, and the
+   purity map, the purity time constants and the pressure loop's time constant by simulation-error least squares
+   (the lumped model, exported from Modelica as CasADi functions, simulated over the whole sequence from the
+   recorded commands; Gauss-Newton on CasADi's exact Jacobian through scipy's least_squares).
+4. Simulates the validation sequence with the fitted values and reports the errors (RMSE, largest, and the
+   steady-state purity error at the end of each hold) as a Markdown table.
+
+Usage: scripts/mpc_identify.py [--fit-s 5400] [--validate-s 3600] [--out DIR] [--json FILE]
+The fitted values are printed as Modelica modifiers; put them into models/O2Twin/Control/LumpedConcentrator.mo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import casadi as ca
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from controllers.prediction_model import PredictionModel
+from orchestrator import run
+from orchestrator.compare.controller_set import apply_to_table, parse_controller_set
+from orchestrator.export.functions import export_functions
+from orchestrator.scenario.load import read_scenario_table, resolve_scenario_path
+from orchestrator.scenario.parse import parse_scenario
+
+log = logging.getLogger("mpc_identify")
+MODEL = "O2Twin.Control.LumpedConcentrator"
+P_AMBIENT = 100006.87  # rated_flow.toml's
+CYCLE_S = 7.5
+DT_S = 1.0
+WARMUP_S = 600.0
+FITTED = (
+    "tau_p",
+    "y_max_0",
+    "y_max_per_bar",
+    "q_knee_0",
+    "q_knee_per_bar",
+    "q_knee_per_bar2",
+    "slope_0",
+    "slope_decay",
+    "knee_width",
+    "tau_y_ref",
+    "tau_y_exponent",
+)
+POWER = ("power_0", "power_per_bar", "power_per_bar2", "power_per_lpm", "power_per_lpm_bar")
+
+
+def command_sequence(duration_s: float, seed: int) -> list[tuple[float, float, float]]:
+    """(time_s, p_set_barg, q_slpm) steps: warm-up at 0.8 bar(g) / 2 L/min, then random holds of 120-300 s."""
+    rng = np.random.default_rng(seed)
+    steps, t = [(0.0, 0.8, 2.0)], WARMUP_S
+    while t < duration_s:
+        steps.append((t, float(rng.uniform(0.5, 1.3)), float(rng.uniform(0.5, 5.0))))
+        t += float(rng.uniform(120.0, 300.0))
+    return steps
+
+
+def plant_run(steps: list[tuple[float, float, float]], duration_s: float, out: Path) -> pd.DataFrame:
+    """The full plant under the command steps; signals on the recording grid (0.1 s)."""
+    cset = parse_controller_set({"controller_set": {"name": "identify", "remove": ["schedule"]}}, "identify")
+    path = resolve_scenario_path("rated_flow")
+    table = apply_to_table(read_scenario_table(path), cset)
+    table["scenario"]["stop_time"] = duration_s
+    table["slaves"]["pid"]["parameters"]["p_setpoint"] = P_AMBIENT + steps[0][1] * 1e5
+    table["slaves"]["manual"]["parameters"]["flow_slpm"] = steps[0][2]
+    table["events"] = [
+        {"time": t, "set": {"pid.p_setpoint": P_AMBIENT + p * 1e5, "manual.flow_slpm": q}} for t, p, q in steps[1:]
+    ]
+    table["outputs"] = {"record": ["compressor.power", "psa.p_feed", "psa.y_O2_product", "psa.Q_product"],
+                        "interval": 0.1}  # fmt: skip
+    table.pop("plots", None)
+    spec = parse_scenario(table, source=str(path), default_name="mpc_identify")
+    started = time.perf_counter()
+    result = run(spec, out=out, plots=False)
+    log.info("plant run of %.0f s: %s in %.0f s wall", duration_s, result.status, time.perf_counter() - started)
+    if not result.ok:
+        raise SystemExit(f"plant run failed: {result.error}")
+    return result.signals
+
+
+def cycle_means(signals: pd.DataFrame, steps: list[tuple[float, float, float]]) -> pd.DataFrame:
+    """Cycle means on a 1 s grid with the commands in force: t, p_set_barg, q_slpm, p_feed_barg, purity, power_w."""
+    t = np.asarray(signals.index, dtype=float)
+    n = round(CYCLE_S / float(np.median(np.diff(t))))
+    grid = np.arange(CYCLE_S, t[-1], DT_S)
+    frame = {"t": grid}
+    for name, column, scale, offset in (
+        ("p_feed_barg", "psa.p_feed", 1e-5, -P_AMBIENT * 1e-5),
+        ("purity", "psa.y_O2_product", 1.0, 0.0),
+        ("power_w", "compressor.power", 1.0, 0.0),
+    ):
+        mean = pd.Series(signals[column].to_numpy()).rolling(n).mean().to_numpy()  # trailing: ends at t
+        frame[name] = np.interp(grid, t, mean) * scale + offset
+    times = np.array([s[0] for s in steps])
+    index = np.searchsorted(times, grid, side="right") - 1
+    frame["p_set_barg"] = np.array([steps[i][1] for i in index])
+    frame["q_slpm"] = np.array([steps[i][2] for i in index])
+    means = pd.DataFrame(frame)
+    return means[means["t"] >= WARMUP_S].reset_index(drop=True)  # the beds are warm from here on
+
+
+class LumpedSimulator:
+    """The lumped model simulated over a whole sequence as one CasADi function of the fitted parameters."""
+
+    def __init__(self, model: PredictionModel, n: int) -> None:
+        self.model = model
+        theta = ca.SX.sym("theta", len(FITTED))
+        x, u = ca.SX.sym("x", model.nx), ca.SX.sym("u", model.nu)
+        p = ca.SX(ca.DM(model.p))
+        for k, name in enumerate(FITTED):
+            p[model.parameter(name)] = theta[k]
+        f = model.function
+        k1 = f(x, u, p)[0]
+        k2 = f(x + DT_S / 2 * k1, u, p)[0]
+        k3 = f(x + DT_S / 2 * k2, u, p)[0]
+        k4 = f(x + DT_S * k3, u, p)[0]
+        step = ca.Function("step", [x, u, theta], [x + DT_S / 6 * (k1 + 2 * k2 + 2 * k3 + k4)])
+        out = ca.Function("out", [x, u, theta], [f(x, u, p)[1]])
+        x0, us = ca.MX.sym("x0", model.nx), ca.MX.sym("U", model.nu, n)
+        th = ca.MX.sym("th", len(FITTED))
+        xs = step.mapaccum(n)(x0, us, ca.repmat(th, 1, n))
+        states = ca.horzcat(x0, xs[:, :-1])
+        ys = out.map(n)(states, us, ca.repmat(th, 1, n))
+        self.simulate = ca.Function("simulate", [x0, us, th], [ys])
+        self.jacobian = ca.Function("jac", [x0, us, th], [ca.jacobian(ca.vec(ys), th)])
+
+    def inputs(self, means: pd.DataFrame) -> np.ndarray:
+        m = self.model
+        u = np.zeros((m.nu, len(means)))
+        u[m.input("p_set")] = P_AMBIENT + means["p_set_barg"].to_numpy() * 1e5
+        u[m.input("Q_set")] = means["q_slpm"].to_numpy() / 60000.0
+        return u
+
+    def initial_state(self, means: pd.DataFrame) -> np.ndarray:
+        x0 = np.zeros(self.model.nx)
+        x0[self.model.state("p_feed")] = P_AMBIENT + means["p_feed_barg"].iloc[0] * 1e5
+        x0[self.model.state("y_O2")] = means["purity"].iloc[0]
+        x0[self.model.state("sensor_O2")] = means["purity"].iloc[0]
+        return x0
+
+
+def _outputs(model: PredictionModel, y: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "p_feed_barg": (y[model.output("p_feed")] - P_AMBIENT) * 1e-5,
+        "purity": y[model.output("y_O2")],
+        "power_w": y[model.output("power")],
+    }
+
+
+def fit(model: PredictionModel, means: pd.DataFrame) -> PredictionModel:
+    """Power map by linear least squares, then the dynamic parameters by simulation-error least squares."""
+    g, q = means["p_feed_barg"].to_numpy(), means["q_slpm"].to_numpy()
+    basis = np.column_stack([np.ones_like(g), g, g**2, q, q * g])
+    coef = np.linalg.lstsq(basis, means["power_w"].to_numpy(), rcond=None)[0]
+    model = model.with_parameters(dict(zip(POWER, map(float, coef), strict=True)))
+    sim = LumpedSimulator(model, len(means))
+    u, x0 = sim.inputs(means), sim.initial_state(means)
+    sd = {"p_feed_barg": 0.02, "purity": 0.003}
+    ny = len(model.outputs)
+    rows = {"p_feed_barg": model.output("p_feed"), "purity": model.output("y_O2")}
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        y = _outputs(model, np.array(sim.simulate(x0, u, theta)))
+        return np.concatenate([(y[k] - means[k].to_numpy()) / s for k, s in sd.items()])
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        j = np.array(sim.jacobian(x0, u, theta))  # (ny * n) x ntheta, column-major over time
+        n = len(means)
+        blocks = []
+        for k, s in sd.items():
+            scale = 1e-5 if k == "p_feed_barg" else 1.0
+            blocks.append(j[rows[k] :: ny][:n] * scale / s)
+        return np.vstack(blocks)
+
+    theta0 = np.array([model.p[model.parameter(n)] for n in FITTED])
+    started = time.perf_counter()
+    solution = least_squares(residual, theta0, jac=jacobian, method="lm", max_nfev=200)
+    log.info("fit: cost %.3g -> %.3g in %.1f s (%s)", 0.5 * np.sum(residual(theta0) ** 2), solution.cost,
+             time.perf_counter() - started, solution.message)  # fmt: skip
+    return model.with_parameters(dict(zip(FITTED, map(float, solution.x), strict=True)))
+
+
+def errors(model: PredictionModel, means: pd.DataFrame, steps: list[tuple[float, float, float]]) -> dict[str, dict]:
+    """RMSE and largest error of each output over the sequence after warm-up; purity error at the end of each hold."""
+    sim = LumpedSimulator(model, len(means))
+    theta = np.array([model.p[model.parameter(n)] for n in FITTED])
+    y = _outputs(model, np.array(sim.simulate(sim.initial_state(means), sim.inputs(means), theta)))
+    after = np.ones(len(means), dtype=bool)
+    table: dict[str, dict] = {}
+    for k in ("p_feed_barg", "purity", "power_w"):
+        e = y[k][after] - means[k].to_numpy()[after]
+        table[k] = {"rmse": float(np.sqrt(np.mean(e**2))), "max_abs": float(np.max(np.abs(e)))}
+    ends = [s[0] - DT_S for s in steps[2:]] + [float(means["t"].iloc[-1])]
+    idx = [int(np.argmin(np.abs(means["t"].to_numpy() - t))) for t in ends]
+    e_end = y["purity"][idx] - means["purity"].to_numpy()[idx]
+    table["purity_end_of_hold"] = {"rmse": float(np.sqrt(np.mean(e_end**2))), "max_abs": float(np.max(np.abs(e_end)))}
+    table["_trace"] = {"t": means["t"].to_numpy()[after].tolist()[::10], "model": y["purity"][after].tolist()[::10],
+                       "plant": means["purity"].to_numpy()[after].tolist()[::10]}  # fmt: skip
+    return table
+
+
+def markdown(fit_errors: dict, validation: dict) -> str:
+    lines = [
+        "| output (cycle mean) | fit RMSE | fit max | validation RMSE | validation max |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    labels = {"p_feed_barg": ("feed pressure, bar", 1.0, 3), "purity": ("delivered purity, % O2", 100.0, 2),
+              "power_w": ("compressor power, W", 1.0, 1),
+              "purity_end_of_hold": ("purity at the end of each hold, % O2", 100.0, 2)}  # fmt: skip
+    for key, (label, scale, d) in labels.items():
+        f, v = fit_errors[key], validation[key]
+        lines.append(f"| {label} | {f['rmse'] * scale:.{d}f} | {f['max_abs'] * scale:.{d}f} | "
+                     f"{v['rmse'] * scale:.{d}f} | {v['max_abs'] * scale:.{d}f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fit-s", type=float, default=5400.0, help="simulated length of the fitting sequence, s")
+    parser.add_argument("--validate-s", type=float, default=3600.0, help="length of the validation sequence, s")
+    parser.add_argument("--no-fit", action="store_true", help="only validate the model's present parameters")
+    parser.add_argument("--out", type=Path, default=None, help="keep the plant runs here (default: a temp dir)")
+    parser.add_argument("--json", type=Path, default=None, help="write the parameters and errors as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    export_functions(MODEL)
+    model = PredictionModel.load(MODEL)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.out or Path(tmp)
+        fit_steps = command_sequence(args.fit_s, seed=1)
+        fit_means = cycle_means(plant_run(fit_steps, args.fit_s, root / "fit"), fit_steps)
+        val_steps = command_sequence(args.validate_s, seed=2)
+        val_means = cycle_means(plant_run(val_steps, args.validate_s, root / "validate"), val_steps)
+    if not args.no_fit:
+        model = fit(model, fit_means)
+    fitted = {n: float(model.p[model.parameter(n)]) for n in (*FITTED, *POWER)}
+    fit_errors, validation = errors(model, fit_means, fit_steps), errors(model, val_means, val_steps)
+    print("parameters:", ", ".join(f"{k}={v:.4g}" for k, v in fitted.items()))
+    print(markdown(fit_errors, validation))
+    if args.json:
+        args.json.write_text(json.dumps({"parameters": fitted, "fit": fit_errors, "validation": validation}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
