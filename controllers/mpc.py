@@ -8,7 +8,8 @@ At every sample (``sample_time``, 5 s in the shipped controller set) the block
    the flow sensor gives the flow the filter predicts with (the delivered flow, e.g. less through a kinked cannula);
 2. solves the optimal control problem (controllers/mpc_problem.py: multiple shooting over ``horizon`` intervals of
    ``sample_time``, IPOPT, warm-started from the previous solution) for the flow and pressure commands;
-3. applies the first interval's commands: ``Q_set`` to the watchdog's ``Q_set_req`` and ``p_setpoint`` to the
+3. applies the first interval's commands (before the oximeter's first usable reading it holds the initial
+   2 L/min and 0.8 bar(g): an estimate without a reading is no reason to change the oxygen): ``Q_set`` to the watchdog's ``Q_set_req`` and ``p_setpoint`` to the
    pressure PID, which the watchdog still clamps.
 
 The prediction model is the Modelica class ``O2Twin.Control.SupervisoryModel`` (parameter ``model``), exported as
@@ -221,8 +222,9 @@ class SupervisoryMPC(PythonBlock):
         if not self._initialised and valid[0] and math.isfinite(measured[1]):
             self._initialise(spo2, measured[1], q_model)
         self.ekf.update(known, measured, valid)
-        self._solve(t)
-        return self._out
+        if self._initialised:
+            self._solve(t)
+        return self._out  # before the first usable SpO2 reading: the initial command, held
 
     def _initialise(self, spo2: float, purity: float, q_m3s: float) -> None:
         """Start the filter at the steady state that explains the first usable readings.

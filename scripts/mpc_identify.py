@@ -37,6 +37,7 @@ from controllers.prediction_model import PredictionModel
 from orchestrator import run
 from orchestrator.compare.controller_set import apply_to_table, parse_controller_set
 from orchestrator.export.functions import export_functions
+from orchestrator.results.run import RunResult
 from orchestrator.scenario.load import read_scenario_table, resolve_scenario_path
 from orchestrator.scenario.parse import parse_scenario
 
@@ -46,19 +47,22 @@ P_AMBIENT = 100006.87  # rated_flow.toml's
 CYCLE_S = 7.5
 DT_S = 1.0
 WARMUP_S = 600.0
-FITTED = (
-    "tau_p",
-    "y_max_0",
-    "y_max_per_bar",
-    "q_knee_0",
-    "q_knee_per_bar",
-    "q_knee_per_bar2",
-    "slope_0",
-    "slope_decay",
-    "knee_width",
-    "tau_y_ref",
-    "tau_y_exponent",
-)
+#: The fitted parameters and their bounds (physically sensible ranges: a knee of at least 0.1 L/min, a slope the
+#: unit's purity curves show; unbounded fits of short sequences extrapolate wildly between the holds).
+BOUNDS = {
+    "tau_p": (1.0, 30.0),
+    "y_max_0": (0.85, 0.96),
+    "y_max_per_bar": (0.0, 0.1),
+    "q_knee_0": (-3.0, 3.0),
+    "q_knee_per_bar": (0.0, 15.0),
+    "q_knee_per_bar2": (-8.0, 2.0),
+    "slope_0": (0.01, 3.0),
+    "slope_decay": (0.0, 5.0),
+    "knee_width": (0.1, 2.0),
+    "tau_y_ref": (20.0, 400.0),
+    "tau_y_exponent": (0.0, 1.0),
+}
+FITTED = tuple(BOUNDS)
 POWER = ("power_0", "power_per_bar", "power_per_bar2", "power_per_lpm", "power_per_lpm_bar")
 
 
@@ -72,8 +76,11 @@ def command_sequence(duration_s: float, seed: int) -> list[tuple[float, float, f
     return steps
 
 
-def plant_run(steps: list[tuple[float, float, float]], duration_s: float, out: Path) -> pd.DataFrame:
-    """The full plant under the command steps; signals on the recording grid (0.1 s)."""
+def plant_run(steps: list[tuple[float, float, float]], duration_s: float, out: Path, reuse: bool) -> pd.DataFrame:
+    """The full plant under the command steps; signals on the recording grid (0.1 s). With ``reuse``, the signals
+    of an earlier run in ``out`` (same sequence: the seeds and lengths fix it)."""
+    if reuse and (out / "signals.csv").is_file():
+        return RunResult("ok", 0, out, {}).signals
     cset = parse_controller_set({"controller_set": {"name": "identify", "remove": ["schedule"]}}, "identify")
     path = resolve_scenario_path("rated_flow")
     table = apply_to_table(read_scenario_table(path), cset)
@@ -139,7 +146,7 @@ class LumpedSimulator:
         states = ca.horzcat(x0, xs[:, :-1])
         ys = out.map(n)(states, us, ca.repmat(th, 1, n))
         self.simulate = ca.Function("simulate", [x0, us, th], [ys])
-        self.jacobian = ca.Function("jac", [x0, us, th], [ca.jacobian(ca.vec(ys), th)])
+        self.jacobian = ca.Function("simulate_jacobian", [x0, us, th], [ca.jacobian(ca.vec(ys), th)])
 
     def inputs(self, means: pd.DataFrame) -> np.ndarray:
         m = self.model
@@ -172,29 +179,44 @@ def fit(model: PredictionModel, means: pd.DataFrame) -> PredictionModel:
     model = model.with_parameters(dict(zip(POWER, map(float, coef), strict=True)))
     sim = LumpedSimulator(model, len(means))
     u, x0 = sim.inputs(means), sim.initial_state(means)
-    sd = {"p_feed_barg": 0.02, "purity": 0.003}
     ny = len(model.outputs)
-    rows = {"p_feed_barg": model.output("p_feed"), "purity": model.output("y_O2")}
+    i_tau = FITTED.index("tau_p")
 
-    def residual(theta: np.ndarray) -> np.ndarray:
-        y = _outputs(model, np.array(sim.simulate(x0, u, theta)))
-        return np.concatenate([(y[k] - means[k].to_numpy()) / s for k, s in sd.items()])
+    def simulated(theta: np.ndarray) -> dict[str, np.ndarray]:
+        return _outputs(model, np.array(sim.simulate(x0, u, theta)))
 
-    def jacobian(theta: np.ndarray) -> np.ndarray:
-        j = np.array(sim.jacobian(x0, u, theta))  # (ny * n) x ntheta, column-major over time
-        n = len(means)
-        blocks = []
-        for k, s in sd.items():
-            scale = 1e-5 if k == "p_feed_barg" else 1.0
-            blocks.append(j[rows[k] :: ny][:n] * scale / s)
-        return np.vstack(blocks)
+    # stage 1: the pressure loop's time constant from the pressure alone (a 1-D search)
+    theta = np.clip([model.p[model.parameter(n)] for n in FITTED], *zip(*BOUNDS.values(), strict=True))
+    best = min(
+        np.arange(1.0, 30.01, 0.5),
+        key=lambda tau: float(np.sum((simulated(np.r_[theta[:i_tau], tau, theta[i_tau + 1 :]])["p_feed_barg"]
+                                      - means["p_feed_barg"].to_numpy()) ** 2)),
+    )  # fmt: skip
+    theta[i_tau] = best
+    # stage 2: the purity map and dynamics from the purity, the pressure loop fixed
+    free = [k for k in range(len(FITTED)) if k != i_tau]
+    row = model.output("y_O2")
+    measured = means["purity"].to_numpy()
 
-    theta0 = np.array([model.p[model.parameter(n)] for n in FITTED])
+    def full(free_values: np.ndarray) -> np.ndarray:
+        values = theta.copy()
+        values[free] = free_values
+        return values
+
+    def residual(free_values: np.ndarray) -> np.ndarray:
+        return simulated(full(free_values))["purity"] - measured
+
+    def jacobian(free_values: np.ndarray) -> np.ndarray:
+        j = np.array(sim.jacobian(x0, u, full(free_values)))  # (ny * n) x ntheta, column-major over time
+        return j[row::ny][:, free]
+
+    low, high = (np.array([BOUNDS[FITTED[k]][i] for k in free]) for i in (0, 1))
     started = time.perf_counter()
-    solution = least_squares(residual, theta0, jac=jacobian, method="lm", max_nfev=200)
-    log.info("fit: cost %.3g -> %.3g in %.1f s (%s)", 0.5 * np.sum(residual(theta0) ** 2), solution.cost,
-             time.perf_counter() - started, solution.message)  # fmt: skip
-    return model.with_parameters(dict(zip(FITTED, map(float, solution.x), strict=True)))
+    solution = least_squares(residual, theta[free], jac=jacobian, bounds=(low, high), method="trf", max_nfev=100)
+    log.info("fit: tau_p %.1f s; purity cost %.3g -> %.3g in %.1f s (%s)", best, 0.5 * np.sum(residual(theta[free]) ** 2),
+             solution.cost, time.perf_counter() - started, solution.message)  # fmt: skip
+    theta[free] = solution.x
+    return model.with_parameters(dict(zip(FITTED, map(float, theta), strict=True)))
 
 
 def errors(model: PredictionModel, means: pd.DataFrame, steps: list[tuple[float, float, float]]) -> dict[str, dict]:
@@ -237,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validate-s", type=float, default=3600.0, help="length of the validation sequence, s")
     parser.add_argument("--no-fit", action="store_true", help="only validate the model's present parameters")
     parser.add_argument("--out", type=Path, default=None, help="keep the plant runs here (default: a temp dir)")
+    parser.add_argument("--reuse", action="store_true", help="use the plant runs already in --out")
     parser.add_argument("--json", type=Path, default=None, help="write the parameters and errors as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -245,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.out or Path(tmp)
         fit_steps = command_sequence(args.fit_s, seed=1)
-        fit_means = cycle_means(plant_run(fit_steps, args.fit_s, root / "fit"), fit_steps)
+        fit_means = cycle_means(plant_run(fit_steps, args.fit_s, root / "fit", args.reuse), fit_steps)
         val_steps = command_sequence(args.validate_s, seed=2)
-        val_means = cycle_means(plant_run(val_steps, args.validate_s, root / "validate"), val_steps)
+        val_means = cycle_means(plant_run(val_steps, args.validate_s, root / "validate", args.reuse), val_steps)
     if not args.no_fit:
         model = fit(model, fit_means)
     fitted = {n: float(model.p[model.parameter(n)]) for n in (*FITTED, *POWER)}

@@ -5,25 +5,25 @@ block LumpedConcentrator "Cycle-averaged PSA concentrator: feed pressure, purity
   input Real y_O2_offset(unit="1", start=0)
     "Purity disturbance added to the static map (warm-up, sieve ageing, map error): estimated online";
   parameter Real p_ambient(unit="Pa") = 101325 "Ambient pressure (reference of the gauge pressures in the maps)";
-  parameter Real tau_p(unit="s") = 5 "Time constant of the closed feed-pressure loop (cycle mean)";
+  parameter Real tau_p(unit="s") = 7.5 "Time constant of the closed feed-pressure loop (cycle mean)";
   // static purity map y_ss(g, q), g feed pressure in bar(g), q flow in L/min (fitted: scripts/mpc_identify.py)
-  parameter Real y_max_0(unit="1") = 0.9114 "Purity at low flow, at 0 bar(g) (argon-limited)";
-  parameter Real y_max_per_bar(unit="1") = 0.0445 "Rise of the low-flow purity per bar(g)";
-  parameter Real q_knee_0(unit="1") = -0.3443 "Knee flow at 0 bar(g), L/min: above it the purity falls";
-  parameter Real q_knee_per_bar(unit="1") = 5.707 "Knee flow per bar(g), L/min per bar";
-  parameter Real q_knee_per_bar2(unit="1") = -1.819 "Knee flow per bar(g) squared, L/min per bar^2";
-  parameter Real slope_0(unit="1") = 0.6396 "Purity lost per L/min above the knee, at 0 bar(g)";
-  parameter Real slope_decay(unit="1") = 2.5803 "Exponential decay of that slope per bar(g)";
-  parameter Real knee_width(unit="1") = 0.3072 "Width of the knee, L/min (smooth transition)";
+  parameter Real y_max_0(unit="1") = 0.9504 "Purity at low flow, at 0 bar(g) (argon-limited)";
+  parameter Real y_max_per_bar(unit="1") = 0.01215 "Rise of the low-flow purity per bar(g)";
+  parameter Real q_knee_0(unit="1") = -3.0 "Knee flow at 0 bar(g), L/min: above it the purity falls";
+  parameter Real q_knee_per_bar(unit="1") = 12.92 "Knee flow per bar(g), L/min per bar";
+  parameter Real q_knee_per_bar2(unit="1") = -4.497 "Knee flow per bar(g) squared, L/min per bar^2";
+  parameter Real slope_0(unit="1") = 0.2489 "Purity lost per L/min above the knee, at 0 bar(g)";
+  parameter Real slope_decay(unit="1") = 0.0 "Exponential decay of that slope per bar(g)";
+  parameter Real knee_width(unit="1") = 0.7506 "Width of the knee, L/min (smooth transition)";
   // purity dynamics: first order, faster at high flow (the product tank is turned over faster)
-  parameter Real tau_y_ref(unit="s") = 122.6 "Purity time constant at 2 L/min";
-  parameter Real tau_y_exponent(unit="1") = 0.2411 "tau_y = tau_y_ref (2 L/min / Q)^tau_y_exponent";
+  parameter Real tau_y_ref(unit="s") = 136.2 "Purity time constant at 2 L/min";
+  parameter Real tau_y_exponent(unit="1") = 0.0 "tau_y = tau_y_ref (2 L/min / Q)^tau_y_exponent";
   // compressor power map (cycle mean), W: a0 + a1 g + a2 g^2 + a3 q + a4 q g
-  parameter Real power_0(unit="W") = 20 "Power at 0 bar(g) and no flow";
-  parameter Real power_per_bar(unit="W") = 150 "Power per bar(g)";
-  parameter Real power_per_bar2(unit="W") = 20 "Power per bar(g) squared";
-  parameter Real power_per_lpm(unit="W") = 2 "Power per L/min of product";
-  parameter Real power_per_lpm_bar(unit="W") = 2 "Power per L/min and bar(g)";
+  parameter Real power_0(unit="W") = -47.73 "Power at 0 bar(g) and no flow";
+  parameter Real power_per_bar(unit="W") = 179.4 "Power per bar(g)";
+  parameter Real power_per_bar2(unit="W") = 43.2 "Power per bar(g) squared";
+  parameter Real power_per_lpm(unit="W") = 10.79 "Power per L/min of product";
+  parameter Real power_per_lpm_bar(unit="W") = -7.07 "Power per L/min and bar(g)";
   parameter Real tau_sensor_O2(unit="s") = 2 "O2 sensor time constant (as PSAUnit's)";
   output Real p_feed(unit="Pa", nominal=2e5, start=180000) "Feed manifold pressure, cycle mean";
   output Real y_O2(unit="1", start=0.93) "Delivered O2 fraction, cycle mean";
@@ -71,8 +71,8 @@ a slope that falls with pressure), with first-order dynamics whose time constant
 (<code>tau_y = tau_y_ref (2 L/min / q)^tau_y_exponent</code>); the compressor power is a quadratic map of feed
 pressure and flow. Every coefficient is fitted to the full <code>O2Twin.CoSim.PSAUnit</code> and
 <code>O2Twin.CoSim.Compressor</code> FMUs with the pressure PID and the sequencer (random steps of setpoint and flow,
-1.5 h simulated) by <code>scripts/mpc_identify.py</code>, which also reports the validation errors on another
-2 h sequence (docs/controllers.md, \"MPC\"). Outside the fitted range (0.5-1.3 bar(g), 0.5-5 L/min, warm beds,
+90 min simulated, after a 10 min warm-up) by <code>scripts/mpc_identify.py</code>, which also reports the validation
+errors on another 60 min sequence (docs/controllers.md, \"MPC\"). Outside the fitted range (0.5-1.3 bar(g), 0.5-5 L/min, warm beds,
 25 degC) the map is an extrapolation; <code>y_O2_offset</code> is the input an estimator uses to absorb what the
 map misses (a cold start, a worn sieve).</p>
 </html>"));
