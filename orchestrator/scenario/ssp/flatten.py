@@ -89,6 +89,8 @@ class Flattener:
         self.system_connectors: dict[str, VarInfo] = {}  # "B.in" -> the connector, seen from outside
         self.system_paths: set[str] = set()
         self.drivers: dict[str, _Driver] = {}
+        #: component input or parameter -> (the undriven system connector feeding it, gain, offset)
+        self.fed_by_system: dict[str, tuple[str, float, float]] = {}
         self.assignments: list[Assignment] = []
         self._order = 0
         self._slave_names: dict[str, str] = {}
@@ -244,7 +246,6 @@ class Flattener:
 
     # ------------------------------------------------------------- resolve
     def _resolve_connections(self, flat: FlatSystem) -> None:
-        self.fed_by_system: dict[str, tuple[str, float, float]] = {}
         for sink in self.drivers:
             if sink in self.system_connectors:
                 continue
