@@ -28,7 +28,9 @@ def fmus(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("compiled")
     # y = x + 0.5 u: an FMU with direct feedthrough (the master re-sets its inputs after the step where they changed)
     feed = build_lti_fmu(out, "Feed", [[-2.0]], [[1.0]], [[1.0]], [[0.5]], ["x"], ["u"], ["y"], [0.3])
-    return {"lag": build_lag_fmu(out), "feed": feed}
+    interp = build_lti_fmu(out, "Interp", [[-2.0]], [[1.0]], [[1.0]], [[0.5]], ["x"], ["u"], ["y"], [0.3],
+                           interpolate_inputs=True)  # fmt: skip
+    return {"lag": build_lag_fmu(out), "feed": feed, "interp": interp}
 
 
 def mixed_system(fmus: dict[str, Path], fail: dict[str, float] | None = None) -> System:
@@ -169,3 +171,35 @@ def test_many_steps_per_call_identical_failure(fmus, discard):
     assert compiled.times[-1] == pytest.approx(2.23)
     assert compiled.events == python.events
     assert sim.finish_status == "failed"
+
+
+@pytest.mark.parametrize("derivatives", [False, True])
+def test_identical_results_with_extrapolation(fmus, derivatives):
+    """First-order extrapolation: inputs on the line through the sources, at mid-step, or at t with their
+    derivatives where the FMU accepts them (canInterpolateInputs)."""
+
+    def run_extrapolated(compiled: bool) -> tuple[MemoryRecorder, Simulation]:
+        s = mixed_system(fmus)
+        if derivatives:  # the feedthrough FMU replaced by one that takes input derivatives
+            s = System()
+            s.add(Ramp("ramp", 0.01))
+            for k in range(3):
+                s.add(FmuCoSimSlave(f"lag{k}", fmus["lag"]))
+            s.add(FmuCoSimSlave("feed", fmus["interp"]))
+            s.add(Accumulator("acc", 0.02))
+            s.connect("ramp.y", "lag0.u", gain=0.7)
+            s.connect("lag0.y", "lag1.u", gain=1.1, offset=-0.05)
+            s.connect("lag1.y", "feed.u", gain=0.8, offset=0.02)
+            s.connect("feed.y", "acc.u", gain=0.3, offset=0.1)
+            s.connect("acc.total", "lag2.u", gain=0.01)
+        rec = MemoryRecorder()
+        options = MasterOptions(step=0.01, stop_time=1.0, extrapolation=1, compiled_coupling=compiled)
+        sim = Simulation(s, options, events=list(EVENTS[:3]), recorders=[rec], record=["feed.y", "lag1.y"])
+        sim.run()
+        return rec, sim
+
+    compiled, sim = run_extrapolated(True)
+    python, _ = run_extrapolated(False)
+    assert sim.stepper.segments and sim.stepper.batch is None  # step by step: extrapolation is per macro step
+    assert compiled.times == python.times and compiled.rows == python.rows
+    assert np.ptp(compiled.column("feed.y")) > 0.05

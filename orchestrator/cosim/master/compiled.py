@@ -3,7 +3,7 @@
 A segment is a run of consecutive slaves in Gauss-Seidel order whose inputs and outputs the kernel can handle (FMI
 2.0 Co-Simulation FMUs with Real scalar inputs, see Slave.compiled_io). Python blocks and other slaves stay around
 them on the Python path; a macro step visits plans and segments in the same order as before. The path is taken for
-Gauss-Seidel with held inputs (extrapolation 0), one rate, and while no input of the segment is overridden and no
+Gauss-Seidel with held or linearly extrapolated inputs, one rate, and while no input of the segment is overridden and no
 output drifts (Coupling.held_inputs, drifts); any other step takes the Python path, from the same signal table, so the two can alternate.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.cosim.master.coupling import Coupling, SlavePlan
-from orchestrator.cosim.master.kernel import CK_OK, CK_SET, CK_STEP, SlaveTable, library
+from orchestrator.cosim.master.kernel import CK_DERIVATIVES, CK_OK, CK_SET, CK_STEP, SlaveEntry, SlaveTable, library
 from orchestrator.cosim.master.options import MasterOptions
 from orchestrator.errors import SimulationError
 
@@ -32,36 +32,48 @@ class CompiledSegment:
         entries = []
         for p, io in zip(self.plans, ios, strict=True):
             offsets = [o for _, _, o in p.in_terms]
-            entries.append((io, p.in_src, p.in_gain, offsets, p.out_ids))
+            entries.append(
+                SlaveEntry(io, p.index, p.in_src, p.in_src_slave, p.in_gain, offsets, p.out_ids, p.derivative_inputs)
+            )
         self.table = SlaveTable(entries)
+        self.indices = [p.index for p in self.plans]
         ids = [k for p in self.plans for k in p.out_ids]
         self.out = slice(min(ids), max(ids) + 1) if ids else slice(0, 0)
         self.feedthrough = [(p, self.table.in_values[i], len(p.in_src)) for i, p in enumerate(self.plans)
                             if p.slave.info.direct_feedthrough and p.write is not None]  # fmt: skip
         self.stepped_to = [p.slave.stepped_to for p in self.plans]
         self.values: Any = (ctypes.c_double * max(1, size))()
+        self.values_at_t: Any = (ctypes.c_double * max(1, size))()  # first-order extrapolation: v at t ...
+        self.slope: Any = (ctypes.c_double * max(1, size))()  # ... and the slope of every signal
         self._failed = ctypes.c_int(0)
         self._status = ctypes.c_int(0)
         self._step = library().ck_step
 
-    def step(self, v: list[float], t: float, h: float) -> tuple[SlavePlan, BaseException] | None:
-        """Step the segment's slaves from t by h on the signal table v; None, or the failed plan and the error."""
+    def step(self, v: list[float], t: float, h: float, line: tuple[list[float], list[float]] | None = None
+             ) -> tuple[SlavePlan, BaseException] | None:  # fmt: skip
+        """Step the segment's slaves from t by h on the signal table v, the inputs held or, with line = (values at
+        t, slope per signal), extrapolated; None, or the failed plan and the error."""
         values = self.values
         values[: self.size] = v
-        rc = self._step(self.table.records, self.count, values, t, h, 1.0, self._failed, self._status)
+        at_t = slope = None
+        if line is not None:
+            at_t, slope = self.values_at_t, self.slope
+            at_t[: self.size], slope[: self.size] = line
+        rc = self._step(self.table.records, self.count, values, at_t, slope, t, h, 1.0, self._failed, self._status)
         out = self.out
         if rc == CK_OK:
             v[out] = values[out]
-            self.finish_step(t + h)
+            self.finish_step(t + h, extrapolated=line is not None)
             return None
         return self.failure_in_step(rc, v, t, h)
 
-    def finish_step(self, t_end: float) -> None:
-        """After the kernel stepped every slave to t_end: what the Python path keeps (slave time, inputs written)."""
+    def finish_step(self, t_end: float, extrapolated: bool = False) -> None:
+        """After the kernel stepped every slave to t_end: what the Python path keeps (slave time, inputs written;
+        extrapolated inputs are not the values at t_end, so a feedthrough slave's are unknown)."""
         for stepped_to in self.stepped_to:
             stepped_to(t_end)
         for p, written, n in self.feedthrough:
-            p.written = written[:n]
+            p.written = None if extrapolated else written[:n]
 
     def failure_in_step(self, rc: int, v: list[float], t: float, h: float) -> tuple[SlavePlan, BaseException]:
         """The slaves before the failed one stepped: keep their outputs; describe the failure as the Python path."""
@@ -87,6 +99,8 @@ class CompiledSegment:
 
     def _io_error(self, rc: int, p: SlavePlan, t: float) -> BaseException:
         slave: Any = p.slave
+        if rc == CK_DERIVATIVES:
+            return slave.fail("setting input derivatives failed", t)
         names = ", ".join(p.in_names if rc == CK_SET else p.out_names)
         return slave.fail(f"{'setting' if rc == CK_SET else 'getting'} {names} failed", t)
 
@@ -176,7 +190,7 @@ class StepNotAccepted(SimulationError):
 def build_segments(coupling: Coupling, options: MasterOptions) -> list[SlavePlan | CompiledSegment] | None:
     """The plans in order with runs of compiled-capable FMU slaves grouped into segments; None where the compiled
     path does not apply to this run (options, no kernel, no such slave)."""
-    if not options.compiled_coupling or options.algorithm != "gauss-seidel" or options.extrapolation != 0:
+    if not options.compiled_coupling or options.algorithm != "gauss-seidel":
         return None
     if options.error_control or coupling.multirate or library() is None:
         return None

@@ -136,7 +136,7 @@ class Simulation:
             names = ", ".join(p.name for p in self.coupling.plans if not p.slave.info.can_rollback)
             self._warn(f"error control needs rollback but {names} cannot save state; using fixed steps")
         segment = CompiledRun.applies(self.stepper.items, self.coupling)
-        if segment is not None and isinstance(self.strategy, FixedStepping):
+        if segment is not None and isinstance(self.strategy, FixedStepping) and o.extrapolation == 0:
             record_ids = [self.coupling.sid[q] for q in self._record_names]
             self.stepper.batch = CompiledRun(segment, self.coupling, record_ids)
         sink = EventSink(self._slave_event)

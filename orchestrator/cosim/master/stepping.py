@@ -192,10 +192,11 @@ class MacroStepper:
             for item in items:
                 if isinstance(item, CompiledSegment):  # a run of FMU slaves stepped in C
                     steps += item.count
-                    failure = item.step(v, t, h)
+                    failure = item.step(v, t, h, None if slope is None else (v_t, slope))
                     if failure is not None:
                         p, exc = failure
                         raise self._rejected(p, t, h) if isinstance(exc, StepNotAccepted) else exc
+                    stepped.update(item.indices)
                     continue
                 p = item
                 t_from, h_slave = t, h

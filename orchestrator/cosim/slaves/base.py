@@ -72,8 +72,9 @@ class SlaveInfo:
 class CompiledIo:
     """How the master's compiled coupling path calls an FMI 2.0 Co-Simulation slave directly from C: the instance,
     its fmi2SetReal, fmi2GetReal and fmi2DoStep (ctypes function pointers), the value references of the connected
-    inputs (in the master's order), the distinct output value references read, their number of values, and where
-    each output the master stores lies in what they return."""
+    inputs (in the master's order), the distinct output value references read, their number of values, where each
+    output the master stores lies in what they return, and fmi2SetRealInputDerivatives where the slave accepts
+    input derivatives."""
 
     component: Any
     functions: tuple[Any, Any, Any]
@@ -81,6 +82,7 @@ class CompiledIo:
     out_vrs: list[int]
     out_size: int
     out_pick: list[int]
+    set_input_derivatives: Any = None
 
 
 class Slave(ABC):

@@ -475,6 +475,7 @@ class FmuCoSimSlave(_FmuSlaveBase):
             out_vrs=out_vrs,
             out_size=at,
             out_pick=[offsets[r.vr] + r.index for r in outs],
+            set_input_derivatives=dll.fmi2SetRealInputDerivatives if self.info.max_input_derivative_order else None,
         )
 
     def stepped_to(self, t: float) -> None:

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,7 @@ SOURCE = Path(__file__).with_name("coupling_kernel.c")
 #: No fused multiply-adds: gain * source + offset must round as Python rounds it.
 C_FLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fvisibility=default"]
 #: ck_step's results: which call failed.
-CK_OK, CK_SET, CK_STEP, CK_GET = 0, 1, 2, 3
-FAILED_CALL = {CK_SET: "fmi2SetReal", CK_STEP: "fmi2DoStep", CK_GET: "fmi2GetReal"}
+CK_OK, CK_SET, CK_STEP, CK_GET, CK_DERIVATIVES = 0, 1, 2, 3, 4
 
 
 class CkSlave(ctypes.Structure):
@@ -54,6 +54,11 @@ class CkSlave(ctypes.Structure):
         ("out_signal", ctypes.POINTER(ctypes.c_int)),
         ("step_s", ctypes.c_double),
         ("io_s", ctypes.c_double),
+        ("index", ctypes.c_int),
+        ("in_src_slave", ctypes.POINTER(ctypes.c_int)),
+        ("set_derivatives", ctypes.c_void_p),
+        ("in_order", ctypes.POINTER(ctypes.c_int)),
+        ("in_derivative", ctypes.POINTER(ctypes.c_double)),
     ]
 
 
@@ -92,7 +97,8 @@ def library() -> Any:
     for name in ("ck_step", "ck_loop", "ck_run"):
         function = getattr(_library, name)
         function.restype = ctypes.c_int
-    _library.ck_step.argtypes = [ctypes.POINTER(CkSlave), ctypes.c_int, ctypes.POINTER(ctypes.c_double),
+    c_double_p = ctypes.POINTER(ctypes.c_double)
+    _library.ck_step.argtypes = [ctypes.POINTER(CkSlave), ctypes.c_int, c_double_p, c_double_p, c_double_p,
                                  ctypes.c_double, ctypes.c_double, ctypes.c_double,
                                  ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]  # fmt: skip
     _library.ck_loop.argtypes = [ctypes.POINTER(CkSlave), ctypes.c_int, ctypes.POINTER(ctypes.c_double),
@@ -129,28 +135,46 @@ def _array(ctype: Any, values: Sequence[Any]) -> Any:
     return (ctype * max(1, len(values)))(*values)
 
 
+@dataclass(frozen=True)
+class SlaveEntry:
+    """One slave of a SlaveTable: its CompiledIo, its position in the Gauss-Seidel order, per connected input the
+    source signal id, the source slave's position, gain and offset, the output signal ids, and whether its inputs
+    go with derivatives (first-order extrapolation into a slave that accepts them)."""
+
+    io: CompiledIo
+    index: int
+    in_src: Sequence[int]
+    in_src_slave: Sequence[int]
+    gain: Sequence[float]
+    offset: Sequence[float]
+    out_ids: Sequence[int]
+    input_derivatives: bool = False
+
+
 class SlaveTable:
     """The ck_slave records of some slaves, and the arrays they point into (kept alive here)."""
 
-    def __init__(self, entries: Sequence[tuple[CompiledIo, Sequence[int], Sequence[float], Sequence[float],
-                                               Sequence[int]]]) -> None:  # fmt: skip
-        """entries: per slave (its CompiledIo, input source signal ids, gains, offsets, output signal ids)."""
+    def __init__(self, entries: Sequence[SlaveEntry]) -> None:
         self.records = (CkSlave * max(1, len(entries)))()
         self.count = len(entries)
         self._keep: list[Any] = []
         self.in_values: list[Any] = []
-        for record, (io, src, gain, offset, out_ids) in zip(self.records, entries, strict=False):
+        for record, entry in zip(self.records, entries, strict=False):
+            io, src, out_ids = entry.io, entry.in_src, entry.out_ids
             set_real, get_real, do_step = io.functions
             arrays = {
                 "in_vr": _array(ctypes.c_uint, io.in_vrs),
                 "in_src": _array(ctypes.c_int, src),
-                "in_gain": _array(ctypes.c_double, gain),
-                "in_offset": _array(ctypes.c_double, offset),
+                "in_gain": _array(ctypes.c_double, entry.gain),
+                "in_offset": _array(ctypes.c_double, entry.offset),
                 "in_value": _array(ctypes.c_double, [0.0] * len(src)),
                 "out_vr": _array(ctypes.c_uint, io.out_vrs),
                 "out_buffer": _array(ctypes.c_double, [0.0] * io.out_size),
                 "out_pick": _array(ctypes.c_int, io.out_pick),
                 "out_signal": _array(ctypes.c_int, out_ids),
+                "in_src_slave": _array(ctypes.c_int, entry.in_src_slave),
+                "in_order": _array(ctypes.c_int, [1] * len(src)),
+                "in_derivative": _array(ctypes.c_double, [0.0] * len(src)),
             }
             self._keep.append(arrays)
             self.in_values.append(arrays["in_value"])
@@ -159,6 +183,9 @@ class SlaveTable:
             record.get_real = ctypes.cast(get_real, ctypes.c_void_p).value
             record.do_step = ctypes.cast(do_step, ctypes.c_void_p).value
             record.n_in, record.n_out_vr, record.n_out = len(src), len(io.out_vrs), len(out_ids)
+            record.index = entry.index
+            if entry.input_derivatives and io.set_input_derivatives is not None:
+                record.set_derivatives = ctypes.cast(io.set_input_derivatives, ctypes.c_void_p).value
             for name, array in arrays.items():
                 setattr(record, name, ctypes.cast(array, type(getattr(record, name))))
 
@@ -169,4 +196,4 @@ def _address(component: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-__all__ = ["CK_GET", "CK_OK", "CK_SET", "CK_STEP", "FAILED_CALL", "CkSlave", "SlaveTable", "library"]
+__all__ = ["CK_DERIVATIVES", "CK_GET", "CK_OK", "CK_SET", "CK_STEP", "CkSlave", "SlaveEntry", "SlaveTable", "library"]

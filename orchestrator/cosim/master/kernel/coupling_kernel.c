@@ -17,6 +17,7 @@
 typedef int (*ck_set_real)(void *c, const unsigned int *vr, size_t n, const double *value);
 typedef int (*ck_get_real)(void *c, const unsigned int *vr, size_t n, double *value);
 typedef int (*ck_do_step)(void *c, double t, double h, int no_set_prior_state);
+typedef int (*ck_set_derivatives)(void *c, const unsigned int *vr, size_t n, const int *order, const double *value);
 
 typedef struct {
     void *component;
@@ -37,9 +38,15 @@ typedef struct {
     const int *out_signal;  /* signal id of each stored signal */
     double step_s;          /* wall time in fmi2DoStep */
     double io_s;            /* wall time in fmi2SetReal / fmi2GetReal */
+    /* first-order extrapolation of the inputs */
+    int index;              /* the slave's position in the Gauss-Seidel order */
+    const int *in_src_slave;/* position of each input's source slave (before index: stepped in this macro step) */
+    ck_set_derivatives set_derivatives; /* fmi2SetRealInputDerivatives, or NULL: inputs set at mid-step */
+    const int *in_order;    /* n_in ones */
+    double *in_derivative;  /* n_in */
 } ck_slave;
 
-enum { CK_OK = 0, CK_SET = 1, CK_STEP = 2, CK_GET = 3 };
+enum { CK_OK = 0, CK_SET = 1, CK_STEP = 2, CK_GET = 3, CK_DERIVATIVES = 4 };
 #define CK_WARNING 1 /* fmi2Warning: the highest status that is not a failure */
 #define TIME_EVERY 16 /* ck_run times one macro step in this many */
 
@@ -49,19 +56,46 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Step slaves[0..n) from t by h on the signal table v. Returns CK_OK, or the failed call (CK_SET, CK_STEP,
- * CK_GET) with *failed = the slave's index and *status = the FMI status. With weight > 0 the wall time of the FMI
- * calls, times weight, is added to each slave's step_s and io_s (a timed step standing for weight steps). */
-int ck_step(ck_slave *slaves, int n, double *v, double t, double h, double weight, int *failed, int *status) {
+/* The inputs of s on the line through its sources (Coupling.write_extrapolated): a source already stepped in this
+ * macro step is interpolated between vt (its value at t) and v (at t + h), the others extrapolated with slope.
+ * With input derivatives the inputs are their values at t and the derivatives go to in_derivative; otherwise the
+ * inputs are the line's values at mid-step. Same operations, same order as the Python path. */
+static void extrapolated_inputs(ck_slave *s, const double *v, const double *vt, const double *slope, double h) {
+    for (int k = 0; k < s->n_in; k++) {
+        int src = s->in_src[k];
+        double d = s->in_src_slave[k] < s->index ? (v[src] - vt[src]) / h : slope[src];
+        if (s->set_derivatives) {
+            s->in_value[k] = s->in_gain[k] * vt[src] + s->in_offset[k];
+            s->in_derivative[k] = s->in_gain[k] * d;
+        } else {
+            s->in_value[k] = s->in_gain[k] * (vt[src] + 0.5 * h * d) + s->in_offset[k];
+        }
+    }
+}
+
+/* Step slaves[0..n) from t by h on the signal table v: inputs held (slope NULL) or extrapolated (vt: the values at
+ * t, slope: per signal). Returns CK_OK, or the failed call (CK_SET, CK_DERIVATIVES, CK_STEP, CK_GET) with *failed =
+ * the slave's index and *status = the FMI status. With weight > 0 the wall time of the FMI calls, times weight, is
+ * added to each slave's step_s and io_s (a timed step standing for weight steps). */
+int ck_step(ck_slave *slaves, int n, double *v, const double *vt, const double *slope, double t, double h,
+            double weight, int *failed, int *status) {
     int timed = weight > 0.0;
     for (int i = 0; i < n; i++) {
         ck_slave *s = &slaves[i];
         double t0 = timed ? now_s() : 0.0, t1 = 0.0, t2 = 0.0;
         int rc;
         if (s->n_in > 0) {
-            for (int k = 0; k < s->n_in; k++) s->in_value[k] = s->in_gain[k] * v[s->in_src[k]] + s->in_offset[k];
+            if (slope) {
+                extrapolated_inputs(s, v, vt, slope, h);
+            } else {
+                for (int k = 0; k < s->n_in; k++) s->in_value[k] = s->in_gain[k] * v[s->in_src[k]] + s->in_offset[k];
+            }
             rc = s->set_real(s->component, s->in_vr, (size_t)s->n_in, s->in_value);
             if (rc > CK_WARNING) { *failed = i; *status = rc; return CK_SET; }
+            if (slope && s->set_derivatives) {
+                rc = s->set_derivatives(s->component, s->in_vr, (size_t)s->n_in, s->in_order, s->in_derivative);
+                if (rc > CK_WARNING) { *failed = i; *status = rc; return CK_DERIVATIVES; }
+            }
         }
         if (timed) t1 = now_s();
         rc = s->do_step(s->component, t, h, 1);
@@ -126,7 +160,7 @@ int ck_run(ck_slave *slaves, int n, const int *update, int n_update, double *v, 
         double h = (t0 + (double)(nb * num) / (double)den) - t;
         /* reading the clock costs about as much as a small FMU's step: one step in TIME_EVERY is timed */
         double weight = j % TIME_EVERY ? 0.0 : (double)(k - j < TIME_EVERY ? k - j : TIME_EVERY);
-        int rc = ck_step(slaves, n, v, t, h, weight, failed, status);
+        int rc = ck_step(slaves, n, v, NULL, NULL, t, h, weight, failed, status);
         if (rc == CK_OK && n_update > 0) {
             rc = ck_update(slaves, update, n_update, v, weight, failed, status);
             if (rc != CK_OK) *in_update = 1;
@@ -144,7 +178,7 @@ int ck_run(ck_slave *slaves, int n, const int *update, int n_update, double *v, 
 /* The same FMI calls as `steps` calls of ck_step from t0 by h, untimed, in one loop (no master): the floor. */
 int ck_loop(ck_slave *slaves, int n, double *v, double t0, double h, long steps, int *failed, int *status) {
     for (long j = 0; j < steps; j++) {
-        int rc = ck_step(slaves, n, v, t0 + (double)j * h, h, 0.0, failed, status);
+        int rc = ck_step(slaves, n, v, NULL, NULL, t0 + (double)j * h, h, 0.0, failed, status);
         if (rc != CK_OK) return rc;
     }
     return CK_OK;
