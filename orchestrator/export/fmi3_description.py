@@ -19,6 +19,8 @@ from orchestrator.export.model_description import (
     _fmt,
     _initial_unknowns,
     _Structure,
+    add_units_and_experiment,
+    variable_attributes,
     variable_initial,
 )
 
@@ -54,30 +56,10 @@ def _add_interfaces(root: ET.Element, model: CausalModel) -> None:
     )  # fmt: skip
 
 
-def _add_units_and_experiment(root: ET.Element, model: CausalModel) -> None:
-    units = sorted({v.unit for v in model.variables if v.unit})
-    if units:
-        unit_defs = ET.SubElement(root, "UnitDefinitions")
-        for unit in units:
-            ET.SubElement(unit_defs, "Unit", {"name": unit})
-    experiment = {
-        "startTime": "0",
-        "stopTime": _fmt(model.default_stop_time),
-        "tolerance": _fmt(model.default_tolerance),
-    }
-    ET.SubElement(root, "DefaultExperiment", experiment)
-
-
 def _add_variable(parent: ET.Element, vr: int, var: ModelVariable) -> None:
     """One Float64 variable (start only where FMI allows it)."""
-    attrs = {"name": var.name, "valueReference": str(vr)}
-    if var.description:
-        attrs["description"] = var.description
-    attrs["causality"] = var.causality
-    attrs["variability"] = var.variability
+    attrs = variable_attributes(vr, var)
     initial = variable_initial(var)
-    if initial is not None and var.causality not in ("parameter", "input"):
-        attrs["initial"] = initial
     if var.unit:
         attrs["unit"] = var.unit
     for key in ("min", "max", "nominal"):
@@ -115,7 +97,7 @@ def fmi3_model_description_xml(model: CausalModel, token: str) -> str:
     """The FMI 3.0 modelDescription.xml of a CausalModel as a string (ME + CS, same modelIdentifier)."""
     root = _root(model, token)
     _add_interfaces(root, model)
-    _add_units_and_experiment(root, model)
+    add_units_and_experiment(root, model)
     model_variables = ET.SubElement(root, "ModelVariables")
     ET.SubElement(
         model_variables,

@@ -209,7 +209,7 @@ def _add_interfaces(root: ET.Element, model: CausalModel, source_files: list[str
             ET.SubElement(files, "File", {"name": name})
 
 
-def _add_units_and_experiment(root: ET.Element, model: CausalModel) -> None:
+def add_units_and_experiment(root: ET.Element, model: CausalModel) -> None:
     """UnitDefinitions (every unit a variable uses) and DefaultExperiment."""
     units = sorted({v.unit for v in model.variables if v.unit})
     if units:
@@ -224,8 +224,9 @@ def _add_units_and_experiment(root: ET.Element, model: CausalModel) -> None:
     ET.SubElement(root, "DefaultExperiment", experiment)
 
 
-def _add_scalar_variable(parent: ET.Element, vr: int, var: ModelVariable) -> None:
-    """One ScalarVariable with its Real element (start only where FMI allows it)."""
+def variable_attributes(vr: int, var: ModelVariable) -> dict[str, str]:
+    """The attributes FMI 2.0 and 3.0 share for a variable: name, valueReference, description, causality,
+    variability, and initial where FMI allows it."""
     attrs = {"name": var.name, "valueReference": str(vr)}
     if var.description:
         attrs["description"] = var.description
@@ -234,6 +235,13 @@ def _add_scalar_variable(parent: ET.Element, vr: int, var: ModelVariable) -> Non
     initial = variable_initial(var)
     if initial is not None and var.causality not in ("parameter", "input"):
         attrs["initial"] = initial
+    return attrs
+
+
+def _add_scalar_variable(parent: ET.Element, vr: int, var: ModelVariable) -> None:
+    """One ScalarVariable with its Real element (start only where FMI allows it)."""
+    attrs = variable_attributes(vr, var)
+    initial = variable_initial(var)
     sv = ET.SubElement(parent, "ScalarVariable", attrs)
     real: dict[str, str] = {}
     if var.kind == "derivative" and var.derivative_of is not None:
@@ -297,7 +305,7 @@ def model_description_xml(model: CausalModel, guid: str, source_files: list[str]
     """
     root = _root(model, guid)
     _add_interfaces(root, model, source_files)
-    _add_units_and_experiment(root, model)
+    add_units_and_experiment(root, model)
     model_variables = ET.SubElement(root, "ModelVariables")
     for vr, var in enumerate(model.variables):
         _add_scalar_variable(model_variables, vr, var)
