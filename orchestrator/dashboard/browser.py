@@ -90,6 +90,8 @@ class DashboardPage:
 
     def choose_scenario(self, view: str, name: str) -> None:
         """Pick a named scenario: type its name into the select box and take the option."""
+        from playwright.sync_api import Error as PlaywrightError
+
         box = self.keyed(f"{view}-name").locator("input")
         for attempt in range(3):  # a redraw of the page can close the list under the pointer: open it again
             try:
@@ -97,7 +99,7 @@ class DashboardPage:
                 box.fill(name)
                 self.page.get_by_role("option", name=name, exact=True).click(timeout=5_000)
                 break
-            except Exception:
+            except PlaywrightError:  # a timeout or a detached element after a redraw
                 if attempt == 2:
                     raise
                 self.settle()
@@ -156,9 +158,12 @@ class DashboardPage:
         self.wait_until(lambda: f"status {status}" in self.status_text(), timeout_s, f"status {status}")
 
     def text_of(self, key: str) -> str:
+        """The element's text, or "" while the page does not show it (yet)."""
+        from playwright.sync_api import Error as PlaywrightError
+
         try:
             return self.keyed(key).inner_text(timeout=2_000)
-        except Exception:
+        except PlaywrightError:
             return ""
 
     def wait_until(self, condition: Any, timeout_s: float, what: str) -> None:
