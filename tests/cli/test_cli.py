@@ -47,3 +47,25 @@ def test_log_lines_follow_the_current_stderr(capsys):
         assert "after the swap" in sys.stderr.getvalue()
     finally:
         sys.stderr = old
+
+
+def test_run_under_a_controller_set(tmp_path, capsys):
+    """--controllers fixed-flow: the run's scenario has the set's FixedFlow block in place of the titrator, and its
+    2 L/min command (recorded only under that set, in SI) is in the run's signals."""
+    import tomllib
+
+    from orchestrator.results.signals import read_signals_csv
+
+    out = tmp_path / "run"
+    argv = ["run", "default", "--controllers", "fixed-flow", "--stop-time", "5", "--out", str(out), "--no-plots", "-q"]
+    assert main(argv) == 0
+    saved = tomllib.loads((out / "scenario.toml").read_text(encoding="utf-8"))
+    assert "manual" in saved["slaves"] and "titrator" not in saved["slaves"]
+    signals = read_signals_csv(out / "signals.csv")
+    assert "manual.Q_set" in signals and all(abs(v - 2.0 / 60_000) < 1e-12 for v in signals["manual.Q_set"])  # m3/s
+
+
+def test_unknown_controller_set_is_one_clear_error(capsys):
+    assert main(["run", "default", "--controllers", "no_such_set"]) == 2
+    err = capsys.readouterr().err
+    assert "no controller set 'no_such_set'" in err and "fixed-flow" in err and "Traceback" not in err

@@ -2,7 +2,8 @@
 
 SCENARIO is a path to a .toml (or .ssp) file or the name of a file in scenarios/ (without .toml); without it the
 default scenario runs. Results go to results/<scenario>/<UTC time>/ (results/<scenario>/latest points to the
-newest) unless --out names a directory. A failure mid-run exits non-zero with the time and slave; everything
+newest) unless --out names a directory. --controllers SET runs the scenario under a controller set (a name in
+controller_sets/ or a .toml path), applied as `o2twin compare` applies it. A failure mid-run exits non-zero with the time and slave; everything
 recorded up to it stays on disk.
 """
 
@@ -14,7 +15,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from orchestrator.results.run import run as run_scenario
+from orchestrator.scenario.controller_set import apply_controller_set, known_controller_sets, load_controller_set
+from orchestrator.scenario.load import DEFAULT_SCENARIO
 from orchestrator.scenario.overrides import parse_assignments
+from orchestrator.scenario.spec import ScenarioSpec
 
 NAME = "run"
 HELP = "run a scenario (default: scenarios/default.toml) and write its results directory"
@@ -43,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(repeatable; found on the Python path or as MODULE.py beside the scenario). Without it only blocks "
         "registered as entry points (group o2twin.blocks) are used",
     )
+    parser.add_argument(
+        "--controllers",
+        default=None,
+        metavar="SET",
+        help="run under a controller set: a name in controller_sets/ or a .toml path (as `o2twin compare` applies it; "
+        f"shipped: {', '.join(known_controller_sets())})",
+    )
     parser.add_argument("--plant", default=None, metavar="URL", help="hardware in the loop: device URL for [plant]")
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
 
@@ -65,9 +76,16 @@ def print_summary(out_dir: Path, metrics: dict[str, Any], stream: TextIO | None 
     print("\n".join(lines), file=stream)
 
 
+def scenario_under(scenario: str | None, controllers: str | None) -> ScenarioSpec | str | None:
+    """The scenario argument, or the scenario (default: the default scenario) under the controller set."""
+    if controllers is None:
+        return scenario
+    return apply_controller_set(scenario or DEFAULT_SCENARIO, load_controller_set(controllers))
+
+
 def run(args: argparse.Namespace) -> int:
     result = run_scenario(
-        args.scenario,
+        scenario_under(args.scenario, args.controllers),
         out=args.out,
         overwrite=args.overwrite,
         stop_time=args.stop_time,
