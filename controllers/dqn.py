@@ -17,6 +17,20 @@ the block computes the period's observation and holds it in the outputs ``obs_0`
 a boundary they are exactly the observation the decision at that boundary uses. Decisions are taken from
 ``start_s`` on (after the cold start); before it the block holds offset 0 and scale 1.
 
+The guard (a rule of this controller, not of the network; ``guard`` = 1, the default): when the block chooses its
+own action (``policy`` set), the action is the Q-network's best among the actions ``allowed_actions`` permits, so
+the policy never trades a gas or patient margin for energy near an alarm limit. When the period's lowest O2
+reading is below ``purity_guard`` (default 0.90; the watchdog's LOW_PURITY alarm is at 0.87) or its mean valid SpO2
+reading below ``spo2_guard`` (default 0.87; LOW_SPO2 at 0.85), the block neither lowers the pressure setpoint nor
+lengthens the cycle, and while a setting is still on the economy side of nominal (offset < 0 or scale > 1) it does
+not hold either: it raises the pressure or shortens the cycle, whichever the network prefers of the two that still
+moves its setting (a step at its limit would hold). At any time the
+setpoint stays at or above ``p_guard_barg`` (default 0.6 bar(g); the watchdog's LOW_PRESSURE alarm is at 0.5): a
+"pressure down" that would cross it is not permitted, and the output is floored there when the schedule falls.
+The watchdog is unchanged and still clamps whatever results. The ``action`` input (``policy`` = ''; training) is
+applied unguarded: the shipped network was trained without the guard. ``guard_overrides`` counts the decisions
+where the guard replaced the network's greedy action.
+
 The ``.npz`` Q-network (written by ``orchestrator.rl.export``): arrays ``W0, b0, W1, b1, ...`` of a fully connected
 network with ReLU between layers (``W`` of shape (inputs, outputs)), ``n_obs`` and ``n_actions``, and
 ``features`` (the FEATURES names it was trained on; a mismatch is refused).
@@ -99,6 +113,36 @@ class QNetwork:
         return int(np.argmax(self.q_values(obs)))
 
 
+def allowed_actions(
+    *,
+    near_alarm: bool,
+    p_offset_bar: float,
+    cycle_scale: float,
+    p_setpoint_after_down_barg: float,
+    p_guard_barg: float,
+    p_offset_max_bar: float,
+    scale_min: float,
+) -> np.ndarray:
+    """Which ACTIONS the guard permits (a boolean per action; see the module docstring). Never all False: with an
+    economy on (offset < 0 <= p_offset_max_bar, or scale > 1 >= scale_min) a move that gives it back exists."""
+    allowed = np.ones(len(ACTIONS), dtype=bool)
+    if p_setpoint_after_down_barg < p_guard_barg - 1e-9:  # (the tolerance: offsets are sums of steps)
+        allowed[ACTIONS.index("pressure_down")] = False
+    if near_alarm:
+        allowed[ACTIONS.index("pressure_down")] = False
+        allowed[ACTIONS.index("cycle_longer")] = False
+        if p_offset_bar < 0.0 or cycle_scale > 1.0:  # an economy is on: give margin back (a move at its limit holds)
+            allowed[ACTIONS.index("hold")] = False
+            allowed[ACTIONS.index("pressure_up")] = p_offset_bar < p_offset_max_bar - 1e-9
+            allowed[ACTIONS.index("cycle_shorter")] = cycle_scale > scale_min + 1e-9
+    return allowed
+
+
+def guarded_action(q_values: np.ndarray, allowed: np.ndarray) -> int:
+    """The best permitted action by Q-value (the first of equal maxima)."""
+    return int(np.argmax(np.where(allowed, q_values, -np.inf)))
+
+
 def policy_path(name: str) -> Path:
     """The file a ``policy`` parameter names: a .npz under policies/, never a path elsewhere."""
     candidate = (POLICIES_DIR / name).resolve()
@@ -159,6 +203,7 @@ class DQNSupervisor(PythonBlock):
         Variable("p_offset_bar", "output", unit="bar", start=0.0, description="offset on the scheduled setpoint"),
         Variable("last_action", "output", unit="1", start=0.0, description="index of the last action taken"),
         Variable("decisions", "output", unit="1", start=0.0, description="decisions taken so far"),
+        Variable("guard_overrides", "output", unit="1", start=0.0, description="decisions the guard changed"),
         *(Variable(f"obs_{i}", "output", unit="1", start=0.0, description=name) for i, name in enumerate(FEATURES)),
     )
     PARAMETERS = (
@@ -176,6 +221,10 @@ class DQNSupervisor(PythonBlock):
         Variable("spo2_target_low", "parameter", unit="1", start=0.88, description="SpO2 target, lower edge"),
         Variable("spo2_target_high", "parameter", unit="1", start=0.92, description="SpO2 target, upper edge"),
         Variable("p_ambient", "parameter", unit="Pa", start=P_ATM_PA, description="reference of gauge pressure"),
+        Variable("guard", "parameter", unit="1", start=1.0, description="1: the guard on the policy's actions; 0: off"),
+        Variable("purity_guard", "parameter", unit="1", start=0.90, description="guard: lowest O2 reading below"),
+        Variable("spo2_guard", "parameter", unit="1", start=0.87, description="guard: mean valid SpO2 below"),
+        Variable("p_guard_barg", "parameter", unit="bar", start=0.6, description="guard: no pressure down below"),
     )
 
     def validate_parameters(self) -> None:
@@ -202,6 +251,8 @@ class DQNSupervisor(PythonBlock):
             raise SystemDefinitionError(f"{self.name}: need 0.5 <= scale_min <= 1 <= scale_max <= 2, scale_step > 0")
         if not 0.0 < p["spo2_target_low"] < p["spo2_target_high"] <= 1.0:
             raise SystemDefinitionError(f"{self.name}: need 0 < spo2_target_low < spo2_target_high <= 1")
+        if p["guard"] not in (0.0, 1.0) or not 0.0 < p["purity_guard"] < 1.0 or not 0.0 < p["spo2_guard"] < 1.0:
+            raise SystemDefinitionError(f"{self.name}: need guard 0 or 1, 0 < purity_guard < 1, 0 < spo2_guard < 1")
         if not isinstance(p["policy"], str):
             raise SystemDefinitionError(f"{self.name}: policy must be a file name under policies/ or ''")
         if p["policy"]:
@@ -224,6 +275,8 @@ class DQNSupervisor(PythonBlock):
         self._obs = np.zeros(len(FEATURES))
         self._out: dict[str, float] = {v.name: float(v.start) for v in self.OUTPUTS}  # type: ignore[arg-type]
         self._decisions = 0
+        self._overrides = 0
+        self._guarded = self._network is not None and bool(self.p["guard"])
 
     def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
         n = round((t - self._t0) / self.sample_time)
@@ -243,11 +296,44 @@ class DQNSupervisor(PythonBlock):
 
     def _choose(self, inputs: Mapping[str, float]) -> int:
         if self._network is not None:
-            return self._network.act(self._obs)
+            q = self._network.q_values(self._obs)
+            if not self._guarded:
+                return int(np.argmax(q))
+            chosen = guarded_action(q, self._allowed(inputs))
+            self._overrides += chosen != int(np.argmax(q))
+            return chosen
         action = inputs["action"]
         if not math.isfinite(action) or round(action) not in range(len(ACTIONS)):
             return 0  # an unusable external action is "hold"
         return round(action)
+
+    def _allowed(self, inputs: Mapping[str, float]) -> np.ndarray:
+        """The guard's permitted actions for the period that just ended (module docstring)."""
+        p, s = self.p, self._stats
+        low_purity = s.o2_min < p["purity_guard"]
+        low_spo2 = s.spo2_n > 0 and s.spo2_sum / s.spo2_n < p["spo2_guard"]
+        schedule_barg = pa_to_barg(inputs["p_schedule"], p["p_ambient"])
+        after_down_barg = schedule_barg + self._offset_bar - p["p_step_bar"]  # before the floor: the request itself
+        return allowed_actions(
+            near_alarm=low_purity or low_spo2,
+            p_offset_bar=self._offset_bar,
+            cycle_scale=self._scale,
+            p_setpoint_after_down_barg=after_down_barg if math.isfinite(after_down_barg) else -math.inf,
+            p_guard_barg=p["p_guard_barg"],
+            p_offset_max_bar=p["p_offset_max_bar"],
+            scale_min=p["scale_min"],
+        )
+
+    def _setpoint_pa(self, u: Mapping[str, float], offset_bar: float) -> float:
+        """The feed-pressure setpoint (Pa, absolute) for an offset on the schedule, within the floor and ceiling."""
+        p = self.p
+        amb = p["p_ambient"]
+        floor_barg = p["p_setpoint_min_barg"]
+        if self._guarded:
+            floor_barg = max(floor_barg, p["p_guard_barg"])
+        lo, hi = amb + floor_barg * 1e5, amb + p["p_setpoint_max_barg"] * 1e5
+        base = u["p_schedule"] if math.isfinite(u["p_schedule"]) else lo
+        return min(max(base + offset_bar * 1e5, lo), hi)
 
     def _apply(self, action: int) -> None:
         p = self.p
@@ -290,12 +376,10 @@ class DQNSupervisor(PythonBlock):
         return np.clip(obs, -OBS_LIMIT, OBS_LIMIT)
 
     def _outputs(self, u: Mapping[str, float]) -> Mapping[str, float]:
-        p, out = self.p, self._out
-        amb = p["p_ambient"]
-        lo, hi = amb + p["p_setpoint_min_barg"] * 1e5, amb + p["p_setpoint_max_barg"] * 1e5
-        base = u["p_schedule"] if math.isfinite(u["p_schedule"]) else lo
-        out["p_setpoint"] = min(max(base + self._offset_bar * 1e5, lo), hi)
+        out = self._out
+        out["p_setpoint"] = self._setpoint_pa(u, self._offset_bar)
         out["cycle_time_scale"] = self._scale
         out["p_offset_bar"] = self._offset_bar
         out["decisions"] = float(self._decisions)
+        out["guard_overrides"] = float(self._overrides)
         return out

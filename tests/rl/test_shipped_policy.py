@@ -29,6 +29,7 @@ def test_the_policy_file_is_the_one_its_provenance_describes():
     assert weights_sha256(policy) == prov["weights_sha256"]
     assert prov["config"]["timesteps"] > 0 and isinstance(prov["config"]["seed"], int) and prov["commit"]
     assert prov["reproduce"].startswith("o2twin train dqn --timesteps")
+    assert "guard is part of the controller, not of the network" in prov["controller_note"]
     curve = pd.read_csv(SHIPPED / prov["curve"])
     assert len(curve) == prov["episodes"] and curve["timesteps"].max() <= prov["config"]["timesteps"]
     assert (SHIPPED / "curve.png").stat().st_size > 0
