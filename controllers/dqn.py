@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -226,6 +227,12 @@ class DQNSupervisor(PythonBlock):
         Variable("spo2_guard", "parameter", unit="1", start=0.87, description="guard: mean valid SpO2 below"),
         Variable("p_guard_barg", "parameter", unit="bar", start=0.6, description="guard: no pressure down below"),
     )
+
+    @classmethod
+    def referenced_files(cls, parameters: Mapping[str, Any]) -> list[Path]:
+        """The policy file (policies/...npz) the ``policy`` parameter names; none for the external action input."""
+        policy = parameters.get("policy", "")
+        return [policy_path(policy)] if isinstance(policy, str) and policy else []
 
     def validate_parameters(self) -> None:
         p = self.p

@@ -23,6 +23,7 @@ import pandas as pd
 
 from orchestrator.compare import plots, table
 from orchestrator.compare.controller_set import ControllerSet, apply_controller_set, load_controller_set
+from orchestrator.compare.identity import controller_digest
 from orchestrator.compare.metrics import METRICS, TRACES_NAME, compare_row, run_row, traces
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.results.events import read_events
@@ -46,13 +47,20 @@ class Comparison:
 def comparison_cases(
     sets: Sequence[ControllerSet], scenarios: Sequence[str], seeds: Sequence[int], stop_time: float | None = None
 ) -> list[Case]:
-    """One case per controller set x scenario x seed (seeds vary fastest), tagged controller = the set's name."""
+    """One case per controller set x scenario x seed (seeds vary fastest), tagged controller = the set's name.
+
+    Each case's identity includes the content hash of the set's file and of every file its blocks read
+    (orchestrator.compare.identity), so resuming after a changed policy or prediction model runs the case again.
+    """
     cases = []
     for cset in sets:
         for scenario in scenarios:
             spec = apply_controller_set(scenario, cset)
+            identity = {"controller_set": controller_digest(cset, spec)}
             for seed in seeds:
-                cases.append(Case(spec, seed=int(seed), stop_time=stop_time, tags={"controller": cset.name}))
+                cases.append(
+                    Case(spec, seed=int(seed), stop_time=stop_time, tags={"controller": cset.name}, identity=identity)
+                )
     return cases
 
 

@@ -108,7 +108,7 @@ def build_slave(
         registry = registry if registry is not None else BlockRegistry()
         block = registry.block(str(slave.block), _where(spec, table))
         sample_time = slave.sample_time if slave.sample_time is not None else spec.master.step * slave.rate
-        _export_prediction_models(block, slave, spec)
+        export_prediction_models(block, slave, spec)
         made = block(slave.name, sample_time)  # type: ignore[call-arg]  # blocks are made as Class(name, sample_time)
         if isinstance(made, PythonBlock) and spec.source:
             made.data_folder = Path(spec.source).resolve().parent  # data files its parameters name live here
@@ -120,22 +120,31 @@ def build_slave(
         ) from None
 
 
-def _export_prediction_models(block: type, slave: SlaveSpec, spec: ScenarioSpec) -> None:
-    """Blocks that predict with a Modelica model (MODELICA_MODELS, e.g. the MPC) get its CasADi functions exported
-    next to the FMUs (orchestrator.export.functions; a no-op when up to date). A block parameter ``model`` names
-    another class of models/ instead."""
+def prediction_model_names(block: type, slave: SlaveSpec) -> list[str]:
+    """The Modelica classes a block predicts with (its MODELICA_MODELS, or the class its ``model`` parameter names)."""
     models = getattr(block, "MODELICA_MODELS", None)
     if not models:
-        return
+        return []
     chosen = slave.parameters.get("model")
-    names = [chosen] if isinstance(chosen, str) and chosen else list(models)
+    return [chosen] if isinstance(chosen, str) and chosen else list(models)
+
+
+def export_prediction_models(block: type, slave: SlaveSpec, spec: ScenarioSpec) -> list[Path]:
+    """Blocks that predict with a Modelica model (MODELICA_MODELS, e.g. the MPC) get its CasADi functions exported
+    next to the FMUs (orchestrator.export.functions; a no-op when up to date). A block parameter ``model`` names
+    another class of models/ instead. Returns the exported .casadi files."""
+    names = prediction_model_names(block, slave)
+    if not names:
+        return []
     from orchestrator.export.functions import export_functions
 
+    paths = []
     for name in names:
         try:
-            export_functions(name)
+            paths.append(export_functions(name))
         except O2TwinError as err:
             raise type(err)(f"{_where(spec, f'[slaves.{slave.name}]')}: exporting '{name}' failed: {err}") from None
+    return paths
 
 
 def _fmu_slave(slave: SlaveSpec, spec: ScenarioSpec, tolerance: float | None) -> Slave:

@@ -57,10 +57,14 @@ class Case:
     tags: Mapping[str, ParameterValue] = field(default_factory=dict)
     #: FMU states to start from (taken at the scenario's start time), e.g. a cyclic steady state; None: cold start
     start_state: StartState | None = None
+    #: content hashes of what a run reads besides the scenario's own files (e.g. a controller set's policy or model
+    #: files: orchestrator.compare.identity), by name; part of the case's id, so a changed file re-runs the case
+    identity: Mapping[str, str] = field(default_factory=dict)
 
 
 def case_id(scenario_digest: str, case: Case) -> str:
-    """A case's id: a hash of its scenario (spec and files), overrides, seed, stop time, tags and start state.
+    """A case's id: a hash of its scenario (spec and files), overrides, seed, stop time, tags, start state and the
+    content hashes of its ``identity``.
 
     The same case always gets the same id, so a restarted study finds the cases it has finished.
     """
@@ -73,6 +77,8 @@ def case_id(scenario_digest: str, case: Case) -> str:
     }
     if case.start_state is not None:  # only then, so the ids of cold-start cases stay as they were
         identity["start_state"] = case.start_state.digest()
+    if case.identity:  # likewise: only then
+        identity["files"] = sorted((str(k), str(v)) for k, v in case.identity.items())
     text = json.dumps(identity, sort_keys=True, allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -86,6 +86,13 @@ class PythonBlock(Slave):
     #: set when a scenario builds the block; None: the working directory). The block checks the path itself.
     data_folder: Path | None = None
 
+    @classmethod
+    def referenced_files(cls, parameters: Mapping[str, Any]) -> list[Path]:
+        """The files a block with these parameter values reads (a trained policy, a table), so that whoever keeps
+        results of it (``o2twin compare``'s resume) can tell when one changed. Default: none; a block that reads
+        files lists them, resolved and checked as it resolves them itself (SystemDefinitionError when invalid)."""
+        return []
+
     def __init__(self, name: str, sample_time: float) -> None:
         if not (sample_time > 0 and math.isfinite(sample_time)):
             raise SystemDefinitionError(
