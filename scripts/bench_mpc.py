@@ -69,7 +69,7 @@ def closed_loop(samples: int, horizon: int, seed: int) -> tuple[np.ndarray, np.n
         failures += o["solver_ok"] == 0.0
         spo2_low += y[m.output("SpO2")] < 0.88
         u = block._model_inputs(
-            np.array([(o["p_setpoint"] - block.p["p_ambient"]) / 1e5, o["Q_set"] * 60000.0]),
+            np.array([(o["p_setpoint"] - block.p["p_ambient"]) / 1e5, o["Q_set"] * 60000.0, o["cycle_time_scale"]]),
             np.array([-0.01, gas_exchange_at(t)]),
         )
         x = np.array(step(x, u)).ravel()

@@ -14,7 +14,7 @@ import inspect
 import logging
 from pathlib import Path
 
-from orchestrator.compare.controller_set import ControllerSet
+from orchestrator.scenario.controller_set import ControllerSet
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario.build import export_prediction_models
 from orchestrator.scenario.registry import BlockRegistry

@@ -3,8 +3,9 @@
 A controller set is a TOML file in ``controller_sets/`` (or a path): it takes slaves out of a scenario (with every
 connection, recorded signal, plot signal and event of theirs), adds or changes slaves (merged as a scenario's
 ``extends`` merges), and adds connections, where one to an input the scenario already drives replaces that
-connection. ``apply_controller_set`` turns any scenario with the shipped control structure into the same scenario
-under that controller: the one definition that `o2twin compare`, `o2twin run --controllers` and the dashboard
+connection; ``[from_scenario]`` gives a parameter of the set's slaves the value the scenario gives another slave's
+parameter (the site's ambient pressure, so a set fits a scenario at altitude as it is). ``apply_controller_set``
+turns any scenario with the shipped control structure into the same scenario under that controller: the one definition that `o2twin compare`, `o2twin run --controllers` and the dashboard
 use (orchestrator.compare re-exports it). The file is data: nothing in it is imported or run; its blocks come from the block registry
 like a scenario's. Format: docs/compare.md.
 """
@@ -26,7 +27,8 @@ from orchestrator.scenario.parse import parse_scenario, safe_name
 from orchestrator.scenario.spec import ScenarioSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")
-_TOP_KEYS = ("controller_set", "slaves", "connections", "outputs", "plots")
+_TOP_KEYS = ("controller_set", "slaves", "connections", "outputs", "plots", "from_scenario")
+_QUALIFIED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.\[\]]*$")
 _HEAD_KEYS = ("name", "description", "remove", "timed")
 
 
@@ -42,6 +44,8 @@ class ControllerSet:
     connections: tuple[Mapping[str, Any], ...] = ()
     record: tuple[str, ...] = ()  #: [outputs] record, appended to the scenario's
     plots: tuple[Mapping[str, Any], ...] = ()
+    #: ("slave.parameter" of the set's slaves, "slave.parameter" of the scenario's): copied when the scenario gives it
+    from_scenario: tuple[tuple[str, str], ...] = ()
     source: str = ""
 
 
@@ -133,6 +137,7 @@ def parse_controller_set(raw: Mapping[str, Any], path: Path | str = "<controller
     plots = raw.get("plots", [])
     if not (isinstance(plots, list) and all(isinstance(p, Mapping) for p in plots)):
         raise _fail(path, "[[plots]]", "must be an array of tables")
+    from_scenario = _from_scenario(path, raw.get("from_scenario", {}), slaves)
     remove = _names(path, "remove", head.get("remove", []))
     added = tuple(n for n, body in slaves.items() if "block" in body or "fmu" in body)
     timed = _names(path, "timed", head["timed"]) if "timed" in head else added
@@ -145,8 +150,24 @@ def parse_controller_set(raw: Mapping[str, Any], path: Path | str = "<controller
         connections=tuple(copy.deepcopy(dict(c)) for c in connections),
         record=tuple(record),
         plots=tuple(copy.deepcopy(dict(p)) for p in plots),
+        from_scenario=from_scenario,
         source=str(path),
     )
+
+
+def _from_scenario(path: Path | str, table: Any, slaves: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """[from_scenario] "set_slave.parameter" = "scenario_slave.parameter" pairs, checked."""
+    if not isinstance(table, Mapping):
+        raise _fail(path, "[from_scenario]", 'give "slave.parameter" = "slave.parameter" pairs')
+    pairs = []
+    for target, source in table.items():
+        where = f"[from_scenario] '{target}'"
+        if not (isinstance(source, str) and _QUALIFIED_RE.match(source) and _QUALIFIED_RE.match(str(target))):
+            raise _fail(path, where, f'give "slave.parameter" = "slave.parameter", got {source!r}')
+        if _slave_of(target) not in slaves:
+            raise _fail(path, where, f"'{_slave_of(target)}' is not one of this set's [slaves] ({', '.join(slaves)})")
+        pairs.append((str(target), source))
+    return tuple(pairs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -194,6 +215,7 @@ def apply_to_table(raw: Mapping[str, Any], cset: ControllerSet, scenario: str = 
     """The scenario table ``raw`` (extends resolved) with the controller set applied."""
     table = copy.deepcopy(dict(raw))
     slaves = table.setdefault("slaves", {})
+    site = _scenario_values(slaves, cset, scenario)
     missing = [n for n in cset.remove if n not in slaves]
     if missing:
         raise SystemDefinitionError(
@@ -204,6 +226,9 @@ def apply_to_table(raw: Mapping[str, Any], cset: ControllerSet, scenario: str = 
         del slaves[name]
     _without_slaves(table, set(cset.remove))
     table["slaves"] = merge_tables(slaves, copy.deepcopy(dict(cset.slaves)))
+    for target, value in site.items():
+        name, parameter = target.split(".", 1)
+        table["slaves"][name].setdefault("parameters", {})[parameter] = value
     driven = {str(c["to"]) for c in cset.connections}
     table["connections"] = [c for c in table.get("connections", []) if str(c.get("to")) not in driven] + [
         dict(c) for c in cset.connections
@@ -219,6 +244,23 @@ def apply_to_table(raw: Mapping[str, Any], cset: ControllerSet, scenario: str = 
         if not table.get(key):
             table.pop(key, None)
     return table
+
+
+def _scenario_values(slaves: Mapping[str, Any], cset: ControllerSet, scenario: str) -> dict[str, Any]:
+    """The values [from_scenario] copies: the scenario's value of each source parameter, where the scenario gives
+    one (else the target keeps the set's or the block's own value)."""
+    values = {}
+    for target, source in cset.from_scenario:
+        name, parameter = source.split(".", 1)
+        if name not in slaves:
+            raise SystemDefinitionError(
+                f"{cset.source}: [from_scenario] '{target}' = '{source}': {scenario} has no slave '{name}' "
+                f"(its slaves: {', '.join(slaves)})"
+            )
+        given = slaves[name].get("parameters", {}) if isinstance(slaves[name], Mapping) else {}
+        if isinstance(given, Mapping) and parameter in given:
+            values[target] = copy.deepcopy(given[parameter])
+    return values
 
 
 def apply_controller_set(scenario: str | Path, cset: ControllerSet) -> ScenarioSpec:

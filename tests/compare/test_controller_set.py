@@ -8,12 +8,13 @@ import pytest
 
 from orchestrator.compare.controller_set import (
     apply_controller_set,
+    apply_to_table,
     known_controller_sets,
     load_controller_set,
     parse_controller_set,
 )
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario.load import load_scenario
+from orchestrator.scenario.load import load_scenario, read_scenario_table, resolve_scenario_path
 
 
 def test_shipped_sets_are_listed_and_load() -> None:
@@ -77,11 +78,26 @@ def test_a_connection_to_a_driven_input_replaces_the_old_one_and_events_of_remov
         ({"controller_set": {"remove": "titrator"}}, "'remove': give a list"),
         ({"connections": [{"from": "a.b"}]}, "[[connections]] #1: needs 'from' and 'to'"),
         ({"outputs": {"interval": 1.0}}, "[outputs]: only 'record'"),
+        ({"from_scenario": {"mpc.p_ambient": "watchdog"}}, "[from_scenario] 'mpc.p_ambient': give \"slave.parameter\""),
+        ({"from_scenario": {"mpc.p_ambient": "watchdog.p_ambient"}}, "'mpc' is not one of this set's [slaves]"),
     ],
 )
 def test_bad_files_are_one_error_naming_the_file_and_key(tmp_path: Path, raw: dict, message: str) -> None:
     with pytest.raises(SystemDefinitionError, match=r"x\.toml: .*" + __import__("re").escape(message)):
         parse_controller_set(raw, tmp_path / "x.toml")
+
+
+def test_from_scenario_copies_the_sites_value_where_the_scenario_gives_one(tmp_path: Path) -> None:
+    raw = {
+        "slaves": {"supervisor": {"block": "DQNSupervisor", "parameters": {"p_ambient": 95000.0}}},
+        "from_scenario": {"supervisor.p_ambient": "watchdog.p_ambient", "supervisor.period_s": "titrator.nothing"},
+    }
+    cset = parse_controller_set(raw, tmp_path / "x.toml")
+    altitude = apply_to_table(read_scenario_table(resolve_scenario_path("high_altitude")), cset)
+    assert altitude["slaves"]["supervisor"]["parameters"]["p_ambient"] == 79500.0  # the watchdog's, at 2000 m
+    assert "period_s" not in altitude["slaves"]["supervisor"]["parameters"]  # not given: the block's own value
+    with pytest.raises(SystemDefinitionError, match=r"x\.toml: \[from_scenario\] .*has no slave 'watchdog'"):
+        apply_to_table({"slaves": {"psa": {}}}, cset)
 
 
 def test_a_set_that_removes_what_the_scenario_lacks_is_refused() -> None:

@@ -27,10 +27,13 @@ def model() -> PredictionModel:
     return PredictionModel.load(MODEL)
 
 
-def _inputs(m: PredictionModel, p_barg: float, q_slpm: float, offset: float = 0.0, gas: float = 0.3375) -> np.ndarray:
+def _inputs(
+    m: PredictionModel, p_barg: float, q_slpm: float, offset: float = 0.0, gas: float = 0.3375, scale: float = 1.0
+) -> np.ndarray:
     u = np.zeros(m.nu)
     u[m.input("p_set")] = 101325.0 + p_barg * 1e5
     u[m.input("Q_set")] = q_slpm / 60000.0
+    u[m.input("cycle_scale")] = scale
     u[m.input("y_O2_offset")] = offset
     u[m.input("gas_exchange")] = gas
     return u
@@ -62,6 +65,34 @@ def test_a_changed_modelica_parameter_changes_the_prediction(tmp_path: Path, mod
     assert by_name["SpO2"] == pytest.approx(after["SpO2"], abs=1e-9)
 
 
+def test_a_changed_cycle_time_parameter_changes_the_prediction(tmp_path: Path, model: PredictionModel) -> None:
+    """The cycle-time relation comes from the .mo file too: a lower knee per unit of scale lowers the predicted
+    purity of a long cycle at a flow near the knee, and leaves the nominal cycle (scale 1) as it was."""
+    models = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, models)
+    source = models / "O2Twin" / "Control" / "LumpedConcentrator.mo"
+    text = source.read_text()
+    found = re.search(r'(parameter Real q_knee_per_scale\(unit="1"\) = )([-0-9.]+)', text)
+    assert found is not None
+    source.write_text(text.replace(found.group(0), f"{found.group(1)}{float(found.group(2)) - 3.0}"))
+    changed = PredictionModel.load(MODEL, export_functions(MODEL, models_dir=models, out_dir=tmp_path / "fmus").parent)
+    long_cycle, nominal = _inputs(model, 0.8, 3.5, scale=1.3), _inputs(model, 0.8, 3.5)
+    assert (
+        _steady_outputs(changed, long_cycle)["y_O2_product"] < _steady_outputs(model, long_cycle)["y_O2_product"] - 0.01
+    )
+    assert _steady_outputs(changed, nominal)["y_O2_product"] == pytest.approx(
+        _steady_outputs(model, nominal)["y_O2_product"], abs=1e-9
+    )
+
+
+def test_the_cycle_time_scale_trades_capacity_against_power(model: PredictionModel) -> None:
+    """The fitted relation (docs/controllers.md, "MPC"): shorter cycles raise the knee flow (more purity at high
+    flow) and cost compressor power; longer ones save power."""
+    high_flow = {s: _steady_outputs(model, _inputs(model, 0.8, 4.0, scale=s)) for s in (0.7, 1.0, 1.3)}
+    assert high_flow[0.7]["y_O2_product"] > high_flow[1.0]["y_O2_product"] > high_flow[1.3]["y_O2_product"]
+    assert high_flow[0.7]["power"] > high_flow[1.0]["power"] + 10.0 > high_flow[1.3]["power"] + 20.0
+
+
 def test_more_flow_and_better_gas_exchange_raise_the_predicted_spo2(model: PredictionModel) -> None:
     low, high = _steady_outputs(model, _inputs(model, 0.8, 1.0)), _steady_outputs(model, _inputs(model, 0.8, 3.0))
     assert high["SpO2"] > low["SpO2"] + 0.01
@@ -81,27 +112,61 @@ def test_commands_stay_within_ranges_and_rate_limits(model: PredictionModel) -> 
     problem = _problem(model)
     x0 = model.steady_state(_inputs(model, 0.8, 2.0, gas=0.3375))
     # a patient who suddenly oxygenates badly: the MPC wants much more O2 than one interval's rate limit allows
-    s = problem.solve(x0, [0.0, 0.9], [0.8, 2.0], (0.88, 0.92))
+    s = problem.solve(x0, [0.0, 0.9], [0.8, 2.0, 1.0], (0.88, 0.92))
     assert s.success
     assert 2.0 < s.q_set_slpm <= 2.0 + limits.q_rate_slpm_per_s * 5.0 + 1e-6
     assert abs(s.p_set_barg - 0.8) <= limits.p_rate_bar_per_s * 5.0 + 1e-6
+    assert abs(s.cycle_scale - 1.0) <= limits.scale_rate_per_s * 5.0 + 1e-6
     # a patient far above the band: less flow, never below the range
     x_high = model.steady_state(_inputs(model, 1.2, 5.0, gas=0.0))
-    s = problem.solve(x_high, [0.0, 0.0], [1.2, 0.6], (0.88, 0.92))
+    s = problem.solve(x_high, [0.0, 0.0], [1.2, 0.6, 1.3], (0.88, 0.92))
     assert s.success and limits.q_min_slpm - 1e-6 <= s.q_set_slpm < 0.6
     assert limits.p_min_barg - 1e-6 <= s.p_set_barg <= limits.p_max_barg + 1e-6
+    assert limits.scale_min - 1e-6 <= s.cycle_scale <= limits.scale_max + 1e-6
 
 
 def test_purity_floor_keeps_the_pressure_up(model: PredictionModel) -> None:
     """At high flow the purity falls unless the feed pressure is high: energy alone would lower the pressure, the
     soft purity floor holds it up."""
     x0 = model.steady_state(_inputs(model, 0.9, 4.0))
-    args = (x0, [0.0, 0.3375], [0.9, 4.0], (0.88, 0.92))
+    args = (x0, [0.0, 0.3375], [0.9, 4.0, 1.0], (0.88, 0.92))
     plain = _problem(model, limits=Limits(purity_min=0.0)).solve(*args)
     floor = _problem(model, limits=Limits(purity_min=0.93)).solve(*args)
     assert floor.success and plain.success
     assert floor.p_set_barg > plain.p_set_barg + 0.02
     assert min(floor.purity) > min(plain.purity)
+
+
+def _gas_exchange_for(m: PredictionModel, spo2: float, p_barg: float, q_slpm: float) -> float:
+    """The gas exchange at which the steady displayed SpO2 is ``spo2`` (bisection: SpO2 falls as it rises)."""
+    low, high = 0.0, 1.0
+    for _ in range(30):
+        gas = 0.5 * (low + high)
+        if _steady_outputs(m, _inputs(m, p_barg, q_slpm, gas=gas))["spo2_display"] > spo2:
+            low = gas
+        else:
+            high = gas
+    return 0.5 * (low + high)
+
+
+def test_the_mpc_moves_the_cycle_time_when_it_pays(model: PredictionModel) -> None:
+    """Constructed cases: (1) low flow, the patient in the band: a longer cycle saves compressor energy at a purity
+    that does not matter here, so the MPC lengthens it, unless energy has no weight; (2) high flow with the feed
+    pressure held low: a shorter cycle raises the unit's capacity and keeps the purity floor, so it shortens it."""
+    gas = _gas_exchange_for(model, 0.90, 0.8, 1.0)  # the patient in the middle of the band at 1 L/min
+    x_low = model.steady_state(_inputs(model, 0.8, 1.0, gas=gas))
+    args = (x_low, [0.0, gas], [0.8, 1.0, 1.0], (0.88, 0.92))
+    saving = _problem(model).solve(*args)
+    indifferent = _problem(model, weights=Weights(energy=0.0)).solve(*args)
+    assert saving.success and indifferent.success
+    assert saving.cycle_scale > 1.0 + 0.04  # as fast as the rate limit lets it (0.05 per 5 s)
+    assert indifferent.cycle_scale < 1.0 + 0.01
+    pinned = Limits(p_min_barg=0.7, p_max_barg=0.7)  # the pressure cannot help
+    x_high = model.steady_state(_inputs(model, 0.7, 4.5, gas=0.5))
+    args = (x_high, [0.0, 0.5], [0.7, 4.5, 1.0], (0.88, 0.92))
+    short = _problem(model, limits=pinned, weights=Weights(o2=0.0)).solve(*args)
+    assert short.success and short.cycle_scale < 1.0 - 0.04
+    assert min(short.purity) > min(_problem(model, limits=pinned).solve(*args).purity) - 1e-6
 
 
 def test_estimator_converges_on_noisy_data_with_dropouts(model: PredictionModel) -> None:
@@ -186,5 +251,8 @@ def test_the_mpc_set_runs_in_the_loop_behind_the_watchdog(tmp_path: Path) -> Non
     assert (signals["mpc.solver_ok"].iloc[1:] == 1.0).all()
     flow_slpm = signals["watchdog.Q_set"].to_numpy() * 60000.0
     assert flow_slpm[signals.index < 4.0].max() == pytest.approx(2.0, abs=1e-6)  # held: no reading yet
-    assert abs(flow_slpm[-1] - 2.0) > 0.05  # then it acts on what it measures
+    acting = signals.index > 16.0  # after the first usable reading (about 12 s) and the next sample
+    assert np.abs(flow_slpm[acting] - 2.0).max() > 0.05  # then it acts on what it measures
+    scale = signals["mpc.cycle_time_scale"].to_numpy()
+    assert np.abs(scale[acting] - 1.0).max() >= 0.04 and scale.min() >= 0.7 - 1e-9 and scale.max() <= 1.3 + 1e-9
     assert result.metrics["slaves"]["mpc"]["update_calls"] == 6  # t = 0, 5, ..., 25 s (the run ends at 30 s)

@@ -2,6 +2,7 @@ within O2Twin.Control;
 model SupervisoryModel "The MPC's prediction model: lumped concentrator, nasal cannula, the patient's gas exchange and the oximeter's lag"
   input Real p_set(unit="Pa", nominal=2e5, start=180000) "Feed-pressure setpoint (absolute)";
   input Real Q_set(unit="m3/s", nominal=3e-5, start=3.33e-5) "Product flow request (standard m3/s)";
+  input Real cycle_scale(unit="1", start=1) "PSA cycle-time scale (1 = the nominal cycle)";
   input Real y_O2_offset(unit="1", start=0) "Purity disturbance (estimated online)";
   input Real gas_exchange(unit="1", min=0, max=1, start=0.3375)
     "The patient's V/Q-mismatch PO2 drop as a share of dPO2_VQ_range (estimated online; the COPD preset's 27 mmHg is 0.3375)";
@@ -27,6 +28,7 @@ initial equation
 equation
   concentrator.p_set = p_set;
   concentrator.Q_set = Q_set;
+  concentrator.cycle_scale = cycle_scale;
   concentrator.y_O2_offset = y_O2_offset;
   patient.Q_O2 = concentrator.Q_product;
   patient.y_O2_supply = concentrator.y_O2;
@@ -45,8 +47,8 @@ equation
 <p>The model the supervisory MPC (controllers/mpc.py) predicts with: <code>LumpedConcentrator</code> delivers
 <code>Q_product</code> at purity <code>y_O2</code> into <code>O2Twin.Patient.Adult</code> (breathing, nasal
 cannula, lung wash-in, V/Q mismatch and shunt, arterial PO2, Severinghaus saturation, lung-to-finger delay), at
-rest and awake; <code>spo2_display</code> adds the oximeter's averaging lag. Inputs: the two supervisory commands
-(<code>p_set</code>, <code>Q_set</code>) and two disturbances the controller's estimator tracks:
+rest and awake; <code>spo2_display</code> adds the oximeter's averaging lag. Inputs: the three supervisory commands
+(<code>p_set</code>, <code>Q_set</code>, <code>cycle_scale</code>) and two disturbances the controller's estimator tracks:
 <code>y_O2_offset</code> (purity the map misses) and <code>gas_exchange</code>, the patient's V/Q-mismatch PO2 drop
 <code>gas_exchange dPO2_VQ_range</code> (the preset's fixed drop is replaced by this input, so one number stands for
 how well this patient, now, oxygenates: the sampled patient, an exacerbation, sleep or exercise).</p>
