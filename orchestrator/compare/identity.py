@@ -14,9 +14,9 @@ import inspect
 import logging
 from pathlib import Path
 
-from orchestrator.scenario.controller_set import ControllerSet
 from orchestrator.errors import SystemDefinitionError
 from orchestrator.scenario.build import export_prediction_models
+from orchestrator.scenario.controller_set import ControllerSet
 from orchestrator.scenario.registry import BlockRegistry
 from orchestrator.scenario.spec import ScenarioSpec
 

@@ -5,8 +5,9 @@ connection, recorded signal, plot signal and event of theirs), adds or changes s
 ``extends`` merges), and adds connections, where one to an input the scenario already drives replaces that
 connection; ``[from_scenario]`` gives a parameter of the set's slaves the value the scenario gives another slave's
 parameter (the site's ambient pressure, so a set fits a scenario at altitude as it is). ``apply_controller_set``
-turns any scenario with the shipped control structure into the same scenario under that controller: the one definition that `o2twin compare`, `o2twin run --controllers` and the dashboard
-use (orchestrator.compare re-exports it). The file is data: nothing in it is imported or run; its blocks come from the block registry
+turns any scenario with the shipped control structure into the same scenario under that controller: the one
+definition that `o2twin compare`, `o2twin run --controllers` and the dashboard use (orchestrator.compare re-exports
+it). The file is data: nothing in it is imported or run; its blocks come from the block registry
 like a scenario's. Format: docs/compare.md.
 """
 
