@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.scenario.spec import ScenarioSpec
 
 CONTROL_WORDS = ("pause", "resume", "stop")
 
@@ -26,12 +29,14 @@ CONTROL_WORDS = ("pause", "resume", "stop")
 @dataclass(frozen=True)
 class RunRequest:
     """One live run: the scenario (a name in the scenario folders or a checked file path), --set overrides, an
-    optional stop time (s) and, for hardware in the loop, the device URL."""
+    optional stop time (s), for hardware in the loop the device URL, and the name of a controller set to run the
+    scenario under (None: the scenario's own controllers)."""
 
     scenario: str
     overrides: dict[str, Any] = field(default_factory=dict)
     stop_time: float | None = None
     plant: str | None = None
+    controllers: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -44,7 +49,26 @@ class RunRequest:
             overrides=dict(raw.get("overrides") or {}),
             stop_time=None if raw.get("stop_time") is None else float(raw["stop_time"]),
             plant=raw.get("plant"),
+            controllers=raw.get("controllers"),
         )
+
+    def scenario_to_run(self) -> ScenarioSpec | str:
+        """The scenario as the run opens it: under the controller set when one is named (applied by the function
+        `o2twin compare` and `o2twin run --controllers` use), else as named. Only a set's name from the controller
+        set folders is taken, never a path."""
+        from orchestrator.errors import SystemDefinitionError
+        from orchestrator.scenario.controller_set import (
+            apply_controller_set,
+            known_controller_sets,
+            load_controller_set,
+        )
+
+        if self.controllers is None:
+            return self.scenario
+        known = known_controller_sets()
+        if self.controllers not in known:
+            raise SystemDefinitionError(f"no controller set '{self.controllers}' (controller sets: {', '.join(known)})")
+        return apply_controller_set(self.scenario, load_controller_set(self.controllers))
 
 
 def encode(message: dict[str, Any]) -> str:

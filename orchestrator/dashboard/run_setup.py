@@ -1,5 +1,5 @@
-"""The run set-up form: a scenario (named, or a file in the scenario or results folders), its controllers, its
-patient and fault settings as --set overrides, a stop time and, for hardware in the loop, the device URL.
+"""The run set-up form: a scenario (named, or a file in the scenario or results folders), a controller set (the
+scenario's own controllers or a set from controller_sets/, applied as `o2twin compare` applies it), its patient and fault settings as --set overrides, a stop time and, for hardware in the loop, the device URL.
 
 Everything is checked here, in the dashboard, the way `o2twin run` checks it (the scenario read and checked, the
 overrides applied, the stop time): a mistake is shown at once, before any worker starts or results folder appears.
@@ -54,20 +54,32 @@ def scenario_choice(folders: Folders, key: str) -> str | None:
         return None
 
 
-def load(scenario: str) -> ScenarioSpec | None:
+def load(request: RunRequest) -> ScenarioSpec | None:
+    """The scenario the request runs (under its controller set, if any); None with the error shown."""
     from orchestrator.results.run import load_scenario
 
     try:
-        return load_scenario(scenario)
+        source = request.scenario_to_run()
+        return source if not isinstance(source, str) else load_scenario(source)
     except O2TwinError as err:
         st.error(f"Scenario cannot be used: {err}")
         return None
 
 
-def controllers_caption(spec: ScenarioSpec) -> None:
-    """The scenario's controllers (its Python blocks): the controller set this run uses."""
+def controller_set_choice(key: str) -> str | None:
+    """The controller set to run the scenario under (controller_sets/, as `o2twin compare`); None: its own."""
+    from orchestrator.scenario.controller_set import known_controller_sets
+
+    own = "the scenario's own"
+    chosen = st.selectbox("Controller set", [own, *known_controller_sets()], key=f"{key}-controllers")
+    return None if chosen == own else chosen
+
+
+def controllers_caption(spec: ScenarioSpec, controller_set: str | None) -> None:
+    """The controllers (Python blocks) the run will have: the scenario's own or those under the chosen set."""
     blocks = [f"{n} ({s.block})" for n, s in spec.slaves.items() if s.block]
-    st.caption("Controllers (the scenario's own): " + (", ".join(blocks) if blocks else "none"))
+    whose = "the scenario's own" if controller_set is None else f"under controller set {controller_set}"
+    st.caption(f"Controllers ({whose}): " + (", ".join(blocks) if blocks else "none"))
 
 
 def parameter_overrides(spec: ScenarioSpec, key: str) -> dict[str, Any]:
@@ -118,11 +130,12 @@ def run_setup(folders: Folders, key: str, hil: bool) -> Setup:
     scenario = scenario_choice(folders, key)
     if scenario is None:
         return Setup(None)
-    spec = load(scenario)
+    controller_set = controller_set_choice(key)
+    spec = load(RunRequest(scenario, controllers=controller_set))
     if spec is None:
         return Setup(None)
     st.caption(spec.description or spec.name)
-    controllers_caption(spec)
+    controllers_caption(spec, controller_set)
     stop_time = st.number_input(
         "Stop time [s] (0: the scenario's)", min_value=0.0, value=0.0, step=10.0, key=f"{key}-stop"
     )
@@ -136,7 +149,7 @@ def run_setup(folders: Folders, key: str, hil: bool) -> Setup:
                 st.info("Give the device's URL (docs/hil.md); `o2twin device --virtual` serves a virtual one.")
                 return Setup(None, spec)
             plant = check_device_url(url)
-        request = RunRequest(scenario, overrides, stop_time or None, plant)
+        request = RunRequest(scenario, overrides, stop_time or None, plant, controller_set)
         check_request(spec, request)
     except O2TwinError as err:
         st.error(str(err))

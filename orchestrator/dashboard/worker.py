@@ -144,7 +144,7 @@ def run_live(request: RunRequest, channel: IO[str], control: Control) -> int:
     from orchestrator.results.run import open_run
 
     try:
-        session = open_run(request.scenario, stop_time=request.stop_time, overrides=request.overrides,
+        session = open_run(request.scenario_to_run(), stop_time=request.stop_time, overrides=request.overrides,
                            plant=request.plant, progress=False)  # fmt: skip
     except O2TwinError as err:
         send(channel, {"kind": "error", "message": str(err)})

@@ -84,8 +84,21 @@ def test_a_bad_override_is_shown_and_cannot_start(app):
     assert any("expected SLAVE.PARAMETER=VALUE" in e.value for e in app.error)
 
 
-def test_a_run_started_on_the_page_runs_with_its_overrides_and_is_found_in_the_results(app, tmp_path):
+def test_a_run_started_on_the_page_runs_with_its_controller_set_and_overrides_and_is_found_in_the_results(
+    app, tmp_path
+):
+    """The run goes under the controller set picked on the page (fixed-flow: its FixedFlow block replaces the
+    titrator and its 2 L/min command, a signal only that set records, is in the run's signals) with its overrides."""
+    from orchestrator.results.signals import read_signals_csv
+
     app.run()
+    (controllers,) = [s for s in app.selectbox if s.label == "Controller set"]
+    assert controllers.value == "the scenario's own" and {"pid-fuzzy", "fixed-flow"} <= set(controllers.options)
+    controllers.set_value("fixed-flow").run()
+    assert "Controllers (under controller set fixed-flow): " in texts(
+        app
+    ) and "manual (controllers.manual:FixedFlow)" in texts(app)
+    assert "titrator (" not in texts(app)
     (stop,) = [n for n in app.number_input if n.label.startswith("Stop time")]
     stop.set_value(3.0).run()
     app.text_area[0].input("psa.blockage=0.25").run()
@@ -99,6 +112,8 @@ def test_a_run_started_on_the_page_runs_with_its_overrides_and_is_found_in_the_r
     assert button(app, "Start").disabled is False and button(app, "Stop").disabled
     (folder,) = (tmp_path / "results" / "default").glob("2*")
     assert "blockage = 0.25" in (folder / "scenario.toml").read_text()
+    signals = read_signals_csv(folder / "signals.csv")
+    assert "manual.Q_set" in signals and all(abs(v - 2.0 / 60_000) < 1e-12 for v in signals["manual.Q_set"])  # m3/s
     assert json.loads((folder / "metrics.json").read_text())["simulated_time_s"] == pytest.approx(3.0)
 
     app.query_params["view"] = "results"
