@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,14 +38,18 @@ START, END = "<!-- bench_dashboard:start -->", "<!-- bench_dashboard:end -->"
 SCENARIO = "default"
 
 
-def plain_run(cwd: Path, stop_time_s: float, out: Path) -> float:
-    """The run without the dashboard; returns its wall time (s)."""
+def plain_run(cwd: Path, stop_time_s: float, out: Path) -> tuple[float, float]:
+    """The run without the dashboard; returns its wall time (s, metrics.json) and the CPU time (s) of its whole
+    process (start-up, plots and all, as the worker's is counted)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", "run", SCENARIO, "-q", "--stop-time", f"{stop_time_s:g}",
          "--out", str(out)],
         cwd=cwd, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    return float(json.loads((out / "metrics.json").read_text())["wall_time_s"])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return float(json.loads((out / "metrics.json").read_text())["wall_time_s"]), cpu
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -53,7 +58,9 @@ ROLES = {"worker": "orchestrator.dashboard.worker", "server": "streamlit", "brow
 
 
 def cpu_seconds_by_role() -> dict[int, tuple[str, float]]:
-    """pid -> (role, CPU time in s so far) of the worker, server and browser processes (Linux /proc)."""
+    """pid -> (role, CPU time in s so far) of this benchmark's worker, server and browser processes (Linux /proc;
+    descendants of this process only, so another dashboard or browser on the machine is not counted)."""
+    parents: dict[int, int] = {}
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -63,10 +70,35 @@ def cpu_seconds_by_role() -> dict[int, tuple[str, float]]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        parents[int(entry.name)] = int(fields[1])
         role = next((r for r, marker in ROLES.items() if marker in cmdline), None)
         if role is not None:
             found[int(entry.name)] = (role, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
-    return found
+    return {pid: found[pid] for pid in found if _descends_from(pid, os.getpid(), parents)}
+
+
+def _descends_from(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    while pid > 1:
+        pid = parents.get(pid, 0)
+        if pid == ancestor:
+            return True
+    return False
+
+
+def follow_worker_to_its_end(latest: dict[int, tuple[str, float]], timeout_s: float = 120.0) -> None:
+    """Read the worker's CPU time every 0.1 s until it has exited (it writes its plots after metrics.json), so its
+    whole process is counted, as the plain run's is."""
+    deadline = time.monotonic() + timeout_s
+    for pid in [p for p, (role, _) in latest.items() if role == "worker"]:
+        while time.monotonic() < deadline:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                break  # it has exited
+            if fields[0] == "Z":
+                break
+            latest[pid] = ("worker", (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+            time.sleep(0.1)
 
 
 def finished_run(cwd: Path, before: set[Path]) -> Path | None:
@@ -74,10 +106,10 @@ def finished_run(cwd: Path, before: set[Path]) -> Path | None:
     return new[0] if new else None
 
 
-def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float, float, dict[str, float]]:
+def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float, float, int, dict[str, float]]:
     """The run started and watched on the live page; returns its wall time (s), the page's refreshes per second while
-    it ran (distinct simulated times the page showed, timed by a script inside the page) and the CPU time (s) each
-    role used meanwhile."""
+    it ran (distinct simulated times the page showed, timed by a script inside the page), how many it showed, and the
+    CPU time (s) each role used meanwhile."""
     before = set((cwd / "results" / SCENARIO).glob("2*"))
     ui.open("live")
     ui.watch_status()
@@ -92,6 +124,7 @@ def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float
         latest.update(cpu_seconds_by_role())
         time.sleep(1.0)  # this side only waits: reading the page costs the browser CPU time
     latest.update(cpu_seconds_by_role())
+    follow_worker_to_its_end(latest)
     cpu: dict[str, float] = dict.fromkeys(ROLES, 0.0)
     for pid, (role, seconds) in latest.items():
         cpu[role] += seconds - start.get(pid, (role, 0.0))[1]
@@ -104,7 +137,7 @@ def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float
     times = [t for i, (t, sim) in enumerate(shown) if i == 0 or sim != shown[i - 1][1]]
     wall = float(json.loads((folder / "metrics.json").read_text())["wall_time_s"])
     rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 else float("nan")
-    return wall, rate, cpu
+    return wall, rate, len(times), cpu
 
 
 def measure(pairs: int, stop_time_s: float) -> dict:
@@ -114,15 +147,20 @@ def measure(pairs: int, stop_time_s: float) -> dict:
     rates: list[float] = []
     loads: list[float] = []
     cpus: list[dict[str, float]] = []
+    plain_cpu: list[float] = []
+    refreshes: list[int] = []
     with DashboardServer(cwd=cwd) as server, headless_page() as page:
         ui = DashboardPage(page, server.url)
         plain_run(cwd, 5.0, cwd / "warm-up")  # FMUs exported and cached, files in the page cache
         for i in range(pairs):
             page.goto("about:blank")  # nothing drawn while the plain run runs
-            plain.append(plain_run(cwd, stop_time_s, cwd / f"plain-{i}"))
-            wall, rate, cpu = watched_run(ui, cwd, stop_time_s)
+            wall, cpu_s = plain_run(cwd, stop_time_s, cwd / f"plain-{i}")
+            plain.append(wall)
+            plain_cpu.append(cpu_s)
+            wall, rate, shown, cpu = watched_run(ui, cwd, stop_time_s)
             watched.append(wall)
             rates.append(rate)
+            refreshes.append(shown)
             cpus.append(cpu)
             loads.append(os.getloadavg()[0])
             print(f"pair {i + 1}: without {plain[-1]:.2f} s, with {wall:.2f} s (x{wall / plain[-1]:.3f}), "
@@ -138,6 +176,8 @@ def measure(pairs: int, stop_time_s: float) -> dict:
         "refresh_hz_min": min(rates),
         "load": loads,
         "cpu": cpus,
+        "plain_cpu_s": plain_cpu,
+        "refreshes": refreshes,
         "machine": f"{os.cpu_count()}-core {platform.machine()}, CPython {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -149,14 +189,18 @@ def table(r: dict) -> str:
         f"simulated, {len(r['ratios'])} interleaved pairs (load average during the pairs: "
         f"{', '.join(f'{x:.1f}' for x in r['load'])}).",
         "",
-        "| pair | without dashboard (s) | with dashboard (s) | ratio | page refreshes per second | CPU s while watched: "
-        "worker / server / browser |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| pair | without dashboard (s) | with dashboard (s) | ratio | page refreshes per second | CPU s: plain run / "
+        "worker / server / browser | CPU ms per page refresh: server / browser |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    rows = zip(r["plain_s"], r["watched_s"], r["ratios"], r["refresh_hz"], r["cpu"], strict=True)
-    for i, (p, w, q, hz, cpu) in enumerate(rows):
+    rows = zip(r["plain_s"], r["watched_s"], r["ratios"], r["refresh_hz"], r["plain_cpu_s"], r["cpu"], r["refreshes"],
+               strict=True)  # fmt: skip
+    for i, (p, w, q, hz, plain_cpu, cpu, n) in enumerate(rows):
         shares = " / ".join(f"{cpu[role]:.1f}" for role in ROLES)
-        lines.append(f"| {i + 1} | {p:.2f} | {w:.2f} | {q:.3f} | {hz:.2f} | {shares} |")
+        per_refresh = " / ".join(f"{1000 * cpu[role] / max(n, 1):.0f}" for role in ("server", "browser"))
+        lines.append(
+            f"| {i + 1} | {p:.2f} | {w:.2f} | {q:.3f} | {hz:.2f} | {plain_cpu:.1f} / {shares} | {per_refresh} |"
+        )
     lines.append("")
     lines.append(
         f"Median slow-down **{r['ratio_median']:.3f}x** (target <= 1.2x); slowest page refresh rate "

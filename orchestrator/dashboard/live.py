@@ -129,15 +129,14 @@ class LiveState:
         with self.lock:
             return {s: values[-1] for s, values in self.columns.items() if values}
 
-    def series(self, signals: Sequence[str], since_s: float | None = None, max_points: int = 400) -> Series:
-        """The samples of ``signals`` (SI) from since_s on, thinned to at most max_points."""
+    def series(self, signals: Sequence[str], since_s: float | None = None, max_points: int = 200) -> Series:
+        """The samples of ``signals`` (SI) from since_s on, at most max_points per line (Series.envelope)."""
         with self.lock:
             t = self.columns["time"]
             first = 0 if since_s is None else bisect.bisect_left(t, since_s)
-            stride = max(1, -(-(len(t) - first) // max_points))  # ceil: at most max_points rows
-            columns = {s: np.asarray(self.columns[s][first::stride], dtype=float) for s in signals if s in self.columns}
-            times = np.asarray(t[first::stride], dtype=float)
-        return Series(times, columns)
+            columns = {s: np.asarray(self.columns[s][first:], dtype=float) for s in signals if s in self.columns}
+            times = np.asarray(t[first:], dtype=float)
+        return Series(times, columns).envelope(max_points)
 
     def fail(self, text: str) -> None:
         with self.lock:

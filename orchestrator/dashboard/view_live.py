@@ -32,14 +32,20 @@ from orchestrator.errors import O2TwinError
 
 #: How many of the scenario's plots are live by default (the first ones it declares).
 DEFAULT_LIVE_PLOTS = 6
-#: Points per line in a live chart.
-LIVE_POINTS = 400
+#: Points per line in a live chart (Series.envelope: the lowest and highest value of each of LIVE_POINTS / 2 bins):
+#: the browser's work per redraw grows with the points it draws.
+LIVE_POINTS = 200
 VALUES_PER_ROW = 3
+#: The live page redraws itself every REFRESH_S: without CSS animations and transitions (Streamlit's running
+#: indicator, elements fading while redrawn) the browser does not repaint the page between two redraws: its
+#: compositing work while a run is watched drops to a fraction (docs/dashboard.md, "Benchmark").
+STILL_PAGE = "<style>*, *::before, *::after {animation: none !important; transition: none !important;}</style>"
 
 
 def render(hil: bool = False) -> None:
     key = "hil" if hil else "live"
     st.header("Hardware in the loop" if hil else "Live run")
+    st.html(STILL_PAGE)
     manager = run_manager()
     run = manager.current
     active = run is not None and run.active
@@ -210,9 +216,11 @@ def live_values(state: LiveState, views: list[PlotView], latest: dict[str, float
     shown = [(v, v.signals[0]) for v in views if v.signals and v.signals[0] in latest]
     if not shown:
         return
-    with st.container(key="live-values"):
-        columns = st.columns(VALUES_PER_ROW)
-        for i, (view, signal) in enumerate(shown):
-            label, converters = view.label_and_converters(state.units)
-            value = float(converters[signal](latest[signal]))
-            columns[i % VALUES_PER_ROW].metric(f"{view.title} ({signal})", f"{value:.3g} {label.split(',')[0]}")
+    cells = []
+    for view, signal in shown:
+        label, converters = view.label_and_converters(state.units)
+        value = float(converters[signal](latest[signal]))
+        cells.append(f"{view.title} ({signal}) **{value:.3g} {label.split(',')[0]}**")
+    lines = [" · ".join(cells[i : i + VALUES_PER_ROW]) for i in range(0, len(cells), VALUES_PER_ROW)]
+    with st.container(key="live-values"):  # one element, redrawn cheaply (a metric widget per value costs more)
+        st.markdown("  \n".join(lines))

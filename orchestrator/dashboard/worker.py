@@ -2,8 +2,9 @@
 
 The run is the public pipeline's: ``open_run`` builds it (results directory and all), ``RunSession.advance`` steps
 it, ``close`` writes its ending. A LiveFeed rides along as one more recorder of the simulation (the samples of the
-plotted signals and every event, alarms included) and as the step callback, which sends what is new at most
-every PUBLISH_PERIOD_S of wall time, waits while paused and ends the run when asked. The worker is a process of its
+plotted signals and every event, alarms included) and as the step callback, which hands what is new to the Outbox
+at most every PUBLISH_PERIOD_S of wall time (a thread of its own encodes and writes it, so a page slow to read never
+holds up the run), waits while paused and ends the run when asked. The worker is a process of its
 own so the dashboard's page rendering never holds up the simulation (and a crashing FMU cannot take the page down).
 Messages: orchestrator.dashboard.protocol.
 """
@@ -11,6 +12,7 @@ Messages: orchestrator.dashboard.protocol.
 from __future__ import annotations
 
 import logging
+import queue
 import sys
 import threading
 import time
@@ -26,8 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Wall time between two data messages (s): the page refreshes every 0.4 s, so it always has fresh values.
-PUBLISH_PERIOD_S = 0.1
+#: Wall time between two data messages (s): at most five a second, twice the page's refresh rate (every 0.4 s), so
+#: the page always has fresh values and the run hands over few, larger messages.
+PUBLISH_PERIOD_S = 0.2
 #: Wall time between two readings of the device link's figures (s; they sort the latency lists).
 HIL_PERIOD_S = 1.0
 
@@ -56,8 +59,8 @@ class Control:
 class LiveFeed:
     """A recorder of the running simulation and its step callback: forwards the plotted signals and the events."""
 
-    def __init__(self, channel: IO[str], signals: Sequence[str], control: Control, hil: Any = None) -> None:
-        self.channel = channel
+    def __init__(self, outbox: Outbox, signals: Sequence[str], control: Control, hil: Any = None) -> None:
+        self.outbox = outbox
         self.signals = list(signals)
         self.control = control
         self._hil = hil  # orchestrator.hil.host.plant for a hardware-in-the-loop run
@@ -103,12 +106,36 @@ class LiveFeed:
         if self._hil is not None and time.perf_counter() >= self._next_hil:
             self._next_hil = time.perf_counter() + HIL_PERIOD_S
             message["hil"] = self._hil.hil_metrics(sim.system).get("hil")
-        send(self.channel, message)
+        self.outbox.send(message)
 
 
-def send(channel: IO[str], message: dict[str, Any]) -> None:
-    channel.write(encode(message))
-    channel.flush()
+class Outbox:
+    """The worker's messages, written to the page's pipe by a thread of their own, in order.
+
+    The simulation only hands a message over (no encoding, no write): when the page is slow to read and the pipe is
+    full, the writer waits, not the run. ``close`` writes what is left and ends the writer.
+    """
+
+    def __init__(self, channel: IO[str]) -> None:
+        self.channel = channel
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._write, daemon=True, name="dashboard outbox")
+        self._thread.start()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._queue.put(message)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _write(self) -> None:
+        while (message := self._queue.get()) is not None:
+            try:
+                self.channel.write(encode(message))
+                self.channel.flush()
+            except (BrokenPipeError, ValueError):  # the dashboard went away: the run goes on to its end or its stop
+                log.debug("the dashboard no longer reads the run's messages")
 
 
 def live_signals(session: RunSession) -> list[str]:
@@ -139,7 +166,7 @@ def started_message(session: RunSession, signals: Sequence[str]) -> dict[str, An
     }
 
 
-def run_live(request: RunRequest, channel: IO[str], control: Control) -> int:
+def run_live(request: RunRequest, outbox: Outbox, control: Control) -> int:
     """Open the run, step it to its end (or until stopped), close it; returns the run's exit code."""
     from orchestrator.results.run import open_run
 
@@ -147,7 +174,7 @@ def run_live(request: RunRequest, channel: IO[str], control: Control) -> int:
         session = open_run(request.scenario_to_run(), stop_time=request.stop_time, overrides=request.overrides,
                            plant=request.plant, progress=False)  # fmt: skip
     except O2TwinError as err:
-        send(channel, {"kind": "error", "message": str(err)})
+        outbox.send({"kind": "error", "message": str(err)})
         return err.exit_code
     hil: Any = None
     if session.spec.plant is not None:
@@ -155,17 +182,17 @@ def run_live(request: RunRequest, channel: IO[str], control: Control) -> int:
 
         hil = plant
     signals = live_signals(session)
-    feed = LiveFeed(channel, signals, control, hil)
-    send(channel, started_message(session, signals))
+    feed = LiveFeed(outbox, signals, control, hil)
+    outbox.send(started_message(session, signals))
     with session:
         session.simulation.recorders.append(feed)
         if not control.stopped.is_set():
             session.advance(callback=feed)
         feed.publish(session.simulation)
-        send(channel, {"kind": "closing"})
+        outbox.send({"kind": "closing"})
     result = session.close()
     feed.publish(session.simulation)
-    send(channel, {"kind": "finished", "status": result.status, "exit_code": result.exit_code, "error": result.error,
+    outbox.send({"kind": "finished", "status": result.status, "exit_code": result.exit_code, "error": result.error,
                    "out_dir": str(result.out_dir), "summary": result.metrics.get("summary")})  # fmt: skip
     return result.exit_code
 
@@ -180,7 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(0, False)
     with os.fdopen(int(args[0]), "w", encoding="utf-8") as channel:
         request = RunRequest.from_json(sys.stdin.readline())
-        return run_live(request, channel, Control(sys.stdin))
+        outbox = Outbox(channel)
+        try:
+            return run_live(request, outbox, Control(sys.stdin))
+        finally:
+            outbox.close()
 
 
 if __name__ == "__main__":
