@@ -7,6 +7,13 @@ the fitted values with confidence intervals, correlations, overlay plots and a s
 """
 
 from orchestrator.calibration.config import CalibrationConfig, CalibrationError, load_calibration
-from orchestrator.calibration.fit import CalibrationResult, calibrate
+from orchestrator.calibration.fit import CalibrationResult, calibrate, identifiability_at
 
-__all__ = ["CalibrationConfig", "CalibrationError", "CalibrationResult", "calibrate", "load_calibration"]
+__all__ = [
+    "CalibrationConfig",
+    "CalibrationError",
+    "CalibrationResult",
+    "calibrate",
+    "identifiability_at",
+    "load_calibration",
+]

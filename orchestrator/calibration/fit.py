@@ -21,14 +21,21 @@ from scipy.optimize import least_squares
 
 from orchestrator.calibration.config import CalibrationConfig, CalibrationError, load_calibration
 from orchestrator.calibration.evaluate import Evaluator, parameter_overrides, replay_spec
+from orchestrator.calibration.hints import hint_for
 from orchestrator.calibration.report import (
     overlay_plots,
     residual_statistics,
     write_fit_json,
     write_fitted_scenario,
 )
-from orchestrator.calibration.residuals import Comparison, make_comparison, residual_blocks, residual_vector
-from orchestrator.calibration.statistics import FitStatistics, fit_statistics
+from orchestrator.calibration.residuals import (
+    Comparison,
+    block_layout,
+    make_comparison,
+    residual_blocks,
+    residual_vector,
+)
+from orchestrator.calibration.statistics import Block, FitStatistics, fit_statistics
 from orchestrator.calibration.trace import Trace, read_trace
 
 log = logging.getLogger(__name__)
@@ -99,6 +106,8 @@ class CalibrationResult:
     wall_time_s: float
     out_dir: Path | None
     report: dict[str, Any] = field(default_factory=dict)
+    #: what the Jacobian at the start values said the signals could determine (None: not computed)
+    start_statistics: FitStatistics | None = None
 
     @property
     def fitted(self) -> dict[str, float]:
@@ -106,7 +115,63 @@ class CalibrationResult:
 
     @property
     def warnings(self) -> list[str]:
+        """Identifiability warnings at the fitted values (what the result can be trusted for)."""
         return self.statistics.warnings
+
+    @property
+    def start_warnings(self) -> list[str]:
+        """Identifiability warnings at the start values: what the chosen signals could not determine if the model
+        fitted there (an experiment-design check, made before the fit)."""
+        return self.start_statistics.warnings if self.start_statistics is not None else []
+
+    @property
+    def unidentifiable(self) -> list[str]:
+        """The parameters named by a warning at the fitted values."""
+        return self.statistics.unidentifiable
+
+
+class _Problem:
+    """The least-squares problem of a calibration in the optimiser's coordinates: residuals, their Jacobian by
+    forward differences (its columns run in parallel) and what the Jacobian says (statistics)."""
+
+    def __init__(self, config: CalibrationConfig, comp: Comparison, evaluator: Evaluator) -> None:
+        self.config, self.comp, self.evaluator = config, comp, evaluator
+        self.space = ParameterSpace(config)
+        self.names = [p.name for p in config.parameters]
+        self.hints = {p.name: h for p in config.parameters if (h := hint_for(p.targets)) is not None}
+        self.blocks: list[Block] = []
+
+    def twins(self, points: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        return self.evaluator.evaluate([self.space.to_p(q) for q in points])
+
+    def fun(self, q: np.ndarray) -> np.ndarray:
+        twin = self.twins([q])[0]
+        if not self.blocks:
+            self.blocks = block_layout(self.config, self.comp, twin)
+        return residual_vector(self.config, self.comp, twin)
+
+    def jac(self, q: np.ndarray) -> np.ndarray:
+        h = self.config.relative_step
+        steps = np.where(q + h <= self.space.upper, h, -h)
+        points = [q + np.eye(len(q))[j] * steps[j] for j in range(len(q))]
+        r0, *cols = (residual_vector(self.config, self.comp, t) for t in self.twins([q, *points]))
+        return np.column_stack([(c - r0) / d for c, d in zip(cols, steps, strict=True)])
+
+    def statistics(self, z: np.ndarray, *, a_priori: bool = False) -> FitStatistics:
+        """Intervals, correlations and identifiability at z (the Jacobian in p / |p_start|)."""
+        residuals = self.fun(z)
+        jac_p = self.jac(z) / self.space.dp_dz(z)
+        return fit_statistics(self.names, self.space.to_p(z), self.space.ref, jac_p, residuals, self.blocks,
+                              a_priori=a_priori, hints=self.hints)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _problem(config: CalibrationConfig, workers: int | None, scheduler: Any) -> Iterator[_Problem]:
+    trace = read_trace(config.trace, config.time_column, config.units, config.ambient_pa)
+    spec = replay_spec(config, trace)
+    times, comp = _comparison(config, trace)
+    with _engine(workers, scheduler) as engine:
+        yield _Problem(config, comp, Evaluator(config, spec, times, workers, scheduler=engine))
 
 
 def calibrate(config: CalibrationConfig | str | Path, *, out: str | Path | None = None, workers: int | None = None,
@@ -123,63 +188,29 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: str | Path | None 
     if not isinstance(config, CalibrationConfig):
         config = load_calibration(config)
     say = progress or (lambda text: log.info("%s", text))
-    trace = read_trace(config.trace, config.time_column, config.units, config.ambient_pa)
-    spec = replay_spec(config, trace)
-    times, comp = _comparison(config, trace)
-    with _engine(workers, scheduler) as engine:
-        evaluator = Evaluator(config, spec, times, workers, scheduler=engine)
-        space = ParameterSpace(config)
+    with _problem(config, workers, scheduler) as pb:
+        space, comp = pb.space, pb.comp
         z = space.to_z(np.array([p.start for p in config.parameters]))
         say(f"{len(config.parameters)} parameters, {comp.times.size} compared samples, {len(config.signals)} signals")
-
-        def residuals_at(points: Sequence[np.ndarray]) -> list[np.ndarray]:
-            twins = evaluator.evaluate([space.to_p(q) for q in points])
-            return [residual_vector(config, comp, t) for t in twins]
-
-        def fun(q: np.ndarray) -> np.ndarray:
-            return residuals_at([q])[0]
-
-        def jac(q: np.ndarray) -> np.ndarray:
-            h = config.relative_step
-            steps = np.where(q + h <= space.upper, h, -h)
-            points = [q + np.eye(len(q))[j] * steps[j] for j in range(len(q))]
-            r0, *cols = residuals_at([q, *points])
-            return np.column_stack([(c - r0) / d for c, d in zip(cols, steps, strict=True)])
-
-        evaluator.restart_at(space.to_p(z))
-        before = evaluator.evaluate([space.to_p(z)])[0]
-        cost_start = 0.5 * float(np.sum(fun(z) ** 2))
-        relax, last_move = np.ones_like(z), np.zeros_like(z)
-        for round_no in range(1, config.rounds + 1):
-            if round_no > 1:
-                evaluator.restart_at(space.to_p(z))
-            lower = np.maximum(space.lower, z - ROUND_STEP_LIMIT)
-            upper = np.minimum(space.upper, z + ROUND_STEP_LIMIT)
-            result = least_squares(fun, z, jac=jac, bounds=(lower, upper), method="trf", x_scale=1.0,
-                                   max_nfev=config.max_evaluations, xtol=1e-5, ftol=1e-8, gtol=1e-8)  # fmt: skip
-            move = result.x - z
-            # a parameter that swung back moves half as far from now on; one that keeps its direction, twice (up to 1)
-            relax = np.where(move * last_move < 0, relax * 0.5, np.minimum(1.0, relax * 2.0))
-            move, last_move = relax * move, move
-            moved = float(np.max(np.abs(move)))
-            z = np.clip(z + move, space.lower, space.upper)
-            say(
-                f"round {round_no}: cost {result.cost:.6g} after {result.nfev} steps; "
-                + _describe(config, space.to_p(z))
-            )
-            if moved < ROUND_TOLERANCE:  # the snapshot was taken at values the fit kept: it is consistent
-                break
+        pb.evaluator.restart_at(space.to_p(z))
+        before = pb.twins([z])[0]
+        cost_start = 0.5 * float(np.sum(pb.fun(z) ** 2))
+        # an experiment-design check before the fit: what could these signals determine if the model fitted?
+        start_stats = pb.statistics(z, a_priori=True)
+        for text in start_stats.warnings:
+            say(f"identifiability at the start values: {text}")
+        if config.window[0] <= 0:
+            z = _fit_from_rest(config, space, z, pb.fun, pb.jac, say)
+        else:
+            z = _fit_in_rounds(config, space, z, pb.fun, pb.jac, pb.evaluator, say)
         values = space.to_p(z)
-        after = evaluator.evaluate([values])[0]
-        jac_p = jac(z) / space.dp_dz(z)  # d residual / d (p / |p_start|)
-        ref = np.array([abs(p.start) for p in config.parameters])
-        stats = fit_statistics([p.name for p in config.parameters], values, ref, jac_p, fun(z))
-        cost = 0.5 * float(np.sum(fun(z) ** 2))
-        runs = evaluator.runs
-    params = config.parameters
+        after = pb.twins([z])[0]
+        stats = pb.statistics(z)
+        cost = 0.5 * float(np.sum(pb.fun(z) ** 2))
+        runs = pb.evaluator.runs
     outcome = CalibrationResult(
-        names=[p.name for p in params],
-        start=np.array([p.start for p in params]),
+        names=pb.names,
+        start=np.array([p.start for p in config.parameters]),
         values=values,
         statistics=stats,
         cost_start=cost_start,
@@ -187,11 +218,62 @@ def calibrate(config: CalibrationConfig | str | Path, *, out: str | Path | None 
         evaluations=runs,
         wall_time_s=time.perf_counter() - wall0,
         out_dir=Path(out) if out is not None else None,
+        start_statistics=start_stats,
     )
     outcome.report = _report(config, comp, before, after, outcome)
     if out is not None:
         _write(config, comp, before, after, outcome, Path(out))
     return outcome
+
+
+def identifiability_at(config: CalibrationConfig | str | Path, values: Sequence[float] | None = None, *,
+                       a_priori: bool = False, workers: int | None = None, scheduler: Any = None) -> FitStatistics:  # fmt: skip
+    """What the Jacobian at ``values`` (default: the start values) says the calibration's signals determine, without
+    fitting: one snapshot (when the window does not start at 0 s) and n + 1 runs of the window. ``a_priori``:
+    assume residuals at the level of their scales (an experiment-design check; statistics.py)."""
+    if not isinstance(config, CalibrationConfig):
+        config = load_calibration(config)
+    with _problem(config, workers, scheduler) as pb:
+        p = np.array([x.start for x in config.parameters] if values is None else values, dtype=float)
+        pb.evaluator.restart_at(p)
+        return pb.statistics(pb.space.to_z(p), a_priori=a_priori)
+
+
+def _fit_from_rest(config: CalibrationConfig, space: ParameterSpace, z: np.ndarray, fun: Callable[..., np.ndarray],
+                   jac: Callable[..., np.ndarray], say: Callable[[str], None]) -> np.ndarray:  # fmt: skip
+    """A window from 0 s starts every run from the model's own initial state: no snapshot, so one least_squares run
+    over the whole bounds (trust region reflective, variables scaled by the Jacobian's columns)."""
+    result = least_squares(fun, z, jac=jac, bounds=(space.lower, space.upper), method="trf", x_scale="jac",
+                           max_nfev=config.max_evaluations, xtol=1e-4, ftol=1e-6, gtol=1e-8)  # fmt: skip
+    say(
+        f"cost {result.cost:.6g} after {result.nfev} steps ({result.message}); "
+        + _describe(config, space.to_p(result.x))
+    )
+    return np.asarray(result.x)
+
+
+def _fit_in_rounds(config: CalibrationConfig, space: ParameterSpace, z: np.ndarray, fun: Callable[..., np.ndarray],
+                   jac: Callable[..., np.ndarray], evaluator: Evaluator,
+                   say: Callable[[str], None]) -> np.ndarray:  # fmt: skip
+    """Rounds of least_squares, each from a new snapshot at the values so far (docs/calibration.md, Rounds)."""
+    relax, last_move = np.ones_like(z), np.zeros_like(z)
+    for round_no in range(1, config.rounds + 1):
+        if round_no > 1:
+            evaluator.restart_at(space.to_p(z))
+        lower = np.maximum(space.lower, z - ROUND_STEP_LIMIT)
+        upper = np.minimum(space.upper, z + ROUND_STEP_LIMIT)
+        result = least_squares(fun, z, jac=jac, bounds=(lower, upper), method="trf", x_scale=1.0,
+                               max_nfev=config.max_evaluations, xtol=1e-5, ftol=1e-8, gtol=1e-8)  # fmt: skip
+        move = result.x - z
+        # a parameter that swung back moves half as far from now on; one that keeps its direction, twice (up to 1)
+        relax = np.where(move * last_move < 0, relax * 0.5, np.minimum(1.0, relax * 2.0))
+        move, last_move = relax * move, move
+        moved = float(np.max(np.abs(move)))
+        z = np.clip(z + move, space.lower, space.upper)
+        say(f"round {round_no}: cost {result.cost:.6g} after {result.nfev} steps; " + _describe(config, space.to_p(z)))
+        if moved < ROUND_TOLERANCE:  # the snapshot was taken at values the fit kept: it is consistent
+            break
+    return z
 
 
 def _comparison(config: CalibrationConfig, trace: Trace) -> tuple[np.ndarray, Comparison]:
@@ -236,7 +318,12 @@ def _report(config: CalibrationConfig, comp: Comparison, before: dict[str, np.nd
         },
         "correlation": {"names": res.names, "matrix": st.correlation.tolist()},
         "condition_number": st.condition_number,
-        "identifiability_warnings": st.warnings,
+        "identifiability_warnings": res.warnings,
+        "identifiability_warnings_at_start": res.start_warnings,
+        "identifiability": {
+            "fitted": _identifiability(res.names, st),
+            "start": _identifiability(res.names, res.start_statistics) if res.start_statistics else None,
+        },
         "cost": {"start": res.cost_start, "fitted": res.cost},
         "residuals": {
             s.name: {
@@ -256,6 +343,19 @@ def _report(config: CalibrationConfig, comp: Comparison, before: dict[str, np.nd
         "evaluations": res.evaluations,
         "wall_time_s": res.wall_time_s,
         "overrides": parameter_overrides(config.parameters, res.values),
+    }
+
+
+def _identifiability(names: list[str], st: FitStatistics) -> dict[str, Any]:
+    """The identifiability figures of docs/calibration.md for fit.json."""
+    return {
+        "relative_std": dict(zip(names, map(float, st.relative_std), strict=True)),
+        "sensitivity_per_percent": dict(zip(names, map(float, st.sensitivity), strict=True)),
+        "condition_number": st.condition_number,
+        "collinear_subsets": [{"parameters": list(m), "collinearity_index": i} for m, i in st.collinear],
+        "effective_samples": st.effective_samples,
+        "unidentifiable": st.unidentifiable,
+        "warnings": st.warnings,
     }
 
 

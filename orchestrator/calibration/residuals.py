@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.calibration.config import CalibrationConfig, CalibrationError, Feature
+from orchestrator.calibration.statistics import Block
 
 #: A signal's automatic scale is at least this fraction of its range (a noise-free signal would weigh infinitely).
 MIN_SCALE_OF_RANGE = 1e-3
@@ -91,6 +92,13 @@ def residual_blocks(
             diff = _feature_difference(f, comp, twin[f.signal], comp.measured[f.signal])
             blocks[f"{f.kind}:{f.signal}#{i + 1}"] = diff * np.sqrt(f.weight / diff.size)
     return blocks
+
+
+def block_layout(config: CalibrationConfig, comp: Comparison, twin: Mapping[str, np.ndarray]) -> list[Block]:
+    """The blocks of residual_vector in order: name, size and weight of each."""
+    weights = {f"waveform:{s.name}": s.weight for s in config.signals}
+    weights.update({f"{f.kind}:{f.signal}#{i + 1}": f.weight for i, f in enumerate(config.features)})
+    return [Block(name, r.size, weights[name]) for name, r in residual_blocks(config, comp, twin).items()]
 
 
 def residual_vector(config: CalibrationConfig, comp: Comparison, twin: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.calibration.synthetic import synthetic_trace
+from orchestrator.calibration.synthetic import EIGHT_PARAMETERS, synthetic_trace, truth_overrides
 from orchestrator.paths import PROJECT_ROOT
 
 EXAMPLE = PROJECT_ROOT / "docs" / "examples" / "calibration"
@@ -29,3 +29,11 @@ def parameter_tables(start: dict[str, float], bounds: dict[str, tuple[float, flo
 def brief_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """50 s of the bench rating check with BRIEF_TRUTH."""
     return synthetic_trace(tmp_path_factory.mktemp("truth") / "trace.csv", BRIEF_TRUTH, stop_time=BRIEF_TRACE_S)
+
+
+@pytest.fixture(scope="session")
+def eight_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """120 s of the bench rating check from a cold start with the truth of EIGHT_PARAMETERS (slow tests)."""
+    return synthetic_trace(
+        tmp_path_factory.mktemp("truth8") / "trace.csv", truth_overrides(EIGHT_PARAMETERS), stop_time=120.0
+    )

@@ -35,6 +35,7 @@ def test_two_parameters_fitted_back_within_2_percent(tmp_path, brief_trace):
     for name, truth in BRIEF_TRUTH.items():
         assert abs(result.fitted[name] / truth - 1) < 0.02, (name, result.fitted[name], truth)
     assert result.cost < 0.01 * result.cost_start
+    assert result.warnings == [] and result.start_warnings == []  # well posed: no identifiability warning
     # the outputs: fit.json with intervals that hold the truth, plots of every mapped signal, the fitted scenario
     report = json.loads((out / "fit.json").read_text())
     for name, truth in BRIEF_TRUTH.items():

@@ -42,6 +42,7 @@ def print_result(res: CalibrationResult, stream: TextIO | None = None) -> None:
         )
     lines.append(f"cost {res.cost_start:.6g} -> {res.cost:.6g}; {res.evaluations} runs in {res.wall_time_s:.0f} s")
     lines.extend(f"warning: {w}" for w in res.warnings)
+    lines.extend(f"note (at the start values): {w}" for w in res.start_warnings)
     if res.out_dir is not None:
         lines.append(f"results in {res.out_dir}")
     print("\n".join(lines), file=stream)
