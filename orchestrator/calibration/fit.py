@@ -243,7 +243,13 @@ def _fit_from_rest(config: CalibrationConfig, space: ParameterSpace, z: np.ndarr
                    jac: Callable[..., np.ndarray], say: Callable[[str], None]) -> np.ndarray:  # fmt: skip
     """A window from 0 s starts every run from the model's own initial state: no snapshot, so one least_squares run
     over the whole bounds (trust region reflective, variables scaled by the Jacobian's columns)."""
-    result = least_squares(fun, z, jac=jac, bounds=(space.lower, space.upper), method="trf", x_scale="jac",
+    steps = iter(range(1, config.max_evaluations + 2))
+
+    def jac_and_say(q: np.ndarray) -> np.ndarray:
+        say(f"step {next(steps)}: cost {0.5 * float(np.sum(fun(q) ** 2)):.6g}; {_describe(config, space.to_p(q))}")
+        return jac(q)
+
+    result = least_squares(fun, z, jac=jac_and_say, bounds=(space.lower, space.upper), method="trf", x_scale="jac",
                            max_nfev=config.max_evaluations, xtol=1e-4, ftol=1e-6, gtol=1e-8)  # fmt: skip
     say(
         f"cost {result.cost:.6g} after {result.nfev} steps ({result.message}); "

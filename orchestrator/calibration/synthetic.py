@@ -12,7 +12,7 @@ import csv
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from orchestrator.paths import PROJECT_ROOT
 from orchestrator.results.run import run
 from orchestrator.scenario.load import load_scenario
+from orchestrator.scenario.spec import EventSpec
 from orchestrator.units import P_ATM_PA
 
 #: The open-loop plant a synthetic trace is fitted with.
@@ -51,12 +52,21 @@ _TO_UNIT = {
 
 
 def synthetic_trace(path: str | Path, overrides: Mapping[str, float], *, scenario: str | Path = "rated_flow",
-                    stop_time: float = 120.0, interval_s: float = 0.05, seed: int = 0) -> Path:  # fmt: skip
-    """Run ``scenario`` with ``overrides`` (the truth) and write the trace CSV (units in the header) to ``path``."""
+                    stop_time: float = 120.0, interval_s: float = 0.05, seed: int = 0,
+                    operating_points: Sequence[tuple[float, Mapping[str, float]]] = ()) -> Path:  # fmt: skip
+    """Run ``scenario`` with ``overrides`` (the truth) and write the trace CSV (units in the header) to ``path``.
+    ``operating_points``: (time s, {"slave.variable": value}) set events that move the unit to other operating
+    points during the trace (another product flow, cycle time), as a calibration experiment would."""
     spec = load_scenario(scenario)
     record = list(dict.fromkeys([*spec.outputs.record, *(c[0] for c in COLUMNS.values())]))
+    events = [
+        EventSpec(time=t, action="set", slave=target.split(".", 1)[0], variable=target.split(".", 1)[1], value=v,
+                  description=f"operating point: {target} = {v:g}")
+        for t, values in operating_points
+        for target, v in values.items()
+    ]  # fmt: skip
     spec = dataclasses.replace(spec, outputs=dataclasses.replace(spec.outputs, record=record, interval=interval_s),
-                               plots=[], seed=seed)  # fmt: skip
+                               plots=[], seed=seed, events=sorted([*spec.events, *events], key=lambda e: e.time))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="o2twin-synthetic-") as tmp:
         result = run(spec, out=tmp, stop_time=stop_time, overrides=dict(overrides), plots=False)
         if result.status != "ok":

@@ -10,7 +10,6 @@ import pytest
 from orchestrator.calibration import identifiability_at
 from orchestrator.calibration.synthetic import EIGHT_PARAMETERS, write_calibration
 from orchestrator.calibration.synthetic import parameter_tables as synthetic_tables
-from tests.calibration.conftest import BRIEF_TRUTH
 
 BRIEF_HEAD = """name = "unidentifiable"
 window = [28.0, 50.0]
