@@ -162,9 +162,49 @@ signal = "power"
 """
 
 
-def write_calibration(folder: Path, trace: Path, head: str, parameters: str, extra: str = "") -> Path:
+#: The 8-parameter experiment (docs/calibration.md): a cold start at the rated 5 L/min, then 2 L/min from 70 s and
+#: a 1.4 x longer cycle from 105 s, 140 s in all, fitted from 0 s (no snapshot).
+EIGHT_OPERATING_POINTS: tuple[tuple[float, dict[str, float]], ...] = (
+    (70.0, {"manual.flow_slpm": 2.0}),
+    (105.0, {"sequencer.cycle_time_scale": 1.4}),
+)
+EIGHT_TRACE_S = 140.0
+EIGHT_HEAD = """window = [0.0, 140.0]
+max_evaluations = 40
+"""
+
+#: Its signals: the waveforms of the pressures and the O2 reading (each residual in units of the signal's noise
+#: level) and the compressor's mean power per cycle (eta_is). The O2 reading, the only signal the LDF rate shows in
+#: directly (the purity's rise after the cold start), weighs twice. No cycle minimum or maximum: on a noisy reading
+#: they are biased by the noise's extremes, which the twin's noise-free signal does not have.
+EIGHT_SIGNALS = """
+[signals.p_feed]
+twin = "psa.sensor_p_feed"
+[signals.p_tank]
+twin = "psa.sensor_p_tank"
+[signals.o2]
+twin = "psa.sensor_O2"
+weight = 2.0
+[signals.p_bed_A]
+twin = "psa.p_bed_A"
+[signals.power]
+twin = "compressor.power"
+weight = 0.0
+
+[cycles]
+column = "cmd_feed_A"
+
+[[features]]
+kind = "cycle_mean"
+signal = "power"
+"""
+
+
+def write_calibration(folder: Path, trace: Path, head: str, parameters: str, extra: str = "",
+                      signals: str = SIGNALS) -> Path:  # fmt: skip
     """calibration.toml for a trace of synthetic_trace, with the open-loop plant (docs/examples/calibration/plant.toml)
-    and the trace copied beside it in folder; ``head`` holds the [calibration] keys after scenario and trace."""
+    and the trace copied beside it in folder; ``head`` holds the [calibration] keys after scenario and trace,
+    ``signals`` the [signals], [cycles] and [[features]] (default SIGNALS)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(PLANT_SCENARIO, folder / "plant.toml")
     if trace.parent != folder:
@@ -173,5 +213,5 @@ def write_calibration(folder: Path, trace: Path, head: str, parameters: str, ext
         f'[calibration]\nscenario = "plant.toml"\ntrace = "{trace.name if trace.parent == folder else "trace.csv"}"\n'
     )
     path = folder / "calibration.toml"
-    path.write_text(text + head + INPUTS + SIGNALS + extra + parameters, encoding="utf-8")
+    path.write_text(text + head + INPUTS + signals + extra + parameters, encoding="utf-8")
     return path
