@@ -77,8 +77,14 @@ def _commit() -> str:
         return "unknown"
 
 
-def train_dqn(config: TrainConfig, out: Path) -> dict[str, Any]:
-    """Train, writing to ``out``: model.zip, policy.npz, provenance.json, curve.csv, curve.png (and checkpoints/)."""
+def train_dqn(config: TrainConfig, out: Path, tensorboard: Path | None = None) -> dict[str, Any]:
+    """Train, writing to ``out``: model.zip, policy.npz, provenance.json, curve.csv, curve.png (and checkpoints/).
+
+    ``tensorboard``: also write TensorBoard event files under this folder (Stable-Baselines3's ``tensorboard_log``,
+    a run folder ``dqn_N`` per run): SB3's own scalars (rollout/, train/, time/) and the curve's per-episode figures
+    (``episode/``; with several environments, the mean of the episodes that ended at the same step), dumped
+    after every episode.
+    """
     import torch
     from stable_baselines3 import DQN
     from stable_baselines3.common.env_util import make_vec_env
@@ -90,12 +96,14 @@ def train_dqn(config: TrainConfig, out: Path) -> dict[str, Any]:
     venv = make_vec_env(make_env, n_envs=config.n_envs, seed=config.seed, vec_env_cls=vec_cls,
                         env_kwargs={"config": config})  # fmt: skip
     settings = dict(DQN_SETTINGS, exploration_fraction=min(1.0, EXPLORATION_STEPS / config.timesteps))
-    model = DQN("MlpPolicy", venv, seed=config.seed, verbose=0, device="cpu", **settings)
+    model = DQN("MlpPolicy", venv, seed=config.seed, verbose=0, device="cpu",
+                tensorboard_log=str(tensorboard) if tensorboard is not None else None, **settings)  # fmt: skip
     curve = _CurveRecorder(out / "curve.csv", config, out)
     curve.commit = _commit()  # the code this run imports now, whatever the checkout becomes while it trains
     t0 = time.perf_counter()
     try:
-        model.learn(total_timesteps=config.timesteps, callback=curve.callback(model))
+        log_interval = 1 if tensorboard is not None else 4  # episodes between SB3's log dumps (4: its default)
+        model.learn(config.timesteps, callback=curve.callback(model), tb_log_name="dqn", log_interval=log_interval)
     finally:
         venv.close()
     wall = time.perf_counter() - t0
@@ -144,7 +152,9 @@ class _CurveRecorder:
 
         class Callback(BaseCallback):
             def _on_step(self) -> bool:
-                recorder.on_step(self.locals["infos"], self.locals["dones"], self.num_timesteps)
+                for row in recorder.on_step(self.locals["infos"], self.locals["dones"], self.num_timesteps):
+                    for column in CURVE_COLUMNS[5:]:  # in SB3's next dump: the mean of the episodes ended at once
+                        self.logger.record_mean(f"episode/{column}", float(row[column]))
                 every = recorder.config.checkpoint_every
                 if every and self.num_timesteps % every < recorder.config.n_envs and self.num_timesteps >= every:
                     recorder.checkpoint(model, self.num_timesteps)
@@ -152,7 +162,9 @@ class _CurveRecorder:
 
         return Callback()
 
-    def on_step(self, infos: list[dict], dones: np.ndarray, timesteps: int) -> None:
+    def on_step(self, infos: list[dict], dones: np.ndarray, timesteps: int) -> list[dict[str, Any]]:
+        """Accumulate one vectorised step; returns the curve rows of the episodes it finished (CURVE_COLUMNS)."""
+        finished = []
         for i, (info, done) in enumerate(zip(infos, dones, strict=True)):
             acc = self._acc.setdefault(i, {"e": 0.0, "l": 0.0, "in": 0.0, "n": 0, "alarms": 0.0, "wd": 0.0})
             if "energy_wh" in info:
@@ -171,7 +183,9 @@ class _CurveRecorder:
                        100 * acc["wd"] / n)  # fmt: skip
                 with self.path.open("a", newline="") as f:
                     csv.writer(f).writerow(row)
+                finished.append(dict(zip(CURVE_COLUMNS, row, strict=True)))
                 self._acc[i] = {"e": 0.0, "l": 0.0, "in": 0.0, "n": 0, "alarms": 0.0, "wd": 0.0}
+        return finished
 
     def checkpoint(self, model: Any, timesteps: int) -> None:
         folder = self.out / "checkpoints" / f"{timesteps:07d}"

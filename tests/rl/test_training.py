@@ -41,6 +41,24 @@ def test_train_writes_the_policy_its_provenance_and_the_curve(tmp_path):
     assert (out / "curve.png").stat().st_size > 0 and (out / "model.zip").exists()
 
 
+def test_train_writes_tensorboard_event_files_with_the_curves_figures(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard (in the rl extra: pip install -e '.[rl]') is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, tb = tmp_path / "dqn", tmp_path / "tb"
+    argv = ["train", "dqn", "--timesteps", "6", "--envs", "1", "--warmup-s", "15", "--episode-s", "15",
+            "--checkpoint-every", "0", "--out", str(out), "--tensorboard", str(tb)]  # fmt: skip
+    assert main(argv) == 0
+    (run_dir,) = tb.iterdir()  # SB3's folder for this run, dqn_1
+    assert run_dir.name == "dqn_1" and any(f.name.startswith("events.out.tfevents.") for f in run_dir.iterdir())
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    curve = pd.read_csv(out / "curve.csv")
+    energy = [e.value for e in events.Scalars("episode/energy_wh_per_l_o2")]
+    assert energy == pytest.approx(list(curve["energy_wh_per_l_o2"]), rel=1e-6)  # one event per episode of the curve
+    assert "rollout/ep_rew_mean" in events.Tags()["scalars"]  # and SB3's own scalars
+
+
 def test_bad_arguments_are_one_clear_error(capsys):
     assert main(["train", "dqn", "--timesteps", "0"]) != 0
     assert "--timesteps" in capsys.readouterr().err

@@ -3,12 +3,13 @@
 Stable-Baselines3 DQN on the Gymnasium environment orchestrator.rl.env.ConcentratorEnv, with --envs environments in
 as many processes. Writes to --out: model.zip (SB3), policy.npz (the Q-network controllers/dqn.py runs with numpy),
 provenance.json (seed, timesteps, commit, hashes), curve.csv and curve.png (episode return, energy per litre of O2,
-time in target), and checkpoints/ every --checkpoint-every steps. The same --timesteps, --seed and --envs reproduce
+time in target), checkpoints/ every --checkpoint-every steps, and with --tensorboard DIR TensorBoard event files
+(view them with `tensorboard --logdir DIR`). The same --timesteps, --seed and --envs reproduce
 a policy (the shipped one's command is in policies/dqn/provenance.json). Needs the rl extra: pip install -e '.[rl]'.
 
 Examples:
   o2twin train dqn --timesteps 8000 --seed 0 --out results/train/dqn
-  o2twin train dqn --timesteps 200 --envs 1 --episode-s 60 --out /tmp/dqn-smoke
+  o2twin train dqn --timesteps 200 --envs 1 --episode-s 60 --out /tmp/dqn-smoke --tensorboard /tmp/dqn-tb
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint-every", type=int, default=2000, help="export a checkpoint every N steps (0: none)"
     )
+    parser.add_argument(
+        "--tensorboard", type=Path, metavar="DIR", help="also write TensorBoard event files under DIR (a dqn_N per run)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,13 +54,20 @@ def run(args: argparse.Namespace) -> int:
         raise MissingExtraError(
             f"o2twin train needs the rl extra ({err.name} is missing): pip install -e '.[rl]'"
         ) from err
+    if args.tensorboard is not None:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError as err:
+            raise MissingExtraError(
+                "--tensorboard needs the tensorboard package (in the rl extra): pip install -e '.[rl]'"
+            ) from err
     from orchestrator.rl.train import TrainConfig, train_dqn
 
     if args.timesteps < 1 or args.envs < 1:
         raise O2TwinError("--timesteps and --envs must be at least 1")
     config = TrainConfig(timesteps=args.timesteps, seed=args.seed, n_envs=args.envs, warmup_s=args.warmup_s,
                          episode_s=args.episode_s, checkpoint_every=args.checkpoint_every)  # fmt: skip
-    provenance = train_dqn(config, args.out)
+    provenance = train_dqn(config, args.out, tensorboard=args.tensorboard)
     log.info("trained %d steps in %.0f s: %s (sha256 %s)", args.timesteps, provenance["wall_time_s"],
              args.out / "policy.npz", provenance["policy_sha256"][:12])  # fmt: skip
     return 0
