@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     rows = [
         ("QNetwork.act (forward pass + argmax, numpy)", act),
-        ("DQNSupervisor at a decision instant (observation + network + action)", decision),
+        ("DQNSupervisor at a decision instant (observation + network + guard + action)", decision),
         ("DQNSupervisor at an ordinary sample (period statistics)", sample),
     ]
     if peer is not None:
