@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -20,6 +21,13 @@ TRACKED_PACKAGES = ("o2twin", "fmpy", "numpy", "scipy", "casadi", "pymoca", "mat
 
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the tracked packages and of Python (None where a package is not installed)."""
+    return dict(_versions_at_start())
+
+
+@functools.cache
+def _versions_at_start() -> dict[str, str | None]:
+    """Read once per process, which runs the packages it imported at their versions then (reading the installed
+    metadata is a noticeable part of a short run, which a sweep worker repeats for every case)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in TRACKED_PACKAGES:
         try:

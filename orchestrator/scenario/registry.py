@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -167,8 +168,26 @@ class BlockRegistry:
         return importlib.import_module(module_name)
 
 
+#: group -> (the Python path's folders with their modification times when read, the group's entry points)
+_ENTRY_POINTS: dict[str, tuple[tuple[tuple[str, int], ...], list[EntryPoint]]] = {}
+
+
 def _entry_points(group: str) -> list[EntryPoint]:
-    return list(entry_points(group=group))
+    """The installed entry points of ``group``, read once while the Python path and its folders stay the same:
+    reading them scans every installed distribution, a large share of a short run that a sweep worker repeats
+    for every case. Installing or removing a package changes its folder's modification time, so it is seen."""
+    stamp = tuple((folder, _mtime_ns(folder)) for folder in sys.path)
+    read = _ENTRY_POINTS.get(group)
+    if read is None or read[0] != stamp:
+        read = _ENTRY_POINTS[group] = (stamp, list(entry_points(group=group)))
+    return read[1]
+
+
+def _mtime_ns(folder: str) -> int:
+    try:
+        return os.stat(folder or ".").st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _load_entry_point(ep: EntryPoint, prefix: str, kind: str, reference: str) -> Any:

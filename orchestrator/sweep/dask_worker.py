@@ -7,9 +7,12 @@ and hands a worker only what it runs (with worker-saturation 1.0), so a worker t
 
 from __future__ import annotations
 
+from typing import Any
+
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from orchestrator.cosim.slaves.fmu_reuse import keep_unpacked_fmus
 from orchestrator.sweep.bundle import ScenarioBundle
 from orchestrator.sweep.worker import CaseJob, CaseOutcome, execute_case
 
@@ -21,6 +24,9 @@ class ScenarioBundles(WorkerPlugin):
 
     def __init__(self, bundles: dict[str, ScenarioBundle]) -> None:
         self.bundles = bundles
+
+    def setup(self, worker: Any) -> None:
+        keep_unpacked_fmus()  # a worker runs case after case of the same FMUs
 
 
 def run_case_on_worker(plugin_name: str, job: CaseJob) -> CaseOutcome:

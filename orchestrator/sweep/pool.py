@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from orchestrator.cosim.slaves.fmu_reuse import keep_unpacked_fmus
 from orchestrator.errors import O2TwinError
 from orchestrator.sweep.bundle import ScenarioBundle
 from orchestrator.sweep.worker import CaseJob, CaseOutcome, execute_case
@@ -137,6 +138,7 @@ def _init_worker(bundles: dict[str, ScenarioBundle], running_dir: str, log_level
     global _running_dir
     _bundles.update(bundles)
     _running_dir = Path(running_dir)
+    keep_unpacked_fmus()  # a worker runs case after case of the same FMUs
     # Quiet by default: a case's failure and its FMU's messages are in the table and in cases/ID/events.jsonl.
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s [worker %(process)d]: %(message)s")
     logging.getLogger().setLevel(log_level)

@@ -75,13 +75,17 @@ def test_a_killed_dask_worker_is_retried_once_then_recorded_as_failed(tiny_scena
 
 
 def test_the_same_case_is_bit_identical_on_a_pool_worker_a_dask_worker_and_a_plain_run(tmp_path, dask_cluster):
-    """The default scenario (the real plant FMUs), one case: the same metrics and the same signals, to the bit."""
+    """The default scenario (the real plant FMUs), one case: the same metrics and the same signals, to the bit.
+    The pool's one worker runs another case first, so this one runs on the FMU folders that case left (fmu_reuse)."""
     case = Case("default", {"psa.blockage": 0.2, "patient.copd": 0.5}, seed=3, stop_time=8.0)
+    before = Case("default", {"psa.blockage": 0.4, "patient.copd": 0.1}, seed=4, stop_time=8.0)
     spec = dataclasses.replace(load_scenario("default"), seed=3)
     plain = run(spec, out=tmp_path / "plain", stop_time=8.0, overrides=case.overrides, plots=False)
     assert plain.ok
+    pool = run_cases([before, case], out=tmp_path / "pool", workers=1, keep_signals=True)
+    assert pool["worker"][0] == pool["worker"][1]
     outs = {
-        "pool": run_cases([case], out=tmp_path / "pool", workers=1, keep_signals=True),
+        "pool": pool.iloc[[1]].reset_index(drop=True),
         "dask": run_cases([case], out=tmp_path / "dask", scheduler=dask_cluster.scheduler_address, keep_signals=True),
     }
     summary = plain.metrics["summary"]

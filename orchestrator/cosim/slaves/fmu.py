@@ -26,7 +26,7 @@ from fmpy.fmi1 import FMICallException
 
 from orchestrator.cosim.slaves.base import CompiledIo, Slave, SlaveInfo
 from orchestrator.cosim.slaves.fmi_calls import STEP_DISCARDED, STEP_TERMINATE, Fmi3Calls, FmiCalls
-from orchestrator.cosim.slaves.fmu_files import UnpackedFmu
+from orchestrator.cosim.slaves.fmu_reuse import release_fmu, unpack_fmu
 from orchestrator.cosim.slaves.fmu_variables import ValueRef, coerce, fmu_variables
 from orchestrator.errors import SimulationError, SystemDefinitionError
 
@@ -78,8 +78,9 @@ class _FmuSlaveBase(Slave):
         self.messages = messages
         self.fmu_path = Path(fmu_path)
         # Unpacked once, now: the model description and the binary then come from the same archive even if the
-        # .fmu file is replaced (re-exported) before setup.
-        self.unpacked = UnpackedFmu(self.fmu_path, name, what=f"slave {name}: FMU '{self.fmu_path}'")
+        # .fmu file is replaced (re-exported) before setup. (A sweep worker lends it to its next run: fmu_reuse.)
+        self.unpacked = unpack_fmu(self.fmu_path, name, what=f"slave {name}: FMU '{self.fmu_path}'")
+        self._files_released = False
         self.model_description = md = self.unpacked.model_description
         #: "2.0" or "3.0"
         self.fmi_version = self.unpacked.fmi_version
@@ -174,7 +175,7 @@ class _FmuSlaveBase(Slave):
 
     # --------------------------------------------------------------- lifecycle
     def _instantiate(self, interface: str, model_identifier: str) -> None:
-        if self.unpacked.directory is None:
+        if self._files_released or self.unpacked.directory is None:
             raise SimulationError(f"slave {self.name}: it was terminated and cannot be set up again")
         try:
             self._calls = self.unpacked.instantiate(
@@ -404,8 +405,8 @@ class _FmuSlaveBase(Slave):
 
     def terminate(self) -> None:
         calls = self._calls
-        if calls is None:  # never set up (or terminated already): only the extracted files to remove
-            self.unpacked.remove()
+        if calls is None:  # never set up (or terminated already): only the extracted files to give up
+            self._release_files()
             return
         for state in list(self._states):
             if state.handle:
@@ -420,7 +421,13 @@ class _FmuSlaveBase(Slave):
             calls.free()
         finally:
             self._calls = None
-            self.unpacked.remove()
+            self._release_files()
+
+    def _release_files(self) -> None:
+        """Give up the unpacked FMU (removed, or lent to a later slave: fmu_reuse), once."""
+        if not self._files_released:
+            self._files_released = True
+            release_fmu(self.unpacked)
 
 
 class FmuCoSimSlave(_FmuSlaveBase):

@@ -62,6 +62,8 @@ class UnpackedFmu:
             raise SystemDefinitionError(f"{self.what} is FMI {version}; the master runs FMI 2.0 and 3.0 FMUs")
         #: True when the FMU had no binary for this platform and its sources/ were compiled
         self.compiled_from_sources = False
+        #: the shared libraries instances were loaded from (fmu_reuse checks that they were unloaded again)
+        self.loaded_binaries: set[Path] = set()
         self._xml_root: Any = None
 
     @property
@@ -131,6 +133,9 @@ class UnpackedFmu:
         calls in the terms of fmi_calls (``.fmu`` is fmpy's instance; ``free()`` releases it and its log routing)."""
         if self.directory is None:
             raise SimulationError(f"{self.what}: its files were removed; it cannot be instantiated again")
+        self.loaded_binaries.add(
+            Path(self.directory) / "binaries" / self.platform / (model_identifier + sharedLibraryExtension)
+        )
         try:
             return instantiate(
                 self.fmi_version,
