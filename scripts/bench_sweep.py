@@ -7,6 +7,12 @@ The overhead of a backend is the worker time not spent inside cases, per case:
 one worker. Each configuration runs the same cases (distinct seeds) in a fresh temporary study, so nothing is
 resumed; rounds alternate the configurations, and the best round of each is reported with the machine's load.
 
+The wall-clock figures depend on what else the machine runs; the CPU times do much less, so they are reported too:
+each case's CPU time in its worker (the table's cpu_time_s), the caller's CPU time per case (this process, all its
+threads: the pool's management, recording the rows, the table; with Dask also the LocalCluster's scheduler, which
+runs in this process), and from them the 1 -> 2 ratio the two CPU times allow on a machine with nothing else to do:
+2 x case CPU on 1 worker / (case CPU on 2 workers + caller's CPU per case on 2 workers).
+
     python scripts/bench_sweep.py [--cases 40] [--rounds 2] [--write-docs]
 """
 
@@ -17,6 +23,7 @@ import datetime as dt
 import os
 import platform
 import re
+import resource
 import sys
 import time
 from pathlib import Path
@@ -27,13 +34,21 @@ BENCHMARKS = ROOT / "docs" / "benchmarks.md"
 BLOCK = re.compile(r"(<!-- bench_sweep -->\n).*?(<!-- /bench_sweep -->)", re.S)
 
 
+def caller_cpu_s() -> float:
+    """CPU time of this process so far (user + system, all threads), s."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(label: str, cases: list, **backend) -> dict:
     from orchestrator.sweep import run_cases
 
     load = os.getloadavg()[0]
+    cpu0 = caller_cpu_s()
     t0 = time.perf_counter()
     table = run_cases(cases, **backend)
     wall = time.perf_counter() - t0
+    caller_cpu = caller_cpu_s() - cpu0
     if not (table["status"] == "ok").all():
         raise SystemExit(f"{label}: a case failed: {table.loc[table['status'] != 'ok', 'error'].iloc[0]}")
     workers = backend.get("workers") or 2
@@ -43,6 +58,8 @@ def measure(label: str, cases: list, **backend) -> dict:
         "wall_s": wall,
         "runs_per_min": len(cases) / wall * 60.0,
         "case_mean_s": case_s / len(cases),
+        "case_cpu_mean_s": float(table["cpu_time_s"].sum()) / len(cases),
+        "caller_cpu_per_case_s": caller_cpu / len(cases),
         "overhead_per_case_s": (wall * workers - case_s) / len(cases),
         "load_before": load,
     }
@@ -50,6 +67,11 @@ def measure(label: str, cases: list, **backend) -> dict:
 
 def best(results: list[dict], label: str) -> dict:
     return max((r for r in results if r["label"] == label), key=lambda r: r["runs_per_min"])
+
+
+def cpu_ratio(one: dict, two: dict) -> float:
+    """The 1 -> 2 workers ratio the CPU times allow on two otherwise idle cores (see the module docstring)."""
+    return 2 * one["case_cpu_mean_s"] / (two["case_cpu_mean_s"] + two["caller_cpu_per_case_s"])
 
 
 def report(figures: dict, n_cases: int, stop_time: float, loads: tuple[float, float]) -> str:
@@ -61,21 +83,30 @@ def report(figures: dict, n_cases: int, stop_time: float, loads: tuple[float, fl
         f"simulated each), best of the rounds; load average {loads[0]:.1f} before and {loads[1]:.1f} after "
         "(the cores are shared with other work).",
         "",
-        "| configuration | wall time | runs per minute | mean case time | overhead per case |",
-        "| --- | --- | --- | --- | --- |",
+        "| configuration | wall time | runs per minute | mean case time | mean case CPU | caller's CPU per case "
+        "| overhead per case |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for f in (one, two, dask):
         share = f["overhead_per_case_s"] / unit
         lines.append(
             f"| {f['label']} | {f['wall_s']:.1f} s | {f['runs_per_min']:.1f} | {f['case_mean_s']:.2f} s | "
+            f"{f['case_cpu_mean_s']:.2f} s | {f['caller_cpu_per_case_s'] * 1000:.1f} ms | "
             f"{f['overhead_per_case_s'] * 1000:.0f} ms ({100 * share:.1f} % of a case) |"
         )
     scaling = two["runs_per_min"] / one["runs_per_min"]
     dask_share = dask["overhead_per_case_s"] / unit
+    caller_share = two["caller_cpu_per_case_s"] / two["case_cpu_mean_s"]
+    waited = (two["case_mean_s"] / two["case_cpu_mean_s"] - 1, one["case_mean_s"] / one["case_cpu_mean_s"] - 1)
     lines += [
         "",
         f"- 1 -> 2 local workers: {scaling:.2f}x the runs per minute (target >= 1.8x: "
         f"{'met' if scaling >= 1.8 else 'NOT met'}).",
+        f"- The caller's CPU per case on 2 local workers: {two['caller_cpu_per_case_s'] * 1000:.1f} ms, "
+        f"{100 * caller_share:.1f} % of a case's CPU time; a case's CPU time is {two['case_cpu_mean_s']:.3f} s on "
+        f"2 workers and {one['case_cpu_mean_s']:.3f} s on 1. The ratio these CPU times allow on two otherwise idle "
+        f"cores: {cpu_ratio(one, two):.2f}x. A case took {100 * waited[0]:.0f} % longer than its CPU time on 2 "
+        f"workers and {100 * waited[1]:.0f} % on 1 (waiting for a core).",
         f"- Dask's overhead per case: {dask['overhead_per_case_s'] * 1000:.0f} ms, {100 * dask_share:.1f} % of a "
         f"{stop_time:g} s-simulated case (target < 5 %: {'met' if dask_share < 0.05 else 'NOT met'}); the local "
         f"pool's: {100 * two['overhead_per_case_s'] / unit:.1f} %.",
@@ -133,10 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.write_docs:
         one, two, dask = (figures[label] for label in labels)
+        scaling = two["runs_per_min"] / one["runs_per_min"]
+        dask_share = dask["overhead_per_case_s"] / one["case_mean_s"]
         summary = (
-            f"{two['runs_per_min'] / one['runs_per_min']:.2f}x ({one['runs_per_min']:.0f} -> "
-            f"{two['runs_per_min']:.0f} runs/min); Dask {100 * dask['overhead_per_case_s'] / one['case_mean_s']:.1f} "
-            f"% ({dt.date.today().isoformat()}, load {loads_before:.1f})"
+            f"{scaling:.2f}x ({one['runs_per_min']:.0f} -> {two['runs_per_min']:.0f} runs/min): "
+            f"{'met' if scaling >= 1.8 else '**not met**'}; CPU times allow {cpu_ratio(one, two):.2f}x, the caller "
+            f"{100 * two['caller_cpu_per_case_s'] / two['case_cpu_mean_s']:.1f} % of a case's CPU; Dask "
+            f"{100 * dask_share:.1f} %: {'met' if dask_share < 0.05 else '**not met**'} "
+            f"({dt.date.today().isoformat()}, load {loads_before:.1f})"
         )
         write_docs(text, summary)
     return 0

@@ -37,6 +37,7 @@ OUTCOME_COLUMNS = (
     "failed_at_s",
     "simulated_time_s",
     "wall_time_s",
+    "cpu_time_s",
     "attempts",
     "worker",
 )

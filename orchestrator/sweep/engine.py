@@ -76,7 +76,7 @@ def run_cases(
     """Run every case and return the table: one row per case, in the order given.
 
     Columns: case_id, the cases' tags, scenario, every overridden parameter ("slave.parameter"), seed, status
-    ("ok", "terminated" or "failed"), error, failed_slave, failed_at_s, simulated_time_s, wall_time_s, attempts, worker, then the
+    ("ok", "terminated" or "failed"), error, failed_slave, failed_at_s, simulated_time_s, wall_time_s, cpu_time_s, attempts, worker, then the
     metrics ``row(result)`` returns (default: the run's metrics.json summary, flattened).
 
     ``out``: the study's folder (table.parquet, table.csv, rows/, cases/, plots/; see orchestrator.sweep.store);
@@ -283,7 +283,7 @@ def _manifest(
 
 
 #: Outcome columns that hold numbers (None where unknown: NaN in the table).
-NUMERIC_COLUMNS = ("failed_at_s", "simulated_time_s", "wall_time_s")
+NUMERIC_COLUMNS = ("failed_at_s", "simulated_time_s", "wall_time_s", "cpu_time_s")
 
 
 def _table(rows: list[dict[str, Any]], prepared: Mapping[str, PreparedCase]) -> pd.DataFrame:

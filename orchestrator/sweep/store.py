@@ -137,6 +137,7 @@ def compose_row(columns: Mapping[str, Any], outcome: CaseOutcome) -> dict[str, A
         failed_at_s=outcome.failed_at_s,
         simulated_time_s=outcome.simulated_time_s,
         wall_time_s=outcome.wall_time_s,
+        cpu_time_s=outcome.cpu_time_s,
         attempts=outcome.attempts,
         worker=outcome.worker,
     )

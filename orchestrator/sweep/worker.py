@@ -58,6 +58,7 @@ class CaseOutcome:
     failed_at_s: float | None = None
     simulated_time_s: float | None = None
     wall_time_s: float | None = None
+    cpu_time_s: float | None = None  #: CPU time of the worker process during the case (user + system)
     worker: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
@@ -86,13 +87,14 @@ def bundled_spec(bundle: ScenarioBundle) -> ScenarioSpec:
 
 def execute_case(bundle: ScenarioBundle, job: CaseJob) -> CaseOutcome:
     """Run one case and return its outcome; never raises for a failing case (its error is in the outcome)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     scratch = Path(tempfile.mkdtemp(prefix=f"o2twin-case-{job.case_id}-"))
     try:
         outcome = _run_case(bundle, job, scratch / "run")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     outcome.wall_time_s = time.perf_counter() - started
+    outcome.cpu_time_s = time.process_time() - cpu_started
     outcome.worker = worker_name()
     return outcome
 

@@ -13,7 +13,7 @@ from orchestrator.sweep import Case, run_cases
 from tests.sweep.conftest import ALLOW
 
 #: What the table holds that depends on where and when a case ran, not on what it computed.
-CIRCUMSTANCES = ["wall_time_s", "worker", "pid", "own_extractions"]
+CIRCUMSTANCES = ["wall_time_s", "cpu_time_s", "worker", "pid", "own_extractions"]
 
 
 def test_a_small_grid_on_a_local_cluster_matches_the_pool(tiny_scenario, tmp_path, dask_cluster):
@@ -121,6 +121,6 @@ def test_a_latin_hypercube_study_of_the_default_scenario_on_both_backends(tmp_pa
     on_pool = run_cases(cases, out=tmp_path / "pool", workers=2)
     on_dask = run_cases(cases, out=tmp_path / "dask", scheduler=dask_cluster.scheduler_address)
     assert len(on_pool) == 12 and (on_pool["status"] == "ok").all()
-    keep = [c for c in on_pool.columns if c not in ("wall_time_s", "worker")]
+    keep = [c for c in on_pool.columns if c not in ("wall_time_s", "cpu_time_s", "worker")]
     assert on_pool[keep].equals(on_dask[keep])
     assert {p.name for p in (tmp_path / "pool" / "plots").iterdir()} >= {"failures.png"}

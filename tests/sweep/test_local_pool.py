@@ -44,6 +44,7 @@ def test_a_small_grid_on_two_workers(tiny_scenario, tmp_path):
 
     # two worker processes, each extracting its FMU into a folder of its own (named after its pid)
     assert table["worker"].nunique() == 2
+    assert (table["cpu_time_s"] > 0).all()  # every case, the failed one too, with its worker's CPU time
     assert (table["own_extractions"] >= 1).all()
     assert all(w.endswith(f":{int(p)}") for w, p in zip(table["worker"], table["pid"], strict=True))
 
