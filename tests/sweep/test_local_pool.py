@@ -42,8 +42,9 @@ def test_a_small_grid_on_two_workers(tiny_scenario, tmp_path):
     assert "fail_time" in failed["error"] and failed["failed_slave"] == "lag" and failed["failed_at_s"] == 1.0
     assert failed["lag.fail_time"] == 1.0 and math.isnan(ok["lag.fail_time"].iloc[0])
 
-    # two worker processes, each extracting its FMU into a folder of its own (named after its pid)
-    assert table["worker"].nunique() == 2
+    # worker processes, each extracting its FMU into a folder of its own (named after its pid); on a loaded machine
+    # one worker may run every one of these short cases before the other has started
+    assert table["worker"].nunique() in (1, 2)
     assert (table["cpu_time_s"] > 0).all()  # every case, the failed one too, with its worker's CPU time
     assert (table["own_extractions"] >= 1).all()
     assert all(w.endswith(f":{int(p)}") for w, p in zip(table["worker"], table["pid"], strict=True))
