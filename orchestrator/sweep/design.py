@@ -213,14 +213,25 @@ def range_of(bounds: Sequence[object], where: str) -> tuple[float, float]:
     return low, high
 
 
+MAX_SEED_COUNT = 10_000
+"""The largest count --seeds takes: a larger number is almost always one seed written without its comma."""
+
+
 def parse_seeds(text: str) -> list[int]:
-    """'20' -> seeds 0..19; '3,7,11' -> those seeds (the scenario seed of each case)."""
+    """'20' -> seeds 0..19; '3,7,11' -> those seeds (the scenario seed of each case); '1000000,' -> that one seed."""
     where = f"--seeds '{text}'"
     try:
-        seeds = [int(p) for p in text.split(",") if p.strip()] if "," in text else list(range(int(text)))
+        if "," in text:
+            return check_seeds([int(p) for p in text.split(",") if p.strip()], where)
+        count = int(text)
     except ValueError:
         raise SweepDefinitionError(f"{where}: give a count (20) or a list of seeds (3,7,11)") from None
-    return check_seeds(seeds, where)
+    if count > MAX_SEED_COUNT:
+        raise SweepDefinitionError(
+            f"{where}: a count of {count} seeds (0..{count - 1}) is more than {MAX_SEED_COUNT}; "
+            f"to run the one seed {count}, write it with a comma: --seeds {count},"
+        )
+    return check_seeds(list(range(count)), where)
 
 
 def check_seeds(seeds: Sequence[object], where: str) -> list[int]:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from orchestrator.sweep.case import Case, case_id, flatten
 from orchestrator.sweep.design import (
+    MAX_SEED_COUNT,
     Sampling,
     SweepDefinitionError,
     SweepDesign,
@@ -52,6 +53,13 @@ def test_ranges_and_seeds():
     for bad in ("x", "-1,2", "1,1"):
         with pytest.raises(SweepDefinitionError, match="--seeds"):
             parse_seeds(bad)
+
+
+def test_a_seed_written_as_a_count_is_refused_before_millions_of_cases_are_built():
+    assert parse_seeds("1000000,") == [1000000]
+    assert len(parse_seeds(str(MAX_SEED_COUNT))) == MAX_SEED_COUNT
+    with pytest.raises(SweepDefinitionError, match=r"write it with a comma: --seeds 1000000,"):
+        parse_seeds("1000000")
     with pytest.raises(SweepDefinitionError, match="given twice"):
         assignments_to_grid(["a.b=1,2", "a.b=3"])
 
