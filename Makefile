@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-run: $(STAMP)  ## the default concentrator scenario (COPD patient, cold start, 10 min)
+run: $(STAMP)  ## the default concentrator scenario (COPD patient, cold start, 15 min)
 	$(VENV)/bin/o2twin run
 
 test: $(STAMP)  ## the default test suite (every capability, slow validation excluded)
