@@ -109,13 +109,13 @@ def finished_run(cwd: Path, before: set[Path]) -> Path | None:
 def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float, float, int, dict[str, float]]:
     """The run started and watched on the live page; returns its wall time (s), the page's refreshes per second while
     it ran (distinct simulated times the page showed, timed by a script inside the page), how many it showed, and the
-    CPU time (s) each role used meanwhile."""
+    CPU time (s) each role used from the Start click to the run's end (the worker: its whole process)."""
     before = set((cwd / "results" / SCENARIO).glob("2*"))
     ui.open("live")
     ui.watch_status()
-    start = cpu_seconds_by_role()
-    latest = dict(start)
     ui.start_run("live", SCENARIO, stop_time_s)
+    start = cpu_seconds_by_role()  # from the Start click: the run set-up's page runs are not the live page's cost
+    latest = dict(start)
     deadline = time.monotonic() + 3600
     while (folder := finished_run(cwd, before)) is None:
         text = ui.status_text()
@@ -127,7 +127,7 @@ def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float
     follow_worker_to_its_end(latest)
     cpu: dict[str, float] = dict.fromkeys(ROLES, 0.0)
     for pid, (role, seconds) in latest.items():
-        cpu[role] += seconds - start.get(pid, (role, 0.0))[1]
+        cpu[role] += seconds - (0.0 if role == "worker" else start.get(pid, (role, 0.0))[1])  # the whole worker
     ui.wait_for_status("ok", 120)
     shown = [
         (t, m.group(1))

@@ -145,6 +145,13 @@ class DashboardPage:
         """(page time in s, status text) at every change since watch_status()."""
         return [(float(t), str(text)) for t, text in self.page.evaluate("() => window.__o2twinChanges || []")]
 
+    def live_chart_titles(self) -> list[str]:
+        """The titles of the live charts the page has drawn (canvases in the live_charts component's frame)."""
+        frame = self.page.frame_locator("iframe[title$='live_charts']")
+        return [
+            str(t) for t in frame.locator("canvas").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+        ]
+
     def status_text(self) -> str:
         try:
             return self.keyed("live-status").inner_text(timeout=2_000)

@@ -1,10 +1,11 @@
-"""Charts of the dashboard (Vega-Lite specs that Streamlit draws): the scenario's plots, live and finished.
+"""Charts of the dashboard: the scenario's plots, their thinning (Series), and Vega-Lite specs for finished runs.
 
 A plot is one of the scenario's [[plots]] (title, signals, display unit): values recorded in SI are shown in the
 units users read on a device through orchestrator.results.plots.display_conversion (the same as the PNG plots).
 The SpO2 plot carries the titrator's target band when the scenario sets one; a pressure plot has a companion that
-zooms on the last PSA cycles. The live page redraws its charts every 0.4 s, so the data goes from numpy arrays
-straight into an Arrow table and the specs are plain dicts: no pandas frames, no Altair validation on the way.
+zooms on the last PSA cycles. The live page draws its charts with its own component (orchestrator.dashboard.
+live_charts); the finished-run views draw Vega-Lite charts from here: numpy arrays straight into an Arrow table
+and plain dict specs, no pandas frames, no Altair validation on the way.
 """
 
 from __future__ import annotations

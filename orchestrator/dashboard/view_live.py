@@ -11,15 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from orchestrator.dashboard.charts import (
-    PlotView,
-    displayed,
-    line_chart,
-    plot_views,
-    spo2_band,
-    zoom_window_s,
-)
+from orchestrator.dashboard.charts import PlotView, displayed, plot_views, spo2_band, zoom_window_s
 from orchestrator.dashboard.live import LiveRun, LiveState
+from orchestrator.dashboard.live_charts import chart_payload, live_charts
 from orchestrator.dashboard.page import (
     REFRESH_S,
     folders,
@@ -102,7 +96,7 @@ def live_panel(run: LiveRun, key: str) -> None:
                 chosen = st.multiselect("Live plots", titles, default=titles[:DEFAULT_LIVE_PLOTS], key=f"{key}-plots")
                 views = [v for v in plot_views(state.plots) if v.title in chosen]
                 live_values(state, views, state.latest())
-            plots(state, views)
+            plots(state, views, key)
         if not run.active and st.session_state.get(f"{key}-was-active"):
             st.session_state[f"{key}-was-active"] = False
             st.rerun()  # the run ended: redraw the whole page (controls, no more refreshing)
@@ -189,26 +183,24 @@ def _ms(value: Any) -> str:
     return f"{value:.2f} ms" if isinstance(value, int | float) else "–"
 
 
-def plots(state: LiveState, views: list[PlotView]) -> None:
-    """The chosen plots, two a row; the SpO2 plot with its target band, a pressure plot with a zoom."""
+def plots(state: LiveState, views: list[PlotView], key: str) -> None:
+    """The chosen plots, two a row; the SpO2 plot with its target band, a pressure plot with a zoom (drawn by the
+    live_charts component: canvases redrawn in place, far cheaper for the browser than Vega-Lite charts)."""
     if not state.signals:
         st.caption("Plots appear when the run has started.")
         return
     latest = state.latest()
     band = spo2_band(state.parameters)
-    charts: list[tuple[Any, dict[str, Any]]] = []
+    charts: list[dict[str, Any]] = []
     for view in views:
         shown, label = displayed(state.series(view.signals, max_points=LIVE_POINTS), view, state.units)
-        charts.append(line_chart(shown, view.title, label, band if view.is_spo2 else None))
+        charts.append(chart_payload(shown, view.title, label, band if view.is_spo2 else None))
         if view.is_pressure:
             window = zoom_window_s(latest)
             recent = state.series(view.signals, since_s=state.time_s - window, max_points=LIVE_POINTS)
             zoomed, label = displayed(recent, view, state.units)
-            charts.append(line_chart(zoomed, f"{view.title}: last {window:.0f} s", label))
-    columns = st.columns(2)
-    for i, (data, spec) in enumerate(charts):
-        with columns[i % 2]:
-            st.vega_lite_chart(data, spec, width="stretch")
+            charts.append(chart_payload(zoomed, f"{view.title}: last {window:.0f} s", label))
+    live_charts(charts, key=f"{key}-charts")
 
 
 def live_values(state: LiveState, views: list[PlotView], latest: dict[str, float]) -> None:

@@ -110,6 +110,11 @@ def test_a_run_started_on_the_page_runs_with_its_controller_set_and_overrides_an
         time.sleep(0.5)
         app.run()
     assert button(app, "Start").disabled is False and button(app, "Stop").disabled
+    (component,) = app.get("component_instance")  # the live charts (live_charts component), drawn from the feed
+    charts = {c["title"]: c for c in json.loads(component.proto.json_args)["charts"]}
+    assert {"Patient SpO2", "O2 purity", "Pressures"} <= set(charts) and any(": last " in t for t in charts)
+    assert charts["Patient SpO2"]["time"][-1] == pytest.approx(3.0)
+    assert charts["Patient SpO2"]["band"] is None  # fixed-flow has no titrator, so no SpO2 target band
     (folder,) = (tmp_path / "results" / "default").glob("2*")
     assert "blockage = 0.25" in (folder / "scenario.toml").read_text()
     signals = read_signals_csv(folder / "signals.csv")

@@ -59,7 +59,11 @@ def test_a_fault_scenario_run_updates_live_and_raises_an_alarm_that_can_be_ackno
     assert len(values - {""}) >= 3  # the live values changed as it ran
     live_values = ui.text_of("live-values")
     assert "Patient SpO2" in live_values and "%" in live_values and "bar(g)" in live_values
-    assert ui.page.locator(".stVegaLiteChart").count() >= 7  # SpO2, purity, pressures + zoom, flow, power, temp.
+    # SpO2, purity, pressures and their zoom, flow, power, temperature: canvases of the live_charts component
+    ui.wait_until(lambda: len(ui.live_chart_titles()) >= 7, 30, "the live charts")
+    charts = ui.live_chart_titles()
+    assert {"Patient SpO2", "O2 purity", "Pressures"} <= set(charts) and len(charts) >= 7, charts
+    assert any(": last " in title for title in charts)
     assert "MEDIUM" in ui.text_of("alarm-panel")
     ui.screenshot(figures / "dashboard_live.png")
     ui.keyed("live-ack").get_by_role("button").click()

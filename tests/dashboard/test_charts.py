@@ -37,3 +37,24 @@ def test_a_fast_oscillation_keeps_its_swing_in_a_long_run():
     assert len(shown.times) <= 200
     for part in np.array_split(shown.columns["p"], 4):
         assert part.max() > 0.99 and part.min() < -0.99
+
+
+def test_a_live_chart_is_sent_as_plain_json_with_gaps_as_null():
+    """What the live_charts component receives: JSON (no NaN, which the browser's JSON.parse refuses), every line on
+    the chart's times, values rounded but not changed beyond their sixth decimal, the band in % when given."""
+    import json
+
+    from orchestrator.dashboard.live_charts import chart_payload
+
+    times = np.array([0.0, 0.1, 0.2, 0.30000000000000004])
+    spo2 = np.array([88.123456789, float("nan"), 91.5, 92.0])
+    chart = chart_payload(Series(times, {"patient.SpO2": spo2}), "Patient SpO2", "%", (88.0, 92.0))
+    decoded = json.loads(json.dumps(chart, allow_nan=False))
+    assert decoded == {
+        "title": "Patient SpO2",
+        "y_label": "%",
+        "band": [88.0, 92.0],
+        "time": [0.0, 0.1, 0.2, 0.3],
+        "lines": {"patient.SpO2": [88.123457, None, 91.5, 92.0]},
+    }
+    assert chart_payload(Series(times, {}), "Flow", "L/min")["band"] is None
