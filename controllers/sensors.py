@@ -181,13 +181,25 @@ class SensorNoise(PythonBlock):
         _check_seed(self)
         _check_numbers(self, tuple(par for _, par, _, _, _ in NOISE_CHANNELS))
 
+    #: Samples of standard normal draws taken from the generator at a time. Drawing n samples at once gives the
+    #: same numbers, in the same order, as n draws of one sample each (numpy's Generator has no hidden cache), so
+    #: the batch size changes the cost, not the noise; 1 draws sample by sample.
+    BATCH = 1024
+
     def reset(self) -> None:
         self._rng = _rng(int(self.p["seed"]), 2)
-        self._sd = np.array([float(self.p[par]) for _, par, _, _, _ in NOISE_CHANNELS])
+        self._sd = [float(self.p[par]) for _, par, _, _, _ in NOISE_CHANNELS]
         self._out = {out: 0.0 for out, _, _, _, _ in NOISE_CHANNELS}
+        self._draws = np.empty((0, len(NOISE_CHANNELS)))  # drawn ahead, not used yet (part of the block's state)
+        self._next = 0
 
     def update(self, t: float, inputs: Mapping[str, float]) -> Mapping[str, float]:
-        values = self._rng.standard_normal(len(NOISE_CHANNELS)) * self._sd
-        for (out, _, _, _, _), value in zip(NOISE_CHANNELS, values, strict=True):
-            self._out[out] = float(value)
-        return self._out
+        if self._next == len(self._draws):
+            self._draws = self._rng.standard_normal((self.BATCH, len(NOISE_CHANNELS)))
+            self._next = 0
+        z = self._draws[self._next].tolist()
+        self._next += 1
+        out, sd = self._out, self._sd
+        for k, (name, _, _, _, _) in enumerate(NOISE_CHANNELS):
+            out[name] = z[k] * sd[k]  # the product numpy formed before, as a Python float
+        return out

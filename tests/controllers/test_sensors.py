@@ -108,6 +108,31 @@ def test_sensor_noise_has_the_stated_sd_and_is_seeded():
         assert abs(np.mean(a[out])) < 0.05 * sd, out
 
 
+def test_sensor_noise_batches_are_the_sample_by_sample_draws(monkeypatch):
+    """Drawn in batches, the noise is the same stream as one draw of the four channels per sample (the generator
+    the block used before batching), across batch boundaries and after a rollback to a state mid-batch."""
+    monkeypatch.setattr(SensorNoise, "BATCH", 7)
+    block = SensorNoise("noise", 0.05)
+    block.setup(0.0, {"seed": 3})
+    rng = np.random.Generator(np.random.PCG64([3, 2]))
+    sd = np.array([sd for _, _, sd, _, _ in NOISE_CHANNELS])
+    names = [out for out, _, _, _, _ in NOISE_CHANNELS]
+    expected = [(rng.standard_normal(len(NOISE_CHANNELS)) * sd).tolist() for _ in range(30)]
+    got = []
+    for k in range(30):
+        if k == 10:
+            saved = block.get_state()
+        block.step(k * 0.05, 0.05)
+        got.append([block.get_outputs()[n] for n in names])
+    assert got == expected  # exactly equal, not approximately
+    block.set_state(saved)  # rolled back to sample 10 (mid-batch): the same numbers again
+    again = []
+    for k in range(10, 30):
+        block.step(k * 0.05, 0.05)
+        again.append([block.get_outputs()[n] for n in names])
+    assert again == expected[10:]
+
+
 @pytest.mark.parametrize(
     ("params", "word"),
     [({"averaging_s": 0.5}, "averaging_s"), ({"noise_sd": -0.1}, "noise_sd"), ({"seed": -1}, "seed")],

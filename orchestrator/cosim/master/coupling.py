@@ -42,6 +42,7 @@ class SlavePlan:
 
     __slots__ = (
         "derivative_inputs",
+        "idle",
         "in_gain",
         "in_names",
         "in_src",
@@ -59,6 +60,8 @@ class SlavePlan:
         "read",
         "sampled",
         "slave",
+        "synced",
+        "timed",
         "wall_s",
         "write",
         "written",
@@ -82,8 +85,19 @@ class SlavePlan:
         self.rate = 1
         self.period_start = 0  # multi-rate: tick where the current period of a slow slave began
         self.period_end: int | None = None  # ... and where it ends (None: no period running)
-        self.wall_s = 0.0  # wall time spent in slave.step
+        self.wall_s = 0.0  # wall time spent in slave.step (where the master times it: timed)
+        self.timed = slave.own_step_wall_s() is None
         self.written: list[float] | None = None  # the input values last written (None: unknown)
+        #: idle(t): a step from t would change nothing (Slave.idle_test); None: always stepped
+        self.idle: Callable[[float], bool] | None = None
+        #: the signal table holds the outputs as the slave's reader gives them now (no drift applied, none added
+        #: since): an idle step may then be skipped without a read
+        self.synced = False
+
+    def step_wall_s(self) -> float:
+        """Wall time spent in the slave's steps, s (timed by the master or by the slave itself)."""
+        own = None if self.timed else self.slave.own_step_wall_s()
+        return self.wall_s + (own or 0.0)
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,10 @@ class Coupling:
             p.derivative_inputs = options.extrapolation == 1 and s.info.max_input_derivative_order >= 1
             p.rate = 1 if options.error_control else int(options.rates.get(s.name, 1))
             self.plans.append(p)
+        #: idle steps may be skipped (Gauss-Seidel, fixed steps): see MacroStepper.step
+        self.skip_idle = options.algorithm == "gauss-seidel" and not options.error_control
+        for p in self.plans:
+            p.idle = p.slave.idle_test(p.out_names) if self.skip_idle and p.rate == 1 else None
         self.multirate = any(p.rate > 1 for p in self.plans)
         #: inputs held by override events, over all slaves (the compiled coupling path leaves those to Python)
         self.held_inputs = 0
@@ -306,6 +324,8 @@ class Coupling:
         p.out_ids.append(k)
         p.out_slice = _as_slice(p.out_ids)
         p.read = p.slave.output_reader(p.out_names)
+        p.idle = p.slave.idle_test(p.out_names) if self.skip_idle and p.rate == 1 else None
+        p.synced = False
         return k
 
     # ------------------------------------------------------------------ EventTarget (events and sim.set)
@@ -347,6 +367,7 @@ class Coupling:
             self.write_inputs(p)
         elif qualified in self.sid:
             self.drifts.pop(self.sid[qualified], None)
+            p.synced = False  # the table holds a drifted value: read again
         else:
             var = p.slave.variables[var_name]
             start = self.system.start_values.get(qualified, var.start)
@@ -377,6 +398,7 @@ class Coupling:
         for p, (start, end), held in zip(self.plans, state.periods, state.overrides, strict=True):
             p.period_start, p.period_end, p.overrides = start, end, dict(held)
             p.written = None
+            p.synced = False
         self._count_held()
         self.drifts = dict(state.drifts)
         for solver, loop_state in zip(self.solvers, state.loops, strict=True):

@@ -304,7 +304,7 @@ class Simulation:
                 entry["guid"] = getattr(s, "guid", None)
                 entry["fmu"] = str(getattr(s, "fmu_path", ""))
             if self._initialised:
-                entry["wall_s"] = self.coupling.plans[self.coupling.index[name]].wall_s
+                entry["wall_s"] = self.coupling.plans[self.coupling.index[name]].step_wall_s()
                 if hasattr(s, "io_s"):
                     entry["io_s"] = getattr(s, "io_s", None)
                 times = getattr(s, "update_times", None)

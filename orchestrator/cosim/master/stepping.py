@@ -214,23 +214,33 @@ class MacroStepper:
                     h_slave = t_end - t_from
                     p.period_end = None
                 elif slope is None or p.sampled:  # hold: Jacobi from the values at t, Gauss-Seidel the newest
+                    if p.synced and p.idle is not None and not drifting and p.idle(t):
+                        # nothing would change: not written, not stepped, not read (the table holds its outputs)
+                        steps += 1
+                        stepped.add(p.index)
+                        continue
                     if p.write is not None:
                         values = inputs(p, v_t if jacobi else v)
                         p.write(values)
                         p.written = values
                 else:
                     coupling.write_extrapolated(p, v_t, slope, h, stepped, jacobi)
-                t1 = perf()
-                ok = p.slave.step(t_from, h_slave)
-                p.wall_s += perf() - t1
+                if p.timed:
+                    t1 = perf()
+                    ok = p.slave.step(t_from, h_slave)
+                    p.wall_s += perf() - t1
+                else:  # the slave times its own work (Slave.own_step_wall_s)
+                    ok = p.slave.step(t_from, h_slave)
                 steps += 1
                 if not ok:
                     raise self._rejected(p, t_from, h_slave)
                 if not jacobi:
                     if p.out_slice is not None and not drifting:  # coupling.read inlined: the common case
                         v[p.out_slice] = p.read()
+                        p.synced = True
                     else:
                         coupling.read(p, t_end)
+                        p.synced = not drifting
                     stepped.add(p.index)
             p = None
             if jacobi:

@@ -175,6 +175,17 @@ class Slave(ABC):
         Python."""
         return None
 
+    def idle_test(self, out_names: Sequence[str]) -> Callable[[float], bool] | None:
+        """For the master's hot path: ``idle(t)``, True when a step from t would change nothing the master sees
+        (none of ``out_names`` changes, and inputs set for that step are not used), so that the master may skip the
+        step with its input writes and output reads. None (the default): the slave is stepped every time."""
+        return None
+
+    def own_step_wall_s(self) -> float | None:
+        """Wall time the slave measured inside its own steps, s, where it times them itself (the master then does
+        not time its step calls); None (the default): the master times them."""
+        return None
+
     def stepped_to(self, t: float) -> None:
         """The compiled coupling path stepped this slave to t (only for slaves with compiled_io)."""
 

@@ -14,6 +14,8 @@ from typing import Any
 from orchestrator.cosim.slaves.base import Slave, SlaveInfo, Variable
 from orchestrator.errors import SystemDefinitionError
 
+_clock = time.perf_counter
+
 #: Relative tolerance for deciding that a communication time is a sample instant.
 _SAMPLE_EPS = 1e-9
 
@@ -33,12 +35,15 @@ class UpdateTimes:
         self.counts = array("q", bytes(8 * self.BINS))
         self.calls = 0
         self.max_s = 0.0
+        self.total_s = 0.0
         self._per_decade = self.BINS / math.log10(self.HIGH_S / self.LOW_S)
 
     def add(self, seconds: float) -> None:
-        k = int(math.log10(max(seconds, self.LOW_S) / self.LOW_S) * self._per_decade)
-        self.counts[min(k, self.BINS - 1)] += 1
+        low = self.LOW_S
+        k = int(math.log10((seconds if seconds > low else low) / low) * self._per_decade)
+        self.counts[k if k < self.BINS else self.BINS - 1] += 1
         self.calls += 1
+        self.total_s += seconds
         if seconds > self.max_s:
             self.max_s = seconds
 
@@ -113,6 +118,7 @@ class PythonBlock(Slave):
         self._y: dict[str, float] = {v.name: float(v.start or 0.0) for v in self.OUTPUTS}
         self._t0 = 0.0
         self._next_k = 0
+        self._due_s = -_SAMPLE_EPS * self.sample_time  # (next k - eps) * sample time: step() updates from t0 + this
         self.update_times = UpdateTimes()
 
     def setup(self, start_time: float, parameters: Mapping[str, Any] | None = None) -> None:
@@ -129,6 +135,7 @@ class PythonBlock(Slave):
         self.validate_parameters()
         self._t0 = start_time
         self._next_k = 0
+        self._due_s = -_SAMPLE_EPS * self.sample_time
         self.reset()
 
     def validate_parameters(self) -> None:
@@ -150,13 +157,36 @@ class PythonBlock(Slave):
         self._u.update(values)
 
     def step(self, t: float, h: float) -> bool:
-        ts = self.sample_time
-        if t - self._t0 >= (self._next_k - _SAMPLE_EPS) * ts:
-            started = time.perf_counter()
+        if t - self._t0 >= self._due_s:
+            ts = self.sample_time
+            started = _clock()
             self._y.update(self.update(t, self._u))
-            self.update_times.add(time.perf_counter() - started)
-            self._next_k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
+            self.update_times.add(_clock() - started)
+            self._next_k = k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
+            self._due_s = (k - _SAMPLE_EPS) * ts
         return True
+
+    def idle_test(self, out_names: Sequence[str]) -> Callable[[float], bool] | None:
+        """Between sample instants a step does nothing and the inputs set for it are overwritten before the next
+        update() reads them: idle. Only where the outputs are the held ones (not inputs or parameters read back)
+        and no subclass changes how inputs, steps or outputs work."""
+        cls = type(self)
+        if (
+            cls.step is not PythonBlock.step
+            or cls.set_inputs is not PythonBlock.set_inputs
+            or cls.get_outputs is not PythonBlock.get_outputs
+            or not all(n in self._y for n in out_names)
+        ):
+            return None
+
+        def idle(t: float) -> bool:
+            return t - self._t0 < self._due_s
+
+        return idle
+
+    def own_step_wall_s(self) -> float | None:
+        """The wall time of update() calls (the rest of a step is a comparison, counted as the master's)."""
+        return self.update_times.total_s
 
     def get_outputs(self, names: Sequence[str] | None = None) -> dict[str, Any]:
         if names is None:
