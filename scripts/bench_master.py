@@ -19,9 +19,14 @@
    REV:orchestrator/cosim/master/simulation.py`): both Simulation classes, interleaved in this one process on the same
    FMUs, timed in CPU time (best of 7), so a before/after comparison holds on a loaded machine.
 
+4. With --loop-paths SECONDS: only the concentrator loop, its step-by-step path (every block stepped, written, read
+   and timed every macro step, sensor noise drawn sample by sample) against its fast paths (issue 17), the default
+   scenario over SECONDS simulated, interleaved in one process, CPU time, best of --repeats (identical results:
+   tests/controllers/test_loop_fast_paths.py).
+
 Figures go to docs/orchestrator-benchmark.md (and stdout). Usage:
     scripts/bench_master.py [--steps N] [--lengths 2,8,32] [--copies 1,4,16] [--repeats 5] [--hours H]
-                            [--no-concentrator] [--no-docs] [--compare-with FILE]
+                            [--no-concentrator] [--no-docs] [--compare-with FILE] [--loop-paths SECONDS]
 """
 
 from __future__ import annotations
@@ -291,6 +296,68 @@ def compare(other_file: Path, fmus: dict[str, Path], copies_list: list[int], ste
     return rows
 
 
+def slow_paths() -> Callable[[], None]:
+    """Select the concentrator loop's step-by-step path (as before issue 17's fast paths: every block stepped, read
+    and written every macro step and timed by the master, sensor noise drawn one sample at a time); returns the
+    function that selects the fast paths again. The results are identical (tests/controllers/test_loop_fast_paths.py)."""
+    from controllers.sensors import SensorNoise
+    from orchestrator.cosim.slaves.python_block import PythonBlock
+
+    saved = PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH
+    PythonBlock.idle_test = lambda self, names: None  # type: ignore[method-assign]
+    PythonBlock.own_step_wall_s = lambda self: None  # type: ignore[method-assign]
+    SensorNoise.BATCH = 1
+
+    def restore() -> None:
+        PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH = saved  # type: ignore[method-assign]
+
+    return restore
+
+
+def loop_paths(seconds: float, repeats: int) -> list[str]:
+    """CPU time of the default scenario (seconds simulated, no recorders) on the loop's step-by-step path and on its
+    fast paths, interleaved in this process, best of repeats; with the blocks' update() CPU time per hour."""
+    from orchestrator.scenario.build import build_simulation
+    from orchestrator.scenario.load import load_scenario
+
+    def once(fast: bool) -> tuple[float, float]:
+        restore = None if fast else slow_paths()
+        try:
+            spec = load_scenario("default")
+            spec.stop_time = seconds
+            sim = build_simulation(spec)
+            sim.initialise()
+            t0 = time.process_time()
+            sim.run()
+            cpu = time.process_time() - t0
+            blocks = sum(s.update_times.total_s for s in sim.system.slaves.values() if hasattr(s, "update_times"))
+            return cpu, blocks
+        finally:
+            if restore is not None:
+                restore()
+
+    best = {"step-by-step": (float("inf"), 0.0), "fast paths": (float("inf"), 0.0)}
+    for _ in range(repeats):
+        for label, fast in (("step-by-step", False), ("fast paths", True)):
+            cpu, blocks = once(fast)
+            if cpu < best[label][0]:
+                best[label] = (cpu, blocks)
+    per_hour = 3600.0 / seconds
+    rows = [
+        f"Default scenario, {seconds:g} s simulated, CPU time (process_time, one core), best of {repeats} interleaved; "
+        f"load average {os.getloadavg()[0]:.1f} at the end:",
+        "",
+        "| loop path | CPU s per simulated hour | real-time factor (CPU) | blocks' update() wall s per hour |",
+        "| --- | --- | --- | --- |",
+    ]
+    for label, (cpu, blocks) in best.items():
+        rows.append(f"| {label} | {cpu * per_hour:.2f} | {seconds / cpu:.0f}x | {blocks * per_hour:.2f} |")
+    ratio = best["fast paths"][0] / best["step-by-step"][0]
+    rows += ["", f"fast / step-by-step CPU: {ratio:.3f}"]
+    print("\n".join(rows), flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000, help="macro steps per overhead run")
@@ -301,6 +368,9 @@ def main() -> int:
     parser.add_argument("--no-concentrator", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not write the docs page")
     parser.add_argument("--compare-with", type=Path, help="another version's master/simulation.py to time against")
+    parser.add_argument("--loop-paths", type=float, metavar="SECONDS",
+                        help="only time the concentrator loop's step-by-step path against its fast paths (issue 17) "
+                        "over SECONDS simulated, interleaved, best of --repeats; print, no docs")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if hasattr(os, "sched_setaffinity"):
@@ -309,6 +379,9 @@ def main() -> int:
     copies = [int(c) for c in args.copies.split(",") if c]
     lengths = [int(n) for n in args.lengths.split(",") if n]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    if args.loop_paths:
+        loop_paths(args.loop_paths, args.repeats)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         fmus = export_oscillators(Path(tmp))
         if args.compare_with:
