@@ -55,7 +55,8 @@ def warn_if_exposed(host: str) -> None:
 
 
 def streamlit_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, extra: Sequence[str] = ()) -> list[str]:
-    """The command that serves the dashboard (no browser opened, no usage statistics, no file watcher)."""
+    """The command that serves the dashboard (no browser opened, no usage statistics, no file watcher, no forced
+    garbage collection after each script run)."""
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", host,
@@ -65,6 +66,9 @@ def streamlit_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, extra:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
         "--global.developmentMode", "false",
+        # no full garbage collection after every script run: the live page's fragment runs 2.5 times a second and
+        # gc.collect(2) over the server's heap was most of the server's CPU time (docs/dashboard.md, "Benchmark")
+        "--runner.postScriptGC", "false",
         *extra,
     ]  # fmt: skip
 

@@ -38,6 +38,8 @@ def test_the_host_flag_is_passed_on_and_a_non_loopback_address_is_warned_about(c
     command = streamlit_command(args.host, args.port)
     assert command[command.index("--server.address") + 1] == "0.0.0.0"
     assert command[command.index("--server.port") + 1] == "8600"
+    # the live page's redraws stay cheap for the server (a full GC after each fragment run was most of its CPU)
+    assert command[command.index("--runner.postScriptGC") + 1] == "false"
     with caplog.at_level(logging.WARNING, logger="orchestrator.dashboard.server"):
         for quiet in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
             warn_if_exposed(quiet)
