@@ -23,6 +23,7 @@ File format (docs/controllers.md, "Sequence tables")::
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -66,9 +67,9 @@ class SequenceTable:
     description: str = ""
     source: str = ""  #: the file it was read from ("" when built from parameters)
 
-    @property
+    @functools.cached_property
     def cycle_time_s(self) -> float:
-        """Full-cycle time at scale 1 (s)."""
+        """Full-cycle time at scale 1 (s); computed once (the table is immutable; the sequencer asks every sample)."""
         return sum(step.duration_s for step in self.steps)
 
 

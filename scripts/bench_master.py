@@ -20,7 +20,8 @@
    FMUs, timed in CPU time (best of 7), so a before/after comparison holds on a loaded machine.
 
 4. With --loop-paths SECONDS: only the concentrator loop, its step-by-step path (every block stepped, written, read
-   and timed every macro step, sensor noise drawn sample by sample) against its fast paths (issue 17), the default
+   and timed every macro step, sensor noise drawn sample by sample, scikit-fuzzy's centroid) against its fast paths
+   (issue 17), the default
    scenario over SECONDS simulated, interleaved in one process, CPU time, best of --repeats (identical results:
    tests/controllers/test_loop_fast_paths.py).
 
@@ -298,18 +299,23 @@ def compare(other_file: Path, fmus: dict[str, Path], copies_list: list[int], ste
 
 def slow_paths() -> Callable[[], None]:
     """Select the concentrator loop's step-by-step path (as before issue 17's fast paths: every block stepped, read
-    and written every macro step and timed by the master, sensor noise drawn one sample at a time); returns the
+    and written every macro step and timed by the master, sensor noise drawn one sample at a time, the titrator's centroid by scikit-fuzzy); returns the
     function that selects the fast paths again. The results are identical (tests/controllers/test_loop_fast_paths.py)."""
+    import numpy as np
+    import skfuzzy
+
+    from controllers import fuzzy
     from controllers.sensors import SensorNoise
     from orchestrator.cosim.slaves.python_block import PythonBlock
 
-    saved = PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH
+    saved = PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH, fuzzy.centroid
     PythonBlock.idle_test = lambda self, names: None  # type: ignore[method-assign]
     PythonBlock.own_step_wall_s = lambda self: None  # type: ignore[method-assign]
     SensorNoise.BATCH = 1
+    fuzzy.centroid = lambda x, mfx: float(skfuzzy.defuzz(np.array(x), np.array(mfx), "centroid"))
 
     def restore() -> None:
-        PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH = saved  # type: ignore[method-assign]
+        PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH, fuzzy.centroid = saved  # type: ignore[method-assign]
 
     return restore
 

@@ -1,9 +1,10 @@
 """The concentrator loop's fast paths record exactly what the step-by-step path records.
 
 The fast paths (issue 17): the master skips a block's idle steps between its sample instants (Slave.idle_test),
-blocks time their own update() calls instead of the master timing every step (Slave.own_step_wall_s), and
-SensorNoise draws its noise in batches from its generator. The step-by-step path, the one before them, is selected
-by making idle_test and own_step_wall_s answer None and drawing batches of one sample. The default scenario's session
+blocks time their own update() calls instead of the master timing every step (Slave.own_step_wall_s),
+SensorNoise draws its noise in batches from its generator, and the titrator's centroid is summed on Python floats.
+The step-by-step path, the one before them, is selected by making idle_test and own_step_wall_s answer None, drawing
+batches of one sample and defuzzifying with scikit-fuzzy. The default scenario's session
 (its events moved into the first 90 s) must record the same signals bit for bit, the same events and the same
 summary metrics both ways.
 """
@@ -14,7 +15,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+import skfuzzy
 
+from controllers import fuzzy
 from controllers.sensors import SensorNoise
 from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.errors import O2TwinError
@@ -49,6 +52,7 @@ def test_fast_paths_record_exactly_the_step_by_step_results(plant_fmus, tmp_path
     monkeypatch.setattr(PythonBlock, "idle_test", lambda self, names: None)
     monkeypatch.setattr(PythonBlock, "own_step_wall_s", lambda self: None)
     monkeypatch.setattr(SensorNoise, "BATCH", 1)
+    monkeypatch.setattr(fuzzy, "centroid", lambda x, mfx: float(skfuzzy.defuzz(np.array(x), np.array(mfx), "centroid")))
     slow = session(tmp_path / "slow")
     assert fast.status == slow.status == "ok"
     assert list(fast.signals.columns) == list(slow.signals.columns)
