@@ -133,6 +133,19 @@ def linear_system() -> CausalModel:
     )
 
 
+def driven_lags() -> CausalModel:
+    """Two lags driven by an input, one slow and one stiff, and an input that only feeds an output:
+    x0' = (u - x0) / 2, x1' = 1000 (x0 - x1), y = x1 + noise (the ODE is linear: analytic for held inputs)."""
+    return causal_model(
+        "Test.DrivenLags",
+        [("x0", 0.0), ("x1", 0.0)],
+        lambda t, x, z, u, p: ([(u[0] - x[0]) / 2.0, 1000.0 * (x[0] - x[1])], []),
+        inputs=[("u", 0.0), ("noise", 0.0)],
+        outputs=lambda t, x, z, u, p: [("y", x[1] + u[1])],
+        stop_time=10.0,
+    )
+
+
 def tank_with_loop() -> CausalModel:
     """A tank with an input inflow and a nonlinear algebraic loop for the outflow q (sqrt law, implicit form);
     k and V0 are tunable parameters, area is fixed.

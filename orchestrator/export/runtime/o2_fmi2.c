@@ -284,10 +284,11 @@ static int setup_work(O2Instance *m, o2_arena *a) {
     return a->failed ? -1 : 0;
 }
 
-/* The persistent doubles (the state's arrays: x z | u | p | du | u0 | xs | D | J | zmax) and the scratch arrays */
+/* The persistent doubles (the state's arrays: x z | u | p | du | u0 | xs | D | J | zmax | uh | duh) and the scratch
+ * arrays */
 static int setup_arrays(O2Instance *m, o2_arena *a) {
     int n = m->n;
-    m->n_sd = n + 3 * MDL_NU + MDL_NP + MDL_NX + O2_BDF_HIST * n + m->nnz_j + MDL_NZ;
+    m->n_sd = n + 5 * MDL_NU + MDL_NP + MDL_NX + O2_BDF_HIST * n + m->nnz_j + MDL_NZ;
     m->sd = arena_alloc(a, (size_t)m->n_sd, sizeof(double));
     m->x_set = arena_alloc(a, (size_t)MDL_NX + 1, sizeof(int));
     m->xdot = arena_alloc(a, (size_t)MDL_NX, sizeof(double));
@@ -304,8 +305,8 @@ static int setup_arrays(O2Instance *m, o2_arena *a) {
     m->dxz = arena_alloc(a, (size_t)n + MDL_NU, sizeof(double));
     if (a->failed) return -1;
     double *q = m->sd;
-    double **views[] = {&m->x, &m->u, &m->p, &m->du, &m->u0, &m->xs, &m->D, &m->J, &m->zmax};
-    int sizes[] = {n, MDL_NU, MDL_NP, MDL_NU, MDL_NU, MDL_NX, O2_BDF_HIST * n, m->nnz_j, MDL_NZ};
+    double **views[] = {&m->x, &m->u, &m->p, &m->du, &m->u0, &m->xs, &m->D, &m->J, &m->zmax, &m->uh, &m->duh};
+    int sizes[] = {n, MDL_NU, MDL_NP, MDL_NU, MDL_NU, MDL_NX, O2_BDF_HIST * n, m->nnz_j, MDL_NZ, MDL_NU, MDL_NU};
     for (size_t k = 0; k < sizeof(views) / sizeof(views[0]); k++) {
         *views[k] = q;
         q += sizes[k];
@@ -441,9 +442,9 @@ fmi2Status fmi2Terminate(fmi2Component c) {
     ALLOW("fmi2Terminate", B(O2_EVENT_MODE) | B(O2_CONT_TIME_MODE) | B(O2_STEP_COMPLETE) | B(O2_INIT_MODE));
     o2_log(M, fmi2OK, "logStatistics",
            "t=%g: %ld steps, %ld rejected (%ld Newton failures), %ld f, %ld Jacobians, %ld LU (%ld sparse, %ld "
-           "dense), %ld restarts",
+           "dense), %ld restarts, %ld input changes continued",
            M->s.t, M->s.n_steps, M->s.n_rejected, M->s.n_newton_fail, M->s.n_f, M->s.n_jac, M->s.n_lu,
-           M->lu_iter.n_sparse, M->lu_iter.n_dense, M->s.n_restarts);
+           M->lu_iter.n_sparse, M->lu_iter.n_dense, M->s.n_restarts, M->s.n_continued);
     M->s.mode = O2_TERMINATED;
     return fmi2OK;
 }
@@ -525,7 +526,7 @@ fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nv
                     return fmi2Error;
                 }
                 if (M->p[idx] != value[i]) {
-                    M->s.inputs_changed = 1;
+                    M->s.inputs_changed |= O2_CHANGED_PARAM;
                     M->s.z_consistent = MDL_NZ == 0;
                 }
             } else {
@@ -538,9 +539,11 @@ fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t nv
                 M->u[idx] = value[i];
                 M->s.z_consistent = MDL_NZ == 0;
                 if (before_init) M->s.init_solved = 0;
-                /* a change beyond rounding is a discontinuity: restart the integrator at the next doStep (a
-                 * value that continues an input ramp, u0 + du*h, up to rounding is not) */
-                if (fabs(value[i] - old) > 1e-12 * (fabs(old) + fabs(value[i]))) M->s.inputs_changed = 1;
+                /* a change beyond rounding: the next doStep restarts the integrator or continues its history,
+                 * as the size of the jump demands (o2_bdf.c); a value that continues an input ramp, u0 + du*h,
+                 * up to rounding is no change */
+                if (fabs(value[i] - old) > 1e-12 * (fabs(old) + fabs(value[i])))
+                    M->s.inputs_changed |= O2_CHANGED_INPUT;
             }
         } else if (kind == MDL_KIND_STATE && before_init) {
             M->x[idx] = value[i];
@@ -787,7 +790,7 @@ fmi2Status fmi2SetRealInputDerivatives(fmi2Component c, const fmi2ValueReference
         int idx = mdl_vr_index[vr[i]];
         if (M->du[idx] != value[i]) {
             M->du[idx] = value[i];
-            M->s.inputs_changed = 1;
+            M->s.inputs_changed |= O2_CHANGED_INPUT;
         }
     }
     return fmi2OK;

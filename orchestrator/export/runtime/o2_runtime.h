@@ -17,6 +17,10 @@
 #define O2_BDF_MAX_ORDER 5
 #define O2_BDF_HIST (O2_BDF_MAX_ORDER + 3) /* rows of the backward-difference array D */
 
+/* what changed since the last communication point (O2Scalars.inputs_changed) */
+#define O2_CHANGED_INPUT 1 /* an input value or input derivative: restart or continue, as the jump demands */
+#define O2_CHANGED_PARAM 2 /* a tunable parameter: always a restart */
+
 typedef enum {
     O2_INSTANTIATED = 0,
     O2_INIT_MODE,
@@ -34,7 +38,7 @@ typedef struct {
     int init_solved;     /* initialisation system solved for the current p, u */
     int z_consistent;    /* z solves g = 0 for the current t, x, u */
     int started;         /* the integrator history D is valid */
-    int inputs_changed;  /* since the last communication point (CS): restart the integrator */
+    int inputs_changed;  /* since the last communication point (CS): O2_CHANGED_INPUT and/or O2_CHANGED_PARAM */
     int order;           /* current BDF order 1..5 */
     int n_equal_steps;   /* steps taken with the current h and order */
     int jac_valid;       /* J holds a Jacobian (possibly from an earlier step) */
@@ -52,7 +56,8 @@ typedef struct {
     double last_successful_time;
     double lu_c;         /* the c of the factored iteration matrix (reused while c stays close to it) */
     double newton_rate;  /* Newton's convergence rate estimate with this matrix (1 when not yet measured) */
-    long n_steps, n_rejected, n_newton_fail, n_f, n_jac, n_lu, n_restarts;
+    double t_hist_comm;  /* the history D was computed with the inputs uh + duh (t - t_hist_comm) */
+    long n_steps, n_rejected, n_newton_fail, n_f, n_jac, n_lu, n_restarts, n_continued;
 } O2Scalars;
 
 typedef struct {
@@ -68,6 +73,7 @@ typedef struct {
     int n_sd;
     /* views into sd */
     double *x, *z, *u, *p, *du, *u0, *xs, *D, *J, *zmax; /* z follows x: [x; z] is one vector y */
+    double *uh, *duh; /* the inputs the history D was computed with: uh + duh (t - s.t_hist_comm) */
     int *x_set;    /* state overridden before initialisation (not part of the snapshot: only used before init) */
 
     /* caches (recomputed on demand; never part of the state) */
