@@ -89,7 +89,7 @@ partial model PartialPSAUnit "Two-bed PSA unit without its exhaust path (PSAUnit
   O2Twin.Components.FirstOrderSensor sensorO2(tau=tau_sensor_O2, y_start=0.2095);
   O2Twin.Components.FirstOrderSensor sensorPFeed(tau=0.02, y_start=p_ambient);
   O2Twin.Components.FirstOrderSensor sensorPTank(tau=0.02, y_start=p_ambient);
-  O2Twin.Components.FirstOrderSensor sensorQ(tau=0.2, y_start=0);
+  O2Twin.Components.FirstOrderSensor sensorQ(tau=0.2, y_start=0, y(nominal=1e-4));
   O2Twin.Components.FirstOrderSensor sensorT(tau=5, y_start=T_ambient);
 protected
   Real n_exhaust[3](each unit="mol/s") "Species flows leaving through the exhaust path to the room";

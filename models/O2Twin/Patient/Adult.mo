@@ -15,7 +15,7 @@ model Adult "Adult patient on a nasal cannula: breathing, FiO2, gas exchange, Sp
   output Real sensor_SpO2(unit="1") "Arterial saturation at the finger (circulation delay; the oximeter device is a separate sensor block)";
   output Real PaCO2(unit="Pa") "Arterial CO2 partial pressure";
   output Real respiratory_rate(unit="1/s", displayUnit="1/min", start=0.2) "Breathing frequency";
-  output Real VO2(unit="m3/s", start=4.2e-6) "O2 consumption (STPD)";
+  output Real VO2(unit="m3/s", start=4.2e-6, nominal=5e-6) "O2 consumption (STPD)";
 
   parameter Real Q_O2_before(unit="m3/s") = -1
     "Cannula flow the patient breathed before the session (standard m3/s); the patient starts in equilibrium with it (negative: with the initial input Q_O2)";
