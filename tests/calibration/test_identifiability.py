@@ -4,6 +4,8 @@ fit is not (test_fit_synthetic.py)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -48,7 +50,13 @@ def test_a_product_and_an_unseen_parameter_are_named_on_the_twin(tmp_path, brief
     st = identifiability_at(config, workers=2)  # at the truth: the residuals are the sensor noise
     text = "\n".join(st.warnings)
     assert sorted(st.unidentifiable) == ["psa.d_vent_valve", "psa.sensorO2.y_start", "vent_Cd"], text
-    assert "psa.sensorO2.y_start: the mapped signals do not change with it" in text
+    # The O2 sensor's initial value reaches the mapped signals only through the solver's step-size choices (a
+    # numerical trace, 1e-4 of a noise level per 1 % change, once the integrator keeps its history across macro steps)
+    assert re.search(
+        r"psa\.sensorO2\.y_start: (the mapped signals do not change with it|a 1 % change moves the "
+        r"signals by only 0\.000)",
+        text,
+    ), text
     assert "psa.d_vent_valve and vent_Cd are correlated" in text
     assert "{psa.d_vent_valve, vent_Cd}: collinearity index" in text
     assert "an orifice shows in the pressure waveform" in text  # what would help (orchestrator.calibration.hints)
