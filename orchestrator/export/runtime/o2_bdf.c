@@ -30,16 +30,21 @@
 #define MIN_FACTOR 0.2
 #define MAX_FACTOR 10.0
 #ifndef MIN_GROWTH
-#define MIN_GROWTH 1.5 /* a step size increase below this is skipped (as in CVODE): it would cost a refactor */
+#define MIN_GROWTH 2.0 /* a step size increase below this is skipped (CVODE: 1.5): it would cost a refactor */
 #endif
 #define MAX_STEPS_PER_CALL 10000000L /* step attempts */
 #ifndef LU_C_CHANGE
-#define LU_C_CHANGE 0.3
+#define LU_C_CHANGE 0.5 /* refactor the iteration matrix when c changed by more than this (relative; CVODE: 0.3) */
 #endif
-//         /* refactor the iteration matrix when c changed by more than this (relative) */
 #ifndef JUMP_RESTART_ERROR
 #define JUMP_RESTART_ERROR 10.0 /* an input jump whose error on the next step, uncorrected, exceeds this multiple of
                                    the tolerance restarts the integrator; a smaller one continues its history */
+#endif
+#ifndef JAC_MAX_AGE
+#define JAC_MAX_AGE 20 /* a Jacobian at least this many steps old is refreshed when Newton's rate estimate is */
+#endif
+#ifndef JAC_RATE_REFRESH
+#define JAC_RATE_REFRESH 0.2 /* above this: a fresh J and factor cost about five Newton iterations and save more */
 #endif
 #ifndef H0_ERROR_FRACTION
 #define H0_ERROR_FRACTION 0.01 /* initial step: local error about this fraction of the tolerance */
@@ -331,6 +336,7 @@ static int prepare_matrix(O2Instance *m, double t_new, double c) {
         m->s.n_jac++;
         m->s.jac_valid = 1;
         m->s.jac_current = 1;
+        m->s.jac_age = 0;
         m->s.lu_valid = 0;
     }
     if (!m->s.lu_valid || fabs(c / m->s.lu_c - 1.0) > LU_C_CHANGE) {
@@ -378,6 +384,7 @@ static void accept(O2Instance *m, const coeffs *k, int order, double t_new, doub
     m->s.n_equal_steps++;
     m->s.jac_current = 0;
     m->s.t_int = t_new;
+    if (++m->s.jac_age >= JAC_MAX_AGE && m->s.newton_rate > JAC_RATE_REFRESH) m->s.jac_valid = 0;
     for (int i = 0; i < MDL_NZ; i++)
         if (fabs(m->tmp[MDL_NX + i]) > m->zmax[i]) m->zmax[i] = fabs(m->tmp[MDL_NX + i]);
     double *d = m->d;

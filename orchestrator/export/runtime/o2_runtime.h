@@ -44,6 +44,7 @@ typedef struct {
     int jac_valid;       /* J holds a Jacobian (possibly from an earlier step) */
     int jac_current;     /* J was evaluated in the current step attempt */
     int lu_valid;        /* the iteration matrix I - lu_c J (from the current J) has been factored */
+    int jac_age;         /* steps accepted since J was evaluated */
     int stop_time_defined;
     double t;            /* FMI time: x, z hold the solution here */
     double t_int;        /* the integrator's time (>= t in Co-Simulation): the history D is for this point */

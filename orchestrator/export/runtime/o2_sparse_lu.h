@@ -44,6 +44,7 @@ typedef struct {
     int *lrow_col;    /*   row i has L(i, lrow_col[e]) = lrow_val[e] for e in lrow_ptr[i] .. lrow_ptr[i+1] */
     int *lrow_slot;   /*   and lrow_val[e] is copied from val[n + lrow_slot[e]] after each factorisation */
     double *lrow_val;
+    double *inv_diag; /*  1 / U(k, k), after each factorisation */
     double *work;     /* n */
     /* dense fallback (column-major), NULL when n > O2_LU_DENSE_MAX */
     double *dense;

@@ -10,7 +10,7 @@
 #include "o2_runtime.h"
 
 #define O2_STATE_MAGIC 0x4f325453 /* "O2TS" */
-#define O2_STATE_VERSION 2
+#define O2_STATE_VERSION 3
 #define O2_HEADER_INTS 10
 
 static int guid_hash(void) {
