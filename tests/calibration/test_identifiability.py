@@ -52,11 +52,9 @@ def test_a_product_and_an_unseen_parameter_are_named_on_the_twin(tmp_path, brief
     assert sorted(st.unidentifiable) == ["psa.d_vent_valve", "psa.sensorO2.y_start", "vent_Cd"], text
     # The O2 sensor's initial value reaches the mapped signals only through the solver's step-size choices (a
     # numerical trace, 1e-4 of a noise level per 1 % change, once the integrator keeps its history across macro steps)
-    assert re.search(
-        r"psa\.sensorO2\.y_start: (the mapped signals do not change with it|a 1 % change moves the "
-        r"signals by only 0\.000)",
-        text,
-    ), text
+    weak = re.search(r"psa\.sensorO2\.y_start: a 1 % change moves the signals by only (\S+) of their scale", text)
+    zero = "psa.sensorO2.y_start: the mapped signals do not change with it" in text
+    assert zero or (weak and float(weak.group(1)) < 1e-3), text
     assert "psa.d_vent_valve and vent_Cd are correlated" in text
     assert "{psa.d_vent_valve, vent_Cd}: collinearity index" in text
     assert "an orifice shows in the pressure waveform" in text  # what would help (orchestrator.calibration.hints)
