@@ -14,29 +14,15 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 import skfuzzy
 
 from controllers import fuzzy
 from controllers.sensors import SensorNoise
 from orchestrator.cosim.slaves.python_block import PythonBlock
-from orchestrator.errors import O2TwinError
 from orchestrator.scenario.load import load_scenario
 
-PLANT_MODELS = ("O2Twin.CoSim.Compressor", "O2Twin.CoSim.PSAUnit", "O2Twin.CoSim.Patient")
 #: the default session's events (walk, sit down, probe off, probe on) moved to these times, s
 EVENT_TIMES = {360.0: 20.0, 480.0: 45.0, 700.0: 60.0, 715.0: 70.0}
-
-
-@pytest.fixture(scope="module")
-def plant_fmus():
-    from orchestrator.export.api import export_model
-
-    try:
-        for model in PLANT_MODELS:
-            export_model(model)
-    except O2TwinError as err:
-        pytest.skip(f"plant FMUs cannot be exported here, the loop is not run: {err}")
 
 
 def session(out):

@@ -24,27 +24,14 @@ import numpy as np
 import pytest
 
 from controllers.watchdog import BIT, SafetyWatchdog
-from orchestrator.errors import O2TwinError
 from orchestrator.results.metrics import read_metrics
 from orchestrator.results.signals import read_signals_csv
 from orchestrator.scenario.load import load_scenario
 from orchestrator.scenario.toml import dumps_scenario
 from orchestrator.units import barg_to_pa, slpm_to_m3s
 
-PLANT_MODELS = ("O2Twin.CoSim.Compressor", "O2Twin.CoSim.PSAUnit", "O2Twin.CoSim.Patient")
 WD = {v.name: v.start for v in SafetyWatchdog.PARAMETERS}
 VALVES = ("cmd_feed_A", "cmd_feed_B", "cmd_vent_A", "cmd_vent_B", "cmd_equalize")
-
-
-@pytest.fixture(scope="module")
-def plant_fmus():
-    from orchestrator.export.api import export_model
-
-    try:
-        for model in PLANT_MODELS:
-            export_model(model)
-    except O2TwinError as err:
-        pytest.skip(f"plant FMUs cannot be exported here, closed-loop scenarios not run: {err}")
 
 
 class Run:

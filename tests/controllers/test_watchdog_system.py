@@ -12,25 +12,10 @@ import dataclasses
 import json
 
 import numpy as np
-import pytest
 
 from controllers.alarms import BIT
 from orchestrator import load_scenario, run
-from orchestrator.errors import O2TwinError
 from orchestrator.units import barg_to_pa
-
-PLANT_MODELS = ("O2Twin.CoSim.Compressor", "O2Twin.CoSim.PSAUnit", "O2Twin.CoSim.Patient")
-
-
-@pytest.fixture(scope="module")
-def plant_fmus():
-    from orchestrator.export.api import export_model
-
-    try:
-        for model in PLANT_MODELS:
-            export_model(model)
-    except O2TwinError as err:
-        pytest.skip(f"plant FMUs cannot be exported here, the full system is not run: {err}")
 
 
 def test_absurd_coupling_gain_never_ends_with_the_compressor_running(plant_fmus, tmp_path):
