@@ -61,6 +61,9 @@ def with_supervisor(spec: ScenarioSpec, parameters: Mapping[str, ParameterValue]
     watchdog = spec.slaves["watchdog"]
     if "p_ambient" in watchdog.parameters:
         params["p_ambient"] = watchdog.parameters["p_ambient"]
+    # The action input is set from outside (the Gymnasium environment) or unused (own policy), never connected:
+    # its start value is stated so that building the system does not warn about it.
+    params["action"] = 0.0
     params.update(parameters or {})
     slave = SlaveSpec(name=SUPERVISOR, block=SUPERVISOR_BLOCK, sample_time=SUPERVISOR_SAMPLE_S, parameters=params)
     driven = set(COMMAND_WIRING.values())

@@ -22,3 +22,11 @@ def test_the_dqn_set_wires_the_supervisor_as_training_does() -> None:
     # the supervisory inputs have one driver each: the supervisor
     for target in ("pid.p_setpoint", "sequencer.cycle_time_scale"):
         assert [c.source.split(".")[0] for c in from_set.connections if c.target == target] == [SUPERVISOR]
+
+
+def test_the_supervised_loop_has_no_unconnected_supervisor_input() -> None:
+    """The supervisor's action input is set from outside (or unused): stated, so the system check does not warn."""
+    from orchestrator.scenario.build import build_system
+
+    warnings = build_system(with_supervisor(load_scenario("default")), check=False).check()
+    assert not [w for w in warnings if f"input {SUPERVISOR}." in w], warnings
