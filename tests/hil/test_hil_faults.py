@@ -186,7 +186,9 @@ def test_stall_with_on_link_loss_stop_ends_the_run_with_device_error(rig, drive)
     r = rig(FaultConfig(stalls=[(0.5, 2.0)]), on_link_loss="stop")
     with pytest.raises(DeviceError, match=r"link lost .*on_link_loss = 'stop'; results up to here are saved"):
         drive(r.device, 200)
-    assert len(r.csv_rows()) >= 40  # what arrived before the stall is on disk
+    # what arrived before the stall (0.5 s at 100 Hz; fewer on a loaded machine) is on disk, every sample of it
+    assert_every_sample_recorded(r)
+    assert len(r.csv_rows()) >= 10
 
 
 def test_device_restart_mid_run_is_detected_and_recovered(rig, drive):
