@@ -72,6 +72,7 @@ def run_cases(
     retry_failed: bool = False,
     progress: bool = False,
     plots: bool = True,
+    cases_per_task: int | None = None,
 ) -> pd.DataFrame:
     """Run every case and return the table: one row per case, in the order given.
 
@@ -83,14 +84,16 @@ def run_cases(
     cases whose row is there already are not run again (``retry_failed`` reruns the failed ones). ``None``: a
     temporary folder, removed afterwards (only the table is returned).
     ``workers``: local worker processes (default: every core). ``scheduler``: a Dask scheduler address or Client
-    (default: the O2TWIN_DASK_SCHEDULER environment variable; unset: the local pool).
+    (default: the O2TWIN_DASK_SCHEDULER environment variable; unset: the local pool). ``cases_per_task``: on Dask,
+    the cases of one task (default: about a second of cases, from their measured wall time; see
+    orchestrator.sweep.batches).
     ``keep_signals``: keep each case's whole results directory under cases/ID/ (else metrics.json and events.jsonl).
     ``allow_modules``: as for ``run()``; the modules must be importable on every worker (or lie beside the scenario).
     Definition errors (an unknown scenario or parameter, a missing FMU) raise O2TwinError before any case runs; a
     case that fails is a row with status "failed" and its error, and the study goes on.
     """
     cases = list(cases)
-    backend = choose_backend(workers, scheduler)
+    backend = choose_backend(workers, scheduler, cases_per_task)
     if isinstance(backend, LocalPool):
         check_picklable(row)
     bundles, prepared = prepare_cases(cases, row, keep_signals, tuple(allow_modules))
@@ -126,7 +129,7 @@ def run_cases(
         return frame
 
 
-def choose_backend(workers: int | None, scheduler: str | Client | None) -> Backend:
+def choose_backend(workers: int | None, scheduler: str | Client | None, cases_per_task: int | None = None) -> Backend:
     """A Dask cluster when a scheduler is given (or named by O2TWIN_DASK_SCHEDULER), else the local pool."""
     if scheduler is None:
         scheduler = os.environ.get(SCHEDULER_ENV) or None
@@ -135,7 +138,9 @@ def choose_backend(workers: int | None, scheduler: str | Client | None) -> Backe
             raise O2TwinError("--workers is for the local pool; the Dask cluster's workers are its own")
         if isinstance(scheduler, str) and "://" not in scheduler:
             raise O2TwinError(f"--scheduler {scheduler}: give the scheduler's address, e.g. tcp://host:8786")
-        return DaskCluster(scheduler)
+        return DaskCluster(scheduler, cases_per_task)
+    if cases_per_task is not None:
+        raise O2TwinError("cases_per_task is for a Dask cluster; the local pool sends its workers one case at a time")
     # the workers speak only when asked to (-vv): a failing case's messages are in its row and events.jsonl
     debug = logging.getLogger("orchestrator").isEnabledFor(logging.DEBUG)
     return LocalPool(workers, log_level=logging.DEBUG if debug else logging.CRITICAL)

@@ -1,0 +1,120 @@
+"""Several cases per Dask task (orchestrator.sweep.batches) on a real LocalCluster: the same table as one case per
+task, and a case that fails or kills its worker inside a batch charged to itself only."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from orchestrator.sweep import Case, run_cases
+from orchestrator.sweep.batches import MAX_BATCH, BatchPlan
+from orchestrator.sweep.case import summary_row
+from orchestrator.sweep.worker import CaseJob, CaseOutcome
+from tests.sweep.conftest import ALLOW
+from tests.sweep.test_dask import CIRCUMSTANCES
+from tests.sweep.test_local_pool import lag_output
+
+
+def batch_sizes(cluster) -> dict[str, list[int]]:
+    """The sizes of the batches each study ran on the cluster (by its events' topic), from the marks the workers
+    sent (one per case started)."""
+    from distributed import Client
+
+    with Client(cluster.scheduler_address) as client:
+        events = client.get_events()
+    sizes: dict[str, dict[tuple[int, str], int]] = defaultdict(lambda: defaultdict(int))
+    for topic, entries in events.items():
+        if topic.startswith("o2twin-cases-"):
+            for _, (batch, attempt, _case) in entries:
+                sizes[topic][(batch, attempt)] += 1
+    return {topic: sorted(counts.values()) for topic, counts in sizes.items()}
+
+
+def test_batches_give_the_same_table_as_one_case_per_task(tiny_scenario, tmp_path, dask_cluster):
+    cases = [Case(tiny_scenario, {"lag.k": k}, seed=s) for k in (1.0, 2.0, 3.0) for s in (0, 1)]
+    cases.insert(3, Case(tiny_scenario, {"lag.fail_time": 1.0}, seed=0))  # a case that fails, inside a batch
+    address = dask_cluster.scheduler_address
+    before = batch_sizes(dask_cluster)
+    batched = run_cases(cases, out=tmp_path / "b", scheduler=address, allow_modules=ALLOW, cases_per_task=3)
+    (sizes,) = [n for topic, n in batch_sizes(dask_cluster).items() if topic not in before]
+    single = run_cases(cases, out=tmp_path / "s", scheduler=address, allow_modules=ALLOW, cases_per_task=1)
+    assert sizes == [1, 3, 3]  # the cases' marks: three tasks, the last one with the seventh case alone
+    assert list(batched["status"]) == ["ok"] * 3 + ["failed"] + ["ok"] * 3
+    assert "fail_time" in batched["error"][3] and (batched["attempts"] == 1).all()
+    assert batched.drop(columns=CIRCUMSTANCES).equals(single.drop(columns=CIRCUMSTANCES))
+    assert len(list((tmp_path / "b" / "rows").iterdir())) == 7
+
+
+def test_a_case_killing_its_worker_inside_a_batch_is_charged_alone(tiny_scenario, tmp_path, dask_cluster):
+    """The batch dies twice at the killer (the scheduler's one retry), so it is given up: the killer is failed
+    with two deaths, the others run again one per task, the once-killer then succeeding on its retry."""
+    flag = tmp_path / "flag"
+    flag.mkdir()
+    cases = [
+        Case(tiny_scenario, {"lag.k": 1.0}),
+        Case(tiny_scenario, {"killer.kill_at_s": 1.0}),  # kills its worker every time
+        Case(tiny_scenario, {"killer.kill_at_s": 1.0, "killer.once_flag": str(flag)}),  # only the first time
+        Case(tiny_scenario, {"lag.k": 2.0}),
+        Case(tiny_scenario, {"lag.fail_time": 1.0}),
+    ]
+    out = tmp_path / "k"
+    table = run_cases(cases, out=out, scheduler=dask_cluster.scheduler_address, allow_modules=ALLOW, cases_per_task=5)
+    assert list(table["status"]) == ["ok", "failed", "ok", "ok", "failed"]
+    assert list(table["attempts"]) == [1, 2, 2, 1, 1]
+    assert "died 2 times" in table["error"][1] and "retried 1 time" in table["error"][1]
+    assert "fail_time" in table["error"][4]
+    assert [table["y_final"][i] for i in (0, 3)] == [pytest.approx(lag_output(k), rel=1e-12) for k in (1.0, 2.0)]
+    assert {p.stem for p in (out / "rows").iterdir()} == set(table["case_id"])
+
+
+def test_a_batch_that_survives_its_retry_charges_the_death_to_its_case(tiny_scenario, tmp_path, dask_cluster):
+    flag = tmp_path / "flag"
+    flag.mkdir()
+    cases = [
+        Case(tiny_scenario, {"killer.kill_at_s": 1.0, "killer.once_flag": str(flag)}),
+        Case(tiny_scenario, {"lag.k": 1.0}),
+        Case(tiny_scenario, {"lag.fail_time": 1.0}),
+        Case(tiny_scenario, {"lag.k": 3.0}),
+    ]
+    table = run_cases(cases, scheduler=dask_cluster.scheduler_address, allow_modules=ALLOW, cases_per_task=4)
+    assert (flag / "killed").exists()
+    assert list(table["status"]) == ["ok", "ok", "failed", "ok"]
+    assert list(table["attempts"]) == [2, 1, 1, 1]
+    assert table["worker"].nunique() == 1  # the batch's second attempt ran all four
+
+
+def job(n: int) -> CaseJob:
+    return CaseJob(f"case{n}", "bundle", {}, None, None, summary_row)
+
+
+def test_batch_sizes_follow_the_cases_wall_time_and_shrink_at_the_end():
+    plan = BatchPlan([job(n) for n in range(100)])
+    first = plan.take(threads=2, in_flight=0)
+    assert [len(b.jobs) for b in first] == [1, 1, 1, 1]  # nothing known of the cases yet: one per task
+    assert plan.take(threads=2, in_flight=4) == []  # two tasks per worker thread in flight at most
+    plan.finished(first[0], "a", [CaseOutcome("case0", "ok", wall_time_s=0.25)])
+    assert [len(b.jobs) for b in plan.take(threads=2, in_flight=3)] == [4]  # about 1 s of 0.25 s cases
+    plan.finished(first[1], "b", [CaseOutcome("case1", "ok", wall_time_s=0.01)])
+    assert len(plan.take(threads=2, in_flight=3)[0].jobs) == 7  # 1 s of the mean case, 0.13 s
+    for batch, name in ((first[2], "case2"), (first[3], "case3")):
+        plan.finished(batch, "c", [CaseOutcome(name, "ok", wall_time_s=0.001)])
+    assert len(plan.take(threads=2, in_flight=3)[0].jobs) == MAX_BATCH
+    sizes = []
+    while plan.pending:
+        left = len(plan.pending)
+        sizes.append(len(plan.take(threads=2, in_flight=3)[0].jobs))
+        assert sizes[-1] <= -(-left // 4)  # at most a quarter of what is left (two tasks per thread, two threads)
+    assert sizes == sorted(sizes, reverse=True) and sizes[-3:] == [1, 1, 1]
+
+
+def test_a_given_up_batch_fails_its_killer_and_sends_the_others_alone():
+    plan = BatchPlan([job(n) for n in range(4)], cases_per_task=4)
+    (batch,) = plan.take(threads=1, in_flight=0)
+    for attempt in ("a", "b"):
+        for n in (0, 1):
+            plan.started((0.0, [batch.number, attempt, f"case{n}"]))
+    (failed,) = plan.killed(batch, allowed_failures=1, last_worker="tcp://w")
+    assert failed.case_id == "case1" and failed.attempts == 2 and "died 2 times" in (failed.error or "")
+    again = plan.take(threads=4, in_flight=0)
+    assert [[j.case_id for j in b.jobs] for b in again] == [["case0"], ["case2"], ["case3"]]
