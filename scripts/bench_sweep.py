@@ -6,7 +6,8 @@ The overhead of a backend is the worker time not spent inside cases, per case:
 (wall time x workers - sum of the cases' own wall times) / cases, as a fraction of the mean case time measured on
 one worker. Each configuration runs the same cases (distinct seeds) in a fresh temporary study, so nothing is
 resumed; rounds alternate the configurations, and the best round of each is reported with the machine's load.
-The Dask LocalCluster is started for its own measurement only (and warmed with two short cases), as an idle one
+Dask runs twice per round on the same cluster: batches as the engine sizes them, and one case per task (the peer
+that shows what the batches save). The Dask LocalCluster is started for its own measurements only (and warmed with two short cases), as an idle one
 takes CPU time from the local pool's measurements.
 
 The wall-clock figures depend on what else the machine runs; the CPU times do much less, so they are reported too:
@@ -33,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "sweeps.md"
 BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+#: The peer of the Dask figure, in the same rounds: one case per task, as before batches (orchestrator.sweep.batches).
+SINGLE = "Dask LocalCluster, 2 workers, one case per task"
 BLOCK = re.compile(r"(<!-- bench_sweep -->\n).*?(<!-- /bench_sweep -->)", re.S)
 
 
@@ -78,6 +81,7 @@ def cpu_ratio(one: dict, two: dict) -> float:
 
 def report(figures: dict, n_cases: int, stop_time: float, loads: tuple[float, float]) -> str:
     one, two, dask = figures["1 local worker"], figures["2 local workers"], figures["Dask LocalCluster, 2 workers"]
+    single = figures[SINGLE]
     unit = one["case_mean_s"]
     lines = [
         f"Measured {dt.date.today().isoformat()} on this project's {os.cpu_count()}-core {platform.machine()} machine "
@@ -89,7 +93,7 @@ def report(figures: dict, n_cases: int, stop_time: float, loads: tuple[float, fl
         "| overhead per case |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for f in (one, two, dask):
+    for f in (one, two, dask, single):
         share = f["overhead_per_case_s"] / unit
         lines.append(
             f"| {f['label']} | {f['wall_s']:.1f} s | {f['runs_per_min']:.1f} | {f['case_mean_s']:.2f} s | "
@@ -111,7 +115,8 @@ def report(figures: dict, n_cases: int, stop_time: float, loads: tuple[float, fl
         f"workers and {100 * waited[1]:.0f} % on 1 (waiting for a core).",
         f"- Dask's overhead per case: {dask['overhead_per_case_s'] * 1000:.0f} ms, {100 * dask_share:.1f} % of a "
         f"{stop_time:g} s-simulated case (target < 5 %: {'met' if dask_share < 0.05 else 'NOT met'}); the local "
-        f"pool's: {100 * two['overhead_per_case_s'] / unit:.1f} %.",
+        f"pool's: {100 * two['overhead_per_case_s'] / unit:.1f} %; with one case per task (the same cluster, "
+        f"the same rounds): {100 * single['overhead_per_case_s'] / unit:.1f} %.",
     ]
     return "\n".join(lines)
 
@@ -160,16 +165,18 @@ def main(argv: list[str] | None = None) -> int:
             run_cases(warm, scheduler=cluster.scheduler_address, plots=False)  # the workers import and unpack once
             results.append(measure("Dask LocalCluster, 2 workers", cases, scheduler=cluster.scheduler_address,
                                    plots=False))  # fmt: skip
+            results.append(measure(SINGLE, cases, scheduler=cluster.scheduler_address, cases_per_task=1,
+                                   plots=False))  # fmt: skip
         finally:
             cluster.close()
         print(f"round {round_ + 1}: " + ", ".join(f"{r['label']} {r['runs_per_min']:.1f}/min" for r in
-                                                  results[-3:]), file=sys.stderr)  # fmt: skip
-    labels = ("1 local worker", "2 local workers", "Dask LocalCluster, 2 workers")
+                                                  results[-4:]), file=sys.stderr)  # fmt: skip
+    labels = ("1 local worker", "2 local workers", "Dask LocalCluster, 2 workers", SINGLE)
     figures = {label: best(results, label) for label in labels}
     text = report(figures, args.cases, args.stop_time, (loads_before, os.getloadavg()[0]))
     print(text)
     if args.write_docs:
-        one, two, dask = (figures[label] for label in labels)
+        one, two, dask = (figures[label] for label in labels[:3])
         scaling = two["runs_per_min"] / one["runs_per_min"]
         dask_share = dask["overhead_per_case_s"] / one["case_mean_s"]
         summary = (
