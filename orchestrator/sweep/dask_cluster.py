@@ -1,8 +1,8 @@
 """Cases on a Dask distributed cluster (``--scheduler tcp://host:8786`` or O2TWIN_DASK_SCHEDULER).
 
 Dask schedules; this module only submits. The scenario bundles (spec and FMU bytes) reach every worker once, as a
-worker plugin (orchestrator.sweep.dask_worker); each task runs a batch of cases (orchestrator.sweep.batches: about a
-second of cases, one case while their length is unknown), submitted as workers need them. The workers need the
+worker plugin (orchestrator.sweep.dask_worker); each task runs a batch of cases (orchestrator.sweep.batches: about 1 s
+of cases, one case while their length is unknown), submitted as workers need them. The workers need the
 o2twin package installed but no shared file system. A worker lost mid-task is Dask's business: the scheduler runs
 the task again on another worker up to its ``distributed.scheduler.allowed-failures`` and then gives KilledWorker;
 each death is charged to the case the task had started last, and a case charged that often is recorded as failed.

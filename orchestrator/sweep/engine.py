@@ -85,7 +85,7 @@ def run_cases(
     temporary folder, removed afterwards (only the table is returned).
     ``workers``: local worker processes (default: every core). ``scheduler``: a Dask scheduler address or Client
     (default: the O2TWIN_DASK_SCHEDULER environment variable; unset: the local pool). ``cases_per_task``: on Dask,
-    the cases of one task (default: about a second of cases, from their measured wall time; see
+    the cases of one task (default: about 1 s of cases, from their measured wall time; see
     orchestrator.sweep.batches).
     ``keep_signals``: keep each case's whole results directory under cases/ID/ (else metrics.json and events.jsonl).
     ``allow_modules``: as for ``run()``; the modules must be importable on every worker (or lie beside the scenario).
