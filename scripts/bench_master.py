@@ -306,16 +306,19 @@ def slow_paths() -> Callable[[], None]:
 
     from controllers import fuzzy
     from controllers.sensors import SensorNoise
+    from orchestrator.cosim.master.lean import LeanStep
     from orchestrator.cosim.slaves.python_block import PythonBlock
 
-    saved = PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH, fuzzy.centroid
+    saved = PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH, fuzzy.centroid, LeanStep.build
     PythonBlock.idle_test = lambda self, names: None  # type: ignore[method-assign]
     PythonBlock.own_step_wall_s = lambda self: None  # type: ignore[method-assign]
     SensorNoise.BATCH = 1
     fuzzy.centroid = lambda x, mfx: float(skfuzzy.defuzz(np.array(x), np.array(mfx), "centroid"))
+    LeanStep.build = staticmethod(lambda *args: None)  # type: ignore[method-assign,assignment]
 
     def restore() -> None:
-        PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH, fuzzy.centroid = saved  # type: ignore[method-assign]
+        PythonBlock.idle_test, PythonBlock.own_step_wall_s, SensorNoise.BATCH, fuzzy.centroid = saved[:4]  # type: ignore[method-assign]
+        LeanStep.build = staticmethod(saved[4])  # type: ignore[method-assign]
 
     return restore
 

@@ -2,9 +2,11 @@
 
 The fast paths (issue 17): the master skips a block's idle steps between its sample instants (Slave.idle_test),
 blocks time their own update() calls instead of the master timing every step (Slave.own_step_wall_s),
-SensorNoise draws its noise in batches from its generator, and the titrator's centroid is summed on Python floats.
-The step-by-step path, the one before them, is selected by making idle_test and own_step_wall_s answer None, drawing
-batches of one sample and defuzzifying with scikit-fuzzy. The default scenario's session
+SensorNoise draws its noise in batches from its generator, the titrator's centroid is summed on Python floats, and
+the master's lean macro step (master/lean.py: each block in one call, Slave.table_step; the FMU segment and the
+feedthrough update in one kernel call each). The step-by-step path, the one before them, is selected by making
+idle_test and own_step_wall_s answer None, drawing batches of one sample, defuzzifying with scikit-fuzzy and
+building no lean step (MacroStepper.step's general path). The default scenario's session
 (its events moved into the first 90 s) must record the same signals bit for bit, the same events and the same
 summary metrics both ways.
 """
@@ -18,6 +20,7 @@ import skfuzzy
 
 from controllers import fuzzy
 from controllers.sensors import SensorNoise
+from orchestrator.cosim.master.lean import LeanStep
 from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.scenario.load import load_scenario
 
@@ -34,7 +37,12 @@ def session(out):
 
 
 def test_fast_paths_record_exactly_the_step_by_step_results(plant_fmus, tmp_path, monkeypatch):
+    lean_steps = []
+    original = LeanStep.step
+    monkeypatch.setattr(LeanStep, "step", lambda self, t, h: lean_steps.append(t) or original(self, t, h))
     fast = session(tmp_path / "fast")
+    assert len(lean_steps) > 1000  # the session's 1800 steps are lean but for a few around events
+    monkeypatch.setattr(LeanStep, "build", staticmethod(lambda *args: None))
     monkeypatch.setattr(PythonBlock, "idle_test", lambda self, names: None)
     monkeypatch.setattr(PythonBlock, "own_step_wall_s", lambda self: None)
     monkeypatch.setattr(SensorNoise, "BATCH", 1)

@@ -15,7 +15,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.cosim.master.coupling import Coupling, SlavePlan
-from orchestrator.cosim.master.kernel import CK_DERIVATIVES, CK_OK, CK_SET, CK_STEP, SlaveEntry, SlaveTable, library
+from orchestrator.cosim.master.kernel import (
+    CK_DERIVATIVES,
+    CK_OK,
+    CK_SET,
+    CK_STEP,
+    CkCall,
+    CkSlave,
+    SlaveEntry,
+    SlaveTable,
+    library,
+)
 from orchestrator.cosim.master.options import MasterOptions
 from orchestrator.errors import SimulationError
 
@@ -48,6 +58,11 @@ class CompiledSegment:
         self._failed = ctypes.c_int(0)
         self._status = ctypes.c_int(0)
         self._step = library().ck_step
+        #: single held steps (step_held) and the feedthrough update (CompiledUpdate): one struct, one pointer per call
+        self.call = CkCall(slaves=ctypes.cast(self.table.records, ctypes.POINTER(CkSlave)), n=self.count,
+                           v=ctypes.cast(self.values, ctypes.POINTER(ctypes.c_double)))  # fmt: skip
+        self.call_ref = ctypes.byref(self.call)
+        self._step_held = library().ck_step_held
 
     def step(self, v: list[float], t: float, h: float, line: tuple[list[float], list[float]] | None = None
              ) -> tuple[SlavePlan, BaseException] | None:  # fmt: skip
@@ -65,6 +80,25 @@ class CompiledSegment:
             v[out] = values[out]
             self.finish_step(t + h, extrapolated=line is not None)
             return None
+        return self.failure_in_step(rc, v, t, h)
+
+    def step_held(self, v: list[float], t: float, h: float) -> tuple[SlavePlan, BaseException] | None:
+        """step() with held inputs, for the lean macro step (lean.py): the same kernel work through one pointer
+        (ck_step_held). The inputs written are left in the kernel (the feedthrough update compares with them there);
+        the plans' ``written`` is not kept (the Python path sets it again before its own update compares)."""
+        values = self.values
+        values[: self.size] = v
+        call = self.call
+        call.t, call.h = t, h
+        rc = self._step_held(self.call_ref)
+        if rc == CK_OK:
+            out = self.out
+            v[out] = values[out]
+            t_end = t + h
+            for stepped_to in self.stepped_to:
+                stepped_to(t_end)
+            return None
+        self._failed.value, self._status.value = call.failed, call.status
         return self.failure_in_step(rc, v, t, h)
 
     def finish_step(self, t_end: float, extrapolated: bool = False) -> None:
@@ -179,6 +213,64 @@ class CompiledRun:
         return done, rows, (plan, error, False)
 
 
+class CompiledUpdate:
+    """The feedthrough update after a single macro step (Coupling.update without force) in one kernel call
+    (ck_feedthrough), for a system whose feedthrough slaves all lie in one segment and form no algebraic loop: each,
+    in the update's order, gets its inputs recomputed from the signal table and, where they differ from the values
+    it last received, set, and its outputs read. Same operations as Coupling.update, so the results are identical."""
+
+    def __init__(self, segment: CompiledSegment, plans: Sequence[SlavePlan]) -> None:
+        self.segment = segment
+        position = {id(p): i for i, p in enumerate(segment.plans)}
+        update = [position[id(p)] for p in plans]
+        self._update = (ctypes.c_int * max(1, len(update)))(*update)
+        segment.call.update = ctypes.cast(self._update, ctypes.POINTER(ctypes.c_int))
+        segment.call.n_update = len(update)
+        own = {k for p in segment.plans for k in p.out_ids}
+        #: the signals the update reads that others wrote since the segment's step (Python blocks' outputs) ...
+        self.copy_in = _runs(sorted({k for p in plans for k in p.in_src if k not in own}))
+        #: ... and those it may change (the update's slaves' outputs)
+        self.copy_out = _runs(sorted({k for p in plans for k in p.out_ids}))
+        self._feedthrough = library().ck_feedthrough
+
+    @staticmethod
+    def applies(segments: Sequence[CompiledSegment], coupling: Coupling) -> CompiledUpdate | None:
+        """The update in C where every feedthrough slave is in the same segment and none is in a loop, else None."""
+        plans = [p for block, solver in coupling.blocks for p in block if solver is None]
+        if len(plans) != sum(len(block) for block, _ in coupling.blocks):
+            return None
+        owner = [s for s in segments if all(any(p is q for q in s.plans) for p in plans)]
+        if not plans or not owner:
+            return None
+        return CompiledUpdate(owner[0], plans)
+
+    def run(self, v: list[float], t: float) -> tuple[SlavePlan, BaseException] | None:
+        """The update at t on the signal table v (right after the segment's step_held and the Python blocks after
+        it): None, or the failed plan and the error (the slaves updated before it keep their new outputs)."""
+        segment = self.segment
+        values = segment.values
+        for run in self.copy_in:
+            values[run] = v[run]
+        rc = self._feedthrough(segment.call_ref)
+        for run in self.copy_out:
+            v[run] = values[run]
+        if rc == CK_OK:
+            return None
+        segment._failed.value = segment.call.failed
+        return segment.failure_in_update(rc, t)
+
+
+def _runs(ids: Sequence[int]) -> list[slice]:
+    """Sorted signal ids as slices of consecutive ids."""
+    runs: list[slice] = []
+    for k in ids:
+        if runs and runs[-1].stop == k:
+            runs[-1] = slice(runs[-1].start, k + 1)
+        else:
+            runs.append(slice(k, k + 1))
+    return runs
+
+
 class StepNotAccepted(SimulationError):
     """A slave of a segment discarded its step or asked to end the run: the stepper turns it into its own error."""
 
@@ -219,4 +311,4 @@ def build_segments(coupling: Coupling, options: MasterOptions) -> list[SlavePlan
     return items
 
 
-__all__ = ["CompiledRun", "CompiledSegment", "StepNotAccepted", "build_segments"]
+__all__ = ["CompiledRun", "CompiledSegment", "CompiledUpdate", "StepNotAccepted", "build_segments"]

@@ -146,6 +146,8 @@ class Coupling:
         self.multirate = any(p.rate > 1 for p in self.plans)
         #: inputs held by override events, over all slaves (the compiled coupling path leaves those to Python)
         self.held_inputs = 0
+        #: counts the times a plan's ``synced`` was cleared (the lean step checks the plans again when it moves)
+        self.desyncs = 0
         self.blocks = self._feedthrough_blocks(slaves, options)
 
     def _feedthrough_blocks(
@@ -326,6 +328,7 @@ class Coupling:
         p.read = p.slave.output_reader(p.out_names)
         p.idle = p.slave.idle_test(p.out_names) if self.skip_idle and p.rate == 1 else None
         p.synced = False
+        self.desyncs += 1
         return k
 
     # ------------------------------------------------------------------ EventTarget (events and sim.set)
@@ -368,6 +371,7 @@ class Coupling:
         elif qualified in self.sid:
             self.drifts.pop(self.sid[qualified], None)
             p.synced = False  # the table holds a drifted value: read again
+            self.desyncs += 1
         else:
             var = p.slave.variables[var_name]
             start = self.system.start_values.get(qualified, var.start)
@@ -399,6 +403,7 @@ class Coupling:
             p.period_start, p.period_end, p.overrides = start, end, dict(held)
             p.written = None
             p.synced = False
+        self.desyncs += 1
         self._count_held()
         self.drifts = dict(state.drifts)
         for solver, loop_state in zip(self.solvers, state.loops, strict=True):

@@ -181,6 +181,15 @@ class Slave(ABC):
         step with its input writes and output reads. None (the default): the slave is stepped every time."""
         return None
 
+    def table_step(
+        self, in_names: Sequence[str], terms: Sequence[tuple[int, float, float]], out_names: Sequence[str], out: slice
+    ) -> Callable[[list[float], float, float], None] | None:
+        """For the master's lean step: ``run(v, t, h)`` doing in one call what the master does for a step of this
+        slave from t by h on its signal table v once the table holds the slave's outputs: skip the step where
+        idle_test says it is idle, else set ``in_names`` to gain * v[source] + offset (``terms``, in that order), step
+        and put ``out_names``' values into ``v[out]``. None (the default): the master does those one by one."""
+        return None
+
     def own_step_wall_s(self) -> float | None:
         """Wall time the slave measured inside its own steps, s, where it times them itself (the master then does
         not time its step calls); None (the default): the master times them."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 import time
 from abc import abstractmethod
 from array import array
@@ -26,26 +27,63 @@ class UpdateTimes:
     A histogram of BINS logarithmic bins from 1 us to 10 s (each about 4.7 % wide; percentiles are read at a bin's
     geometric middle, so within 2.4 %) plus the exact maximum: a block may run for hours without its memory growing.
     Shared, not copied, by the block's state snapshots: a rolled-back step's calls were computed all the same.
+    ``add`` only appends to a buffer of at most PENDING times, binned when it is full or the figures are read (a
+    block updating every macro step paid more for the binning than for its own update otherwise).
     """
 
     BINS = 350
     LOW_S, HIGH_S = 1e-6, 10.0
+    PENDING = 1024
 
     def __init__(self) -> None:
-        self.counts = array("q", bytes(8 * self.BINS))
-        self.calls = 0
-        self.max_s = 0.0
-        self.total_s = 0.0
+        self._counts = array("q", bytes(8 * self.BINS))
+        self._calls = 0
+        self._max_s = 0.0
+        self._total_s = 0.0
         self._per_decade = self.BINS / math.log10(self.HIGH_S / self.LOW_S)
+        self._pending: list[float] = []
 
     def add(self, seconds: float) -> None:
-        low = self.LOW_S
-        k = int(math.log10((seconds if seconds > low else low) / low) * self._per_decade)
-        self.counts[k if k < self.BINS else self.BINS - 1] += 1
-        self.calls += 1
-        self.total_s += seconds
-        if seconds > self.max_s:
-            self.max_s = seconds
+        pending = self._pending
+        pending.append(seconds)
+        if len(pending) >= self.PENDING:
+            self._bin()
+
+    def _bin(self) -> None:
+        """Move the pending times into the histogram, the count, the total (summed in call order) and the maximum."""
+        low, per_decade, top, counts = self.LOW_S, self._per_decade, self.BINS - 1, self._counts
+        total, largest = self._total_s, self._max_s
+        for seconds in self._pending:
+            k = int(math.log10((seconds if seconds > low else low) / low) * per_decade)
+            counts[k if k < top else top] += 1
+            total += seconds
+            if seconds > largest:
+                largest = seconds
+        self._calls += len(self._pending)
+        self._total_s, self._max_s = total, largest
+        self._pending.clear()
+
+    @property
+    def counts(self) -> array:
+        """Calls per bin."""
+        self._bin()
+        return self._counts
+
+    @property
+    def calls(self) -> int:
+        self._bin()
+        return self._calls
+
+    @property
+    def total_s(self) -> float:
+        """The sum of the call times, s."""
+        self._bin()
+        return self._total_s
+
+    @property
+    def max_s(self) -> float:
+        self._bin()
+        return self._max_s
 
     def __deepcopy__(self, memo: dict[int, Any]) -> UpdateTimes:
         return self
@@ -53,7 +91,7 @@ class UpdateTimes:
     def quantile(self, q: float) -> float:
         """The q-quantile of the call times, s (the middle of its bin)."""
         rank, seen = max(1, math.ceil(q * self.calls)), 0
-        for k, n in enumerate(self.counts):
+        for k, n in enumerate(self._counts):
             seen += n
             if seen >= rank:
                 return min(self.max_s, self.LOW_S * 10 ** ((k + 0.5) / self._per_decade))
@@ -69,6 +107,14 @@ class UpdateTimes:
             "update_p99_s": self.quantile(0.99),
             "update_max_s": self.max_s,
         }
+
+
+def _tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, float]], tuple[float, ...]]:
+    """A function returning the values of ``names`` in a mapping, as a tuple (operator.itemgetter, one name too)."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return operator.itemgetter(*names)
 
 
 class PythonBlock(Slave):
@@ -158,13 +204,38 @@ class PythonBlock(Slave):
 
     def step(self, t: float, h: float) -> bool:
         if t - self._t0 >= self._due_s:
-            ts = self.sample_time
-            started = _clock()
-            self._y.update(self.update(t, self._u))
-            self.update_times.add(_clock() - started)
-            self._next_k = k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
-            self._due_s = (k - _SAMPLE_EPS) * ts
+            self._sample(t)
         return True
+
+    def _sample(self, t: float) -> None:
+        """The update at sample instant t (timed) and the next instant due."""
+        ts = self.sample_time
+        started = _clock()
+        self._y.update(self.update(t, self._u))
+        self.update_times.add(_clock() - started)
+        self._next_k = k = math.floor((t - self._t0) / ts + _SAMPLE_EPS) + 1
+        self._due_s = (k - _SAMPLE_EPS) * ts
+
+    def table_step(
+        self, in_names: Sequence[str], terms: Sequence[tuple[int, float, float]], out_names: Sequence[str], out: slice
+    ) -> Callable[[list[float], float, float], None] | None:
+        """The master's input write, step and output read in one call (its lean step): at a sample instant the inputs
+        are set from the signal table v (gain * v[source] + offset per term), update() runs, and out_names' values go
+        to v[out]; between sample instants nothing happens (the table holds the outputs). Under the conditions of
+        idle_test, else None."""
+        if self.idle_test(out_names) is None or len(in_names) != len(terms):
+            return None
+        names, terms, sample = list(in_names), list(terms), self._sample
+        outputs = _tuple_getter(out_names)
+
+        def run(v: list[float], t: float, h: float) -> None:
+            if t - self._t0 < self._due_s:
+                return
+            self._u.update(zip(names, [g * v[s] + o for s, g, o in terms], strict=False))  # lengths checked above
+            sample(t)
+            v[out] = outputs(self._y)
+
+        return run
 
     def idle_test(self, out_names: Sequence[str]) -> Callable[[float], bool] | None:
         """Between sample instants a step does nothing and the inputs set for it are overwritten before the next

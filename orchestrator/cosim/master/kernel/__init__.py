@@ -62,6 +62,22 @@ class CkSlave(ctypes.Structure):
     ]
 
 
+class CkCall(ctypes.Structure):
+    """ck_call of coupling_kernel.c: the arguments of ck_step_held and ck_feedthrough (one pointer per call)."""
+
+    _fields_ = [
+        ("slaves", ctypes.POINTER(CkSlave)),
+        ("n", ctypes.c_int),
+        ("v", ctypes.POINTER(ctypes.c_double)),
+        ("t", ctypes.c_double),
+        ("h", ctypes.c_double),
+        ("update", ctypes.POINTER(ctypes.c_int)),
+        ("n_update", ctypes.c_int),
+        ("failed", ctypes.c_int),
+        ("status", ctypes.c_int),
+    ]
+
+
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "o2twin"
@@ -94,9 +110,10 @@ def library() -> Any:
     except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
         log.info("compiled coupling path unavailable (%s); the master steps every slave from Python", exc)
         return None
-    for name in ("ck_step", "ck_loop", "ck_run"):
+    for name in ("ck_step", "ck_loop", "ck_run", "ck_step_held", "ck_feedthrough"):
         function = getattr(_library, name)
         function.restype = ctypes.c_int
+    # ck_step_held and ck_feedthrough take one ctypes.byref(CkCall) made once: no argtypes, no conversion per call
     c_double_p = ctypes.POINTER(ctypes.c_double)
     _library.ck_step.argtypes = [ctypes.POINTER(CkSlave), ctypes.c_int, c_double_p, c_double_p, c_double_p,
                                  ctypes.c_double, ctypes.c_double, ctypes.c_double,
@@ -196,4 +213,15 @@ def _address(component: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-__all__ = ["CK_DERIVATIVES", "CK_GET", "CK_OK", "CK_SET", "CK_STEP", "CkSlave", "SlaveEntry", "SlaveTable", "library"]
+__all__ = [
+    "CK_DERIVATIVES",
+    "CK_GET",
+    "CK_OK",
+    "CK_SET",
+    "CK_STEP",
+    "CkCall",
+    "CkSlave",
+    "SlaveEntry",
+    "SlaveTable",
+    "library",
+]
