@@ -35,18 +35,20 @@ def fmus(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("lean")
     # x' = -2 x + u, y = x: no feedthrough; y = x + 0.5 u + 0.25 w: feedthrough from both inputs
     lag = build_lti_fmu(out, "Lti", [[-2.0]], [[1.0]], [[1.0]], [[0.0]], ["x"], ["u"], ["y"], [0.1])
+    lag2 = build_lti_fmu(out, "Lti2", [[-2.0]], [[1.0, 0.5]], [[1.0]], [[0.0, 0.0]], ["x"], ["u", "w"], ["y"], [0.2])
     feed = build_lti_fmu(out, "Feed2", [[-3.0]], [[1.0, 0.5]], [[1.0]], [[0.5, 0.25]], ["x"], ["u", "w"], ["y"],
                          [0.3])  # fmt: skip
-    return {"lti": lag, "feed": feed, "lag": build_lag_fmu(out)}
+    return {"lti": lag, "lti2": lag2, "feed": feed, "lag": build_lag_fmu(out)}
 
 
 def system(fmus: dict[str, Path], first: str = "lti", crash_time: float = 1e9) -> System:
-    """ramp -> a -> b -> feed (also fed by acc, a block after it) -> crash -> acc -> c; the FMUs a, b, feed form a
-    segment, c another; feed's inputs change in the update after every step."""
+    """ramp -> a -> b -> feed (also fed by acc, a block after it) -> crash -> acc -> c, and feed -> b (from the
+    previous step, as the PSA unit's pressure reaches the compressor); the FMUs a, b, feed form a segment, c another;
+    feed's inputs change in the update after every step."""
     s = System()
     s.add(Ramp("ramp", 0.02))
     s.add(FmuCoSimSlave("a", fmus[first]))
-    s.add(FmuCoSimSlave("b", fmus["lti"]))
+    s.add(FmuCoSimSlave("b", fmus["lti2"]))
     s.add(FmuCoSimSlave("feed", fmus["feed"]))
     s.add(Crasher("crash", 0.01))
     s.add(Accumulator("acc", 0.03))  # sample instants off the 0.02 s macro grid: shortened steps
@@ -54,6 +56,7 @@ def system(fmus: dict[str, Path], first: str = "lti", crash_time: float = 1e9) -
     s.connect("ramp.y", "a.u", gain=0.7)
     s.connect("a.y", "b.u", gain=1.1, offset=-0.05)
     s.connect("b.y", "feed.u")
+    s.connect("feed.y", "b.w", gain=0.5)
     s.connect("acc.total", "feed.w", gain=0.01, offset=0.2)
     s.connect("feed.y", "crash.u")
     s.connect("crash.y", "acc.u", gain=0.3, offset=0.1)

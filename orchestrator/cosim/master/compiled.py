@@ -63,6 +63,13 @@ class CompiledSegment:
                            v=ctypes.cast(self.values, ctypes.POINTER(ctypes.c_double)))  # fmt: skip
         self.call_ref = ctypes.byref(self.call)
         self._step_held = library().ck_step_held
+        own = {k for p in self.plans for k in p.out_ids}
+        #: step_held: the inputs others write (the rest of the table in values stays as the kernel left it) ...
+        self.copy_in = _runs(sorted({k for p in self.plans for k in p.in_src} - own))
+        #: ... while Coupling.writes stands where it stood at the last full copy (-1: copy all), and only where the
+        #: segment's outputs are one run of the table (else v[out] would copy back what values holds of others)
+        self.synced_writes = -1
+        self._subset = sorted(own) == list(range(self.out.start, self.out.stop))
 
     def step(self, v: list[float], t: float, h: float, line: tuple[list[float], list[float]] | None = None
              ) -> tuple[SlavePlan, BaseException] | None:  # fmt: skip
@@ -82,12 +89,19 @@ class CompiledSegment:
             return None
         return self.failure_in_step(rc, v, t, h)
 
-    def step_held(self, v: list[float], t: float, h: float) -> tuple[SlavePlan, BaseException] | None:
+    def step_held(self, v: list[float], t: float, h: float, writes: int) -> tuple[SlavePlan, BaseException] | None:
         """step() with held inputs, for the lean macro step (lean.py): the same kernel work through one pointer
-        (ck_step_held). The inputs written are left in the kernel (the feedthrough update compares with them there);
-        the plans' ``written`` is not kept (the Python path sets it again before its own update compares)."""
+        (ck_step_held). writes: Coupling.writes now; while it has not moved since the last full copy, values holds
+        this segment's outputs as the table does (only the lean step wrote them since), so only the inputs from
+        others are copied. The inputs written are left in the kernel (the feedthrough update compares with them
+        there); the plans' ``written`` is not kept (the general path sets it again before its update compares)."""
         values = self.values
-        values[: self.size] = v
+        if writes == self.synced_writes:
+            for run in self.copy_in:
+                values[run] = v[run]
+        else:
+            values[: self.size] = v
+            self.synced_writes = writes if self._subset else -1
         call = self.call
         call.t, call.h = t, h
         rc = self._step_held(self.call_ref)
@@ -219,34 +233,37 @@ class CompiledUpdate:
     in the update's order, gets its inputs recomputed from the signal table and, where they differ from the values
     it last received, set, and its outputs read. Same operations as Coupling.update, so the results are identical."""
 
-    def __init__(self, segment: CompiledSegment, plans: Sequence[SlavePlan]) -> None:
+    def __init__(self, segment: CompiledSegment, plans: Sequence[SlavePlan], later: Sequence[SlavePlan]) -> None:
         self.segment = segment
         position = {id(p): i for i, p in enumerate(segment.plans)}
         update = [position[id(p)] for p in plans]
         self._update = (ctypes.c_int * max(1, len(update)))(*update)
         segment.call.update = ctypes.cast(self._update, ctypes.POINTER(ctypes.c_int))
         segment.call.n_update = len(update)
-        own = {k for p in segment.plans for k in p.out_ids}
-        #: the signals the update reads that others wrote since the segment's step (Python blocks' outputs) ...
-        self.copy_in = _runs(sorted({k for p in plans for k in p.in_src if k not in own}))
+        written = {k for p in later for k in p.out_ids}
+        #: the signals the update reads that the slaves stepped after the segment wrote since its step ...
+        self.copy_in = _runs(sorted({k for p in plans for k in p.in_src if k in written}))
         #: ... and those it may change (the update's slaves' outputs)
         self.copy_out = _runs(sorted({k for p in plans for k in p.out_ids}))
         self._feedthrough = library().ck_feedthrough
 
     @staticmethod
-    def applies(segments: Sequence[CompiledSegment], coupling: Coupling) -> CompiledUpdate | None:
-        """The update in C where every feedthrough slave is in the same segment and none is in a loop, else None."""
+    def applies(items: Sequence[SlavePlan | CompiledSegment], coupling: Coupling) -> CompiledUpdate | None:
+        """The update in C where every feedthrough slave is in the same segment of the macro step's items and none
+        is in a loop, else None."""
         plans = [p for block, solver in coupling.blocks for p in block if solver is None]
-        if len(plans) != sum(len(block) for block, _ in coupling.blocks):
+        if not plans or len(plans) != sum(len(block) for block, _ in coupling.blocks):
             return None
-        owner = [s for s in segments if all(any(p is q for q in s.plans) for p in plans)]
-        if not plans or not owner:
-            return None
-        return CompiledUpdate(owner[0], plans)
+        for k, item in enumerate(items):
+            if isinstance(item, CompiledSegment) and all(any(p is q for q in item.plans) for p in plans):
+                later = [q for i in items[k + 1 :] for q in (i.plans if isinstance(i, CompiledSegment) else [i])]
+                return CompiledUpdate(item, plans, later)
+        return None
 
     def run(self, v: list[float], t: float) -> tuple[SlavePlan, BaseException] | None:
-        """The update at t on the signal table v (right after the segment's step_held and the Python blocks after
-        it): None, or the failed plan and the error (the slaves updated before it keep their new outputs)."""
+        """The update at t on the signal table v, right after the segment's step_held and the slaves after it in
+        the same macro step (values holds the rest): None, or the failed plan and the error (the slaves updated
+        before it keep their new outputs)."""
         segment = self.segment
         values = segment.values
         for run in self.copy_in:

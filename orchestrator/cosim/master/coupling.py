@@ -148,6 +148,9 @@ class Coupling:
         self.held_inputs = 0
         #: counts the times a plan's ``synced`` was cleared (the lean step checks the plans again when it moves)
         self.desyncs = 0
+        #: counts the writes into the table other than the lean step's (store, set_state, MacroStepper.step's general
+        #: path): a compiled segment copies only its inputs from others into its own array while this stands still
+        self.writes = 0
         self.blocks = self._feedthrough_blocks(slaves, options)
 
     def _feedthrough_blocks(
@@ -238,6 +241,7 @@ class Coupling:
     def store(self, p: SlavePlan, values: Sequence[float], t: float) -> None:
         """Put a slave's output values (in p.out_names order) into the signal table, applying drifts."""
         v = self.v
+        self.writes += 1
         if p.out_slice is not None:  # the reader returns exactly len(out_ids) values
             v[p.out_slice] = values
         else:
@@ -318,6 +322,7 @@ class Coupling:
             return k
         k = self.sid[qualified] = len(self.sid)
         self.v.append(0.0)
+        self.writes += 1
         if self.v_prev is not None:
             self.v_prev.append(0.0)
         slave_name, var = split_name(qualified)
@@ -398,6 +403,7 @@ class Coupling:
 
     def set_state(self, state: CouplingState) -> None:
         self.v[:] = state.values
+        self.writes += 1
         self.v_prev = None if state.previous_values is None else list(state.previous_values)
         for p, (start, end), held in zip(self.plans, state.periods, state.overrides, strict=True):
             p.period_start, p.period_end, p.overrides = start, end, dict(held)

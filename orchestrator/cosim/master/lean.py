@@ -35,15 +35,14 @@ class LeanStep:
         self.ops: list[tuple[SlavePlan, Op]] = []
         for item in items:
             if isinstance(item, CompiledSegment):
-                self.ops.append((item.plans[0], _segment_op(item, rejected)))
+                self.ops.append((item.plans[0], _segment_op(coupling, item, rejected)))
             else:
                 self.ops.append((item, _block_op(item) or _plan_op(item, rejected)))
         #: plans that skip idle steps: those need the table to hold their outputs (SlavePlan.synced)
         self.idle_plans = [p for p in coupling.plans if p.idle is not None]
         self._synced_at = -1  # Coupling.desyncs when every idle plan was last seen synced
         self.count = len(coupling.plans)  # slave steps per macro step (idle ones count, as in MacroStepper.step)
-        segments = [item for item in items if isinstance(item, CompiledSegment)]
-        self.compiled_update = CompiledUpdate.applies(segments, coupling)
+        self.compiled_update = CompiledUpdate.applies(items, coupling)
         self._stepped_to = 0.0
 
     @staticmethod
@@ -95,11 +94,11 @@ class LeanStep:
         return 0
 
 
-def _segment_op(segment: CompiledSegment, rejected: Rejected) -> Op:
+def _segment_op(coupling: Coupling, segment: CompiledSegment, rejected: Rejected) -> Op:
     step_held = segment.step_held
 
     def run(v: list[float], t: float, h: float) -> None:
-        failure = step_held(v, t, h)
+        failure = step_held(v, t, h, coupling.writes)
         if failure is not None:
             p, exc = failure
             raise rejected(p, t, h) if isinstance(exc, StepNotAccepted) else slave_failure(exc, p.name, t)

@@ -91,6 +91,7 @@ class MacroStepper:
             return False
         rec_every = (every or 1) if record is not None else 0
         done, rows, failure = batch.run(coupling.v, grid.t0, num, den, n, macro, k, rec_every)
+        coupling.writes += 1
         if done:
             grid.n_prev, grid.n = n + (done - 1) * macro, n + done * macro
             coupling.v_prev = None
@@ -174,6 +175,7 @@ class MacroStepper:
             self._step_lean(lean, n, end)
             return
         grid, coupling = self.grid, self.coupling
+        coupling.writes += 1  # this path writes the table outside Coupling.store
         t = grid.time(n)
         t_end = grid.time(end)
         h = t_end - t
