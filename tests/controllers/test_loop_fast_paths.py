@@ -38,8 +38,8 @@ def session(out):
 
 def test_fast_paths_record_exactly_the_step_by_step_results(plant_fmus, tmp_path, monkeypatch):
     lean_steps = []
-    original = LeanStep.step
-    monkeypatch.setattr(LeanStep, "step", lambda self, t, h: lean_steps.append(t) or original(self, t, h))
+    original = LeanStep.take
+    monkeypatch.setattr(LeanStep, "take", lambda self, n, end: lean_steps.append(n) or original(self, n, end))
     fast = session(tmp_path / "fast")
     assert len(lean_steps) > 1000  # the session's 1800 steps are lean but for a few around events
     monkeypatch.setattr(LeanStep, "build", staticmethod(lambda *args: None))

@@ -78,14 +78,14 @@ def run(fmus, way: str, monkeypatch, *, first: str = "lti", crash_time: float = 
         stop: float = 1.4) -> tuple[MemoryRecorder, Simulation, str, int]:  # fmt: skip
     """The run one way; returns the recorder, the simulation, the error text and the number of lean steps."""
     lean_steps = [0]
-    original = LeanStep.step
+    original = LeanStep.take
 
-    def counted(self, t, h):
+    def counted(self, n, end):
         lean_steps[0] += 1
-        return original(self, t, h)
+        return original(self, n, end)
 
     with monkeypatch.context() as m:
-        m.setattr(LeanStep, "step", counted)
+        m.setattr(LeanStep, "take", counted)
         if way == "general":
             m.setattr(LeanStep, "build", staticmethod(lambda *args: None))
         s = system(fmus, first, crash_time)

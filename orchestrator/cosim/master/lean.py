@@ -18,6 +18,7 @@ from orchestrator.cosim.master.compiled import CompiledSegment, CompiledUpdate, 
 from orchestrator.cosim.master.coupling import Coupling, SlavePlan
 from orchestrator.cosim.master.failure import slave_failure
 from orchestrator.cosim.master.options import MasterOptions
+from orchestrator.cosim.master.timegrid import TimeGrid
 from orchestrator.errors import SimulationError
 
 #: One plan's part of a macro step: run(v, t, h) works on the signal table v for the step from t by h.
@@ -29,8 +30,9 @@ Rejected = Callable[[SlavePlan, float, float], SimulationError]
 class LeanStep:
     """The macro step of a fixed-step Gauss-Seidel run with held inputs, from per-plan closures."""
 
-    def __init__(self, coupling: Coupling, items: Sequence[SlavePlan | CompiledSegment], rejected: Rejected) -> None:
-        self.coupling = coupling
+    def __init__(self, grid: TimeGrid, coupling: Coupling, items: Sequence[SlavePlan | CompiledSegment],
+                 stats: dict[str, int], rejected: Rejected) -> None:  # fmt: skip
+        self.grid, self.coupling, self.stats = grid, coupling, stats
         self.size = len(coupling.v)
         self.ops: list[tuple[SlavePlan, Op]] = []
         for item in items:
@@ -43,17 +45,16 @@ class LeanStep:
         self._synced_at = -1  # Coupling.desyncs when every idle plan was last seen synced
         self.count = len(coupling.plans)  # slave steps per macro step (idle ones count, as in MacroStepper.step)
         self.compiled_update = CompiledUpdate.applies(items, coupling)
-        self._stepped_to = 0.0
 
     @staticmethod
-    def build(coupling: Coupling, items: Sequence[SlavePlan | CompiledSegment] | None, options: MasterOptions,
-              rejected: Rejected) -> LeanStep | None:  # fmt: skip
+    def build(grid: TimeGrid, coupling: Coupling, items: Sequence[SlavePlan | CompiledSegment] | None,
+              options: MasterOptions, stats: dict[str, int], rejected: Rejected) -> LeanStep | None:  # fmt: skip
         """A LeanStep where the run's options allow one (the compiled path, held inputs, one rate), else None."""
         if items is None or options.extrapolation != 0 or options.error_control or coupling.multirate:
             return None
         if options.algorithm != "gauss-seidel":
             return None
-        return LeanStep(coupling, items, rejected)
+        return LeanStep(grid, coupling, items, stats, rejected)
 
     def ready(self) -> bool:
         """Whether this step may be lean: no override, no drift, no signal added since set-up, and the table holds
@@ -68,10 +69,14 @@ class LeanStep:
             self._synced_at = c.desyncs
         return True
 
-    def step(self, t: float, h: float) -> None:
-        """Step every slave from t by h; errors as MacroStepper.step's."""
-        self._stepped_to = t + h  # where the slaves' own clocks stand (what their errors in the update report)
-        v = self.coupling.v
+    def take(self, n: int, end: int) -> None:
+        """MacroStepper.step from tick n to tick end: every slave stepped, the grid moved to end, the outputs made
+        consistent (the feedthrough update), the statistics counted; errors as MacroStepper.step's."""
+        grid, coupling = self.grid, self.coupling
+        t = grid.time(n)
+        t_end = grid.time(end)
+        h = t_end - t
+        v = coupling.v
         plan: SlavePlan | None = None
         try:
             for plan, run in self.ops:  # noqa: B007 - the plan names the slave in an error
@@ -81,17 +86,20 @@ class LeanStep:
             if error is exc:
                 raise
             raise error from exc
-
-    def update(self, t_end: float) -> int:
-        """The feedthrough update after the step (Coupling.update); returns the loops solved."""
+        coupling.v_prev = None
+        grid.n_prev = n
+        grid.n = end
+        stats = self.stats
         compiled = self.compiled_update
         if compiled is None:
-            return self.coupling.update(t_end)
-        failure = compiled.run(self.coupling.v, self._stepped_to)
-        if failure is not None:
-            plan, error = failure
-            raise slave_failure(error, plan.name, t_end)
-        return 0
+            stats["loop_solves"] += coupling.update(t_end)
+        else:  # the slaves' own clocks stand at t + h: what their errors in the update report
+            failure = compiled.run(v, t + h)
+            if failure is not None:
+                failed, failed_error = failure
+                raise slave_failure(failed_error, failed.name, t_end)
+        stats["macro_steps"] += 1
+        stats["slave_steps"] += self.count
 
 
 def _segment_op(coupling: Coupling, segment: CompiledSegment, rejected: Rejected) -> Op:

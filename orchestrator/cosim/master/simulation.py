@@ -122,6 +122,9 @@ class Simulation:
                 self._failed(exc, None, t0, finish=False)
                 raise
         self.coupling = Coupling(system, o, order, [*system.connected_signals(), *self._record_names])
+        ids = [self.coupling.sid[q] for q in self._record_names]  # fixed: signals added later get new ids
+        #: the recorded signals' ids in the table (None: the table's first ones in order, recorded as a slice)
+        self._record_ids: list[int] | None = None if ids == list(range(len(ids))) else ids
         self.grid.on_refine(self.coupling.rescale)
         self.stepper = MacroStepper(self.grid, self.coupling, self.schedule, o, self.stats, self._notify)
         self._rollback_ok = all(p.slave.info.can_rollback for p in self.coupling.plans)
@@ -205,6 +208,11 @@ class Simulation:
 
     def step(self) -> float:
         """Advance by one macro step (shortened to land on events and sample instants); return the new time."""
+        self._step()
+        return self.time
+
+    def _step(self) -> None:
+        """step() without the new time (run's loop does not need it)."""
         if not self._initialised:
             self.initialise()
         if self._finished:
@@ -213,7 +221,7 @@ class Simulation:
             self.strategy.advance()
         except TerminationRequested as stop:  # a slave ends the run: cleanly, at the start of the step
             self._terminated(stop)
-            return self.time
+            return
         except BaseException as exc:  # a failed step leaves the time at its start
             self._failed(exc, None, self.time, finish=True)
             raise  # _failed raises the SimulationError to report when it is not exc itself
@@ -222,7 +230,6 @@ class Simulation:
         self._record()
         if self.stats["macro_steps"] >= self._pace_check_at:
             self._check_pace()
-        return self.time
 
     def _step_batch(self) -> bool:
         """Many macro steps in one call of the compiled coupling path, where it applies now (see step())."""
@@ -260,7 +267,7 @@ class Simulation:
             while grid.n < grid.target and not self._finished:
                 if callback is None and self.stepper.batch is not None and self._step_batch():
                     continue
-                self.step()
+                self._step()
                 if callback is not None and callback(self) is False:
                     self.finish(status="stopped")
                     return
@@ -436,8 +443,8 @@ class Simulation:
         grid = self.grid
         if grid.record is not None and grid.n % grid.record:
             return
-        v, sid = self.coupling.v, self.coupling.sid
-        self._record_values(self.time, [v[sid[q]] for q in self._record_names])
+        v, ids = self.coupling.v, self._record_ids
+        self._record_values(self.time, v[: len(self._record_names)] if ids is None else [v[k] for k in ids])
 
     def _record_values(self, t: float, values: list[float]) -> None:
         for r in self.recorders:

@@ -70,7 +70,7 @@ class MacroStepper:
         #: many macro steps per kernel call (set by the Simulation where the whole system allows it)
         self.batch: CompiledRun | None = None
         #: the common macro step from closures made once (fixed Gauss-Seidel steps, held inputs), where it applies
-        self.lean = LeanStep.build(coupling, self.items, options, self._rejected)
+        self.lean = LeanStep.build(grid, coupling, self.items, options, stats, self._rejected)
 
     def run_batch(self, record: Callable[[float, list[float]], None] | None) -> bool:
         """Take the macro steps up to the next stop (event, target, stop time) in one kernel call where the system
@@ -172,7 +172,7 @@ class MacroStepper:
         """Step every slave from tick n to tick end and make the outputs at end consistent."""
         lean = self.lean
         if lean is not None and lean.ready():
-            self._step_lean(lean, n, end)
+            lean.take(n, end)
             return
         grid, coupling = self.grid, self.coupling
         coupling.writes += 1  # this path writes the table outside Coupling.store
@@ -266,20 +266,6 @@ class MacroStepper:
         stats["loop_solves"] += coupling.update(t_end)
         stats["macro_steps"] += 1
         stats["slave_steps"] += steps
-
-    def _step_lean(self, lean: LeanStep, n: int, end: int) -> None:
-        """step() where the lean step applies (no override, drift or added signal; see lean.py): the same results."""
-        grid = self.grid
-        t = grid.time(n)
-        t_end = grid.time(end)
-        lean.step(t, t_end - t)
-        self.coupling.v_prev = None
-        grid.n_prev = n
-        grid.n = end
-        stats = self.stats
-        stats["loop_solves"] += lean.update(t_end)
-        stats["macro_steps"] += 1
-        stats["slave_steps"] += lean.count
 
     @staticmethod
     def _rejected(p: SlavePlan, t_from: float, h: float) -> SimulationError:
