@@ -15,19 +15,24 @@
    simulated hour, if its FMUs can be exported here; reports the real-time factor and the share of wall time spent
    outside the slaves (master overhead).
 
-3. With --compare-with FILE (another version's orchestrator/cosim/master/simulation.py, e.g. from `git show
+3. With --compare-tree DIR (another checkout, e.g. `git worktree add DIR main`): the concentrator (--hours) in this
+   checkout and in DIR, each in a child process with its checkout first on the Python path, alternating, CPU time,
+   best of --repeats (a before/after comparison of any change, the master's whole package or the blocks included).
+   With --compare-with FILE (another version's orchestrator/cosim/master/simulation.py, e.g. from `git show
    REV:orchestrator/cosim/master/simulation.py`): both Simulation classes, interleaved in this one process on the same
    FMUs, timed in CPU time (best of 7), so a before/after comparison holds on a loaded machine.
 
 4. With --loop-paths SECONDS: only the concentrator loop, its step-by-step path (every block stepped, written, read
-   and timed every macro step, sensor noise drawn sample by sample, scikit-fuzzy's centroid) against its fast paths
+   and timed every macro step, sensor noise drawn sample by sample, scikit-fuzzy's centroid, MacroStepper.step's
+   general path instead of the lean step) against its fast paths
    (issue 17), the default
    scenario over SECONDS simulated, interleaved in one process, CPU time, best of --repeats (identical results:
    tests/controllers/test_loop_fast_paths.py).
 
 Figures go to docs/orchestrator-benchmark.md (and stdout). Usage:
     scripts/bench_master.py [--steps N] [--lengths 2,8,32] [--copies 1,4,16] [--repeats 5] [--hours H]
-                            [--no-concentrator] [--no-docs] [--compare-with FILE] [--loop-paths SECONDS]
+                            [--no-concentrator] [--no-docs] [--compare-with FILE] [--compare-tree DIR]
+                            [--loop-paths SECONDS]
 """
 
 from __future__ import annotations
@@ -216,9 +221,9 @@ def concentrator(hours: float) -> list[str]:
         t0 = time.perf_counter()
         sim.initialise()
         setup = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sim.run()
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     except (O2TwinError, AttributeError, TypeError) as exc:
         line = f"The concentrator system could not be run here: {exc}"
         print(line)
@@ -230,22 +235,30 @@ def concentrator(hours: float) -> list[str]:
     master_s = wall - total_step - total_io
     steps = meta["macro_steps"]
     loops = sim.stats["loop_solves"]
+    blocks = {name: s for name, s in meta["slaves"].items() if "update_calls" in s}
+    controllers_s = sum(in_step[name] for name in blocks)
     lines = [
         f"Default scenario, {hours:g} h simulated ({steps} macro steps of {meta['step']} s, {meta['algorithm']}, "
         f"{len(in_step)} slaves, {loops} algebraic-loop solves): wall {wall:.1f} s (set-up {setup:.1f} s), "
-        f"**{spec.stop_time / wall:.0f}x faster than real time**.",
+        f"**{spec.stop_time / wall:.0f}x faster than real time** (CPU time of the run {cpu:.1f} s: "
+        f"{spec.stop_time / cpu:.0f}x).",
         "",
         f"- in the slaves' step (FMU doStep, Python blocks' update): {total_step:.1f} s ({100 * total_step / wall:.1f} %)",
+        f"- of that, the Python controllers (the {len(blocks)} blocks' update() calls, which the blocks time "
+        f"themselves): **{controllers_s:.2f} s ({100 * controllers_s / wall:.1f} %)**",
         f"- in FMI get/set/directional-derivative calls (incl. the loop iterations): {total_io:.1f} s "
         f"({100 * total_io / wall:.1f} %)",
-        f"- master's own Python work: {master_s:.1f} s (**{100 * master_s / wall:.1f} %**), "
+        f"- master's own Python work (with the blocks' input/output handling around their update()): "
+        f"{master_s:.1f} s (**{100 * master_s / wall:.1f} %**), "
         f"{1e6 * master_s / steps / len(in_step):.1f} us per slave per macro step",
         "",
-        "| slave | wall time in step (s) | in get/set (s) | share of the run |",
-        "| --- | --- | --- | --- |",
+        "| slave | wall time in step (s) | in get/set (s) | share of the run | update() calls, p50 / p99 (us) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name, w in sorted(in_step.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| {name} | {w:.2f} | {in_io[name]:.2f} | {100 * (w + in_io[name]) / wall:.1f} % |")
+        b = blocks.get(name)
+        calls = f"{b['update_calls']}, {1e6 * b['update_p50_s']:.1f} / {1e6 * b['update_p99_s']:.1f}" if b else "-"
+        lines.append(f"| {name} | {w:.2f} | {in_io[name]:.2f} | {100 * (w + in_io[name]) / wall:.1f} % | {calls} |")
     print("\n".join(lines))
     return lines
 
@@ -297,9 +310,65 @@ def compare(other_file: Path, fmus: dict[str, Path], copies_list: list[int], ste
     return rows
 
 
+#: Run in a child process inside another checkout: the default scenario's CPU time (and the final signal table's
+#: hash, to show both computed the same) for argv[1] simulated seconds.
+_CHILD = """
+import os, sys, time
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+from orchestrator.scenario.build import build_simulation
+from orchestrator.scenario.load import load_scenario
+spec = load_scenario("default")
+spec.stop_time = float(sys.argv[1])
+sim = build_simulation(spec)
+sim.initialise()
+t0 = time.process_time()
+sim.run()
+cpu = time.process_time() - t0
+blocks = sum(s.update_times.total_s for s in sim.system.slaves.values() if hasattr(s, "update_times"))
+print(cpu, blocks, hash(tuple(sim.coupling.v)))
+"""
+
+
+def compare_tree(other: Path, seconds: float, repeats: int) -> list[str]:
+    """CPU time of the default scenario (seconds simulated, no recorders) in this checkout and in another one
+    (other: e.g. `git worktree add DIR main`, or `git archive main | tar -x -C DIR`), each run in a child process
+    with that checkout first on the Python path (this environment's packages), alternating, best of repeats."""
+    import subprocess
+    import sys
+
+    trees = {"other": other.resolve(), "this": PROJECT_ROOT}
+    best: dict[str, tuple[float, float]] = {}
+    hashes: dict[str, str] = {}
+    for _ in range(repeats):
+        for label, tree in trees.items():
+            env = dict(os.environ, PYTHONPATH=str(tree))
+            out = subprocess.run([sys.executable, "-c", _CHILD, str(seconds)], cwd=tree, env=env, check=True,
+                                 capture_output=True, text=True).stdout.split()  # fmt: skip
+            cpu, blocks, hashes[label] = float(out[0]), float(out[1]), out[2]
+            if label not in best or cpu < best[label][0]:
+                best[label] = (cpu, blocks)
+    per_hour = 3600.0 / seconds
+    rows = [
+        f"Default scenario, {seconds:g} s simulated, CPU time of the run (one core, child processes alternating), "
+        f"best of {repeats}; load average {os.getloadavg()[0]:.1f} at the end; the same final values both: "
+        f"{hashes['this'] == hashes['other']}",
+        "",
+        "| checkout | CPU s per simulated hour | real-time factor (CPU) | blocks' update() s per hour |",
+        "| --- | --- | --- | --- |",
+    ]
+    for label, tree in trees.items():
+        cpu, blocks = best[label]
+        rows.append(f"| {label} ({tree}) | {cpu * per_hour:.2f} | {seconds / cpu:.0f}x | {blocks * per_hour:.2f} |")
+    rows += ["", f"this / other CPU: {best['this'][0] / best['other'][0]:.3f}"]
+    print("\n".join(rows), flush=True)
+    return rows
+
+
 def slow_paths() -> Callable[[], None]:
     """Select the concentrator loop's step-by-step path (as before issue 17's fast paths: every block stepped, read
-    and written every macro step and timed by the master, sensor noise drawn one sample at a time, the titrator's centroid by scikit-fuzzy); returns the
+    and written every macro step and timed by the master, sensor noise drawn one sample at a time, the titrator's
+    centroid by scikit-fuzzy, no lean macro step); returns the
     function that selects the fast paths again. The results are identical (tests/controllers/test_loop_fast_paths.py)."""
     import numpy as np
     import skfuzzy
@@ -377,6 +446,9 @@ def main() -> int:
     parser.add_argument("--no-concentrator", action="store_true")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not write the docs page")
     parser.add_argument("--compare-with", type=Path, help="another version's master/simulation.py to time against")
+    parser.add_argument("--compare-tree", type=Path, metavar="DIR",
+                        help="only time the concentrator (--hours, no recorders) in this checkout against the one in "
+                        "DIR (another revision), child processes alternating, CPU time, best of --repeats; print")  # fmt: skip
     parser.add_argument("--loop-paths", type=float, metavar="SECONDS",
                         help="only time the concentrator loop's step-by-step path against its fast paths (issue 17) "
                         "over SECONDS simulated, interleaved, best of --repeats; print, no docs")  # fmt: skip
@@ -390,6 +462,9 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     if args.loop_paths:
         loop_paths(args.loop_paths, args.repeats)
+        return 0
+    if args.compare_tree:
+        compare_tree(args.compare_tree, args.hours * 3600.0, args.repeats)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         fmus = export_oscillators(Path(tmp))
