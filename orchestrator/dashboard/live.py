@@ -8,7 +8,6 @@ takes like Ctrl-C, if it does not end in time). One LiveRun at a time per dashbo
 
 from __future__ import annotations
 
-import bisect
 import collections
 import dataclasses
 import logging
@@ -24,7 +23,7 @@ import numpy as np
 
 from orchestrator.dashboard.alarms import ActiveAlarm, AlarmBoard
 from orchestrator.dashboard.charts import Series
-from orchestrator.dashboard.protocol import RunRequest, decode
+from orchestrator.dashboard.protocol import RunRequest, decode, unpack_rows
 from orchestrator.errors import O2TwinError
 
 log = logging.getLogger(__name__)
@@ -35,8 +34,42 @@ ACTIVE = ("starting", "running", "paused", "finishing")
 EVENT_LOG_LENGTH = 500
 
 
+class SampleTable:
+    """The run's samples of the live signals: one float64 array (time, then a column per signal) grown by doubling,
+    so a long run costs the page neither a Python float per value nor a conversion at every redraw. Rows are only
+    appended: the arrays handed out (views of the first n rows) never change afterwards."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = ["time", *names]
+        self._data = np.empty((1024, len(self.names)))
+        self.n = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        need = self.n + len(rows)
+        if need > len(self._data):
+            grown = np.empty((max(need, 2 * len(self._data)), len(self.names)))
+            grown[: self.n] = self._data[: self.n]
+            self._data = grown
+        self._data[self.n : need] = rows
+        self.n = need
+
+    def column(self, name: str, first: int = 0) -> np.ndarray:
+        return self._data[first : self.n, self.names.index(name)]
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: self._data[: self.n, i] for i, name in enumerate(self.names)}
+
+    def latest(self) -> dict[str, float]:
+        return dict(zip(self.names, self._data[self.n - 1].tolist(), strict=True)) if self.n else {}
+
+
 class LiveState:
-    """Everything the worker reported so far (thread-safe: the reader thread writes, the page reads)."""
+    """Everything the worker reported so far (thread-safe: the reader thread writes, the page reads).
+
+    ``revision`` counts the changes the page's Streamlit part shows (the run's end or error, pause, alarms and
+    events, the link panel and figures): the live view redraws its status line, values and charts from the data
+    it fetches (orchestrator.dashboard.live_data) and asks for a Streamlit rerun only when the revision it
+    fetched is newer than the one it was drawn with. A run start and its results being written need no rerun."""
 
     def __init__(self, request: RunRequest) -> None:
         self.lock = threading.Lock()
@@ -52,13 +85,14 @@ class LiveState:
         self.plots: list[dict[str, Any]] = []
         self.parameters: dict[str, Any] = {}
         self.hil_enabled = False
-        self.columns: dict[str, list[float]] = {"time": []}
+        self.table = SampleTable([])
         self.events: collections.deque[dict[str, Any]] = collections.deque(maxlen=EVENT_LOG_LENGTH)
         self.alarms = AlarmBoard()
         self.hil: dict[str, Any] | None = None
         self.result: dict[str, Any] | None = None
         self.error: str | None = None
         self.messages = 0
+        self.revision = 0
 
     @property
     def active(self) -> bool:
@@ -69,6 +103,8 @@ class LiveState:
         with self.lock:
             self.messages += 1
             kind = message["kind"]
+            if kind in ("finished", "error") or message.get("events") or message.get("hil") is not None:
+                self.revision += 1
             if kind == "started":
                 self._started(message)
             elif kind == "data":
@@ -83,6 +119,7 @@ class LiveState:
                 self.status, self.error = "error", str(message.get("message"))
 
     def _started(self, m: dict[str, Any]) -> None:
+        self.revision += bool(m.get("hil"))  # the link health panel appears; the rest is the live view's
         self.status = "running"
         self.name = str(m.get("name", ""))
         self.out_dir = Path(m["out_dir"])
@@ -93,16 +130,16 @@ class LiveState:
         self.plots = list(m.get("plots") or [])
         self.parameters = dict(m.get("parameters") or {})
         self.hil_enabled = bool(m.get("hil"))
-        self.columns = {"time": [], **{s: [] for s in self.signals}}
+        self.table = SampleTable(self.signals)
 
     def _data(self, m: dict[str, Any]) -> None:
-        if self.status in ACTIVE:
-            self.status = "paused" if m.get("paused") else "running"
+        if self.status in ("running", "paused"):  # not "finishing": the last samples come after "closing"
+            status = "paused" if m.get("paused") else "running"
+            self.revision += status != self.status
+            self.status = status
         self.time_s = float(m["time_s"])
-        names = ["time", *self.signals]
-        for row in m.get("rows") or ():
-            for name, value in zip(names, row, strict=False):
-                self.columns[name].append(float("nan") if value is None else value)
+        if m.get("rows"):
+            self.table.append(unpack_rows(m["rows"], len(self.table.names)))
         for event in m.get("events") or ():
             self.events.append(event)
             self.alarms.apply(event)
@@ -124,24 +161,30 @@ class LiveState:
         with self.lock:
             return list(self.events)[-n:][::-1]
 
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every sample so far of time and each live signal (SI)."""
+        with self.lock:
+            return self.table.columns()
+
     def latest(self) -> dict[str, float]:
         """The newest sample of every live signal (SI)."""
         with self.lock:
-            return {s: values[-1] for s, values in self.columns.items() if values}
+            return self.table.latest()
 
     def series(self, signals: Sequence[str], since_s: float | None = None, max_points: int = 200) -> Series:
         """The samples of ``signals`` (SI) from since_s on, at most max_points per line (Series.envelope)."""
         with self.lock:
-            t = self.columns["time"]
-            first = 0 if since_s is None else bisect.bisect_left(t, since_s)
-            columns = {s: np.asarray(self.columns[s][first:], dtype=float) for s in signals if s in self.columns}
-            times = np.asarray(t[first:], dtype=float)
+            first = 0 if since_s is None else int(np.searchsorted(self.table.column("time"), since_s, "left"))
+            columns = {s: self.table.column(s, first) for s in signals if s in self.table.names}
+            times = self.table.column("time", first)
         return Series(times, columns).envelope(max_points)
 
     def fail(self, text: str) -> None:
         with self.lock:
             if self.status in ACTIVE:
                 self.status, self.error = "error", text
+                self.revision += 1
 
 
 class LiveRun:

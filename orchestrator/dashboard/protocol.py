@@ -5,7 +5,8 @@ The dashboard writes the request as the first line of the worker's stdin, then c
 
 - ``started``: out_dir, start_time_s, stop_time_s, signals (names of the values in each row), units (SI, per
   signal), plots (the scenario's [[plots]]: title, signals, unit), parameters (the scenario's parameter values);
-- ``data``: time_s, rows (``[t, v1, v2, ...]`` in the order of ``signals``), events (the run's event log entries:
+- ``data``: time_s, rows (the samples since the last message, ``[t, v1, v2, ...]`` in the order of ``signals``,
+  sent as base64 of little-endian float64 values, row after row: pack_rows / unpack_rows), events (the run's event log entries:
   time, source, text and the fields a slave adds, such as an alarm's name, priority and active), hil (the device
   link's figures, hardware in the loop only), paused;
 - ``closing``: the run has ended and is writing its results (metrics.json, plots);
@@ -15,10 +16,14 @@ The dashboard writes the request as the first line of the worker's stdin, then c
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from orchestrator.scenario.spec import ScenarioSpec
@@ -72,8 +77,22 @@ class RunRequest:
 
 
 def encode(message: dict[str, Any]) -> str:
-    """One message as a line of JSON (NaN and infinities become null, so any JSON reader can take it)."""
+    """One message as a line of JSON (NaN and infinities become null, so any JSON reader can take it; a ``rows``
+    list is packed by pack_rows, which keeps NaN)."""
+    if isinstance(message.get("rows"), list):
+        message = {**message, "rows": pack_rows(message["rows"])}
     return json.dumps(_finite(message), default=str) + "\n"
+
+
+def pack_rows(rows: Sequence[Sequence[float]]) -> str:
+    """Rows of numbers as base64 of little-endian float64, row after row: bit for bit, NaN included, and a small
+    fraction of the CPU time of writing every number as JSON text (the worker shares its process with the run)."""
+    return base64.b64encode(np.asarray(rows, dtype="<f8").tobytes()).decode("ascii")
+
+
+def unpack_rows(text: str, width: int) -> np.ndarray:
+    """What pack_rows wrote, as an array of ``width`` columns."""
+    return np.frombuffer(base64.b64decode(text), dtype="<f8").reshape(-1, width)
 
 
 def decode(line: str) -> dict[str, Any]:

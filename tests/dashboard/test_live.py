@@ -42,7 +42,7 @@ def test_the_live_feed_is_what_the_run_records(in_tmp):
     assert state.status == "ok", state.error
     assert state.out_dir is not None and (in_tmp / state.out_dir).is_dir()
     recorded = read_signals_csv(in_tmp / state.out_dir / "signals.csv")
-    assert state.columns["time"] == list(recorded["time"])
+    assert np.array_equal(state.columns["time"], recorded["time"])
     assert {"patient.SpO2", "psa.p_feed", "psa.y_O2_product", "compressor.power", "compressor.T_head"} <= set(
         state.signals
     )
