@@ -123,17 +123,20 @@ class DashboardPage:
         start.click()
 
     def watch_status(self) -> None:
-        """Record, inside the page, the time of every change of the live status text (see status_changes); a
+        """Record, inside the page, the time of every change of the live status line (see status_changes); a
         script in the page costs far less than reading the page from here every few milliseconds, and textContent
-        (unlike innerText) needs no layout of the page, so the watching costs the browser almost nothing."""
+        (unlike innerText) needs no layout of the page, so the watching costs the browser almost nothing. The line
+        is drawn by the live_charts component, in its frame (same origin as the page)."""
         self.page.evaluate(
             """() => {
                 window.__o2twinChanges = [];
                 let last = null;
                 setInterval(() => {
-                    const el = document.querySelector('.st-key-live-status');
+                    const frame = document.querySelector("iframe[title$='live_charts']");
+                    const doc = frame ? frame.contentDocument : null;
+                    const el = doc ? doc.getElementById('live-status') : null;
                     const text = el ? el.textContent : null;
-                    if (text !== null && text !== last) {
+                    if (text && text !== last) {
                         last = text;
                         window.__o2twinChanges.push([performance.now() / 1000, text]);
                     }
@@ -147,16 +150,27 @@ class DashboardPage:
 
     def live_chart_titles(self) -> list[str]:
         """The titles of the live charts the page has drawn (canvases in the live_charts component's frame)."""
-        frame = self.page.frame_locator("iframe[title$='live_charts']")
         return [
-            str(t) for t in frame.locator("canvas").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+            str(t)
+            for t in self.live_frame()
+            .locator("canvas")
+            .evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
         ]
 
-    def status_text(self) -> str:
+    def live_frame(self) -> Any:
+        """The live_charts component's frame (status line, values and charts of the live view)."""
+        return self.page.frame_locator("iframe[title$='live_charts']")
+
+    def live_text(self, element_id: str) -> str:
+        """The text of an element of the live view ("live-status", "live-values"); "" while it is not drawn."""
         try:
-            return self.keyed("live-status").inner_text(timeout=2_000)
+            return self.live_frame().locator(f"#{element_id}").inner_text(timeout=2_000)
         except Exception:  # not drawn yet, or being redrawn
             return ""
+
+    def status_text(self) -> str:
+        """The live status line: NAME · status STATUS · simulated time T s of STOP s."""
+        return self.live_text("live-status")
 
     def simulated_time_s(self) -> float | None:
         found = re.search(r"simulated time ([0-9.]+) s", self.status_text())

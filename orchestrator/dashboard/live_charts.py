@@ -1,10 +1,13 @@
-"""The live page's charts: a small Streamlit component that draws lines on canvases (live_charts_frontend/).
+"""The live view: a small Streamlit component (live_charts_frontend/) that draws the run's status line, progress,
+newest values and charts (lines on canvases), and keeps them current by itself.
 
-The live page redraws every 0.4 s. Vega-Lite charts are re-created by the browser at each redraw, which cost it
-about 0.25 s of CPU per redraw for the six live plots (docs/dashboard.md, "Benchmark"): more than the core a run
-leaves free. This component keeps its canvases and only redraws their lines from the points it is sent: plain
-lists, already thinned to at most LIVE_POINTS per line (Series.envelope), in display units, NaN sent as null.
-The finished-run views keep Vega-Lite (orchestrator.dashboard.charts.line_chart): they are drawn once.
+Vega-Lite charts re-created at every redraw cost the browser about 0.25 s of CPU per redraw for the six live plots,
+and even a Streamlit rerun of a status line alone costs it some 60 ms (docs/dashboard.md, "Benchmark"): the core a
+run leaves free is not enough. So the component keeps its canvases and, every ``refresh_ms`` while the run is
+active, fetches the live data (orchestrator.dashboard.live_data: plain lists, thinned to at most LIVE_POINTS per
+line by Series.envelope, in display units, NaN as null) and redraws; no Streamlit rerun. When the data it fetched
+has a newer revision than the one it was drawn with (status, alarms, events, link figures), it sets its value to
+that revision, which reruns the page's fragment. The finished-run views keep Vega-Lite (charts.line_chart).
 """
 
 from __future__ import annotations
@@ -43,7 +46,17 @@ def _plain(values: np.ndarray, decimals: int) -> list[float | None]:
     return [None if v != v else v for v in rounded.tolist()]
 
 
-def live_charts(charts: list[dict[str, Any]], key: str, columns: int = 2, height: int = CHART_HEIGHT) -> None:
-    """Draw the charts (chart_payload), ``columns`` a row, each plotting area ``height`` px high. The key keeps the
-    component's frame (and its canvases) from one redraw to the next."""
-    _component(charts=charts, columns=columns, height=height, key=key, default=None)
+def live_charts(
+    initial: dict[str, Any],
+    feed: dict[str, Any] | None,
+    key: str,
+    refresh_ms: int = 400,
+    columns: int = 2,
+    height: int = CHART_HEIGHT,
+) -> None:
+    """Draw ``initial`` (live_data.live_payload: status line, progress, values, charts ``columns`` a row, each
+    plotting area ``height`` px high), then, while it says the run is active, fetch newer data every refresh_ms
+    from ``feed`` ({port, token, plots}: live_data.LiveDataServer; None: draw only what is given). The key keeps
+    the component's frame (and its canvases) from one rerun to the next."""
+    _component(initial=initial, feed=feed, refresh_ms=refresh_ms, columns=columns, height=height, key=key,
+               default=None)  # fmt: skip

@@ -14,6 +14,8 @@ from orchestrator.dashboard.runs import RunInfo, read_metrics
 if TYPE_CHECKING:
     import pandas as pd
 
+    from orchestrator.dashboard.live_data import LiveDataServer
+
 #: Seconds between two refreshes of the live views (at least two a second).
 REFRESH_S = 0.4
 #: Colours of the alarm priorities (IEC 60601-1-8 uses red for high, yellow for medium and low; cyan for low here).
@@ -24,6 +26,14 @@ PRIORITY_COLOURS = {"high": "red", "medium": "orange", "low": "blue"}
 def run_manager() -> RunManager:
     """The dashboard's one live run, shared by every browser tab on it."""
     return RunManager()
+
+
+@st.cache_resource
+def live_data_server() -> LiveDataServer:
+    """The live view's data server (live_data.py), on the dashboard's own address and a free port."""
+    from orchestrator.dashboard.live_data import LiveDataServer
+
+    return LiveDataServer(run_manager(), st.get_option("server.address") or "127.0.0.1").start()
 
 
 def folders() -> Folders:

@@ -1,8 +1,9 @@
 """The live page: set up a run, start, pause and stop it, and watch it (status, alarms, link health, plots).
 
 The same page serves hardware in the loop (``hil=True``): the run set-up asks for the device URL and the page shows
-the link's health. The live part is a Streamlit fragment that redraws itself every REFRESH_S while the run is
-active, from the LiveState the worker's messages fill (orchestrator.dashboard.live).
+the link's health. The live part is a Streamlit fragment around the live_charts component, which redraws the
+status line, values and charts every REFRESH_S from data it fetches itself (orchestrator.dashboard.live_data) and
+reruns the fragment only when the alarms, events, link figures or status change (LiveState.revision).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from typing import Any
 
 import streamlit as st
 
-from orchestrator.dashboard.charts import PlotView, displayed, plot_views, spo2_band, zoom_window_s
 from orchestrator.dashboard.live import LiveRun, LiveState
-from orchestrator.dashboard.live_charts import chart_payload, live_charts
+from orchestrator.dashboard.live_charts import live_charts
+from orchestrator.dashboard.live_data import live_payload
 from orchestrator.dashboard.page import (
     REFRESH_S,
     folders,
+    live_data_server,
     priority_badge,
     run_manager,
     summary_table,
@@ -26,10 +28,6 @@ from orchestrator.errors import O2TwinError
 
 #: How many of the scenario's plots are live by default (the first ones it declares).
 DEFAULT_LIVE_PLOTS = 6
-#: Points per line in a live chart (Series.envelope: the lowest and highest value of each of LIVE_POINTS / 2 bins):
-#: the browser's work per redraw grows with the points it draws.
-LIVE_POINTS = 200
-VALUES_PER_ROW = 3
 #: The live page redraws itself every REFRESH_S: without CSS animations and transitions (Streamlit's running
 #: indicator, elements fading while redrawn) the browser does not repaint the page between two redraws: its
 #: compositing work while a run is watched drops to a fraction (docs/dashboard.md, "Benchmark").
@@ -77,26 +75,22 @@ def controls(run: LiveRun | None, request: Any, hil: bool) -> None:
 
 
 def live_panel(run: LiveRun, key: str) -> None:
-    """Status, alarms, link health and plots; redrawn every REFRESH_S while the run is active."""
+    """Status, values and plots (the live_charts component, which keeps them current by itself), alarms and link
+    health (rerun by the component when the run's revision changes: status, alarms, events, link figures)."""
     state = run.state
-    every = REFRESH_S if run.active else None
     st.session_state[f"{key}-was-active"] = run.active
 
-    @st.fragment(run_every=every)
+    @st.fragment
     def body() -> None:
-        status(state)
+        revision = state.revision  # first: a change while this draws makes the component ask again
         left, right = st.columns([1, 2])
         with left:
             alarm_panel(state, key)
             if state.hil_enabled:
                 link_health(state.hil)
-        titles = [p["title"] for p in state.plots]
-        if titles:  # known once the run has started; the choice is kept for the runs that follow
-            with right:
-                chosen = st.multiselect("Live plots", titles, default=titles[:DEFAULT_LIVE_PLOTS], key=f"{key}-plots")
-                views = [v for v in plot_views(state.plots) if v.title in chosen]
-                live_values(state, views, state.latest())
-            plots(state, views, key)
+        with right:
+            live_view(state, revision, key)
+            status(state)
         if not run.active and st.session_state.get(f"{key}-was-active"):
             st.session_state[f"{key}-was-active"] = False
             st.rerun()  # the run ended: redraw the whole page (controls, no more refreshing)
@@ -104,17 +98,17 @@ def live_panel(run: LiveRun, key: str) -> None:
     body()
 
 
+def live_view(state: LiveState, revision: int, key: str) -> None:
+    """The live_charts component: drawn now from the state (the first DEFAULT_LIVE_PLOTS plots), then kept current by
+    its own fetches (live_data.py), with the plots the user ticks in it (kept in the browser for the next runs)."""
+    initial = {**live_payload(state, range(DEFAULT_LIVE_PLOTS)), "revision": revision}
+    server = live_data_server()
+    feed = {"port": server.port, "token": server.token, "default_plots": DEFAULT_LIVE_PLOTS, "view": key}
+    live_charts(initial, feed, key=f"{key}-charts", refresh_ms=round(1000 * REFRESH_S))
+
+
 def status(state: LiveState) -> None:
-    span = max(state.stop_time_s - state.start_time_s, 1e-9)
-    done = min(max((state.time_s - state.start_time_s) / span, 0.0), 1.0)
-    with st.container(key="live-status"):
-        st.markdown(
-            f"**{state.name or state.request.scenario}** · status **{state.status}** · "
-            f"simulated time **{state.time_s:.1f} s**" + (f" of {state.stop_time_s:g} s" if state.stop_time_s else "")
-        )
-        st.progress(done)
-        if state.out_dir is not None:
-            st.caption(f"results: {state.out_dir}")
+    """The run's error, and its summary once finished (the status line is the component's)."""
     if state.error:
         st.error(state.error)
     if state.result is not None:
@@ -181,38 +175,3 @@ def link_health(hil: dict[str, Any] | None) -> None:
 
 def _ms(value: Any) -> str:
     return f"{value:.2f} ms" if isinstance(value, int | float) else "–"
-
-
-def plots(state: LiveState, views: list[PlotView], key: str) -> None:
-    """The chosen plots, two a row; the SpO2 plot with its target band, a pressure plot with a zoom (drawn by the
-    live_charts component: canvases redrawn in place, far cheaper for the browser than Vega-Lite charts)."""
-    if not state.signals:
-        st.caption("Plots appear when the run has started.")
-        return
-    latest = state.latest()
-    band = spo2_band(state.parameters)
-    charts: list[dict[str, Any]] = []
-    for view in views:
-        shown, label = displayed(state.series(view.signals, max_points=LIVE_POINTS), view, state.units)
-        charts.append(chart_payload(shown, view.title, label, band if view.is_spo2 else None))
-        if view.is_pressure:
-            window = zoom_window_s(latest)
-            recent = state.series(view.signals, since_s=state.time_s - window, max_points=LIVE_POINTS)
-            zoomed, label = displayed(recent, view, state.units)
-            charts.append(chart_payload(zoomed, f"{view.title}: last {window:.0f} s", label))
-    live_charts(charts, key=f"{key}-charts")
-
-
-def live_values(state: LiveState, views: list[PlotView], latest: dict[str, float]) -> None:
-    """The newest value of the first signal of each plot, in display units."""
-    shown = [(v, v.signals[0]) for v in views if v.signals and v.signals[0] in latest]
-    if not shown:
-        return
-    cells = []
-    for view, signal in shown:
-        label, converters = view.label_and_converters(state.units)
-        value = float(converters[signal](latest[signal]))
-        cells.append(f"{view.title} ({signal}) **{value:.3g} {label.split(',')[0]}**")
-    lines = [" · ".join(cells[i : i + VALUES_PER_ROW]) for i in range(0, len(cells), VALUES_PER_ROW)]
-    with st.container(key="live-values"):  # one element, redrawn cheaply (a metric widget per value costs more)
-        st.markdown("  \n".join(lines))

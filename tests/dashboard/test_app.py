@@ -41,6 +41,19 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(m.value) for m in [*at.markdown, *at.caption, *at.error, *at.info, *at.success])
 
 
+def live_view(at: AppTest) -> dict:
+    """What the live_charts component was given to draw first (live_data.live_payload) and where to fetch more."""
+    (component,) = at.get("component_instance")
+    return json.loads(component.proto.json_args)
+
+
+def live_status(at: AppTest) -> str:
+    """The live status line (drawn by the component): NAME · status STATUS · simulated time T s of STOP s."""
+    if not at.get("component_instance"):
+        return ""
+    return "".join(text for text, _ in live_view(at)["initial"]["status_line"])
+
+
 def test_the_live_page_offers_the_scenarios_and_their_settings(app):
     app.run()
     assert not app.exception
@@ -105,13 +118,14 @@ def test_a_run_started_on_the_page_runs_with_its_controller_set_and_overrides_an
     assert not app.error
     button(app, "Start").click().run()
     deadline = time.monotonic() + 90
-    while "status **ok**" not in texts(app):
-        assert time.monotonic() < deadline, texts(app)
+    while "status ok" not in live_status(app):
+        assert time.monotonic() < deadline, (live_status(app), texts(app))
         time.sleep(0.5)
         app.run()
     assert button(app, "Start").disabled is False and button(app, "Stop").disabled
-    (component,) = app.get("component_instance")  # the live charts (live_charts component), drawn from the feed
-    charts = {c["title"]: c for c in json.loads(component.proto.json_args)["charts"]}
+    view = live_view(app)  # the live view (live_charts component), drawn from the feed
+    assert "simulated time 3.0 s of 3 s" in live_status(app) and view["initial"]["progress"] == 1.0
+    charts = {c["title"]: c for c in view["initial"]["charts"]}
     assert {"Patient SpO2", "O2 purity", "Pressures"} <= set(charts) and any(": last " in t for t in charts)
     assert charts["Patient SpO2"]["time"][-1] == pytest.approx(3.0)
     assert charts["Patient SpO2"]["band"] is None  # fixed-flow has no titrator, so no SpO2 target band

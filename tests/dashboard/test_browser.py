@@ -55,13 +55,13 @@ def test_a_fault_scenario_run_updates_live_and_raises_an_alarm_that_can_be_ackno
         t = ui.simulated_time_s()
         if t is not None and (not seen or t != seen[-1]):
             seen.append(t)
-        values.add(ui.text_of("live-values"))
+        values.add(ui.live_text("live-values"))
         time.sleep(0.2)
     assert len(seen) >= 3 and seen == sorted(seen), seen  # several distinct, increasing times while it ran
     assert len(values - {""}) >= 3  # the live values changed as it ran
     ui.start_run("live", "blocked_cannula", 310)  # the cannula kinks at 300 s: OCCLUSION about 5 s later
     ui.wait_until(lambda: "OCCLUSION" in ui.text_of("alarm-panel"), 150, "the OCCLUSION alarm")
-    live_values = ui.text_of("live-values")
+    live_values = ui.live_text("live-values")
     assert "Patient SpO2" in live_values and "%" in live_values and "bar(g)" in live_values
     # SpO2, purity, pressures and their zoom, flow, power, temperature: canvases of the live_charts component
     ui.wait_until(lambda: len(ui.live_chart_titles()) >= 7, 30, "the live charts")
