@@ -28,9 +28,9 @@ from orchestrator.errors import O2TwinError
 
 #: How many of the scenario's plots are live by default (the first ones it declares).
 DEFAULT_LIVE_PLOTS = 6
-#: The live page redraws itself every REFRESH_S: without CSS animations and transitions (Streamlit's running
-#: indicator, elements fading while redrawn) the browser does not repaint the page between two redraws: its
-#: compositing work while a run is watched drops to a fraction (docs/dashboard.md, "Benchmark").
+#: Without CSS animations and transitions (Streamlit's running indicator, elements fading while redrawn) the
+#: browser does not repaint the page between two redraws of the live view: its compositing work while a run is
+#: watched drops to a fraction (docs/dashboard.md, "Benchmark").
 STILL_PAGE = "<style>*, *::before, *::after {animation: none !important; transition: none !important;}</style>"
 
 
