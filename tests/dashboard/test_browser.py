@@ -46,6 +46,8 @@ def test_a_fault_scenario_run_updates_live_and_raises_an_alarm_that_can_be_ackno
     ui.open("live")
     # A run long enough to watch: the twin runs at 300-400x real time, so 3600 s take about ten seconds of wall time (the
     # 305 s before the fault scenario's alarm can pass between two refreshes of the page).
+    fetched: list[tuple[str, int]] = []  # the live view's own fetches of its data (live_data.py), and their answers
+    ui.page.on("response", lambda r: fetched.append((r.url, r.status)) if "/live?token=" in r.url else None)
     ui.start_run("live", "default", 3600)
     seen: list[float] = []
     values: set[str] = set()
@@ -59,6 +61,7 @@ def test_a_fault_scenario_run_updates_live_and_raises_an_alarm_that_can_be_ackno
         time.sleep(0.2)
     assert len(seen) >= 3 and seen == sorted(seen), seen  # several distinct, increasing times while it ran
     assert len(values - {""}) >= 3  # the live values changed as it ran
+    assert len(fetched) >= 5 and {status for _, status in fetched} == {200}, fetched[:5]  # fetched, not rerun
     ui.start_run("live", "blocked_cannula", 310)  # the cannula kinks at 300 s: OCCLUSION about 5 s later
     ui.wait_until(lambda: "OCCLUSION" in ui.text_of("alarm-panel"), 150, "the OCCLUSION alarm")
     live_values = ui.live_text("live-values")
@@ -74,6 +77,13 @@ def test_a_fault_scenario_run_updates_live_and_raises_an_alarm_that_can_be_ackno
     ui.wait_until(lambda: "acknowledged" in ui.text_of("alarm-panel"), 30, "the alarm acknowledged")
     ui.wait_for_status("ok", 120)
     assert list((cwd / "results" / "blocked_cannula").glob("2*/metrics.json"))
+    # the plots are ticked in the live view: untick one and its chart goes (ticked again for the next runs)
+    purity = ui.live_frame().get_by_role("checkbox", name="O2 purity")
+    purity.uncheck()
+    ui.wait_until(lambda: "O2 purity" not in ui.live_chart_titles(), 30, "the O2 purity chart gone")
+    assert "Patient SpO2" in ui.live_chart_titles()
+    purity.check()
+    ui.wait_until(lambda: "O2 purity" in ui.live_chart_titles(), 30, "the O2 purity chart back")
 
 
 def test_a_hardware_in_the_loop_run_shows_its_link_health(dashboard, figures, virtual_device):
