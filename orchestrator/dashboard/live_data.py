@@ -20,6 +20,7 @@ import http.server
 import json
 import logging
 import secrets
+import socket
 import threading
 import urllib.parse
 from collections.abc import Sequence
@@ -120,13 +121,20 @@ def parse_plots(text: str) -> list[int] | None:
     return [int(p) for p in parts]
 
 
+class _IPv6Server(http.server.ThreadingHTTPServer):
+    """For a dashboard on an IPv6 address (``--host ::1``)."""
+
+    address_family = socket.AF_INET6
+
+
 class LiveDataServer:
     """``GET /live`` for the live_charts component, in a thread of the dashboard's process (module docstring)."""
 
     def __init__(self, manager: RunManager, host: str = "127.0.0.1", port: int = 0) -> None:
         self.manager = manager
         self.token = secrets.token_urlsafe(24)
-        self._http = http.server.ThreadingHTTPServer((host, port), self._handler())
+        server_class = _IPv6Server if ":" in host else http.server.ThreadingHTTPServer
+        self._http = server_class((host, port), self._handler())
         self._http.daemon_threads = True
         self.host, self.port = str(self._http.server_address[0]), int(self._http.server_address[1])
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True, name="dashboard live data")

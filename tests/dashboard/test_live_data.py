@@ -141,3 +141,13 @@ def test_the_live_data_server_answers_only_the_token_holder_with_the_current_run
         assert get(f"{base}/results/default?token={server.token}")[0] == 404
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(("host", "url_host"), [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")])
+def test_the_live_data_server_listens_on_the_dashboards_own_address(host, url_host):
+    server = LiveDataServer(RunManager(), host).start()
+    try:
+        assert server.host == host
+        assert get(f"http://{url_host}:{server.port}/live?token={server.token}")[0] == 200
+    finally:
+        server.close()
