@@ -326,8 +326,9 @@ def test_named_scenario_full_length(plant_fmus, tmp_path_factory, name):
 
 @pytest.mark.slow
 def test_night_sleep_hypoventilation_and_a_mucus_plug(plant_fmus, tmp_path_factory):
-    """REM sleep raises PaCO2 and the flow; the cold hand (no reading) holds the flow; the mucus plug desaturates
-    the patient and the titrator answers with more flow until the cough clears it."""
+    """REM sleep raises PaCO2 and the flow; the cold hand (no reading) holds the flow for hold_max_s, then raises it
+    to the fallback prescription; the mucus plug desaturates the patient and the titrator answers with more flow
+    until the cough clears it."""
     run = run_scenario(tmp_path_factory, "night", 7200.0)
     s = run.s
     paco2 = s["patient.PaCO2"]
@@ -335,11 +336,19 @@ def test_night_sleep_hypoventilation_and_a_mucus_plug(plant_fmus, tmp_path_facto
     q = s["watchdog.Q_set"]
     assert q[run.window(3500.0, 4200.0)].mean() > q[run.window(2500.0, 3000.0)].mean()
     cold = run.window(2010.0, 2120.0)
-    assert np.isnan(s["oximeter.spo2"][cold]).all() and np.ptp(q[cold]) == 0.0
+    assert np.isnan(s["oximeter.spo2"][cold]).all()
+    titrator = run.spec.slaves["titrator"].parameters
+    hold_s, q_fallback = titrator.get("hold_max_s", 60.0), slpm_to_m3s(titrator.get("q_fallback_slpm", 2.0))
+    last_reading = run.t[run.window(1900.0, 2010.0) & np.isfinite(s["oximeter.spo2"])][-1]
+    held = run.window(2010.0, last_reading + hold_s - 1.0)
+    assert np.ptp(q[held]) == 0.0  # neither chased nor lowered without a reading
+    fallback = run.window(last_reading + hold_s + 15.0, 2120.0)
+    assert q[fallback].min() == pytest.approx(max(q[held][0], q_fallback)) and np.ptp(q[fallback]) == 0.0
     assert run.bit("SENSOR_SPO2")[run.window(2045.0, 2120.0)].all(), "no SpO2 reading for 30 s: alarm"
+    # the plug desaturates the patient within minutes, until the titrator's extra flow makes up for it
     assert (
-        s["patient.SpO2"][run.window(4950.0, 5100.0)].mean()
-        < s["patient.SpO2"][run.window(4500.0, 4800.0)].mean() - 0.01
+        s["patient.SpO2"][run.window(4800.0, 4900.0)].mean()
+        < s["patient.SpO2"][run.window(4500.0, 4800.0)].mean() - 0.02
     )
     assert q[run.window(5000.0, 5100.0)].mean() > q[run.window(4500.0, 4800.0)].mean() + slpm_to_m3s(0.3)
 
