@@ -1,12 +1,15 @@
 """Several cases per Dask task (orchestrator.sweep.batches) on a real LocalCluster: the same table as one case per
-task, and a case that fails or kills its worker inside a batch charged to itself only."""
+task, a case that fails or kills its worker inside a batch charged to itself only, and `o2twin sweep
+--cases-per-task`."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+import pandas as pd
 import pytest
 
+from orchestrator.cli.main import main
 from orchestrator.sweep import Case, run_cases
 from orchestrator.sweep.batches import MAX_BATCH, BatchPlan
 from orchestrator.sweep.case import summary_row
@@ -14,6 +17,7 @@ from orchestrator.sweep.worker import CaseJob, CaseOutcome
 from tests.sweep.conftest import ALLOW
 from tests.sweep.test_dask import CIRCUMSTANCES
 from tests.sweep.test_local_pool import lag_output
+from tests.sweep.test_sweep_cli import ALLOW_ARGS
 
 
 def batch_sizes(cluster) -> dict[str, list[int]]:
@@ -82,6 +86,24 @@ def test_a_batch_that_survives_its_retry_charges_the_death_to_its_case(tiny_scen
     assert list(table["status"]) == ["ok", "ok", "failed", "ok"]
     assert list(table["attempts"]) == [2, 1, 1, 1]
     assert table["worker"].nunique() == 1  # the batch's second attempt ran all four
+
+
+def test_cases_per_task_from_the_command_line(tiny_scenario, tmp_path, dask_cluster, capsys):
+    """`o2twin sweep --cases-per-task N` reaches the cluster's tasks (the workers' marks: N cases per task), and
+    the table is the same with 3 cases per task as with 1."""
+    tables, sizes = {}, {}
+    for n in ("3", "1"):
+        before = batch_sizes(dask_cluster)
+        out = tmp_path / f"per_task_{n}"
+        code = main(["-q", "sweep", str(tiny_scenario), "--grid", "lag.k=1:3:3", "--seeds", "2", "--no-plots",
+                     "--scheduler", dask_cluster.scheduler_address, "--cases-per-task", n, "--out", str(out),
+                     *ALLOW_ARGS])  # fmt: skip
+        assert code == 0 and "cases      6" in capsys.readouterr().out
+        (sizes[n],) = [s for topic, s in batch_sizes(dask_cluster).items() if topic not in before]
+        tables[n] = pd.read_parquet(out / "table.parquet")
+    assert sizes == {"3": [3, 3], "1": [1] * 6}
+    assert (tables["3"]["status"] == "ok").all()
+    assert tables["3"].drop(columns=CIRCUMSTANCES).equals(tables["1"].drop(columns=CIRCUMSTANCES))
 
 
 def job(n: int) -> CaseJob:
