@@ -50,18 +50,10 @@ def test_batches_give_the_same_table_as_one_case_per_task(tiny_scenario, tmp_pat
     assert len(list((tmp_path / "b" / "rows").iterdir())) == 7
 
 
-def test_a_case_killing_its_worker_inside_a_batch_is_charged_alone(tiny_scenario, tmp_path, dask_cluster):
+def test_a_case_killing_its_worker_inside_a_batch_is_charged_alone(tiny_scenario, tmp_path, dask_cluster, killer_study):
     """The batch dies twice at the killer (the scheduler's one retry), so it is given up: the killer is failed
     with two deaths, the others run again one per task, the once-killer then succeeding on its retry."""
-    flag = tmp_path / "flag"
-    flag.mkdir()
-    cases = [
-        Case(tiny_scenario, {"lag.k": 1.0}),
-        Case(tiny_scenario, {"killer.kill_at_s": 1.0}),  # kills its worker every time
-        Case(tiny_scenario, {"killer.kill_at_s": 1.0, "killer.once_flag": str(flag)}),  # only the first time
-        Case(tiny_scenario, {"lag.k": 2.0}),
-        Case(tiny_scenario, {"lag.fail_time": 1.0}),
-    ]
+    cases = [*killer_study.cases, Case(tiny_scenario, {"lag.fail_time": 1.0})]  # and a case that fails, last
     out = tmp_path / "k"
     table = run_cases(cases, out=out, scheduler=dask_cluster.scheduler_address, allow_modules=ALLOW, cases_per_task=5)
     assert list(table["status"]) == ["ok", "failed", "ok", "ok", "failed"]
