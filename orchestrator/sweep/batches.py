@@ -6,11 +6,20 @@ cases' measured wall time (about TARGET_BATCH_S of cases, at most MAX_BATCH; sin
 finished, so long cases stay one per task) and shrink towards the study's end, so no worker is left idle while
 another runs a long batch.
 
-The engine's guarantees stay those of one case per task: a batch task marks each case it starts (an event the
-caller receives), so when the scheduler reports a batch's worker dead the case that was running is known and charged
-with the death; the other cases of the batch are not. A batch whose worker died is rerun by the scheduler (its
-``allowed-failures``); when it is given up (KilledWorker), the cases charged as often as the scheduler allows
-deaths are recorded as failed, and the others run again, each as a task of its own.
+The engine's guarantees stay those of one case per task: a case's ``attempts`` counts the worker deaths charged to
+it and the run that gave its row (if any), and a case is failed once charged with as many deaths as the scheduler
+allows a task (``allowed-failures`` + 1), so ``attempts`` never exceeds that. A batch task marks each case it starts (an event the caller receives), so when
+the scheduler reports a batch's worker dead the case that was running is known and charged with the death; the
+other cases of the batch are not. A batch whose worker died is rerun by the scheduler; when it is given up
+(KilledWorker), the cases charged as often as the scheduler allows are recorded as failed, and the others run
+again, each as a task of its own, with what is left of their allowance: a case charged once in its batch is failed
+at its next death (its task, rerun by the scheduler, sees the earlier attempt's mark and runs nothing), not given
+the scheduler's retries afresh.
+
+A death after a case ended and before the next case's mark reached the scheduler (its round trip; after the last
+case, until the batch's result reaches it) is charged to the case that ended: the mark of a start is what tells the
+caller that the case before ended. One case per task does the same, Dask charging a task whose worker dies before
+its result is reported.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ TARGET_BATCH_S = 1.0
 MAX_BATCH = 8
 #: Tasks kept submitted per worker thread: the running one and the next, queued at the scheduler.
 TASKS_PER_THREAD = 2
+#: The status a batch task gives a case it did not start again, its allowance of worker deaths used up.
+GIVEN_UP = "given up"
 
 
 @dataclass
@@ -36,6 +47,8 @@ class Batch:
 
     number: int
     jobs: list[CaseJob]
+    #: for a case alone after its batch was given up: the worker deaths it may still suffer (None: the scheduler's)
+    deaths_left: int | None = None
 
 
 class BatchPlan:
@@ -49,6 +62,7 @@ class BatchPlan:
         self._started: dict[int, dict[str, list[str]]] = {}  #: batch -> attempt -> the cases it started, in order
         self._case_s = [0.0, 0]  #: sum and count of the finished cases' wall times
         self._numbers = 0
+        self._limit = 0  #: the deaths the scheduler allows a task (allowed-failures + 1), known once it gives one up
 
     def take(self, threads: int, in_flight: int) -> list[Batch]:
         """The batches to submit now, so that TASKS_PER_THREAD tasks per worker thread are in flight."""
@@ -60,7 +74,8 @@ class BatchPlan:
                 while len(jobs) < size and self.pending and self.pending[0].case_id not in self._alone:
                     jobs.append(self.pending.popleft())
             self._numbers += 1
-            batches.append(Batch(self._numbers, jobs))
+            charged = self.deaths[jobs[0].case_id] if jobs[0].case_id in self._alone else 0
+            batches.append(Batch(self._numbers, jobs, self._limit - charged if charged else None))
         return batches
 
     def size(self, threads: int) -> int:
@@ -82,32 +97,34 @@ class BatchPlan:
 
     def finished(self, batch: Batch, attempt: str, outcomes: list[CaseOutcome]) -> list[CaseOutcome]:
         """A batch's outcomes (``attempt`` the run that returned them), with each case's attempts; cases it did not
-        get to (it stops at a case interrupted by Ctrl-C) go back to the pending ones."""
+        get to (it stops at a case interrupted by Ctrl-C) go back to the pending ones, and a case it gave up (its
+        deaths_left used up by the earlier attempts) is failed."""
         self._charge(batch, survivor=attempt)
         returned = {o.case_id for o in outcomes}
         self.pending.extendleft(reversed([job for job in batch.jobs if job.case_id not in returned]))
+        recorded = []
         for outcome in outcomes:
+            if outcome.status == GIVEN_UP:
+                recorded.append(_failure(outcome.case_id, self.deaths[outcome.case_id]))
+                continue
             outcome.attempts = self.deaths[outcome.case_id] + 1
             if outcome.finished and outcome.wall_time_s is not None:
                 self._case_s[0] += outcome.wall_time_s
                 self._case_s[1] += 1
-        return outcomes
+            recorded.append(outcome)
+        return recorded
 
     def killed(self, batch: Batch, allowed_failures: int, last_worker: str) -> list[CaseOutcome]:
         """A batch the scheduler gave up (its workers died ``allowed_failures + 1`` times): the cases charged with
         that many deaths are failed; the others run again, each alone."""
         self._charge(batch, survivor=None)
-        limit = allowed_failures + 1
+        limit = self._limit = allowed_failures + 1
         failed, again = [], []
         for job in batch.jobs:
             deaths = self.deaths[job.case_id]
             if deaths >= limit or len(batch.jobs) == 1:
-                deaths = max(deaths, limit)  # alone in its task, it is the one that died (if a mark was lost)
-                error = (
-                    f"the Dask workers running this case died {deaths} times (last: {last_worker}); "
-                    f"the case was retried {deaths - 1} time(s)"
-                )
-                failed.append(CaseOutcome(job.case_id, "failed", error=error, attempts=deaths))
+                # alone in its task, it is the one that died (if a mark was lost)
+                failed.append(_failure(job.case_id, max(deaths, limit), last_worker))
             else:
                 again.append(job)
         self._alone.update(job.case_id for job in again)
@@ -119,3 +136,10 @@ class BatchPlan:
         for attempt, cases in self._started.pop(batch.number, {}).items():
             if attempt != survivor and cases:
                 self.deaths[cases[-1]] += 1
+
+
+def _failure(case_id: str, deaths: int, last_worker: str | None = None) -> CaseOutcome:
+    """The row of a case failed for the deaths of its workers: ``deaths`` attempts, each ended by one."""
+    last = f" (last: {last_worker})" if last_worker else ""
+    error = f"the Dask workers running this case died {deaths} times{last}; the case was retried {deaths - 1} time(s)"
+    return CaseOutcome(case_id, "failed", error=error, attempts=deaths)

@@ -5,7 +5,8 @@ worker plugin (orchestrator.sweep.dask_worker); each task runs a batch of cases 
 of cases, one case while their length is unknown), submitted as workers need them. The workers need the
 o2twin package installed but no shared file system. A worker lost mid-task is Dask's business: the scheduler runs
 the task again on another worker up to its ``distributed.scheduler.allowed-failures`` and then gives KilledWorker;
-each death is charged to the case the task had started last, and a case charged that often is recorded as failed.
+each death is charged to the case the task had started last, and a case charged that often is recorded as failed
+(a case charged in a batch given up runs alone with the rest of its allowance: orchestrator.sweep.batches).
 Tasks a worker holds without running them yet (``worker-saturation`` above 1.0) are counted as dead too, so
 ``start_local_cluster`` sets allowed-failures to 1 (one retry) and the saturation to 1.0 (CLUSTER_CONFIG); set both
 on your own scheduler for the same behaviour.
@@ -134,7 +135,9 @@ class DaskCluster:
         from orchestrator.sweep.dask_worker import run_batch_on_worker
 
         key = f"o2twin-cases-{batch.jobs[0].case_id}-{len(batch.jobs)}-{token}-{batch.number}"
-        return client.submit(run_batch_on_worker, plugin, topic, batch.number, batch.jobs, key=key, pure=False)
+        return client.submit(
+            run_batch_on_worker, plugin, topic, batch.number, batch.jobs, batch.deaths_left, key=key, pure=False
+        )
 
     @staticmethod
     def _outcomes(plan: BatchPlan, batch: Batch, future: Any, distributed: Any) -> list[CaseOutcome]:

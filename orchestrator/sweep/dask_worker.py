@@ -17,6 +17,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.utils import sync
 
 from orchestrator.cosim.slaves.fmu_reuse import keep_unpacked_fmus
+from orchestrator.sweep.batches import GIVEN_UP
 from orchestrator.sweep.bundle import ScenarioBundle
 from orchestrator.sweep.worker import CaseJob, CaseOutcome, execute_case, worker_name
 
@@ -33,16 +34,22 @@ class ScenarioBundles(WorkerPlugin):
         keep_unpacked_fmus()  # a worker runs case after case of the same FMUs
 
 
-def run_batch_on_worker(plugin_name: str, topic: str, batch: int, jobs: list[CaseJob]) -> tuple[str, list[CaseOutcome]]:
+def run_batch_on_worker(
+    plugin_name: str, topic: str, batch: int, jobs: list[CaseJob], deaths_left: int | None = None
+) -> tuple[str, list[CaseOutcome]]:
     """The task of a batch: each case in turn, its start marked by an event ``[batch, attempt, case_id]`` under
     ``topic``; returns (this attempt's id, the outcomes). Stops after a case interrupted by Ctrl-C ("stopped").
 
     The mark is sent to the scheduler and answered before the case starts (a round trip of about a millisecond):
-    a worker that dies a few milliseconds into a case would lose a mark still waiting in its outgoing batch."""
+    a worker that dies a few milliseconds into a case would lose a mark still waiting in its outgoing batch.
+    ``deaths_left`` (a case alone, charged in a batch given up): when this task's earlier attempts (their marks)
+    are that many, each ended by its worker's death, the case is not started again (status GIVEN_UP)."""
     worker = get_worker()
     plugin = worker.plugins[plugin_name]
     assert isinstance(plugin, ScenarioBundles), f"worker plugin {plugin_name} is not a study's bundles"
     attempt = uuid.uuid4().hex
+    if deaths_left is not None and _earlier_attempts(worker, topic, batch) >= deaths_left:
+        return attempt, [CaseOutcome(job.case_id, GIVEN_UP, worker=worker_name()) for job in jobs]
     outcomes: list[CaseOutcome] = []
     for job in jobs:
         sync(worker.loop, worker.scheduler.log_event, topic=topic, msg=[batch, attempt, job.case_id])
@@ -50,6 +57,13 @@ def run_batch_on_worker(plugin_name: str, topic: str, batch: int, jobs: list[Cas
         if not outcomes[-1].finished:
             break
     return attempt, outcomes
+
+
+def _earlier_attempts(worker: Any, topic: str, batch: int) -> int:
+    """The attempts of this batch that marked a case before this one (from the scheduler's log of the study's
+    events): the scheduler reruns a task only after its worker died, so each of them died."""
+    events = sync(worker.loop, worker.scheduler.events, topic=topic)
+    return len({msg[1] for _, msg in events if msg[0] == batch})
 
 
 def _execute(bundle: ScenarioBundle, job: CaseJob) -> CaseOutcome:

@@ -140,7 +140,10 @@ def choose_backend(workers: int | None, scheduler: str | Client | None, cases_pe
             raise O2TwinError(f"--scheduler {scheduler}: give the scheduler's address, e.g. tcp://host:8786")
         return DaskCluster(scheduler, cases_per_task)
     if cases_per_task is not None:
-        raise O2TwinError("cases_per_task is for a Dask cluster; the local pool sends its workers one case at a time")
+        raise O2TwinError(
+            "--cases-per-task (cases_per_task) is for a Dask cluster (--scheduler or $O2TWIN_DASK_SCHEDULER); the "
+            "local pool sends its workers one case at a time: leave it out"
+        )
     # the workers speak only when asked to (-vv): a failing case's messages are in its row and events.jsonl
     debug = logging.getLogger("orchestrator").isEnabledFor(logging.DEBUG)
     return LocalPool(workers, log_level=logging.DEBUG if debug else logging.CRITICAL)

@@ -1,14 +1,17 @@
 """The sweep tests' small scenario: a step into the hand-written Lag FMU, seeded noise, a worker killer and an
-extraction probe (tests.support.sweep_blocks), 2 s simulated; and a Dask LocalCluster the tests start themselves."""
+extraction probe (tests.support.sweep_blocks), 2 s simulated; the study of cases that kill their worker, shared by
+the local pool's and Dask's tests; and a Dask LocalCluster the tests start themselves."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from orchestrator.sweep import Case
 from tests.support import blocks, sweep_blocks
 
 #: The modules the small scenario takes its blocks and summary from.
@@ -63,6 +66,27 @@ def tiny_scenario(tmp_path_factory, lag_fmu) -> Path:
     path = folder / "tiny.toml"
     path.write_text(TINY, encoding="utf-8")
     return path
+
+
+@dataclass
+class KillerStudy:
+    """Four cases around two that kill their worker: ok, always killing, killing once (its retry runs), ok."""
+
+    cases: list[Case]
+    flag: Path  #: the once-killer's folder: it writes "killed" there when it kills its worker
+
+
+@pytest.fixture
+def killer_study(tiny_scenario, tmp_path) -> KillerStudy:
+    flag = tmp_path / "flag"
+    flag.mkdir()
+    cases = [
+        Case(tiny_scenario, {"lag.k": 1.0}),
+        Case(tiny_scenario, {"killer.kill_at_s": 1.0}),  # kills its worker every time
+        Case(tiny_scenario, {"killer.kill_at_s": 1.0, "killer.once_flag": str(flag)}),  # only the first time
+        Case(tiny_scenario, {"lag.k": 2.0}),
+    ]
+    return KillerStudy(cases, flag)
 
 
 @pytest.fixture(autouse=True)

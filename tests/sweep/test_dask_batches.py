@@ -1,19 +1,23 @@
 """Several cases per Dask task (orchestrator.sweep.batches) on a real LocalCluster: the same table as one case per
-task, and a case that fails or kills its worker inside a batch charged to itself only."""
+task, a case that fails or kills its worker inside a batch charged to itself only, and `o2twin sweep
+--cases-per-task`."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
+import pandas as pd
 import pytest
 
+from orchestrator.cli.main import main
 from orchestrator.sweep import Case, run_cases
-from orchestrator.sweep.batches import MAX_BATCH, BatchPlan
+from orchestrator.sweep.batches import GIVEN_UP, MAX_BATCH, BatchPlan
 from orchestrator.sweep.case import summary_row
 from orchestrator.sweep.worker import CaseJob, CaseOutcome
 from tests.sweep.conftest import ALLOW
 from tests.sweep.test_dask import CIRCUMSTANCES
 from tests.sweep.test_local_pool import lag_output
+from tests.sweep.test_sweep_cli import ALLOW_ARGS
 
 
 def batch_sizes(cluster) -> dict[str, list[int]]:
@@ -46,18 +50,10 @@ def test_batches_give_the_same_table_as_one_case_per_task(tiny_scenario, tmp_pat
     assert len(list((tmp_path / "b" / "rows").iterdir())) == 7
 
 
-def test_a_case_killing_its_worker_inside_a_batch_is_charged_alone(tiny_scenario, tmp_path, dask_cluster):
+def test_a_case_killing_its_worker_inside_a_batch_is_charged_alone(tiny_scenario, tmp_path, dask_cluster, killer_study):
     """The batch dies twice at the killer (the scheduler's one retry), so it is given up: the killer is failed
     with two deaths, the others run again one per task, the once-killer then succeeding on its retry."""
-    flag = tmp_path / "flag"
-    flag.mkdir()
-    cases = [
-        Case(tiny_scenario, {"lag.k": 1.0}),
-        Case(tiny_scenario, {"killer.kill_at_s": 1.0}),  # kills its worker every time
-        Case(tiny_scenario, {"killer.kill_at_s": 1.0, "killer.once_flag": str(flag)}),  # only the first time
-        Case(tiny_scenario, {"lag.k": 2.0}),
-        Case(tiny_scenario, {"lag.fail_time": 1.0}),
-    ]
+    cases = [*killer_study.cases, Case(tiny_scenario, {"lag.fail_time": 1.0})]  # and a case that fails, last
     out = tmp_path / "k"
     table = run_cases(cases, out=out, scheduler=dask_cluster.scheduler_address, allow_modules=ALLOW, cases_per_task=5)
     assert list(table["status"]) == ["ok", "failed", "ok", "ok", "failed"]
@@ -82,6 +78,53 @@ def test_a_batch_that_survives_its_retry_charges_the_death_to_its_case(tiny_scen
     assert list(table["status"]) == ["ok", "ok", "failed", "ok"]
     assert list(table["attempts"]) == [2, 1, 1, 1]
     assert table["worker"].nunique() == 1  # the batch's second attempt ran all four
+
+
+def test_a_case_charged_in_a_given_up_batch_has_only_the_rest_of_its_retries(tiny_scenario, dask_cluster, killer_study):
+    """As with one case per task, a case is retried once in all (allowed-failures 1), batch or alone. The batch
+    dies at the once-killer, then (its retry) at the killer, and is given up; alone, the once-killer succeeds
+    (attempts 2) and the killer dies once more and is failed with 2 deaths: its task, rerun by the scheduler, does
+    not start it a third time."""
+    once, always = killer_study.cases[2], killer_study.cases[1]
+    before = case_starts(dask_cluster)
+    table = run_cases([once, always], scheduler=dask_cluster.scheduler_address, allow_modules=ALLOW, cases_per_task=2)
+    assert (killer_study.flag / "killed").exists()
+    assert list(table["status"]) == ["ok", "failed"]
+    assert list(table["attempts"]) == [2, 2]
+    assert "died 2 times" in table["error"][1] and "retried 1 time" in table["error"][1]
+    (starts,) = [n for topic, n in case_starts(dask_cluster).items() if topic not in before]
+    assert starts == {table["case_id"][0]: 3, table["case_id"][1]: 2}  # the once-killer's second ran, its row lost
+
+
+def case_starts(cluster) -> dict[str, Counter[str]]:
+    """How often each study (by its events' topic) started each case, from the workers' marks."""
+    from distributed import Client
+
+    with Client(cluster.scheduler_address) as client:
+        events = client.get_events()
+    return {
+        topic: Counter(case for _, (_batch, _attempt, case) in entries)
+        for topic, entries in events.items()
+        if topic.startswith("o2twin-cases-")
+    }
+
+
+def test_cases_per_task_from_the_command_line(tiny_scenario, tmp_path, dask_cluster, capsys):
+    """`o2twin sweep --cases-per-task N` reaches the cluster's tasks (the workers' marks: N cases per task), and
+    the table is the same with 3 cases per task as with 1."""
+    tables, sizes = {}, {}
+    for n in ("3", "1"):
+        before = batch_sizes(dask_cluster)
+        out = tmp_path / f"per_task_{n}"
+        code = main(["-q", "sweep", str(tiny_scenario), "--grid", "lag.k=1:3:3", "--seeds", "2", "--no-plots",
+                     "--scheduler", dask_cluster.scheduler_address, "--cases-per-task", n, "--out", str(out),
+                     *ALLOW_ARGS])  # fmt: skip
+        assert code == 0 and "cases      6" in capsys.readouterr().out
+        (sizes[n],) = [s for topic, s in batch_sizes(dask_cluster).items() if topic not in before]
+        tables[n] = pd.read_parquet(out / "table.parquet")
+    assert sizes == {"3": [3, 3], "1": [1] * 6}
+    assert (tables["3"]["status"] == "ok").all()
+    assert tables["3"].drop(columns=CIRCUMSTANCES).equals(tables["1"].drop(columns=CIRCUMSTANCES))
 
 
 def job(n: int) -> CaseJob:
@@ -118,3 +161,19 @@ def test_a_given_up_batch_fails_its_killer_and_sends_the_others_alone():
     assert failed.case_id == "case1" and failed.attempts == 2 and "died 2 times" in (failed.error or "")
     again = plan.take(threads=4, in_flight=0)
     assert [[j.case_id for j in b.jobs] for b in again] == [["case0"], ["case2"], ["case3"]]
+
+
+def test_a_case_alone_after_its_batch_was_given_up_keeps_the_rest_of_its_allowance():
+    plan = BatchPlan([job(n) for n in range(3)], cases_per_task=3)
+    (batch,) = plan.take(threads=1, in_flight=0)
+    for attempt, cases in (("a", ["case0"]), ("b", ["case0", "case1"])):  # each attempt died at its last case
+        for case in cases:
+            plan.started((0.0, [batch.number, attempt, case]))
+    assert plan.killed(batch, allowed_failures=1, last_worker="tcp://w") == []  # no case charged twice
+    alone = plan.take(threads=4, in_flight=0)
+    assert [(b.jobs[0].case_id, b.deaths_left) for b in alone] == [("case0", 1), ("case1", 1), ("case2", None)]
+    plan.started((0.0, [alone[1].number, "c", "case1"]))  # died; the task's rerun "d" did not start it again
+    (failed,) = plan.finished(alone[1], "d", [CaseOutcome("case1", GIVEN_UP)])
+    assert failed.status == "failed" and failed.attempts == 2 and "died 2 times" in (failed.error or "")
+    (ok,) = plan.finished(alone[0], "e", [CaseOutcome("case0", "ok")])
+    assert ok.attempts == 2

@@ -79,21 +79,13 @@ def test_keep_signals_keeps_each_case_whole(tiny_scenario, tmp_path):
     assert signals["lag.y"][-1] == pytest.approx(lag_output(2.0), rel=1e-12)
 
 
-def test_a_killed_worker_is_retried_once_then_recorded_as_failed(tiny_scenario, tmp_path):
-    flag = tmp_path / "flag"
-    flag.mkdir()
-    cases = [
-        Case(tiny_scenario, {"lag.k": 1.0}),
-        Case(tiny_scenario, {"killer.kill_at_s": 1.0}),  # kills its worker every time
-        Case(tiny_scenario, {"killer.kill_at_s": 1.0, "killer.once_flag": str(flag)}),  # only the first time
-        Case(tiny_scenario, {"lag.k": 2.0}),
-    ]
-    table = run_cases(cases, out=tmp_path / "k", workers=2, allow_modules=ALLOW).set_index("case_id")
+def test_a_killed_worker_is_retried_once_then_recorded_as_failed(killer_study, tmp_path):
+    table = run_cases(killer_study.cases, out=tmp_path / "k", workers=2, allow_modules=ALLOW).set_index("case_id")
     rows = list(table.itertuples())
     assert [r.status for r in rows] == ["ok", "failed", "ok", "ok"]
     assert [r.attempts for r in rows] == [1, 2, 2, 1]
-    assert "died" in rows[1].error and "retried once" in rows[1].error
-    assert (flag / "killed").exists()
+    assert "died" in str(rows[1].error) and "retried once" in str(rows[1].error)
+    assert (killer_study.flag / "killed").exists()
     assert not list((tmp_path / "k" / ".running").iterdir())  # no case left marked as running
 
 

@@ -68,6 +68,10 @@ def test_a_sweep_file_and_a_dry_run(tiny_scenario, tmp_path, capsys):
         (["--seeds", "many"], "--seeds 'many'"),
         (["--scheduler", "somewhere"], "--scheduler somewhere: give the scheduler's address"),
         (["--workers", "0"], "--workers 0: give at least 1 worker"),
+        (["--cases-per-task", "0"], "--cases-per-task '0': give a whole number of cases of at least 1, or auto"),
+        (["--cases-per-task", "two"], "--cases-per-task 'two': give a whole number of cases of at least 1, or auto"),
+        (["--cases-per-task", "1.5"], "--cases-per-task '1.5': give a whole number"),
+        (["--cases-per-task", "4"], "--cases-per-task (cases_per_task) is for a Dask cluster (--scheduler or"),
     ],
 )
 def test_bad_options_give_one_clear_error(tiny_scenario, tmp_path, capsys, args, message):

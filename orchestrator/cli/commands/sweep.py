@@ -23,9 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import SimulationError
+from orchestrator.errors import O2TwinError, SimulationError
 from orchestrator.results.run import RESULTS_ROOT
 from orchestrator.scenario.overrides import parse_assignments
+from orchestrator.sweep.batches import MAX_BATCH, TARGET_BATCH_S
 from orchestrator.sweep.dask_cluster import SCHEDULER_ENV
 from orchestrator.sweep.design import (
     SAMPLING_METHODS,
@@ -87,6 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="tcp://HOST:8786",
         help=f"run on this Dask scheduler's cluster (default: ${SCHEDULER_ENV}, else the local pool)",
     )
+    where.add_argument(
+        "--cases-per-task",
+        default="auto",
+        metavar="N|auto",
+        help=f"on Dask, the cases one task runs in turn (one scheduler round trip per task): N, or auto (the default: "
+        f"about {TARGET_BATCH_S:g} s of cases from their measured wall time, at most {MAX_BATCH}; one per task until "
+        "a case has finished)",
+    )
     where.add_argument("--keep-signals", action="store_true", help="keep each case's whole results directory")
     where.add_argument("--retry-failed", action="store_true", help="when resuming, run the failed cases again")
     where.add_argument("--no-plots", action="store_true", help="do not write the summary plots")
@@ -124,7 +133,24 @@ def design_from(args: argparse.Namespace) -> SweepDesign:
     return design
 
 
+def parse_cases_per_task(text: str) -> int | None:
+    """--cases-per-task: a positive whole number, or "auto" (None: the engine sizes the batches)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise O2TwinError(
+            f"--cases-per-task {text!r}: give a whole number of cases of at least 1, or auto (the default: "
+            "batches sized from the cases' wall time)"
+        )
+    return number
+
+
 def run(args: argparse.Namespace) -> int:
+    cases_per_task = parse_cases_per_task(args.cases_per_task)
     design = design_from(args)
     cases = design.cases()
     if args.dry_run:
@@ -139,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         out=out,
         workers=args.workers,
         scheduler=args.scheduler,
+        cases_per_task=cases_per_task,
         keep_signals=args.keep_signals,
         allow_modules=args.allow_modules,
         retry_failed=args.retry_failed,
