@@ -146,11 +146,15 @@ class CompiledSegment:
         return p, self._io_error(rc, p, t)
 
     def _io_error(self, rc: int, p: SlavePlan, t: float) -> BaseException:
+        """The error the Python path raises for the failed call (FmuCoSimSlave's input writer, output reader,
+        set_input_derivatives): the same text, naming the call and the status it returned."""
         slave: Any = p.slave
+        status = self._status.value
         if rc == CK_DERIVATIVES:
-            return slave.fail("setting input derivatives failed", t)
-        names = ", ".join(p.in_names if rc == CK_SET else p.out_names)
-        return slave.fail(f"{'setting' if rc == CK_SET else 'getting'} {names} failed", t)
+            return slave.fail("setting input derivatives failed", t, call=("fmi2SetRealInputDerivatives", status))
+        if rc == CK_SET:
+            return slave.fail(f"setting {', '.join(p.in_names)} failed", t, call=(slave.calls.SET_FLOAT, status))
+        return slave.fail(f"getting {', '.join(p.out_names)} failed", t, call=(slave.calls.GET_FLOAT, status))
 
     def collect_timings(self) -> None:
         """Move the kernel's wall times into each plan's wall_s and slave's io_s (what the Python path keeps)."""
@@ -273,7 +277,7 @@ class CompiledUpdate:
             v[run] = values[run]
         if rc == CK_OK:
             return None
-        segment._failed.value = segment.call.failed
+        segment._failed.value, segment._status.value = segment.call.failed, segment.call.status
         return segment.failure_in_update(rc, t)
 
 
