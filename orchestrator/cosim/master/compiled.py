@@ -17,6 +17,7 @@ from typing import Any
 from orchestrator.cosim.master.coupling import Coupling, SlavePlan
 from orchestrator.cosim.master.kernel import (
     CK_DERIVATIVES,
+    CK_GET,
     CK_OK,
     CK_SET,
     CK_STEP,
@@ -138,6 +139,9 @@ class CompiledSegment:
             except SimulationError as exc:
                 return p, exc
             return p, StepNotAccepted(p)
+        if rc == CK_GET:  # its step was taken: the read after it fails at its new time, as on the Python path
+            slave.stepped_to(t + h)
+            return p, self._io_error(rc, p, t + h)
         return p, self._io_error(rc, p, t)
 
     def failure_in_update(self, rc: int, t: float) -> tuple[SlavePlan, BaseException]:
@@ -226,7 +230,9 @@ class CompiledRun:
             segment.finish_step(t_end)
             plan, error = segment.failure_in_update(rc, t_end)
             return done, rows, (plan, error, True)
-        # the slaves before the failed one stepped (outputs in values), the others still hold the last step's
+        # the slaves before the failed one stepped (outputs in values), the others hold the last step's (in values
+        # too: v still holds the table as it was before this call)
+        v[:] = values[: segment.size]
         plan, error = segment.failure_in_step(rc, v, t_start, t_end - t_start)
         return done, rows, (plan, error, False)
 
