@@ -17,6 +17,7 @@ from typing import Any
 from orchestrator.cosim.master.coupling import Coupling, SlavePlan
 from orchestrator.cosim.master.kernel import (
     CK_DERIVATIVES,
+    CK_GET,
     CK_OK,
     CK_SET,
     CK_STEP,
@@ -138,6 +139,9 @@ class CompiledSegment:
             except SimulationError as exc:
                 return p, exc
             return p, StepNotAccepted(p)
+        if rc == CK_GET:  # its step was taken: the read after it fails at its new time, as on the Python path
+            slave.stepped_to(t + h)
+            return p, self._io_error(rc, p, t + h)
         return p, self._io_error(rc, p, t)
 
     def failure_in_update(self, rc: int, t: float) -> tuple[SlavePlan, BaseException]:
@@ -146,11 +150,15 @@ class CompiledSegment:
         return p, self._io_error(rc, p, t)
 
     def _io_error(self, rc: int, p: SlavePlan, t: float) -> BaseException:
+        """The error the Python path raises for the failed call (FmuCoSimSlave's input writer, output reader,
+        set_input_derivatives): the same text, naming the call and the status it returned."""
         slave: Any = p.slave
+        status = self._status.value
         if rc == CK_DERIVATIVES:
-            return slave.fail("setting input derivatives failed", t)
-        names = ", ".join(p.in_names if rc == CK_SET else p.out_names)
-        return slave.fail(f"{'setting' if rc == CK_SET else 'getting'} {names} failed", t)
+            return slave.fail("setting input derivatives failed", t, call=("fmi2SetRealInputDerivatives", status))
+        if rc == CK_SET:
+            return slave.fail(f"setting {', '.join(p.in_names)} failed", t, call=(slave.calls.SET_FLOAT, status))
+        return slave.fail(f"getting {', '.join(p.out_names)} failed", t, call=(slave.calls.GET_FLOAT, status))
 
     def collect_timings(self) -> None:
         """Move the kernel's wall times into each plan's wall_s and slave's io_s (what the Python path keeps)."""
@@ -222,7 +230,9 @@ class CompiledRun:
             segment.finish_step(t_end)
             plan, error = segment.failure_in_update(rc, t_end)
             return done, rows, (plan, error, True)
-        # the slaves before the failed one stepped (outputs in values), the others still hold the last step's
+        # the slaves before the failed one stepped (outputs in values), the others hold the last step's (in values
+        # too: v still holds the table as it was before this call)
+        v[:] = values[: segment.size]
         plan, error = segment.failure_in_step(rc, v, t_start, t_end - t_start)
         return done, rows, (plan, error, False)
 
@@ -273,7 +283,7 @@ class CompiledUpdate:
             v[run] = values[run]
         if rc == CK_OK:
             return None
-        segment._failed.value = segment.call.failed
+        segment._failed.value, segment._status.value = segment.call.failed, segment.call.status
         return segment.failure_in_update(rc, t)
 
 

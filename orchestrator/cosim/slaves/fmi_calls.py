@@ -51,8 +51,10 @@ class FmiCalls(ABC):
     """One instance of an FMU, in version-neutral calls. ``fmu`` is fmpy's instance, ``c`` its component."""
 
     version: ClassVar[str]
-    #: the FMI name of the step call, for messages
+    #: the FMI names of the step call and of float_io's get and set calls, for messages
     DO_STEP: ClassVar[str]
+    GET_FLOAT: ClassVar[str]
+    SET_FLOAT: ClassVar[str]
 
     def __init__(self, fmu: Any, log_key: int) -> None:
         self.fmu = fmu
@@ -164,6 +166,7 @@ class FmiCalls(ABC):
 class Fmi2Calls(FmiCalls):
     version = "2.0"
     DO_STEP = "fmi2DoStep"
+    GET_FLOAT, SET_FLOAT = "fmi2GetReal", "fmi2SetReal"
     _GET: ClassVar[dict[str, str]] = {
         "Real": "getReal",
         "Integer": "getInteger",
@@ -197,7 +200,7 @@ class Fmi2Calls(FmiCalls):
         getattr(self.fmu, self._SET[kind])(list(vrs), list(values))
 
     def float_io(self, vrs: Sequence[int], n_values: int, write: bool) -> tuple[Callable[[], int], Any]:
-        function = getattr(self.fmu.dll, "fmi2SetReal" if write else "fmi2GetReal")
+        function = getattr(self.fmu.dll, self.SET_FLOAT if write else self.GET_FLOAT)
         function.restype = ctypes.c_int
         refs = (ctypes.c_uint * len(vrs))(*vrs)
         buf = (ctypes.c_double * n_values)()
@@ -235,6 +238,7 @@ class Fmi2Calls(FmiCalls):
 class Fmi3Calls(FmiCalls):
     version = "3.0"
     DO_STEP = "fmi3DoStep"
+    GET_FLOAT, SET_FLOAT = "fmi3GetFloat64", "fmi3SetFloat64"
 
     def enter_initialization(self, tolerance: float | None, start_time: float) -> None:
         self.fmu.enterInitializationMode(tolerance=tolerance, startTime=start_time)
@@ -273,7 +277,7 @@ class Fmi3Calls(FmiCalls):
         getattr(self.fmu, f"fmi3Set{kind}")(self.c, refs, len(refs), array, len(values))
 
     def float_io(self, vrs: Sequence[int], n_values: int, write: bool) -> tuple[Callable[[], int], Any]:
-        function = getattr(self.fmu.dll, "fmi3SetFloat64" if write else "fmi3GetFloat64")
+        function = getattr(self.fmu.dll, self.SET_FLOAT if write else self.GET_FLOAT)
         function.restype = ctypes.c_int
         refs = (ctypes.c_uint * len(vrs))(*vrs)
         buf = (ctypes.c_double * n_values)()

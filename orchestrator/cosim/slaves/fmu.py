@@ -164,12 +164,15 @@ class _FmuSlaveBase(Slave):
             self.messages.append(f"{cat}: {text}")
         self.log.log(_STATUS_LEVEL.get(status, logging.ERROR), "[%s] %s", cat, text)
 
-    def fail(self, what: str, time: float | None, exc: Exception | None = None) -> SimulationError:
-        """A SimulationError naming this slave, the time and the FMU's last error message."""
+    def fail(
+        self, what: str, time: float | None, exc: Exception | None = None, call: tuple[str, int] | None = None
+    ) -> SimulationError:
+        """A SimulationError naming this slave, the time, the failed FMI call and its status (from exc, fmpy's
+        exception, or call = (name, status)) and the FMU's last error message."""
         at = f" at t = {time:.9g} s" if time is not None else ""
-        status = ""
         if isinstance(exc, FMICallException):
-            status = f" ({exc.function} returned {_STATUS_NAME.get(exc.status, exc.status)})"
+            call = (exc.function, exc.status)
+        status = f" ({call[0]} returned {_STATUS_NAME.get(call[1], call[1])})" if call is not None else ""
         detail = f": {self.last_error_message}" if self.last_error_message else ""
         return SimulationError(f"slave {self.name}: {what}{at}{status}{detail}", slave=self.name, time=time)
 
@@ -313,13 +316,14 @@ class _FmuSlaveBase(Slave):
         call, buf = self.calls.float_io(vrs, at, write=False)
         whole = pick == list(range(at))
         perf = time.perf_counter
+        name = self.calls.GET_FLOAT
 
         def read() -> list[float]:
             t0 = perf()
             status = call()
             self.io_s += perf() - t0
             if status > _WARNING:
-                raise self.fail(f"getting {', '.join(names)} failed", self._time)
+                raise self.fail(f"getting {', '.join(names)} failed", self._time, call=(name, status))
             return buf[:] if whole else [buf[i] for i in pick]
 
         return read
@@ -331,6 +335,7 @@ class _FmuSlaveBase(Slave):
             return super().input_writer(names)
         call, buf = self.calls.float_io([ref.vr for ref in refs], len(refs), write=True)
         perf = time.perf_counter
+        name = self.calls.SET_FLOAT
 
         def write(values: Sequence[float]) -> None:
             buf[:] = values  # any sequence of floats fills a ctypes array
@@ -338,7 +343,7 @@ class _FmuSlaveBase(Slave):
             status = call()
             self.io_s += perf() - t0
             if status > _WARNING:
-                raise self.fail(f"setting {', '.join(names)} failed", self._time)
+                raise self.fail(f"setting {', '.join(names)} failed", self._time, call=(name, status))
 
         return write
 
