@@ -7,11 +7,15 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from orchestrator.dashboard.browser import DashboardPage, headless_page, unavailable
 from orchestrator.dashboard.server import DashboardServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Route
 
 pytestmark = [
     pytest.mark.usefixtures("concentrator_fmus"),
@@ -64,7 +68,12 @@ def test_a_live_view_that_cannot_reach_the_data_port_goes_through_the_dashboards
     a few failed fetches the page says so and the live view keeps updating through Streamlit's port."""
     with DashboardServer(cwd=tmp_path, log_path=tmp_path / "server.log") as server, headless_page() as page:
         failed: list[str] = []
-        page.route(f"**{FEED}*", lambda route: (failed.append(route.request.url), route.abort("connectionrefused")))
+
+        def refuse(route: Route) -> None:
+            failed.append(route.request.url)
+            route.abort("connectionrefused")
+
+        page.route(f"**{FEED}*", refuse)
         ui = DashboardPage(page, server.url)
         ui.open("live")
         watch_a_run_then_a_fault_runs_alarm(ui)
