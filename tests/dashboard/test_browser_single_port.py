@@ -42,7 +42,8 @@ def listening_ports(pid: int) -> set[int]:
 
 
 def watch_a_run_then_a_fault_runs_alarm(ui: DashboardPage) -> None:
-    """A 3600 s run whose status line and live values change as it runs, then blocked_cannula's OCCLUSION alarm."""
+    """A 3600 s run whose status line and live values change as it runs, then blocked_cannula's OCCLUSION alarm;
+    a plot unticked in the live view goes, and comes back when ticked."""
     ui.start_run("live", "default", 3600)
     seen: list[float] = []
     values: set[str] = set()
@@ -61,6 +62,13 @@ def watch_a_run_then_a_fault_runs_alarm(ui: DashboardPage) -> None:
     assert "Patient SpO2" in ui.live_text("live-values")
     ui.wait_until(lambda: len(ui.live_chart_titles()) >= 7, 30, "the live charts")
     ui.wait_for_status("ok", 120)
+    # the plots ticked in the live view: the page is told (no fetch names them here) and draws the new choice
+    purity = ui.live_frame().get_by_role("checkbox", name="O2 purity")
+    purity.uncheck()
+    ui.wait_until(lambda: "O2 purity" not in ui.live_chart_titles(), 30, "the O2 purity chart gone")
+    assert "Patient SpO2" in ui.live_chart_titles()
+    purity.check()
+    ui.wait_until(lambda: "O2 purity" in ui.live_chart_titles(), 30, "the O2 purity chart back")
 
 
 def test_a_live_view_that_cannot_reach_the_data_port_goes_through_the_dashboards_port(tmp_path):
