@@ -12,6 +12,7 @@ number of distinct simulated times the browser read per second of the run (targe
 
     .venv/bin/python scripts/bench_dashboard.py                 # print the figures
     .venv/bin/python scripts/bench_dashboard.py --write-docs    # also put them into docs/dashboard.md
+    .venv/bin/python scripts/bench_dashboard.py --single-port   # the dashboard started with --single-port
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def watched_run(ui: DashboardPage, cwd: Path, stop_time_s: float) -> tuple[float
     return wall, rate, len(times), cpu
 
 
-def measure(pairs: int, stop_time_s: float) -> dict:
+def measure(pairs: int, stop_time_s: float, single_port: bool = False) -> dict:
     cwd = Path(tempfile.mkdtemp(prefix="o2twin-bench-dashboard-"))
     plain: list[float] = []
     watched: list[float] = []
@@ -149,7 +150,7 @@ def measure(pairs: int, stop_time_s: float) -> dict:
     cpus: list[dict[str, float]] = []
     plain_cpu: list[float] = []
     refreshes: list[int] = []
-    with DashboardServer(cwd=cwd) as server, headless_page() as page:
+    with DashboardServer(cwd=cwd, single_port=single_port) as server, headless_page() as page:
         ui = DashboardPage(page, server.url)
         plain_run(cwd, 5.0, cwd / "warm-up")  # FMUs exported and cached, files in the page cache
         for i in range(pairs):
@@ -168,6 +169,7 @@ def measure(pairs: int, stop_time_s: float) -> dict:
     ratios = [w / p for w, p in zip(watched, plain, strict=True)]
     return {
         "stop_time_s": stop_time_s,
+        "mode": "Streamlit reruns (`--single-port`)" if single_port else "fetches from the live data server",
         "plain_s": plain,
         "watched_s": watched,
         "ratios": ratios,
@@ -186,7 +188,7 @@ def measure(pairs: int, stop_time_s: float) -> dict:
 def table(r: dict) -> str:
     lines = [
         f"Measured {r['date']} on this project's {r['machine']} machine; default scenario, {r['stop_time_s']:g} s "
-        f"simulated, {len(r['ratios'])} interleaved pairs (load average during the pairs: "
+        f"simulated, {len(r['ratios'])} interleaved pairs, live view: {r['mode']} (load average during the pairs: "
         f"{', '.join(f'{x:.1f}' for x in r['load'])}).",
         "",
         "| pair | without dashboard (s) | with dashboard (s) | ratio | page refreshes per second | CPU s: plain run / "
@@ -222,12 +224,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs of runs (default: %(default)s)")
     parser.add_argument("--stop-time", type=float, default=600.0, help="simulated seconds (default: %(default)s)")
+    parser.add_argument(
+        "--single-port",
+        action="store_true",
+        help="the dashboard started with --single-port (the live view rerun by Streamlit 2.5 times a second)",
+    )
     parser.add_argument("--write-docs", action="store_true", help=f"replace the figures in {DOC.relative_to(ROOT)}")
     args = parser.parse_args()
     reason = unavailable()
     if reason:
         raise SystemExit(f"cannot benchmark the dashboard: {reason}")
-    result = measure(args.pairs, args.stop_time)
+    result = measure(args.pairs, args.stop_time, args.single_port)
     text = table(result)
     print(text)
     if args.write_docs:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 APP = Path(__file__).with_name("app.py")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
+#: Set (to anything but "" or "0") by `o2twin dashboard --single-port` for the Streamlit process it becomes
+#: (live_mode.py: the live view through the dashboard's port only, no live data server).
+SINGLE_PORT_ENV = "O2TWIN_DASHBOARD_SINGLE_PORT"
 
 
 def check_installed() -> None:
@@ -80,12 +83,20 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 
 
 class DashboardServer:
-    """`o2twin dashboard` started in the background on a free loopback port, in ``cwd`` (whose results/ it shows);
+    """`o2twin dashboard` (``--single-port`` if asked) started in the background on a free loopback port, in ``cwd``
+    (whose results/ it shows);
     a context manager that waits until the server answers and stops it at the end (the browser tests, the
     screenshots and the benchmark use it)."""
 
-    def __init__(self, cwd: str | os.PathLike | None = None, port: int | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        cwd: str | os.PathLike | None = None,
+        port: int | None = None,
+        log_path: Path | None = None,
+        single_port: bool = False,
+    ):
         self.cwd = cwd
+        self.single_port = single_port
         self.port = port or free_port()
         self.url = f"http://{DEFAULT_HOST}:{self.port}"
         self.log_path = log_path
@@ -96,7 +107,8 @@ class DashboardServer:
         check_installed()
         self._log = open(self.log_path, "wb") if self.log_path else None  # closed in __exit__
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "dashboard", "--port", str(self.port)],
+            [sys.executable, "-m", "orchestrator.cli", "dashboard", "--port", str(self.port)]
+            + (["--single-port"] if self.single_port else []),
             cwd=self.cwd,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

@@ -3,7 +3,9 @@
 The same page serves hardware in the loop (``hil=True``): the run set-up asks for the device URL and the page shows
 the link's health. The live part is a Streamlit fragment around the live_charts component, which redraws the
 status line, values and charts every REFRESH_S from data it fetches itself (orchestrator.dashboard.live_data) and
-reruns the fragment only when the alarms, events, link figures or status change (LiveState.revision).
+reruns the fragment only when the alarms, events, link figures or status change (LiveState.revision). Where the
+browser cannot reach the data server's port, the session goes to single-port mode (live_mode.py): the fragment
+reruns every REFRESH_S and hands the component the same live data.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import streamlit as st
 from orchestrator.dashboard.live import LiveRun, LiveState
 from orchestrator.dashboard.live_charts import live_charts
 from orchestrator.dashboard.live_data import live_payload
+from orchestrator.dashboard.live_mode import chosen_plots, note, single_port_reason, take_component_value
 from orchestrator.dashboard.page import (
     REFRESH_S,
     folders,
@@ -79,9 +82,14 @@ def live_panel(run: LiveRun, key: str) -> None:
     health (rerun by the component when the run's revision changes: status, alarms, events, link figures)."""
     state = run.state
     st.session_state[f"{key}-was-active"] = run.active
+    single_port = single_port_reason()
+    if single_port is not None:
+        st.caption(note(single_port))
 
-    @st.fragment
+    @st.fragment(run_every=REFRESH_S if single_port is not None and run.active else None)
     def body() -> None:
+        if take_component_value(f"{key}-charts"):
+            st.rerun()  # switched to single-port mode: the fragment must rerun itself from now on
         revision = state.revision  # first: a change while this draws makes the component ask again
         left, right = st.columns([1, 2])
         with left:
@@ -89,7 +97,7 @@ def live_panel(run: LiveRun, key: str) -> None:
             if state.hil_enabled:
                 link_health(state.hil)
         with right:
-            live_view(state, revision, key)
+            live_view(state, revision, key, single_port is not None)
             status(state)
         if not run.active and st.session_state.get(f"{key}-was-active"):
             st.session_state[f"{key}-was-active"] = False
@@ -98,12 +106,17 @@ def live_panel(run: LiveRun, key: str) -> None:
     body()
 
 
-def live_view(state: LiveState, revision: int, key: str) -> None:
+def live_view(state: LiveState, revision: int, key: str, single_port: bool = False) -> None:
     """The live_charts component: drawn now from the state (the first DEFAULT_LIVE_PLOTS plots), then kept current by
-    its own fetches (live_data.py), with the plots the user ticks in it (kept in the browser for the next runs)."""
-    initial = {**live_payload(state, range(DEFAULT_LIVE_PLOTS)), "revision": revision}
-    server = live_data_server()
-    feed = {"port": server.port, "token": server.token, "default_plots": DEFAULT_LIVE_PLOTS, "view": key}
+    its own fetches (live_data.py), with the plots the user ticks in it (kept in the browser for the next runs). In
+    single-port mode (no port in its feed) it fetches nothing: each rerun hands it the live data of the plots it
+    asked for, built by the same live_payload as the data server's answer."""
+    feed: dict[str, object] = {"port": None, "token": None, "default_plots": DEFAULT_LIVE_PLOTS, "view": key}
+    plots = chosen_plots(f"{key}-charts", range(DEFAULT_LIVE_PLOTS)) if single_port else range(DEFAULT_LIVE_PLOTS)
+    if not single_port:
+        server = live_data_server()
+        feed.update(port=server.port, token=server.token)
+    initial = {**live_payload(state, plots), "revision": revision}
     live_charts(initial, feed, key=f"{key}-charts", refresh_ms=round(1000 * REFRESH_S))
 
 

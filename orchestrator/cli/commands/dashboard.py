@@ -22,13 +22,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "dashboard, which has no login, to that network",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--single-port",
+        action="store_true",
+        help="serve the live view through the dashboard's port only (no live data server on a second port), for a "
+        "proxy or tunnel that forwards one port; the page then reruns 2.5 times a second, which slows a watched "
+        "run more (docs/dashboard.md). Without it the page switches to this mode by itself when the browser "
+        "cannot reach the second port",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator.dashboard.server import check_installed, streamlit_command, warn_if_exposed
+    from orchestrator.dashboard.server import SINGLE_PORT_ENV, check_installed, streamlit_command, warn_if_exposed
 
     check_installed()
     warn_if_exposed(args.host)
-    print(f"O2 Twin dashboard on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    if args.single_port:
+        os.environ[SINGLE_PORT_ENV] = "1"  # read by the page in the Streamlit process this one becomes
+    mode = ", live view through this port only" if args.single_port else ""
+    print(f"O2 Twin dashboard on http://{args.host}:{args.port}{mode} (Ctrl-C stops it)", flush=True)
     command = streamlit_command(args.host, args.port)
     os.execv(command[0], command)  # Streamlit takes this process over: Ctrl-C and SIGTERM reach it directly
