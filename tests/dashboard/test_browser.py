@@ -10,7 +10,6 @@ The screenshots of docs/figures come from here: O2TWIN_DASHBOARD_FIGURES=docs/fi
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 import orchestrator
 from orchestrator.dashboard.browser import DashboardPage, headless_page, unavailable
 from orchestrator.dashboard.server import DashboardServer
+from tests.dashboard.live_checks import untick_and_tick_a_plot, watch_a_run_update_live
 
 pytestmark = [
     pytest.mark.usefixtures("concentrator_fmus"),
@@ -48,19 +48,7 @@ def test_a_fault_scenario_run_updates_live_and_raises_an_alarm_that_can_be_ackno
     # 305 s before the fault scenario's alarm can pass between two refreshes of the page).
     fetched: list[tuple[str, int]] = []  # the live view's own fetches of its data (live_data.py), and their answers
     ui.page.on("response", lambda r: fetched.append((r.url, r.status)) if "/live?token=" in r.url else None)
-    ui.start_run("live", "default", 3600)
-    seen: list[float] = []
-    values: set[str] = set()
-    deadline = time.monotonic() + 150
-    while "status ok" not in ui.status_text():
-        assert time.monotonic() < deadline, ui.status_text()
-        t = ui.simulated_time_s()
-        if t is not None and (not seen or t != seen[-1]):
-            seen.append(t)
-        values.add(ui.live_text("live-values"))
-        time.sleep(0.2)
-    assert len(seen) >= 3 and seen == sorted(seen), seen  # several distinct, increasing times while it ran
-    assert len(values - {""}) >= 3  # the live values changed as it ran
+    watch_a_run_update_live(ui, "default", 3600, 150)
     assert len(fetched) >= 5 and {status for _, status in fetched} == {200}, fetched[:5]  # fetched, not rerun
     ui.start_run("live", "blocked_cannula", 310)  # the cannula kinks at 300 s: OCCLUSION about 5 s later
     ui.wait_until(lambda: "OCCLUSION" in ui.text_of("alarm-panel"), 150, "the OCCLUSION alarm")
@@ -77,13 +65,7 @@ def test_a_fault_scenario_run_updates_live_and_raises_an_alarm_that_can_be_ackno
     ui.wait_until(lambda: "acknowledged" in ui.text_of("alarm-panel"), 30, "the alarm acknowledged")
     ui.wait_for_status("ok", 120)
     assert list((cwd / "results" / "blocked_cannula").glob("2*/metrics.json"))
-    # the plots are ticked in the live view: untick one and its chart goes (ticked again for the next runs)
-    purity = ui.live_frame().get_by_role("checkbox", name="O2 purity")
-    purity.uncheck()
-    ui.wait_until(lambda: "O2 purity" not in ui.live_chart_titles(), 30, "the O2 purity chart gone")
-    assert "Patient SpO2" in ui.live_chart_titles()
-    purity.check()
-    ui.wait_until(lambda: "O2 purity" in ui.live_chart_titles(), 30, "the O2 purity chart back")
+    untick_and_tick_a_plot(ui, "O2 purity")  # the plots are ticked in the live view (ticked again after)
 
 
 def test_a_hardware_in_the_loop_run_shows_its_link_health(dashboard, figures, virtual_device):

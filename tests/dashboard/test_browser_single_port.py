@@ -5,7 +5,6 @@ way a run's live values update and the fault run's alarm appears, through the da
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ import pytest
 
 from orchestrator.dashboard.browser import DashboardPage, headless_page, unavailable
 from orchestrator.dashboard.server import DashboardServer
+from tests.dashboard.live_checks import untick_and_tick_a_plot, watch_a_run_update_live
 
 if TYPE_CHECKING:
     from playwright.sync_api import Route
@@ -43,32 +43,14 @@ def listening_ports(pid: int) -> set[int]:
 
 def watch_a_run_then_a_fault_runs_alarm(ui: DashboardPage) -> None:
     """A 3600 s run whose status line and live values change as it runs, then blocked_cannula's OCCLUSION alarm;
-    a plot unticked in the live view goes, and comes back when ticked."""
-    ui.start_run("live", "default", 3600)
-    seen: list[float] = []
-    values: set[str] = set()
-    deadline = time.monotonic() + 180
-    while "status ok" not in ui.status_text():
-        assert time.monotonic() < deadline, ui.status_text()
-        t = ui.simulated_time_s()
-        if t is not None and (not seen or t != seen[-1]):
-            seen.append(t)
-        values.add(ui.live_text("live-values"))
-        time.sleep(0.2)
-    assert len(seen) >= 3 and seen == sorted(seen), seen  # several distinct, increasing times while it ran
-    assert len(values - {""}) >= 3, values  # the live values changed as it ran
+    a plot unticked in the live view goes, and comes back when ticked (the page is told: no fetch names them)."""
+    watch_a_run_update_live(ui, "default", 3600, 180)
     ui.start_run("live", "blocked_cannula", 310)  # the cannula kinks at 300 s: OCCLUSION about 5 s later
     ui.wait_until(lambda: "OCCLUSION" in ui.text_of("alarm-panel"), 150, "the OCCLUSION alarm")
     assert "Patient SpO2" in ui.live_text("live-values")
     ui.wait_until(lambda: len(ui.live_chart_titles()) >= 7, 30, "the live charts")
     ui.wait_for_status("ok", 120)
-    # the plots ticked in the live view: the page is told (no fetch names them here) and draws the new choice
-    purity = ui.live_frame().get_by_role("checkbox", name="O2 purity")
-    purity.uncheck()
-    ui.wait_until(lambda: "O2 purity" not in ui.live_chart_titles(), 30, "the O2 purity chart gone")
-    assert "Patient SpO2" in ui.live_chart_titles()
-    purity.check()
-    ui.wait_until(lambda: "O2 purity" in ui.live_chart_titles(), 30, "the O2 purity chart back")
+    untick_and_tick_a_plot(ui, "O2 purity")
 
 
 def test_a_live_view_that_cannot_reach_the_data_port_goes_through_the_dashboards_port(tmp_path):
