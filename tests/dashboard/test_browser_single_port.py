@@ -1,6 +1,7 @@
 """End to end in headless chromium (as test_browser.py): the live view where the browser cannot reach the live data
 server's port (a proxy that forwards only the dashboard's port), and with `o2twin dashboard --single-port`. Either
-way a run's live values update and the fault run's alarm appears, through the dashboard's own port only."""
+way a run's live values update and the fault run's alarm appears, through the dashboard's own port only; with
+--single-port a hardware-in-the-loop run's link health and time update as well."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def test_a_live_view_that_cannot_reach_the_data_port_goes_through_the_dashboards
         assert len(listening_ports(server.process.pid)) == 2  # type: ignore[union-attr]  # the data server's too
 
 
-def test_a_dashboard_started_with_single_port_serves_the_live_view_through_its_own_port(tmp_path):
+def test_a_dashboard_started_with_single_port_serves_the_live_view_through_its_own_port(tmp_path, virtual_device):
     with DashboardServer(cwd=tmp_path, log_path=tmp_path / "server.log", single_port=True) as server:
         with headless_page() as page:
             fetched: list[str] = []
@@ -83,4 +84,12 @@ def test_a_dashboard_started_with_single_port_serves_the_live_view_through_its_o
             watch_a_run_then_a_fault_runs_alarm(ui)
             assert fetched == []  # no fetch to a data server: the live data came in the component's arguments
             assert "started with --single-port" in ui.page.get_by_text("Live view in single-port mode").inner_text()
+            # the hardware-in-the-loop page shares the live view: the link's health and the run's time update too
+            ui.open("hil")
+            ui.fill("hil-device", virtual_device)
+            ui.start_run("hil", "default", 6)
+            ui.wait_until(lambda: " ms" in ui.text_of("link-health"), 60, "the link's latency")
+            ui.wait_until(lambda: (ui.simulated_time_s() or 0.0) >= 4.0, 30, "4 s of the device run")
+            ui.wait_for_status("ok", 60)
+            assert fetched == []
         assert listening_ports(server.process.pid) == {server.port}  # type: ignore[union-attr]  # no data server
