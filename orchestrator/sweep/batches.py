@@ -20,6 +20,9 @@ A death after a case ended and before the next case's mark reached the scheduler
 case, until the batch's result reaches it) is charged to the case that ended: the mark of a start is what tells the
 caller that the case before ended. One case per task does the same, Dask charging a task whose worker dies before
 its result is reported.
+
+On Ctrl-C the cases that a batch still in flight has finished are not recorded (its result never arrives): they run
+again when the study resumes (docs/sweeps.md).
 """
 
 from __future__ import annotations

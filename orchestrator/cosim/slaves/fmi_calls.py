@@ -337,7 +337,7 @@ def instantiate(
         fmu._o2twin_callbacks = callbacks  # the ctypes callbacks live as long as the instance
         try:
             fmu.instantiate(callbacks=callbacks, loggingOn=logging_on)
-        except Exception:
+        except Exception:  # not swallowed: the library and log key are freed, then the error goes to the caller
             fmu.freeLibrary()
             release(key)
             raise
