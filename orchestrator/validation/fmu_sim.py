@@ -83,7 +83,7 @@ class FMUSimulator:
         self._write([float(v) for v in u])
         if not self.slave.step(self.t, h):
             raise SimulationError(
-                f"{self.model.path.name}: the FMU rejected the step from t = {self.t:.4f} s by {h:g} s (fmi2Discard)"
+                f"{self.model.path.name}: the FMU rejected the step from t = {self.t:.4f} s by {h:g} s (fmi2DoStep returned Discard)"
             )
         self.t += h
         self.steps += 1

@@ -276,9 +276,9 @@ class MacroStepper:
                 time=t_from,
             )
         message = getattr(p.slave, "last_error_message", "")
-        status = getattr(p.slave, "discard_status", "discard")
+        status = getattr(p.slave, "discard_status", "discarded")
         return StepRejected(
-            f"slave {p.name} rejected ({status}) the step from t = {t_from:.9g} s by {h:.3g} s"
+            f"slave {p.name} rejected the step from t = {t_from:.9g} s by {h:.3g} s ({status})"
             + (f": {message}" if message else "")
             + "; try a smaller [master] step or error_control = true",
             slave=p.name,

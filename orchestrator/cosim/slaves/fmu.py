@@ -148,8 +148,8 @@ class _FmuSlaveBase(Slave):
 
     @property
     def discard_status(self) -> str:
-        """How the FMU's discarded step is named in messages: fmi2Discard or fmi3Discard."""
-        return f"fmi{self.fmi_version[0]}Discard"
+        """How the FMU's discarded step is named in messages: the call and its status."""
+        return f"fmi{self.fmi_version[0]}DoStep returned Discard"
 
     @property
     def _fmu(self) -> Any:
