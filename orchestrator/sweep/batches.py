@@ -16,10 +16,10 @@ again, each as a task of its own, with what is left of their allowance: a case c
 at its next death (its task, rerun by the scheduler, sees the earlier attempt's mark and runs nothing), not given
 the scheduler's retries afresh.
 
-A death after a case ended and before the next case's mark reached the scheduler (its round trip; after the last
-case, until the batch's result reaches it) is charged to the case that ended: the mark of a start is what tells the
-caller that the case before ended. One case per task does the same, Dask charging a task whose worker dies before
-its result is reported.
+A death after a case ended and before the next case's mark reached the scheduler (its round trip) is charged to the
+case that ended: the mark of a start is what tells the caller that the case before ended. After its last case a task
+marks its end, so an attempt whose result was lost afterwards (its worker died, killed by a later task, before the
+result was fetched; the scheduler then reruns the task) charged no case: none of its cases died.
 
 On Ctrl-C the cases that a batch still in flight has finished are not recorded (its result never arrives): they run
 again when the study resumes (docs/sweeps.md).
@@ -42,6 +42,8 @@ MAX_BATCH = 8
 TASKS_PER_THREAD = 2
 #: The status a batch task gives a case it did not start again, its allowance of worker deaths used up.
 GIVEN_UP = "given up"
+#: The case id of a task's end mark ``[batch, attempt, ENDED]``: every case it started ended.
+ENDED = None
 
 
 @dataclass
@@ -63,6 +65,7 @@ class BatchPlan:
         self.deaths: Counter[str] = Counter()  #: the worker deaths charged to each case
         self._alone: set[str] = set()  #: cases that run as a task of their own (their batch was given up)
         self._started: dict[int, dict[str, list[str]]] = {}  #: batch -> attempt -> the cases it started, in order
+        self._ended: set[tuple[int, str]] = set()  #: (batch, attempt) of the attempts that marked their end
         self._case_s = [0.0, 0]  #: sum and count of the finished cases' wall times
         self._numbers = 0
         self._limit = 0  #: the deaths the scheduler allows a task (allowed-failures + 1), known once it gives one up
@@ -94,8 +97,12 @@ class BatchPlan:
         return max(1, min(per_time, MAX_BATCH, share))
 
     def started(self, event: tuple[float, list]) -> None:
-        """A batch task's mark (``[batch, attempt, case_id]``, a Dask event: ``(time, message)``)."""
+        """A batch task's mark (``[batch, attempt, case_id]``, a Dask event: ``(time, message)``); case_id ENDED:
+        the attempt's end."""
         number, attempt, case_id = event[1]
+        if case_id is ENDED:
+            self._ended.add((int(number), str(attempt)))
+            return
         self._started.setdefault(int(number), {}).setdefault(str(attempt), []).append(str(case_id))
 
     def finished(self, batch: Batch, attempt: str, outcomes: list[CaseOutcome]) -> list[CaseOutcome]:
@@ -135,10 +142,20 @@ class BatchPlan:
         return failed
 
     def _charge(self, batch: Batch, survivor: str | None) -> None:
-        """Each attempt of the batch other than the survivor died: charge it to the last case it started."""
+        """Each attempt of the batch other than the survivor that did not mark its end died: charge it to the last
+        case it started."""
         for attempt, cases in self._started.pop(batch.number, {}).items():
-            if attempt != survivor and cases:
+            if attempt != survivor and cases and (batch.number, attempt) not in self._ended:
                 self.deaths[cases[-1]] += 1
+        self._ended = {ended for ended in self._ended if ended[0] != batch.number}
+
+
+def attempts_that_died(marks: Iterable[list], batch: int) -> int:
+    """The attempts of ``batch`` among a study's marks (``[batch, attempt, case_id]``) that started a case and did
+    not mark their end: the scheduler reran the task after each, so each was ended by its worker's death."""
+    started = {attempt for number, attempt, case_id in marks if number == batch and case_id is not ENDED}
+    ended = {attempt for number, attempt, case_id in marks if number == batch and case_id is ENDED}
+    return len(started - ended)
 
 
 def _failure(case_id: str, deaths: int, last_worker: str | None = None) -> CaseOutcome:

@@ -17,7 +17,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.utils import sync
 
 from orchestrator.cosim.slaves.fmu_reuse import keep_unpacked_fmus
-from orchestrator.sweep.batches import GIVEN_UP
+from orchestrator.sweep.batches import ENDED, GIVEN_UP, attempts_that_died
 from orchestrator.sweep.bundle import ScenarioBundle
 from orchestrator.sweep.worker import CaseJob, CaseOutcome, execute_case, worker_name
 
@@ -42,28 +42,26 @@ def run_batch_on_worker(
 
     The mark is sent to the scheduler and answered before the case starts (a round trip of about a millisecond):
     a worker that dies a few milliseconds into a case would lose a mark still waiting in its outgoing batch.
-    ``deaths_left`` (a case alone, charged in a batch given up): when this task's earlier attempts (their marks)
-    are that many, each ended by its worker's death, the case is not started again (status GIVEN_UP)."""
+    After the last case the task marks its end (case_id ENDED), so that a rerun after its result was lost is
+    not taken for a death. ``deaths_left`` (a case alone, charged in a batch given up): when this task's earlier
+    attempts that died (they marked a start and no end) are that many, the case is not started again (status
+    GIVEN_UP)."""
     worker = get_worker()
     plugin = worker.plugins[plugin_name]
     assert isinstance(plugin, ScenarioBundles), f"worker plugin {plugin_name} is not a study's bundles"
     attempt = uuid.uuid4().hex
-    if deaths_left is not None and _earlier_attempts(worker, topic, batch) >= deaths_left:
-        return attempt, [CaseOutcome(job.case_id, GIVEN_UP, worker=worker_name()) for job in jobs]
+    if deaths_left is not None:
+        events = sync(worker.loop, worker.scheduler.events, topic=topic)
+        if attempts_that_died([msg for _, msg in events], batch) >= deaths_left:
+            return attempt, [CaseOutcome(job.case_id, GIVEN_UP, worker=worker_name()) for job in jobs]
     outcomes: list[CaseOutcome] = []
     for job in jobs:
         sync(worker.loop, worker.scheduler.log_event, topic=topic, msg=[batch, attempt, job.case_id])
         outcomes.append(_execute(plugin.bundles[job.bundle], job))
         if not outcomes[-1].finished:
             break
+    sync(worker.loop, worker.scheduler.log_event, topic=topic, msg=[batch, attempt, ENDED])
     return attempt, outcomes
-
-
-def _earlier_attempts(worker: Any, topic: str, batch: int) -> int:
-    """The attempts of this batch that marked a case before this one (from the scheduler's log of the study's
-    events): the scheduler reruns a task only after its worker died, so each of them died."""
-    events = sync(worker.loop, worker.scheduler.events, topic=topic)
-    return len({msg[1] for _, msg in events if msg[0] == batch})
 
 
 def _execute(bundle: ScenarioBundle, job: CaseJob) -> CaseOutcome:

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.cli.main import main
 from orchestrator.sweep import Case, run_cases
-from orchestrator.sweep.batches import GIVEN_UP, MAX_BATCH, BatchPlan
+from orchestrator.sweep.batches import ENDED, GIVEN_UP, MAX_BATCH, BatchPlan, attempts_that_died
 from orchestrator.sweep.case import summary_row
 from orchestrator.sweep.worker import CaseJob, CaseOutcome
 from tests.sweep.conftest import ALLOW
@@ -30,8 +30,9 @@ def batch_sizes(cluster) -> dict[str, list[int]]:
     sizes: dict[str, dict[tuple[int, str], int]] = defaultdict(lambda: defaultdict(int))
     for topic, entries in events.items():
         if topic.startswith("o2twin-cases-"):
-            for _, (batch, attempt, _case) in entries:
-                sizes[topic][(batch, attempt)] += 1
+            for _, (batch, attempt, case) in entries:
+                if case is not ENDED:
+                    sizes[topic][(batch, attempt)] += 1
     return {topic: sorted(counts.values()) for topic, counts in sizes.items()}
 
 
@@ -93,7 +94,10 @@ def test_a_case_charged_in_a_given_up_batch_has_only_the_rest_of_its_retries(tin
     assert list(table["attempts"]) == [2, 2]
     assert "died 2 times" in table["error"][1] and "retried 1 time" in table["error"][1]
     (starts,) = [n for topic, n in case_starts(dask_cluster).items() if topic not in before]
-    assert starts == {table["case_id"][0]: 3, table["case_id"][1]: 2}  # the once-killer's second ran, its row lost
+    assert starts[table["case_id"][1]] == 2
+    # the once-killer's second start ran, its row lost with the batch; a fourth start when its task's result, held
+    # by a worker the killer then killed, was lost before it was fetched (a race the machine's load decides)
+    assert starts[table["case_id"][0]] in (3, 4)
 
 
 def case_starts(cluster) -> dict[str, Counter[str]]:
@@ -103,7 +107,7 @@ def case_starts(cluster) -> dict[str, Counter[str]]:
     with Client(cluster.scheduler_address) as client:
         events = client.get_events()
     return {
-        topic: Counter(case for _, (_batch, _attempt, case) in entries)
+        topic: Counter(case for _, (_batch, _attempt, case) in entries if case is not ENDED)
         for topic, entries in events.items()
         if topic.startswith("o2twin-cases-")
     }
@@ -177,3 +181,40 @@ def test_a_case_alone_after_its_batch_was_given_up_keeps_the_rest_of_its_allowan
     assert failed.status == "failed" and failed.attempts == 2 and "died 2 times" in (failed.error or "")
     (ok,) = plan.finished(alone[0], "e", [CaseOutcome("case0", "ok")])
     assert ok.attempts == 2
+
+
+def test_an_attempt_that_marked_its_end_is_not_charged_when_its_result_is_lost():
+    """A task's result lost after it ended (its worker killed by a later task before the result was fetched) is
+    rerun by the scheduler; none of its cases died, so none is charged."""
+    plan = BatchPlan([job(n) for n in range(2)], cases_per_task=2)
+    (batch,) = plan.take(threads=1, in_flight=0)
+    for mark in ("case0", "case1", ENDED):
+        plan.started((0.0, [batch.number, "a", mark]))
+    for mark in ("case0", "case1", ENDED):
+        plan.started((0.0, [batch.number, "b", mark]))
+    outcomes = plan.finished(batch, "b", [CaseOutcome("case0", "ok"), CaseOutcome("case1", "ok")])
+    assert [o.attempts for o in outcomes] == [1, 1]
+    assert attempts_that_died([[1, "a", "case0"], [1, "a", ENDED], [1, "b", "case0"], [2, "c", "case0"]], 1) == 1
+
+
+@pytest.mark.parametrize("earlier_ended", [False, True])
+def test_a_rerun_alone_case_gives_up_only_after_a_death(tiny_scenario, dask_cluster, earlier_ended):
+    """The worker side of the allowance, on the real cluster: a case alone with one death left whose task's earlier
+    attempt started it and died is not started again; one whose earlier attempt ended (its result lost) runs."""
+    from distributed import Client
+
+    from orchestrator.sweep.dask_worker import ScenarioBundles, run_batch_on_worker
+    from orchestrator.sweep.engine import prepare_cases
+
+    bundles, prepared = prepare_cases([Case(tiny_scenario, {"lag.k": 1.0})], summary_row, False, ALLOW)
+    (case,) = prepared.values()
+    topic, plugin = f"o2twin-cases-rerun-{earlier_ended}", f"o2twin-bundles-rerun-{earlier_ended}"
+    with Client(dask_cluster.scheduler_address) as client:
+        client.register_plugin(ScenarioBundles(bundles), name=plugin)
+        client.log_event(topic, [7, "earlier", case.job.case_id])
+        if earlier_ended:
+            client.log_event(topic, [7, "earlier", ENDED])
+        _, (outcome,) = client.submit(run_batch_on_worker, plugin, topic, 7, [case.job], 1, pure=False).result()
+        client.unregister_worker_plugin(plugin)
+    assert outcome.status == ("ok" if earlier_ended else GIVEN_UP)
+    assert bool(outcome.metrics) == earlier_ended  # it ran, or started nothing
