@@ -42,8 +42,8 @@ def run_batch_on_worker(
 
     The mark is sent to the scheduler and answered before the case starts (a round trip of about a millisecond):
     a worker that dies a few milliseconds into a case would lose a mark still waiting in its outgoing batch.
-    After the last case the task marks its end (case_id ENDED), so that a rerun after its result was lost is
-    not taken for a death. ``deaths_left`` (a case alone, charged in a batch given up): when this task's earlier
+    After the last case the task marks its end (case_id ENDED; it reaches the scheduler before the result), so
+    that a rerun after its result was lost is not taken for a death. ``deaths_left`` (a case alone, charged in a batch given up): when this task's earlier
     attempts that died (they marked a start and no end) are that many, the case is not started again (status
     GIVEN_UP)."""
     worker = get_worker()
@@ -60,7 +60,8 @@ def run_batch_on_worker(
         outcomes.append(_execute(plugin.bundles[job.bundle], job))
         if not outcomes[-1].finished:
             break
-    sync(worker.loop, worker.scheduler.log_event, topic=topic, msg=[batch, attempt, ENDED])
+    # no round trip: the mark goes on the worker's stream to the scheduler ahead of the task's result
+    worker.log_event(topic, [batch, attempt, ENDED])
     return attempt, outcomes
 
 

@@ -42,7 +42,8 @@ def test_batches_give_the_same_table_as_one_case_per_task(tiny_scenario, tmp_pat
     address = dask_cluster.scheduler_address
     before = batch_sizes(dask_cluster)
     batched = run_cases(cases, out=tmp_path / "b", scheduler=address, allow_modules=ALLOW, cases_per_task=3)
-    (sizes,) = [n for topic, n in batch_sizes(dask_cluster).items() if topic not in before]
+    ((topic, sizes),) = [(topic, n) for topic, n in batch_sizes(dask_cluster).items() if topic not in before]
+    assert attempts_without_end(dask_cluster, topic) == 0  # each attempt marked its end: none was taken for dead
     single = run_cases(cases, out=tmp_path / "s", scheduler=address, allow_modules=ALLOW, cases_per_task=1)
     assert sizes == [1, 3, 3]  # the cases' marks: three tasks, the last one with the seventh case alone
     assert list(batched["status"]) == ["ok"] * 3 + ["failed"] + ["ok"] * 3
@@ -98,6 +99,15 @@ def test_a_case_charged_in_a_given_up_batch_has_only_the_rest_of_its_retries(tin
     # the once-killer's second start ran, its row lost with the batch; a fourth start when its task's result, held
     # by a worker the killer then killed, was lost before it was fetched (a race the machine's load decides)
     assert starts[table["case_id"][0]] in (3, 4)
+
+
+def attempts_without_end(cluster, topic: str) -> int:
+    """The attempts of a study's tasks that marked a case's start but not their end (the caller takes them for dead)."""
+    from distributed import Client
+
+    with Client(cluster.scheduler_address) as client:
+        marks = [msg for _, msg in client.get_events(topic)]
+    return sum(attempts_that_died(marks, batch) for batch in {batch for batch, _, _ in marks})
 
 
 def case_starts(cluster) -> dict[str, Counter[str]]:
