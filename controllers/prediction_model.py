@@ -42,7 +42,10 @@ class PredictionModel:
     @classmethod
     def load(cls, model_name: str, folder: Path | str = FMUS_DIR) -> PredictionModel:
         """Read <folder>/<Model_Name>.casadi and its .json (exported from the Modelica class ``model_name``)."""
-        path = casadi_functions_path(model_name, Path(folder))
+        try:
+            path = casadi_functions_path(model_name, Path(folder))
+        except ValueError as err:
+            raise SystemDefinitionError(f"prediction model: {err}") from None
         meta_path = path.with_name(path.name + ".json")
         how = (
             f"export it from the Modelica source first (a scenario run does this for the MPC block; or "

@@ -144,7 +144,10 @@ def export_functions(
 
     models_dir, out_dir = Path(models_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = casadi_functions_path(model_name, out_dir)
+    try:
+        target = casadi_functions_path(model_name, out_dir)
+    except ValueError as err:
+        raise ModelError(f"CasADi functions: {err}") from None
     meta_path = target.with_name(target.name + ".json")
     files = modelica_files(models_dir)
     with manifest.file_lock(out_dir, target.name):

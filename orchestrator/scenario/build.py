@@ -21,7 +21,7 @@ from orchestrator.cosim.slaves.base import Slave, Variable
 from orchestrator.cosim.slaves.python_block import PythonBlock
 from orchestrator.cosim.system import article, did_you_mean, split_name
 from orchestrator.errors import O2TwinError, SystemDefinitionError
-from orchestrator.paths import PROJECT_ROOT
+from orchestrator.paths import MODELICA_CLASS_RE, PROJECT_ROOT
 from orchestrator.scenario.inputs import (
     Table,
     TimeTableSlave,
@@ -138,6 +138,12 @@ def export_prediction_models(block: type, slave: SlaveSpec, spec: ScenarioSpec) 
         return []
     from orchestrator.export.functions import export_functions
 
+    for name in names:  # a scenario's text, read as a file name below: a class name of models/, never a path
+        if not MODELICA_CLASS_RE.match(name):
+            raise SystemDefinitionError(
+                f"{_where(spec, f'[slaves.{slave.name}.parameters]')}: model = {name!r} is not a Modelica class name; "
+                f"name a class of models/ (e.g. {getattr(block, 'MODELICA_MODELS', ['O2Twin.Package.Model'])[0]})"
+            )
     paths = []
     for name in names:
         try:

@@ -269,3 +269,73 @@ def test_archives_unpack_within_limits(tmp_path, lag_fmu):
     with pytest.raises(SystemDefinitionError, match="would be unpacked outside its folder"):
         FmuCoSimSlave("s", slip)
     assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+LIBRARY_CONSTRUCTOR = """
+#include <stdio.h>
+__attribute__((constructor)) static void loaded(void) {{
+    FILE *f = fopen("{marker}", "w");
+    if (f) {{ fputs("loaded", f); fclose(f); }}
+}}
+"""
+
+
+def _casadi_file_that_loads_a_library(folder: Path, stem: str, marker: Path) -> Path:
+    """A CasADi function file that, when read, loads a shared library whose constructor writes ``marker`` (a CasADi
+    external function), with the .json beside it that the MPC's exporter takes as up to date."""
+    import json
+    import shutil
+    import subprocess
+
+    import casadi as ca
+
+    from orchestrator.export import functions, manifest
+    from orchestrator.export.dependencies import model_source_files
+    from orchestrator.paths import MODELS_DIR
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the library the .casadi file names")
+    import contextlib
+
+    x = ca.SX.sym("x")
+    with contextlib.chdir(folder):  # CasADi writes generated code to the working directory
+        ca.Function("g", [x], [2 * x]).generate("g.c")
+    (folder / "ctor.c").write_text(LIBRARY_CONSTRUCTOR.format(marker=marker))
+    library = folder / "libg.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(folder / "g.c"), str(folder / "ctor.c")],
+                   check=True, cwd=folder)  # fmt: skip
+    target = folder / f"{stem}.casadi"
+    save = f"import casadi; casadi.external('g', {str(library)!r}).save({str(target)!r})"
+    subprocess.run([sys.executable, "-c", save], check=True)  # in another process: this one has not loaded it
+    marker.unlink()  # written as the other process loaded the library
+    name = str(folder / stem)
+    used = model_source_files(functions.modelica_files(MODELS_DIR), MODELS_DIR, name)
+    meta = {"format": functions.FORMAT, "model": name, "source_hash": manifest.sources_hash(used, MODELS_DIR),
+            "exporter_version": functions.functions_version(), "function_sha256": manifest.file_sha256(target)}  # fmt: skip
+    target.with_name(target.name + ".json").write_text(json.dumps(meta))
+    return target
+
+
+@pytest.mark.parametrize("as_path", [True, False], ids=["absolute-path", "relative-path"])
+def test_mpc_model_is_a_class_name_never_a_path(tmp_path, lag_fmu, monkeypatch, capsys, as_path):
+    """The MPC's ``model`` parameter names a class of models/; it was read as a file name, so '/elsewhere/evil' made
+    the run read /elsewhere/evil.casadi, and a .casadi file can load a shared library (arbitrary code)."""
+    evil = tmp_path / "elsewhere"
+    evil.mkdir()
+    marker = tmp_path / "library-loaded.txt"
+    _casadi_file_that_loads_a_library(evil, "evil", marker)
+    monkeypatch.chdir(tmp_path)
+    value = str(evil / "evil") if as_path else "elsewhere/evil"
+    path = tmp_path / "s.toml"
+    mpc = f'[slaves.mpc]\nblock = "controllers.mpc:SupervisoryMPC"\nsample_time = 0.1\n[slaves.mpc.parameters]\nmodel = "{value}"\n'
+    path.write_text(_scenario(lag_fmu, extra=mpc))
+    assert _run(path, tmp_path / "res", *ALLOW) == 2
+    assert not marker.exists()  # the library the .casadi file names was never loaded
+    err = capsys.readouterr().err
+    assert "[slaves.mpc.parameters]" in err and f"model = '{value}' is not a Modelica class name" in err
+    assert str(path) in err and "Traceback" not in err
+    from controllers.prediction_model import PredictionModel
+
+    with pytest.raises(SystemDefinitionError, match="not a Modelica class name"):
+        PredictionModel.load(value)
+    assert not marker.exists()
