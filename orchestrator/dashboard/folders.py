@@ -15,14 +15,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from orchestrator.errors import O2TwinError
+from orchestrator.hil.link.ports import DEVICE_SCHEMES, SERIAL_DEVICE_PREFIXES
 from orchestrator.results.run import RESULTS_ROOT
 from orchestrator.scenario.load import scenario_dirs
 
 SCENARIO_SUFFIXES = (".toml", ".ssp")
-#: pyserial URL schemes a device may be reached by (docs/hil.md)
-DEVICE_SCHEMES = ("serial", "socket", "rfc2217", "loop")
-#: Where serial ports live (Linux): opening any other device (a watchdog, raw memory) could act on the machine.
-SERIAL_DEVICE_PREFIXES = ("/dev/tty", "/dev/pts/", "/dev/rfcomm")  # ttyS, ttyUSB, ttyACM, ttyAMA; ptys
 
 
 class PathNotAllowed(O2TwinError):

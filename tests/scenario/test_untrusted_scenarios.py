@@ -339,3 +339,96 @@ def test_mpc_model_is_a_class_name_never_a_path(tmp_path, lag_fmu, monkeypatch, 
     with pytest.raises(SystemDefinitionError, match="not a Modelica class name"):
         PredictionModel.load(value)
     assert not marker.exists()
+
+
+def _plant_scenario(lag_fmu: Path, plant: str) -> str:
+    """A scenario whose compressor and PSA are the device (hardware in the loop) with the [plant] table's lines."""
+    return _scenario(
+        lag_fmu,
+        extra=f"""
+[slaves.compressor]
+fmu = "O2Twin.CoSim.Compressor"
+[slaves.psa]
+fmu = "O2Twin.CoSim.PSAUnit"
+[plant]
+replaces = ["compressor", "psa"]
+link_timeout_s = 0.5
+{plant}
+""",
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["spy://loop://?file={victim}", "SPY://loop://?file={victim}", "spy:///dev/null?file={victim}",
+     "alt://loop://?class=Serial", "hwgrep://.*"],
+)  # fmt: skip
+def test_plant_device_is_no_other_pyserial_handler(tmp_path, lag_fmu, capsys, url):
+    """pyserial's spy:// handler opened the file its ?file= names for writing: a scenario's [plant] device
+    truncated any file the user could write. Only serial, socket, rfc2217 and loop URLs are opened."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    path = tmp_path / "s.toml"
+    path.write_text(_plant_scenario(lag_fmu, f'device = "{url.format(victim=victim)}"'))
+    assert _run(path, tmp_path / "res", *ALLOW) == 2
+    err = capsys.readouterr().err
+    scheme = url.split("://")[0].lower()
+    assert (
+        f"{path}: [plant]: device:" in err and f"scheme '{scheme}' is not one of serial, socket, rfc2217, loop" in err
+    )
+    assert "Traceback" not in err
+    assert victim.read_text() == "precious\n"
+
+
+def test_plant_device_path_is_a_serial_device(tmp_path, lag_fmu, capsys):
+    """A serial path in a scenario is opened read-write: it must be a terminal device, not a file or another device."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / "port"
+    link.symlink_to("/dev/null")
+    for device in (f"serial://{victim}", str(victim), "serial:///dev/null", f"serial://{link}?baud=9600"):
+        path = tmp_path / "s.toml"
+        path.write_text(_plant_scenario(lag_fmu, f'device = "{device}"'))
+        assert _run(path, tmp_path / "res", *ALLOW) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: [plant]: device:" in err and "is not a serial device" in err and "Traceback" not in err
+    assert victim.read_text() == "precious\n"
+    from orchestrator.errors import DeviceError
+    from orchestrator.hil.link.ports import SerialPort
+
+    with pytest.raises(DeviceError, match="is not a serial device"):  # also where the host opens it (--plant)
+        SerialPort(f"serial://{victim}")
+    with pytest.raises(DeviceError, match="scheme 'spy'"):
+        SerialPort(f"spy://loop://?file={victim}")
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("value", ["{elsewhere}", "../elsewhere.toml", "sub/../../elsewhere.toml", "desc.txt",
+                                   "link.toml"])  # fmt: skip
+def test_plant_description_is_inside_the_scenario_folder(tmp_path, lag_fmu, capsys, value):
+    """[plant] description was read from any path (absolute, or '..' out of the scenario's folder)."""
+    from orchestrator.hil.link.description import DEFAULT_DESCRIPTION
+
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(DEFAULT_DESCRIPTION.read_text())
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    (folder / "link.toml").symlink_to(elsewhere)
+    path = folder / "s.toml"
+    path.write_text(
+        _plant_scenario(lag_fmu, f'device = "serial:///nowhere"\ndescription = "{value.format(elsewhere=elsewhere)}"')
+    )
+    assert _run(path, tmp_path / "res", *ALLOW) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: [plant]: description =" in err and "Traceback" not in err
+    assert "inside the scenario's folder" in err or "leads out of the scenario's folder" in err
+
+
+def test_plant_description_beside_the_scenario_is_read(tmp_path, lag_fmu, capsys):
+    (tmp_path / "devices").mkdir()
+    (tmp_path / "devices" / "mine.toml").write_text("[not_a_device]\n")
+    path = tmp_path / "s.toml"
+    path.write_text(_plant_scenario(lag_fmu, 'device = "serial:///nowhere"\ndescription = "devices/mine.toml"'))
+    assert _run(path, tmp_path / "res", *ALLOW) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "devices" / "mine.toml") in err and "missing [device] table" in err

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from orchestrator.cosim.master.events import EVENT_CAUSALITIES
@@ -27,6 +27,7 @@ from orchestrator.errors import DeviceError, SystemDefinitionError
 from orchestrator.hil.host.device_slave import DevicePart, SerialDevice
 from orchestrator.hil.host.session import LinkOptions
 from orchestrator.hil.link.description import DeviceDescription, load_description
+from orchestrator.hil.link.ports import check_serial_device, parse_url
 from orchestrator.scenario.spec import PlantSpec, ScenarioSpec, SlaveSpec
 
 log = logging.getLogger(__name__)
@@ -107,15 +108,39 @@ def _check_reference(desc: DeviceDescription, mapping: dict[str, str], qualified
         )
 
 
+def _description_file(value: Any, source: str | None, where: str) -> Path:
+    """The device description a [plant] table names: a relative .toml path inside the scenario file's folder (no
+    absolute path, '..' or link out of it), as for the scenario's other files."""
+    folder = Path(source).resolve().parent if source else Path.cwd().resolve()
+    rel = PurePath(value) if isinstance(value, str) and value else None
+    if rel is None or rel.is_absolute() or ".." in rel.parts or "\\" in value or rel.suffix.lower() != ".toml":
+        raise SystemDefinitionError(
+            f"{where}: description = {value!r} must be a relative .toml path inside the scenario's folder {folder}; "
+            "copy the device description there"
+        )
+    path = (folder / rel).resolve()
+    if not path.is_relative_to(folder):
+        raise SystemDefinitionError(
+            f"{where}: description = {value!r} leads out of the scenario's folder {folder} (a link); copy the file there"
+        )
+    return path
+
+
 def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
     """A copy of spec with its plant slaves replaced by the device at url (see the module doc)."""
     src = spec.source or "<scenario>"
     where = f"{src}: [plant]"
+    try:  # the URL is often a scenario's: a device, never a file or another pyserial handler (ports.py)
+        target, _ = parse_url(url)
+        if "://" not in target:
+            check_serial_device(target, url)
+    except DeviceError as err:
+        raise SystemDefinitionError(f"{where}: device: {err}") from None
     plant = spec.plant or PlantSpec(device=url)
     options: dict[str, Any] = dict(plant.options)
     desc_path = options.pop("description", None)
-    if desc_path is not None and spec.source and not Path(desc_path).is_absolute():
-        desc_path = Path(spec.source).parent / desc_path
+    if desc_path is not None:
+        desc_path = _description_file(desc_path, spec.source, where)
     desc = load_description(desc_path)
     mapping = _match_parts(spec, desc, list(plant.replaces), where)
     try:

@@ -289,7 +289,7 @@ class DeviceLink:
                     next_reopen = self.now() + 0.2
                     try:
                         new_port = SerialPort(self.url, self.opt.baud)
-                    except PortGone:
+                    except (PortGone, DeviceError):  # not back yet, or (replugged) no serial device: link stays lost
                         continue
                     with self._lock:
                         self._port = new_port

@@ -11,11 +11,19 @@ import errno
 import os
 import select
 import socket
+import stat
 from typing import Protocol
 
 import serial
 
 from orchestrator.errors import DeviceError
+
+#: The pyserial URL schemes a device may be reached by (docs/hil.md). pyserial imports a handler module named after
+#: any scheme it is given, and some act on the machine: spy:// writes its log to the file its ?file= names.
+DEVICE_SCHEMES = ("serial", "socket", "rfc2217", "loop")
+#: Where serial ports live (Linux): a device path is opened read-write, and opening another device (a watchdog,
+#: raw memory) could act on the machine. ttyS, ttyUSB, ttyACM, ttyAMA, ttyGS; pseudo-terminals; Bluetooth.
+SERIAL_DEVICE_PREFIXES = ("/dev/tty", "/dev/pts/", "/dev/rfcomm")
 
 
 class Port(Protocol):
@@ -77,6 +85,8 @@ class SerialPort:
     def __init__(self, url: str, baudrate: int = 115200) -> None:
         self.url = url
         target, baud = parse_url(url, baudrate)
+        if "://" not in target:
+            check_serial_device(target, url)
         try:
             self._ser = serial.serial_for_url(target, baudrate=baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as err:
@@ -109,14 +119,36 @@ class SerialPort:
             self._ser.close()
 
 
+def check_serial_device(path: str, url: str) -> None:
+    """A serial device path from a URL (often a scenario's [plant] device) must be a terminal device under
+    SERIAL_DEVICE_PREFIXES, or a link to one; DeviceError otherwise. A path that does not exist passes: opening it
+    fails with the usual 'cannot open' (PortGone), which the link retries while a USB adapter is replugged."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    real = os.path.realpath(path)
+    if not stat.S_ISCHR(mode) or not real.startswith(SERIAL_DEVICE_PREFIXES):
+        raise DeviceError(
+            f"device URL '{url}': {path} is not a serial device (a terminal device "
+            f"{', '.join(p + '*' for p in SERIAL_DEVICE_PREFIXES)}, or a link to one); it is not opened"
+        )
+
+
 def parse_url(url: str, default_baud: int = 115200) -> tuple[str, int]:
     """Split an o2twin device URL into what pyserial opens and the baud rate.
 
-    ``serial:///dev/ttyUSB0?baud=115200`` -> ("/dev/ttyUSB0", 115200); a plain path is used as is; any other
-    pyserial URL (rfc2217://, socket://, loop://, spy://) is passed through unchanged.
+    ``serial:///dev/ttyUSB0?baud=115200`` -> ("/dev/ttyUSB0", 115200); a plain path is used as is; rfc2217://,
+    socket:// and loop:// URLs are passed through unchanged. Any other scheme (spy://, alt://, hwgrep://, ...) is a
+    DeviceError: the URL may come from a scenario file, and pyserial would import the scheme's handler.
     """
     if not url:
         raise DeviceError("empty device URL: give e.g. serial:///dev/ttyUSB0?baud=115200 or socket://host:port")
+    if "://" in url and (scheme := url.split("://", 1)[0].lower()) not in DEVICE_SCHEMES:
+        raise DeviceError(
+            f"device URL '{url}': scheme '{scheme}' is not one of {', '.join(DEVICE_SCHEMES)} (docs/hil.md); "
+            "e.g. serial:///dev/ttyUSB0?baud=115200 or socket://host:port"
+        )
     baud = default_baud
     if url.startswith("serial://"):
         rest = url[len("serial://") :]
