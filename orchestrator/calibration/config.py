@@ -295,6 +295,10 @@ def _signals(table: Mapping[str, Any], where: str) -> tuple[SignalMap, ...]:
     out = []
     for name, entry in table.items():
         key = f"{where}: [signals.{name}]"
+        if "/" in name or "\\" in name or name in (".", ".."):  # it names a plot file: plots/overlay_NAME.png
+            raise CalibrationError(
+                f"{key}: a signal's name must be a plain name (no '/' or '\\'): it names a plot file"
+            )
         if not isinstance(entry, dict):
             raise CalibrationError(f'{key} must be a table with twin = "slave.variable"')
         _only(entry, SIGNAL_KEYS, where, f"[signals.{name}]")

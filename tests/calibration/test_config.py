@@ -53,6 +53,8 @@ def test_a_good_file_is_read(folder):
         (('trace = "trace.csv"', 'trace = "/etc/passwd.csv"'), "must be a .csv path inside"),
         (('scenario = "plant.toml"', 'scenario = "../plant.toml"'), "must be a .toml path inside"),
         (('trace = "trace.csv"', 'trace = "missing.csv"'), "does not exist"),
+        (("[signals.p_feed]", '[signals."p/../../../x"]\ncolumn = "p_feed"'), "must be a plain name"),
+        (("[signals.p_feed]", '[signals."..\\\\x"]\ncolumn = "p_feed"'), "must be a plain name"),
         (("window = [10.0, 20.0]", "window = [20.0, 10.0]"), "must be after the start"),
         (("window = [10.0, 20.0]", "window = [10.0, 20.0]\nbogus = 1"), "unknown key 'bogus'"),
         (("bounds = [0.3, 0.99]", "bounds = [0.9, 0.99]"), "strictly inside bounds"),
