@@ -43,10 +43,14 @@ def table_file(source: str, file: str, where: str) -> Path:
     rel = PurePath(file)
     if rel.is_absolute() or ".." in rel.parts or "\\" in file:
         raise SystemDefinitionError(f"{where}: 'file' = '{file}' must be a path inside the scenario's folder")
-    folder = Path(source).resolve().parent if source else Path.cwd()
+    folder = Path(source).resolve().parent if source else Path.cwd().resolve()
     path = folder / rel
     if not path.is_file():
         raise SystemDefinitionError(f"{where}: 'file' = '{file}': {path} does not exist")
+    if not path.resolve().is_relative_to(folder):
+        raise SystemDefinitionError(
+            f"{where}: 'file' = '{file}' leads out of the scenario's folder {folder} (a link); copy the file there"
+        )
     return path
 
 

@@ -101,6 +101,10 @@ def resolve_base(reference: str, child: Path) -> Path:
         candidate = folder / ref
         if not candidate.is_file():
             raise SystemDefinitionError(f"{child}: 'extends' = '{reference}': {candidate} does not exist")
+        if not candidate.resolve().is_relative_to(folder):
+            raise SystemDefinitionError(
+                f"{child}: 'extends' = '{reference}' leads out of {folder} (a link); copy the file there"
+            )
         return candidate
     for directory in (folder, *scenario_dirs()):
         candidate = directory / f"{reference}.toml"

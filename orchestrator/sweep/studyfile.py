@@ -103,6 +103,8 @@ def _scenario(value: Any, sweep_file: Path) -> ScenarioSpec:
         candidate = folder / rel
         if not candidate.is_file():
             raise SweepDefinitionError(f"{where} = '{value}': {candidate} does not exist")
+        if not candidate.resolve().is_relative_to(folder):
+            raise SweepDefinitionError(f"{where} = '{value}' leads out of {folder} (a link); copy the file there")
         return load_scenario(candidate)
     beside = folder / f"{value}.toml"
     if beside.is_file() and beside.resolve() != sweep_file.resolve():

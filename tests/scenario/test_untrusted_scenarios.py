@@ -432,3 +432,43 @@ def test_plant_description_beside_the_scenario_is_read(tmp_path, lag_fmu, capsys
     assert _run(path, tmp_path / "res", *ALLOW) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "devices" / "mine.toml") in err and "missing [device] table" in err
+
+
+def test_files_named_by_path_do_not_leave_the_folder_through_a_link(tmp_path, lag_fmu, capsys):
+    """extends, [[inputs]] file and a sweep file's scenario are paths inside their file's folder; a symbolic link
+    in that folder (a cloned repository can hold one) pointing out of it was followed and the file outside read."""
+    from orchestrator.sweep.design import SweepDefinitionError
+    from orchestrator.sweep.studyfile import load_sweep_file
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "base.toml").write_text(_scenario(lag_fmu))
+    (outside / "table.csv").write_text("time,u\n0,1\n1,2\n")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "base.toml").symlink_to(outside / "base.toml")
+    (folder / "table.csv").symlink_to(outside / "table.csv")
+    extending = folder / "child.toml"
+    extending.write_text('extends = "base.toml"\n[scenario]\nname = "child"\n')
+    with pytest.raises(SystemDefinitionError, match=r"'extends' = 'base.toml' leads out of .* \(a link\)"):
+        load_scenario(extending)
+
+    path = folder / "s.toml"
+    path.write_text(_scenario(lag_fmu, extra='[[inputs]]\nfile = "table.csv"\nto = { u = "a.u" }\n').replace(
+        '[[connections]]\nfrom = "src.value"\nto = "a.u"\n', ""))  # fmt: skip
+    assert _run(path, tmp_path / "res", *ALLOW) == 2
+    err = capsys.readouterr().err
+    assert "'file' = 'table.csv' leads out of the scenario's folder" in err and "Traceback" not in err
+
+    sweep = folder / "study.toml"
+    sweep.write_text('[sweep]\nscenario = "base.toml"\n[grid]\n"a.k" = [1.0, 2.0]\n')
+    with pytest.raises(SweepDefinitionError, match=r"scenario = 'base.toml' leads out of .* \(a link\)"):
+        load_sweep_file(sweep)
+
+    # the same files inside the folder are read
+    for name in ("base.toml", "table.csv"):
+        (folder / name).unlink()
+        (folder / name).write_text((outside / name).read_text())
+    assert load_scenario(extending).name == "child"
+    assert load_sweep_file(sweep).scenario.name == "untrusted"
+    assert _run(path, tmp_path / "res", *ALLOW) == 0
