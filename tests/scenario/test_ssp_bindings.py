@@ -174,3 +174,27 @@ def test_parameter_source_inside_the_component(tmp_path):
         '<ssd:ParameterBinding source="resources/defaults.ssv" sourceBase="component"/>')))),
         {FMU: buffer.getvalue()})  # fmt: skip
     assert _params(read_ssp(archive, tmp_path / "f"), "a") == {"k": 0.75}
+
+
+def test_a_parameter_source_in_the_component_that_unpacks_beyond_the_limit_is_refused(tmp_path):
+    """A parameter file is read into memory: a deflated member of zeros (1000:1) inside a component's FMU was read
+    whole, beyond the archive's limits (the members of an FMU inside the archive are not counted there)."""
+    import io
+    import zipfile
+
+    unpacked_mib = 65  # about 65 KiB deflated in the FMU; above the 64 MiB a parameter file may hold
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        with zipfile.ZipFile(io.BytesIO(describe_only_fmu())) as src:
+            z.writestr("modelDescription.xml", src.read("modelDescription.xml"))
+        with z.open("resources/defaults.ssv", "w") as member:
+            for _ in range(unpacked_mib):
+                member.write(bytes(1 << 20))
+    assert len(bomb.getvalue()) < (unpacked_mib << 20) // 500
+    archive = write_ssp(tmp_path / "c.ssp", ssd(system("root", component("a", FMU, bindings(
+        '<ssd:ParameterBinding source="resources/defaults.ssv" sourceBase="component"/>')))),
+        {FMU: bomb.getvalue()})  # fmt: skip
+    with pytest.raises(
+        SystemDefinitionError, match=r"defaults.ssv' unpacks to 65 MiB, more than a parameter file may hold \(64 MiB\)"
+    ):
+        read_ssp(archive, tmp_path / "f")

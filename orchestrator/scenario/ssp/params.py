@@ -30,6 +30,9 @@ PARAMETER_SET_MIME = "application/x-ssp-parameter-set"
 PARAMETER_MAPPING_MIME = "application/x-ssp-parameter-mapping"
 #: Largest FMU read into memory to find a parameter source inside it (sourceBase="component").
 _MAX_NESTED_ARCHIVE_BYTES = 256 << 20
+#: Largest parameter file (.ssv, .ssm) read into memory, unpacked: the members of an FMU inside the archive are not
+#: counted by the archive's own limits (archive.py), so a deflated member of zeros could unpack to any size.
+MAX_PARAMETER_SOURCE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,18 @@ class SourceReader:
         name = posixpath.normpath(source)
         if name.startswith("..") or name not in self.archive.namelist():
             raise SystemDefinitionError(f"{self.where}: {what} '{source}' is not in the archive")
-        return self.archive.read(name)
+        return self._bounded(self.archive, name, source, what)
+
+    def _bounded(self, archive: zipfile.ZipFile, name: str, source: str, what: str) -> bytes:
+        """The member's bytes, refused when it declares more than a parameter file may hold (zipfile never returns
+        more than the declared size, so checking the declaration bounds what is unpacked)."""
+        size = archive.getinfo(name).file_size
+        if size > MAX_PARAMETER_SOURCE_BYTES:
+            raise SystemDefinitionError(
+                f"{self.where}: {what} '{source}' unpacks to {size >> 20} MiB, more than a parameter file may hold "
+                f"({MAX_PARAMETER_SOURCE_BYTES >> 20} MiB)"
+            )
+        return archive.read(name)
 
     def _in_component(self, source: str, component_source: str, what: str) -> bytes:
         info = self.archive.getinfo(component_source)
@@ -185,7 +199,7 @@ class SourceReader:
         with zipfile.ZipFile(io.BytesIO(self.archive.read(component_source))) as fmu:
             if name.startswith("..") or name not in fmu.namelist():
                 raise SystemDefinitionError(f"{self.where}: {what} '{source}' is not in {component_source}")
-            return fmu.read(name)
+            return self._bounded(fmu, name, source, what)
 
 
 def _inline(container: etree._Element | None, tag: str) -> etree._Element | None:
