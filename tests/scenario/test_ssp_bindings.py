@@ -198,3 +198,21 @@ def test_a_parameter_source_in_the_component_that_unpacks_beyond_the_limit_is_re
         SystemDefinitionError, match=r"defaults.ssv' unpacks to 65 MiB, more than a parameter file may hold \(64 MiB\)"
     ):
         read_ssp(archive, tmp_path / "f")
+
+
+def test_an_fmu_in_the_archive_is_held_to_the_archive_limits(tmp_path):
+    """The FMUs inside an SSP archive are archives too: their members were not counted before fmpy read them."""
+    import io
+    import zipfile
+
+    from orchestrator.cosim.slaves.archive import MAX_ARCHIVE_FILES
+
+    fmu = io.BytesIO()
+    with zipfile.ZipFile(fmu, "w") as z:
+        with zipfile.ZipFile(io.BytesIO(describe_only_fmu())) as src:
+            z.writestr("modelDescription.xml", src.read("modelDescription.xml"))
+        for i in range(MAX_ARCHIVE_FILES):
+            z.writestr(f"resources/{i}", b"")
+    archive = write_ssp(tmp_path / "c.ssp", ssd(system("root", component("a", FMU))), {FMU: fmu.getvalue()})
+    with pytest.raises(SystemDefinitionError, match=r"FMU 'D.fmu': 10001 files .* more than an archive may hold"):
+        read_ssp(archive, tmp_path / "f")

@@ -34,9 +34,15 @@ def fmt(value: float) -> str:
 
 
 def read_model_description(path: Path, where: str) -> Any:
-    """fmpy's model description of an .fmu; SystemDefinitionError naming the FMU when it cannot be read."""
+    """fmpy's model description of an .fmu; SystemDefinitionError naming the FMU when it cannot be read.
+
+    The FMU (unpacked from an archive within its limits) is itself an archive whose members nothing has counted yet:
+    it is held to the same limits (file count, declared size) before fmpy unpacks its modelDescription.xml."""
     from fmpy import read_model_description as fmpy_read
 
+    from orchestrator.cosim.slaves.archive import open_archive
+
+    open_archive(path, f"{where}: FMU '{path.name}'").close()
     try:
         return fmpy_read(str(path), validate=False)
     except Exception as err:  # fmpy raises plain exceptions for broken archives
