@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
+from orchestrator.cli import main as cli_main
 from orchestrator.cli.main import build_parser, main
 
 
@@ -69,3 +73,24 @@ def test_unknown_controller_set_is_one_clear_error(capsys):
     assert main(["run", "default", "--controllers", "no_such_set"]) == 2
     err = capsys.readouterr().err
     assert "no controller set 'no_such_set'" in err and "fixed-flow" in err and "Traceback" not in err
+
+
+def test_ctrl_c_while_the_commands_import_exits_130_without_a_traceback(monkeypatch, capsys):
+    """A Ctrl-C that lands inside a native extension's initialisation must not reach it: there a KeyboardInterrupt
+    becomes the module's ImportError, printed with a traceback (scipy.optimize's, pybind11 "initialization failed",
+    seen under load by test_hil_agent_cli). The command modules' import below is such a module."""
+    real_modules = cli_main._command_modules
+
+    def modules_with_native_init() -> list:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, during the import
+            for _ in range(1000):  # Python code runs on, as after a native init returns: the handler runs here
+                pass
+        except KeyboardInterrupt as err:
+            raise ImportError("initialization failed") from err
+        return real_modules()
+
+    monkeypatch.setattr(cli_main, "_command_modules", modules_with_native_init)
+    assert main(["scenarios"]) == 130
+    assert "o2twin: interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C acts at once again afterwards
