@@ -14,11 +14,13 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:  # the agent's imports take a moment on a Pi: Ctrl-C meanwhile is no error worth a traceback
+    from orchestrator.cli.interrupt import ctrl_c_deferred
+
+    with ctrl_c_deferred() as pressed:  # the agent's imports take a moment on a Pi
         from orchestrator.errors import O2TwinError
         from orchestrator.hil.device.agent_cli import add_agent_arguments, run_agent
         from orchestrator.logging_setup import configure_logging
-    except KeyboardInterrupt:
+    if pressed:  # Ctrl-C meanwhile is no error worth a traceback
         print("pi_agent: interrupted", file=sys.stderr)
         return 130
     parser = argparse.ArgumentParser(prog="pi_agent.py", description=__doc__,

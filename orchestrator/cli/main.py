@@ -7,17 +7,15 @@ Each command module defines ``NAME``, ``HELP`` (one line for `o2twin --help`), `
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
 import pkgutil
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from orchestrator import __version__
 from orchestrator.cli import commands
+from orchestrator.cli.interrupt import ctrl_c_deferred
 from orchestrator.errors import O2TwinError
 from orchestrator.logging_setup import configure_logging
 
@@ -59,25 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def _ctrl_c_deferred() -> Iterator[list[int]]:
-    """Ctrl-C is remembered (the list gets the signal), not raised, while the command modules import: raised inside
-    a native extension's initialisation, a KeyboardInterrupt comes out as that module's ImportError, with a
-    traceback (scipy.optimize's, seen on a loaded machine). Only in the main thread, where signals are handled."""
-    pressed: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield pressed
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
-    try:
-        yield pressed
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    with _ctrl_c_deferred() as pressed:
+    with ctrl_c_deferred() as pressed:
         parser = build_parser()  # imports every command module
     if pressed:  # a Ctrl-C while starting up is no error worth a traceback
         print("o2twin: interrupted", file=sys.stderr)
