@@ -151,6 +151,17 @@ def test_unpack_rejects_or_parses_never_crashes(payload):
         unpack_message(payload)
 
 
+@given(st.text(max_size=16), st.sampled_from(["\n", "\r", "\x1b[2J", "\x00", "\u2028"]), st.text(max_size=16))
+def test_device_text_reaches_logs_without_control_characters(before, control, after):
+    """A device's fault text, NACK reason and name are shown and logged: no newline to forge a log line, no escape
+    sequence for the terminal."""
+    raw = (before + control + after).encode()[:30].decode("utf-8", errors="ignore")
+    for msg in (Fault(1, 2, True, raw), Nack(1, 2, 3, raw), HelloAck(1, 0, 50, 500, 1, 2, 3, 4, raw)):
+        _, back = unpack_message(pack_message(msg, 1))
+        text = back.device_name if isinstance(back, HelloAck) else back.text
+        assert text.isprintable() and len(text) == len(raw)
+
+
 def test_wrong_lengths_are_protocol_errors():
     with pytest.raises(ProtocolError, match="HELLO"):
         unpack_message(pack_message(Hello(), 0)[:-1])

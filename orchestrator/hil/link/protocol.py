@@ -164,6 +164,12 @@ def _text(s: str) -> bytes:
     return s.encode("utf-8")[:_TEXT_MAX]
 
 
+def _untext(body: bytes) -> str:
+    """A text field from the device, as the host shows and logs it: invalid UTF-8 and control characters (a
+    newline would start a forged log line, an escape sequence would drive the terminal) become U+FFFD."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in body.decode("utf-8", errors="replace"))
+
+
 def _floats(values: tuple[float, ...]) -> bytes:
     return struct.pack(f"<{len(values)}f", *values)
 
@@ -233,7 +239,7 @@ def unpack_message(payload: bytes) -> tuple[int, Message]:
         return seq, Hello(*_fixed(_HELLO, body, "HELLO"))
     if t is MsgType.HELLO_ACK:
         major, minor, rate, timeout, boot, crc, n_act, n_sens = _fixed(_HELLO_ACK, body, "HELLO_ACK", exact=False)
-        name = body[_HELLO_ACK.size :].decode("utf-8", errors="replace")
+        name = _untext(body[_HELLO_ACK.size :])
         return seq, HelloAck(major, minor, rate, timeout, boot, crc, n_act, n_sens, device_name=name)
     if t is MsgType.COMMAND:
         (host_time,) = _fixed(_COMMAND, body, "COMMAND", exact=False)
@@ -245,12 +251,12 @@ def unpack_message(payload: bytes) -> tuple[int, Message]:
         return seq, Heartbeat(*_fixed(_HEARTBEAT, body, "HEARTBEAT"))
     if t is MsgType.FAULT:
         time_us, code, active = _fixed(_FAULT, body, "FAULT", exact=False)
-        return seq, Fault(time_us, code, bool(active), body[_FAULT.size :].decode("utf-8", errors="replace"))
+        return seq, Fault(time_us, code, bool(active), _untext(body[_FAULT.size :]))
     if t is MsgType.ACK:
         return seq, Ack(*_fixed(_ACK, body, "ACK"))
     if t is MsgType.NACK:
         refused, refused_seq, reason = _fixed(_NACK, body, "NACK", exact=False)
-        return seq, Nack(refused, refused_seq, reason, body[_NACK.size :].decode("utf-8", errors="replace"))
+        return seq, Nack(refused, refused_seq, reason, _untext(body[_NACK.size :]))
     if body:
         raise ProtocolError(f"BYE carries no body, got {len(body)} bytes")
     return seq, Bye()
