@@ -15,9 +15,11 @@ Hazards and safe states (each latched until the reset below):
 
 A reading is *faulty* when it is NaN or infinite, outside its physical range (the ``*_RANGE`` limits below), changes
 faster than physically possible (rate of change), or, for pressure and O2 while the compressor runs, stays within
-a tolerance band (``p_stuck_tol_bar``, ``o2_stuck_tol``) for the stuck window (``stuck_time_s``): a frozen sensor,
-also one that dithers. (The feed pressure swings by tenths of a bar every PSA cycle, so its 0.01 bar band has a
-wide margin; the product purity can stay flat within 1e-5 for minutes near the argon limit, so the O2 band is 0 by
+a tolerance band (``p_stuck_tol_bar``, ``o2_stuck_tol``) for the stuck window (``stuck_time_s``) of running: a
+frozen sensor, also one that dithers. The window counts running samples only and pauses while the compressor is
+off (a stop of one sample every few seconds used to restart it, and a frozen reading was never caught); a reset
+that clears the pressure latch restarts it. (The feed pressure swings by tenths of a bar every PSA cycle, so its
+0.01 bar band has a wide margin; the product purity can stay flat within 1e-5 for minutes near the argon limit, so the O2 band is 0 by
 default: only a frozen O2 value is caught, and the patient's SpO2 alarm guards what a wrong purity reading hides.) A faulty reading never acts less safely than the limit it guards: a pressure fault gives
 the pressure safe state as the hard limit does, a temperature fault stops the compressor as the thermal trip does;
 and a reading beyond a hard limit is that limit's violation whether or not it is also implausible (240 degC trips
@@ -32,9 +34,10 @@ cause persists survives the reset.
 Reaction time (the block's): a violation or fault present in the inputs at a sample instant sets the commands
 computed at that same instant (duty 0 at once); the plant sees them from the next communication step, so the
 worst case from the physical crossing to the actuator is one sample_time plus one master step (0.05 s + 0.05 s in
-the default scenario). A stuck or dithering reading is caught within stuck_time_s * 5/4 of the
-compressor running against it: the band is checked over the last four complete sub-windows of stuck_time_s / 4
-(rounded up to whole samples), so the worst case is five sub-windows (12.5 s for the default 10 s at 0.05 s).
+the default scenario). A stuck or dithering reading is caught within stuck_time_s * 5/4 of the compressor running
+against it (running time, added up over stops): the band is checked over the last four complete sub-windows of
+stuck_time_s / 4 (rounded up to whole samples), so the worst case is five sub-windows (12.5 s for the default 10 s
+at 0.05 s).
 
 Other conditions: low feed pressure, low purity (with cycle-time trim and escalation), low head temperature,
 faulty O2 and flow readings (held for fault_hold_s), no flow (supply down) vs occlusion (supply up), low SpO2 (two
@@ -167,9 +170,10 @@ class WatchdogEvent(NamedTuple):
 class _Reading:
     """Plausibility of one sensor: range, rate of change and, optionally, stuck detection; O(1) state.
 
-    Stuck: while armed, the readings of the last ``STUCK_SUBWINDOWS`` complete sub-windows (``sub_n`` samples each)
-    all lie within a band of width ``tol``. The band's extremes are kept per sub-window in two fixed-size lists, so
-    a reading that freezes (or dithers within the band) is caught after at most STUCK_SUBWINDOWS + 1 sub-windows.
+    Stuck: the readings of the last ``STUCK_SUBWINDOWS`` complete sub-windows (``sub_n`` armed samples each) all lie
+    within a band of width ``tol``. The band's extremes are kept per sub-window in two fixed-size lists, so a reading
+    that freezes (or dithers within the band) is caught after at most STUCK_SUBWINDOWS + 1 sub-windows of armed
+    samples. Disarmed samples pause the window (they neither count nor restart it); only ``restart`` forgets it.
     """
 
     __slots__ = (
@@ -216,12 +220,18 @@ class _Reading:
         self.prev_t = t
         return True
 
+    def restart(self) -> None:
+        """Forget the stuck window (a reset that cleared the latch the stuck reading caused: the sensor gets a fresh
+        window of running to show that it moves again)."""
+        self.full = 0
+        self.left = -1
+        self.stuck = False
+
     def stuck_for(self, x: float, armed: bool) -> bool:
-        """True while the (plausible) reading x has stayed within the band over the stuck window, armed throughout."""
+        """True while the (plausible) reading x has stayed within the band over the stuck window, counted in armed
+        samples only: while disarmed the window pauses (False is returned; nothing is added or forgotten), so a
+        compressor that stops for a moment now and then cannot hide a frozen reading by restarting the window."""
         if not armed:
-            self.full = 0
-            self.left = -1
-            self.stuck = False
             return False
         if self.left > 0:
             self.left -= 1
@@ -486,6 +496,7 @@ class SafetyWatchdog(PythonBlock):
         else:
             if reset_edge and latch and p < self._p_recover:
                 latch = 0
+                reading.restart()
             cap = self._duty_cap
             if p > self._p_max:
                 cap = min(cap, self._out["duty"]) * self._cap_factor

@@ -9,7 +9,9 @@ with arbitrary controller requests, reset pulses and link losses. The property i
   the vent path open at that same sample; the same for temperature (compressor off); a reading beyond a limit
   raises that limit's alarm (OVERPRESSURE_HARD, THERMAL_SHUTDOWN) whether or not it is also implausible;
 * the compressor never runs for longer than the stuck reaction time (stuck_time_s * 5/4, in whole samples) against a
-  pressure reading that stays within the stuck band (a frozen or dithering sensor), whatever the true pressure;
+  pressure reading that stays within the stuck band (a frozen or dithering sensor), whatever the true pressure: the
+  running samples are added up over stops (a compressor stopped for a moment now and then must not restart the
+  count) until a reset pulse releases the pressure safe state;
 * a pressure or temperature safe state, once entered, holds until a reset pulse; a lost link holds both safe
   states while it lasts;
 * every command stays in its range and never exceeds the request.
@@ -125,6 +127,10 @@ T_RISE_1K_PER_S_NAN_EACH_SECOND = [*running(), *running(45.0, dT=0.05, t_fault=(
 P_STUCK_1PA_DITHER = [*running(), segment(200, p_fault=("dither",))]
 P_STUCK = [*running(), segment(200, p_fault=("stuck",))]
 P_STUCK_TRUE_OVERPRESSURE = [*running(), segment(1, p_fault=("stuck",)), segment(100, dp=3000.0, p_fault=("stuck",))]
+#: A frozen reading while the controller stops the compressor for one sample now and then (before: every stop
+#: restarted the stuck window, and the compressor ran 119 of 120 s against a frozen reading unflagged).
+P_STUCK_WITH_DIPS = [*running(), *[s for _ in range(12) for s in (segment(1, p_fault=("stuck",), duty=0.0),
+                                                                    segment(9, p_fault=("stuck",)))]]  # fmt: skip
 
 
 class Sensor:
@@ -250,9 +256,13 @@ def check_hazards(trace: list[dict]) -> None:
         # link loss -> both safe states while it lasts
         if not u["link_ok"] > 0.5:
             assert pressure_safe(y), f"{where}: link lost, output {y}"
-        # frozen or dithering pressure reading: the compressor stops within the stuck reaction time
+        # frozen or dithering pressure reading: the compressor stops within the stuck reaction time, counted in
+        # running samples (a stop pauses the count: it does not restart it); a reset that releases the pressure safe
+        # state gives the sensor a fresh window
+        if rec["reset_edge"] and k > 0 and trace[k - 1]["y"]["pressure_trip"] and not y["pressure_trip"]:
+            band.clear()
         armed = k > 0 and trace[k - 1]["y"]["duty"] > RUNNING_DUTY and math.isfinite(p)
-        run = band.push(p) if armed else band.clear()
+        run = band.push(p) if armed else len(band.values)
         if run >= STUCK_REACTION_SAMPLES:
             assert y["duty"] == 0.0, f"{where}: compressor ran {run} samples against a reading inside the stuck band"
 
@@ -307,6 +317,7 @@ def _hazard_property(sequence: list[dict]) -> None:
 @example(P_STUCK_1PA_DITHER)
 @example(P_STUCK)
 @example(P_STUCK_TRUE_OVERPRESSURE)
+@example(P_STUCK_WITH_DIPS)
 def test_duty_is_zero_whenever_pressure_or_temperature_is_beyond_its_limit_or_its_sensor_fails(sequence):
     _hazard_property(sequence)
 

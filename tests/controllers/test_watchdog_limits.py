@@ -268,6 +268,59 @@ def test_constant_pressure_with_compressor_off_is_not_stuck():
     assert y["alarm_code"] == 0
 
 
+@pytest.mark.parametrize(
+    "stop",
+    [{"duty_req": 0.0}, {"duty_req": 0.04}, {"cmd_feed_A_req": 0.0}],
+    ids=["duty_0", "duty_below_running", "interlock_no_feed_valve"],
+)
+@pytest.mark.parametrize("pattern", [(1, 180), (40, 160)], ids=["one_sample_every_9s", "2s_every_10s"])
+def test_a_frozen_pressure_reading_stops_the_compressor_although_it_stops_now_and_then(stop, pattern):
+    """Hazard: whenever the feed pressure sensor is frozen, the compressor stops within the stuck reaction time of
+    running against it (12.5 s), also when the controller (or the dead-head interlock) stops it for a moment now and
+    then. Before: every stop restarted the stuck window, and the compressor ran 119 of 120 s against a frozen
+    reading with no alarm."""
+    d = Driver()
+    d.run(5.0)
+    off, period = pattern
+    frozen = barg_to_pa(1.5)
+    running_s = 0.0
+    y: dict = {}
+    for k in range(round(120.0 / TS)):
+        y = d.step(wobble=False, p_feed=frozen, **(stop if k % period < off else {}))
+        running_s += TS if y["duty"] > 0.05 else 0.0
+    assert running_s <= 12.5 + TS, f"the compressor ran {running_s:.2f} s against a frozen pressure reading"
+    assert y["duty"] == 0.0 and pressure_safe(y) and int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
+    assert y["pressure_trip"] == 1.0, "latched until a reset"
+
+
+def test_a_reset_after_a_frozen_reading_gives_a_fresh_window():
+    """After a stuck trip a reset restarts the compressor; a sensor still frozen stops it again within the stuck
+    reaction time of running, and a sensor that moves again lets it run on (no stale stuck verdict)."""
+    d = Driver()
+    d.run(5.0)
+    frozen = barg_to_pa(1.5)
+    y = d.run(13.0, wobble=False, p_feed=frozen)
+    assert y["duty"] == 0.0 and int(y["alarm_code"]) & BIT["SENSOR_PRESSURE"]
+    d.step(wobble=False, p_feed=frozen, reset=1.0)
+    duties = [d.step(wobble=False, p_feed=frozen)["duty"] for _ in range(round(14.0 / TS))]
+    assert duties[0] == 0.6, "the reset restarts the compressor"
+    assert duties[-1] == 0.0 and 10.0 <= duties.index(0.0) * TS <= 12.5 + TS, "still frozen: stopped again"
+    d.step(p_feed=frozen, reset=0.0)
+    d.step(p_feed=frozen, reset=1.0)  # the sensor moves again (wobble), the operator resets
+    y = d.run(60.0)
+    assert y["duty"] == 0.6 and y["alarm_code"] == 0
+
+
+def test_a_long_stop_at_ambient_then_a_restart_is_not_stuck():
+    """The stuck window pauses while the compressor is off: a minute at a flat ambient reading in between does not
+    make a moving reading look frozen after the restart."""
+    d = Driver()
+    d.run(20.0)
+    d.run(60.0, wobble=False, duty_req=0.0, p_feed=101325.0)
+    y = d.run(60.0)
+    assert y["alarm_code"] == 0 and y["duty"] == 0.6
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 100.0, 600.0])
 def test_unusable_temperature_reading_stops_the_compressor_until_reset(bad):
     d = Driver()
