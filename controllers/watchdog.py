@@ -111,6 +111,23 @@ SPO2_RANGE = PlausibleRange(0.0, 1.0)
 #: Sub-windows of the stuck window (the band is checked over the last this many).
 STUCK_SUBWINDOWS = 4
 
+#: The guards' safe envelope: a scenario, ``--set`` or the dashboard may tighten a hazard limit but never widen it
+#: beyond the value the safety model is stated for (docs/safety.md); name -> (lowest, highest) accepted value.
+#: The hard pressure and thermal limits stay below the device's own (3.75 bar(g), 90 degC) so the host acts first;
+#: the plausible rates and the stuck window and band are those the reaction times are stated for; the ambient
+#: reference spans the sites a concentrator is rated for (79.5 kPa at 2000 m) up to the highest sea-level pressure
+#: (a higher reference would lift every absolute pressure limit with it); Q_set up to the unit's rating.
+SAFE_ENVELOPE: dict[str, tuple[float, float]] = {
+    "p_ambient": (50e3, 110e3),
+    "p_hard_max_barg": (-math.inf, 3.5),
+    "t_max_degc": (-math.inf, 85.0),
+    "p_rate_max_bar_per_s": (-math.inf, 50.0),
+    "t_rate_max_k_per_s": (-math.inf, 5.0),
+    "stuck_time_s": (-math.inf, 10.0),
+    "p_stuck_tol_bar": (0.01, math.inf),
+    "q_max_slpm": (-math.inf, 10.0),
+}
+
 # Named condition bits (controllers/alarms.py).
 _OVERPRESSURE = BIT["OVERPRESSURE"]
 _OVERPRESSURE_HARD = BIT["OVERPRESSURE_HARD"]
@@ -372,8 +389,15 @@ class SafetyWatchdog(PythonBlock):
         for name, value in p.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise SystemDefinitionError(f"{self.name}: parameter '{name}' must be a finite number, got {value!r}")
-        if not p["p_ambient"] > 0:
-            raise SystemDefinitionError(f"{self.name}: p_ambient must be an absolute pressure > 0 Pa")
+        for name, (lo, hi) in SAFE_ENVELOPE.items():
+            if not lo <= p[name] <= hi:
+                bound = f"at most {hi:g}" if lo == -math.inf else f"at least {lo:g}" if hi == math.inf else (
+                    f"within {lo:g}..{hi:g}")  # fmt: skip
+                raise SystemDefinitionError(
+                    f"{self.name}: parameter '{name}' = {p[name]:g} is outside the watchdog's safe envelope: it must "
+                    f"be {bound} ({self.variables[name].unit}); a hazard limit may be tightened, never widened "
+                    "(controllers.watchdog.SAFE_ENVELOPE, docs/safety.md)"
+                )
         if not (0 <= p["p_min_barg"] < p["p_max_barg"] <= p["p_hard_max_barg"]):
             raise SystemDefinitionError(
                 f"{self.name}: need 0 <= p_min_barg < p_max_barg <= p_hard_max_barg, got "

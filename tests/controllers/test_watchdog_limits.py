@@ -505,6 +505,42 @@ def test_validation(params, word):
         Driver(**params)
 
 
+WIDENED = [
+    ({"p_hard_max_barg": 9.0, "p_max_barg": 8.5}, "p_hard_max_barg"),
+    ({"p_hard_max_barg": 3.6}, "p_hard_max_barg"),
+    ({"t_max_degc": 200.0}, "t_max_degc"),
+    ({"t_max_degc": 85.5}, "t_max_degc"),
+    ({"p_ambient": 6e5}, "p_ambient"),
+    ({"p_rate_max_bar_per_s": 1e9}, "p_rate_max_bar_per_s"),
+    ({"t_rate_max_k_per_s": 1e9}, "t_rate_max_k_per_s"),
+    ({"stuck_time_s": 1e6}, "stuck_time_s"),
+    ({"p_stuck_tol_bar": 0.0}, "p_stuck_tol_bar"),
+    ({"q_max_slpm": 1000.0}, "q_max_slpm"),
+]
+
+
+@pytest.mark.parametrize("params, name", WIDENED, ids=[f"{n}={p[n]:g}" for p, n in WIDENED])
+def test_a_hazard_limit_cannot_be_widened(params, name):
+    """Hazard: whatever a scenario, --set or the dashboard gives the watchdog, the feed pressure is guarded at 3.5
+    bar(g) or below, the head temperature at 85 degC or below, and the plausibility and stuck checks are at least
+    as strict as the reaction times are stated for. Before, every one of these was accepted (the order of the
+    pressure limits was the only check): with p_hard_max_barg = 9 the compressor ran at 8 bar(g)."""
+    with pytest.raises(SystemDefinitionError, match=f"'{name}' = .* outside the watchdog's safe envelope"):
+        Driver(**params)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"p_hard_max_barg": 3.5, "t_max_degc": 85.0, "stuck_time_s": 10.0, "p_stuck_tol_bar": 0.01},
+     {"p_hard_max_barg": 2.5, "p_max_barg": 2.0, "t_max_degc": 54.0, "stuck_time_s": 0.5, "p_stuck_tol_bar": 0.02},
+     {"p_ambient": 79500.0}, {"p_ambient": 101325.0, "q_max_slpm": 5.0}],
+    ids=["the_limits_themselves", "tightened", "high_altitude", "sea_level"],
+)  # fmt: skip
+def test_limits_may_be_tightened(params):
+    d = Driver(**params)
+    assert d.run(2.0)["alarm_code"] == 0
+
+
 def test_rollback_restores_state_and_trims_the_event_log():
     d = Driver()
     d.wd.attach_event_sink(EventSink(lambda *a: None))  # the master's event sink is not deep-copied
