@@ -758,8 +758,9 @@ def check_topology(spec: Any) -> None:
     """Reject a scenario whose plant actuators can be driven around the watchdog.
 
     ``spec`` is an orchestrator.scenario.spec.ScenarioSpec with ``spec.watchdog`` naming the watchdog slave. Every
-    connection into an actuator input (duty, cmd_*, Q_set) of an FMU slave must come from the watchdog's output of
-    the same name with gain 1 and offset 0; every actuator input of the known O2Twin plant classes must be connected;
+    connection into an actuator input (duty, cmd_*, Q_set) of a plant slave (an FMU, or a slave that [plant]
+    replaces lists for the hardware-in-the-loop device) must come from the watchdog's output of the same name with
+    gain 1 and offset 0; every actuator input of the known O2Twin plant classes must be connected;
     the watchdog's sensor inputs (p_feed, sensor_O2, T_head, sensor_Q) must be connected. Raises
     SystemDefinitionError naming the offending connection or input.
     """
@@ -773,7 +774,10 @@ def check_topology(spec: Any) -> None:
             f"{source}: [safety] watchdog slave '{wd}' must be block = 'controllers.watchdog:SafetyWatchdog', "
             f"got {wd_spec.block or wd_spec.fmu!r}"
         )
-    plant = {name for name, s in spec.slaves.items() if s.kind == "fmu"}
+    # the plant: every FMU, and every slave a [plant] table lets the device replace (a block stand-in listed in
+    # [plant] replaces becomes the real device's actuators: it must be guarded as an FMU plant is)
+    replaced = getattr(getattr(spec, "plant", None), "replaces", None) or ()
+    plant = {name for name, s in spec.slaves.items() if s.kind == "fmu" or name in replaced}
     driven: set[str] = set()
     for i, c in enumerate(spec.connections, 1):
         if c.target_slave in plant and c.target_var in ACTUATORS:

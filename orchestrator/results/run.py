@@ -123,7 +123,8 @@ def prepare_spec(
     registry: BlockRegistry | None = None,
 ) -> ScenarioSpec:
     """The spec a run uses: loaded, with --set overrides and --stop-time applied, the blocks' scenario checks
-    (the safety watchdog's topology check), then hardware in the loop ([plant] or --plant replaces the plant)."""
+    (the safety watchdog's topology check), then hardware in the loop ([plant] or --plant replaces the plant) and
+    the checks again on the system with the device in it."""
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
     if overrides:
         spec = apply_overrides(spec, overrides)
@@ -134,9 +135,12 @@ def prepare_spec(
         if dropped:
             log.info("--stop-time %g s: %d scheduled event(s) after it will not happen", stop_time, len(dropped))
         spec = dataclasses.replace(spec, stop_time=stop_time, events=[e for e in spec.events if e.time <= stop_time])
-    spec = apply_hooks(spec, registry if registry is not None else registry_for(spec))
+    registry = registry if registry is not None else registry_for(spec)
+    spec = apply_hooks(spec, registry)
     if plant is not None or spec.plant is not None:
-        spec = _apply_plant(spec, plant)
+        # and again on the system with the device in it: the device's actuators are what the watchdog must guard,
+        # whatever the slaves it replaced were (a block stand-in is no FMU the first check would know as the plant)
+        spec = apply_hooks(_apply_plant(spec, plant), registry)
     return spec
 
 

@@ -14,6 +14,7 @@ import threading
 import pytest
 
 from controllers.alarms import BIT
+from orchestrator.errors import SystemDefinitionError
 from orchestrator.hil.device.hardware import BenchHardware
 from orchestrator.hil.sim.virtual import VirtualDevice
 from orchestrator.results.run import run
@@ -163,3 +164,47 @@ def test_link_loss_puts_the_watchdog_safe_states_on(description, tmp_path):
     code = s["watchdog.alarm_code"].to_numpy().astype(int)
 
     assert ((code[lost] & BIT["LINK_LOSS"]) != 0).all() and (s["watchdog.duty"].to_numpy()[lost] == 0.0).all()
+
+
+def _hot_run_refused(description, raw: dict, tmp_path, match: str) -> HotBench:
+    """Run raw against a virtual device whose head turns hot (88 degC, the watchdog's trip alone) and expect the
+    run refused before anything reaches the device; returns the bench (for what it applied)."""
+    hw = HotBench(description, hot_degc=88.0, hot_at_s=1.0)
+    with pytest.raises(SystemDefinitionError, match=match):
+        run_against(hw, description, raw, tmp_path)
+    return hw
+
+
+def test_no_scenario_event_reaches_the_device_around_the_watchdog(description, tmp_path):
+    """Hazard: with hardware in the loop, the compressor on the device is off within the watchdog's reaction time of
+    its thermal trip, whatever the scenario's events. An override on an actuator models a stuck actuator in
+    simulation; on the device it is a command past the watchdog: before, `override compressor.duty = 0.5` kept the
+    device at 0.5 duty for the 1.5 s to the end of the run after the watchdog tripped at 88 degC (watchdog.duty
+    0). Now such a run is refused before the first command, naming the event and the request to act on instead."""
+    raw = scenario(with_watchdog=True)
+    raw["events"] = [{"time": 0.3, "override": {"compressor.duty": 0.5}}]
+    hw = _hot_run_refused(description, raw, tmp_path, r"override 'compressor\.duty'.*watchdog\.duty_req")
+    assert all(v["duty"] == 0.0 for _, v in hw.applied_at), "no command reached the device (only its own safe state)"
+    raw["events"] = [{"time": 0.3, "set": {"psa.cmd_vent_A": 0.0}}]
+    _hot_run_refused(description, raw, tmp_path, r"set 'psa\.cmd_vent_A'")
+    # an event on the device's own fault inputs (not an actuator the watchdog drives) stays allowed
+    raw["events"] = [{"time": 0.3, "set": {"psa.blockage": 0.5}}, {"time": 0.3, "override": {"watchdog.duty_req": 0.4}}]
+    hw = HotBench(description, hot_degc=88.0, hot_at_s=1.0)
+    result = run_against(hw, description, raw, tmp_path / "allowed")
+    assert result.exit_code == 0, result.error
+    after = duties_after(hw, hw.hot_since() + REACTION_S)
+    assert after and set(after) == {0.0}
+
+
+def test_a_block_stand_in_for_the_plant_cannot_drive_the_device_around_the_watchdog(description, tmp_path):
+    """Hazard: whatever slaves the device replaces, its actuators are driven by the watchdog alone. The topology check
+    knew only FMU slaves as the plant: with block stand-ins listed in [plant] replaces and the PID wired straight to
+    `compressor.duty`, the device ran at the PID's 0.5 duty after the watchdog's thermal trip. Now refused."""
+    raw = scenario(with_watchdog=True)
+    raw["slaves"]["compressor"] = {"block": "controllers.manual:FixedFlow", "sample_time": STEP}
+    raw["slaves"]["psa"] = {"block": "controllers.manual:FixedFlow", "sample_time": STEP}
+    raw["plant"] = {"device": "serial:///dev/null", "replaces": ["compressor", "psa"]}
+    raw["connections"] = [c for c in raw["connections"] if c["to"] != "compressor.duty"]
+    raw["connections"].append({"from": "pid.duty", "to": "compressor.duty"})
+    hw = _hot_run_refused(description, raw, tmp_path, r"'compressor\.duty' must be driven by the watchdog")
+    assert all(v["duty"] == 0.0 for _, v in hw.applied_at)

@@ -5,6 +5,8 @@ the device's parts, e.g. O2Twin.CoSim.Compressor and O2Twin.CoSim.PSAUnit) by De
 names, so connections, events, recorded signals and plots keep their names. Connections between two replaced
 slaves (compressor <-> PSA unit) disappear into the device. Every other reference to a replaced slave must name a
 variable the device description declares, with the right causality; otherwise a SystemDefinitionError names it.
+With a [safety] watchdog, no event may act on a device input the watchdog drives (it would command the real
+actuator around the watchdog).
 With a [safety] watchdog, the device's ``link_ok`` is connected to the watchdog's ``link_ok`` input (unless the
 scenario drives that input itself): a lost link puts the watchdog's safe states on.
 
@@ -161,10 +163,19 @@ def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
     for p in spec.plots:
         for name in p.signals:
             _check_reference(desc, mapping, name, ("input", "output"), f"{src}: [[plots]] '{p.title}'")
+    guarded = _watchdog_driven(spec, mapping, connections)
     for e in spec.events:
         # the device has no parameters: only the inputs and outputs among what the action may act on
         wanted = tuple(c for c in EVENT_CAUSALITIES[e.action] if c in ("input", "output"))
-        _check_reference(desc, mapping, e.target, wanted, f"{src}: [[events]] t={e.time:g} s {e.action}")
+        ew = f"{src}: [[events]] t={e.time:g} s {e.action}"
+        _check_reference(desc, mapping, e.target, wanted, ew)
+        if e.target in guarded and e.action != "release":
+            raise SystemDefinitionError(
+                f"{ew} '{e.target}': with hardware in the loop this actuator is the real device's and the watchdog "
+                f"'{spec.watchdog}' alone drives it; an event on it would reach the device around the watchdog. "
+                f"Act on the request instead ('{spec.watchdog}.{e.variable}_req'), or run without --plant to "
+                "simulate an actuator fault"
+            )
 
     connections += _link_loss_to_watchdog(spec, desc, mapping, connections)
     device = SerialDevice(url, desc, link_options, slave_names=mapping)
@@ -180,6 +191,15 @@ def apply_plant(spec: ScenarioSpec, url: str) -> ScenarioSpec:
             slaves[name] = s
     new_plant = PlantSpec(device=url, replaces=list(mapping), options=dict(plant.options))
     return dataclasses.replace(spec, slaves=slaves, connections=connections, plant=new_plant)
+
+
+def _watchdog_driven(spec: ScenarioSpec, mapping: dict[str, str], connections: list[Connection]) -> set[str]:
+    """The device inputs ("slave.variable") the [safety] watchdog drives: on the device they are the real actuators,
+    so no scheduled event may set, override or drift them (in simulation such an event models an actuator fault; on
+    hardware it would be a command that bypasses the watchdog, docs/safety.md)."""
+    if spec.watchdog is None:
+        return set()
+    return {c.target for c in connections if c.source_slave == spec.watchdog and c.target_slave in mapping}
 
 
 def _link_loss_to_watchdog(spec: ScenarioSpec, desc: DeviceDescription, mapping: dict[str, str],
