@@ -14,10 +14,10 @@ import threading
 import pytest
 
 from controllers.alarms import BIT
-from orchestrator.errors import SystemDefinitionError
+from orchestrator.errors import DeviceError, SystemDefinitionError
 from orchestrator.hil.device.hardware import BenchHardware
 from orchestrator.hil.sim.virtual import VirtualDevice
-from orchestrator.results.run import run
+from orchestrator.results.run import prepare_spec, run
 from orchestrator.scenario.parse import parse_scenario
 from orchestrator.units import barg_to_pa, degc_to_k, slpm_to_m3s
 
@@ -208,3 +208,24 @@ def test_a_block_stand_in_for_the_plant_cannot_drive_the_device_around_the_watch
     raw["connections"].append({"from": "pid.duty", "to": "compressor.duty"})
     hw = _hot_run_refused(description, raw, tmp_path, r"'compressor\.duty' must be driven by the watchdog")
     assert all(v["duty"] == 0.0 for _, v in hw.applied_at)
+
+
+@pytest.mark.parametrize("stale", [60.0, 2.5, 0.0, -1.0, "0.1", True], ids=str)
+def test_a_stale_device_reading_cannot_be_taken_as_current_for_longer_than_the_command_timeout(stale, tmp_path):
+    """Hazard: whenever the device's newest sample is older than its maximum command timeout (2 s), the link is not
+    ok and the watchdog holds its safe states. [plant] stale_after_s was unchecked: 60 s let the host act on a
+    minute-old head temperature (no stuck check guards it), a string failed at the first step, 0 silently meant
+    the default."""
+    raw = scenario(with_watchdog=True)
+    raw["plant"] = {"device": "loop://", "stale_after_s": stale}
+    spec = parse_scenario(raw, source=str(tmp_path / "hil-watchdog.toml"))
+    with pytest.raises((SystemDefinitionError, DeviceError), match="stale_after_s"):
+        prepare_spec(spec)
+
+
+@pytest.mark.parametrize("stale", [0.05, 0.5, 2.0])
+def test_a_stale_after_s_within_the_command_timeout_is_accepted(stale, tmp_path):
+    raw = scenario(with_watchdog=True)
+    raw["plant"] = {"device": "loop://", "stale_after_s": stale}
+    spec = prepare_spec(parse_scenario(raw, source=str(tmp_path / "hil-watchdog.toml")))
+    assert spec.plant is not None and spec.plant.options["stale_after_s"] == stale

@@ -84,8 +84,10 @@ class LinkOptions:
             raise DeviceError(f"{where}: on_link_loss must be 'recover' or 'stop', got {opts.on_link_loss!r}")
         if opts.rt_priority is not None and (isinstance(opts.rt_priority, bool) or opts.rt_priority not in range(100)):
             raise DeviceError(f"{where}: rt_priority must be an integer 1..99 (0 or absent: normal scheduling)")
-        for key in ("link_timeout_s", "hello_timeout_s", "hello_retry_s", "heartbeat_s", "speed"):
+        for key in ("link_timeout_s", "hello_timeout_s", "hello_retry_s", "heartbeat_s", "speed", "stale_after_s"):
             v = getattr(opts, key)
+            if key == "stale_after_s" and v is None:
+                continue
             if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
                 raise DeviceError(f"{where}: {key} must be a positive number, got {v!r}")
         return opts
@@ -104,6 +106,14 @@ class DeviceLink:
             raise DeviceError(
                 f"command_timeout_s = {self.command_timeout_s:g} s: the device accepts 0.01..."
                 f"{description.max_command_timeout_s:g} s (max_command_timeout_s of {description.source})"
+            )
+        # A sample older than this is no reading: the link is not ok and the watchdog holds its safe states. Bounded as
+        # the device bounds the command timeout, so neither side acts on the other's data for longer than that.
+        if self.opt.stale_after_s is not None and not self.opt.stale_after_s <= description.max_command_timeout_s:
+            raise DeviceError(
+                f"stale_after_s = {self.opt.stale_after_s:g} s: the host may treat a sample as current for at most "
+                f"{description.max_command_timeout_s:g} s (max_command_timeout_s of {description.source}); an older "
+                "reading would hide a stalled device from the watchdog"
             )
         self.stale_after_s = self.opt.stale_after_s or max(3.0 / self.sample_rate_hz, 0.1)
         self.stats = LinkStats()
