@@ -117,6 +117,8 @@ STUCK_SUBWINDOWS = 4
 #: the plausible rates and the stuck window and band are those the reaction times are stated for; the ambient
 #: reference spans the sites a concentrator is rated for (79.5 kPa at 2000 m) up to the highest sea-level pressure
 #: (a higher reference would lift every absolute pressure limit with it); Q_set up to the unit's rating.
+#: The longest sample time the watchdog runs at: its reaction time is one sample time plus one master step.
+MAX_SAMPLE_TIME_S = 0.1
 SAFE_ENVELOPE: dict[str, tuple[float, float]] = {
     "p_ambient": (50e3, 110e3),
     "p_hard_max_barg": (-math.inf, 3.5),
@@ -389,6 +391,12 @@ class SafetyWatchdog(PythonBlock):
         for name, value in p.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise SystemDefinitionError(f"{self.name}: parameter '{name}' must be a finite number, got {value!r}")
+        if not self._ts <= MAX_SAMPLE_TIME_S:
+            raise SystemDefinitionError(
+                f"{self.name}: sample_time = {self._ts:g} s is longer than the watchdog's {MAX_SAMPLE_TIME_S:g} s: its "
+                "reaction time is one sample time plus one master step; set [slaves."
+                f"{self.name}] sample_time to at most {MAX_SAMPLE_TIME_S:g}"
+            )
         for name, (lo, hi) in SAFE_ENVELOPE.items():
             if not lo <= p[name] <= hi:
                 bound = f"at most {hi:g}" if lo == -math.inf else f"at least {lo:g}" if hi == math.inf else (

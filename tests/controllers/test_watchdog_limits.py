@@ -541,6 +541,21 @@ def test_limits_may_be_tightened(params):
     assert d.run(2.0)["alarm_code"] == 0
 
 
+@pytest.mark.parametrize("sample_time", [0.11, 1.0, 10.0])
+def test_the_watchdog_cannot_sample_slower_than_its_reaction_time_allows(sample_time):
+    """Hazard: a pressure or temperature beyond its limit reaches the actuators as duty 0 within one watchdog sample
+    time plus one master step; a scenario's [slaves.watchdog] sample_time was unbounded (at 10 s an overpressure
+    could go unanswered for up to 10 s). At most 0.1 s now."""
+    wd = SafetyWatchdog("watchdog", sample_time)
+    with pytest.raises(SystemDefinitionError, match=r"sample_time = .* longer than the watchdog's 0\.1 s"):
+        wd.setup(0.0, {})
+
+
+def test_the_watchdog_may_sample_faster():
+    for ts in (0.01, 0.05, 0.1):
+        SafetyWatchdog("watchdog", ts).setup(0.0, {})
+
+
 def test_rollback_restores_state_and_trims_the_event_log():
     d = Driver()
     d.wd.attach_event_sink(EventSink(lambda *a: None))  # the master's event sink is not deep-copied
