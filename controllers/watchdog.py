@@ -768,7 +768,8 @@ def check_topology(spec: Any) -> None:
     ``spec`` is an orchestrator.scenario.spec.ScenarioSpec with ``spec.watchdog`` naming the watchdog slave. Every
     connection into an actuator input (duty, cmd_*, Q_set) of a plant slave (an FMU, or a slave that [plant]
     replaces lists for the hardware-in-the-loop device) must come from the watchdog's output of the same name with
-    gain 1 and offset 0; every actuator input of the known O2Twin plant classes must be connected;
+    gain 1 and offset 0; every actuator input of the known O2Twin plant classes must be connected; no connection
+    may drive the watchdog's ``reset`` (an operator action: a scheduled event);
     the watchdog's sensor inputs (p_feed, sensor_O2, T_head, sensor_Q) must be connected. Raises
     SystemDefinitionError naming the offending connection or input.
     """
@@ -810,6 +811,13 @@ def check_topology(spec: Any) -> None:
                 raise SystemDefinitionError(
                     f"{source}: actuator input '{target}' is not connected; connect '{wd}.{actuator}' to it"
                 )
+    for i, c in enumerate(spec.connections, 1):
+        if c.target_slave == wd and c.target_var == "reset":
+            raise SystemDefinitionError(
+                f"{source}: [[connections]] #{i} ('{c.source}' -> '{c.target}'): the watchdog's reset is the "
+                "operator's; a connection would let a controller re-enable the compressor after every trip. Reset "
+                f'with a scheduled event instead: set = {{ "{wd}.reset" = 1.0 }}'
+            )
     sensed = {c.target_var for c in spec.connections if c.target_slave == wd}
     for sensor in SENSORS:
         if sensor not in sensed:

@@ -72,3 +72,16 @@ def test_watchdog_must_be_the_safety_watchdog_block():
     spec.watchdog = "pid"
     with pytest.raises(SystemDefinitionError, match="SafetyWatchdog"):
         check_topology(spec)
+
+
+@pytest.mark.parametrize("source", ["sequencer.cmd_feed_A", "pid.duty"])
+def test_no_controller_can_reset_the_watchdog(source):
+    """Hazard: after a trip the compressor restarts only on the operator's reset. A connection into watchdog.reset
+    was accepted: wired to the sequencer's feed-A command (a 7.5 s square wave), a frozen pressure reading let the
+    compressor run 80 s of 120 s, restarted after every stuck trip. Now refused, naming the connection and the
+    event that resets instead."""
+    spec = wired_spec()
+    spec.connections.append(Connection(source, "watchdog.reset"))
+    with pytest.raises(SystemDefinitionError, match=rf"#{len(spec.connections)} \('{source}' -> 'watchdog.reset'\)"
+                       r".*operator's.*set = \{ \"watchdog.reset\" = 1.0 \}"):  # fmt: skip
+        check_topology(spec)
