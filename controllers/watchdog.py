@@ -769,7 +769,8 @@ def check_topology(spec: Any) -> None:
     connection into an actuator input (duty, cmd_*, Q_set) of a plant slave (an FMU, or a slave that [plant]
     replaces lists for the hardware-in-the-loop device) must come from the watchdog's output of the same name with
     gain 1 and offset 0; every actuator input of the known O2Twin plant classes must be connected; no connection
-    may drive the watchdog's ``reset`` (an operator action: a scheduled event);
+    may drive the watchdog's ``reset`` (an operator action: a scheduled event); no [[inputs]] time table may feed a
+    plant actuator;
     the watchdog's sensor inputs (p_feed, sensor_O2, T_head, sensor_Q) must be connected. Raises
     SystemDefinitionError naming the offending connection or input.
     """
@@ -817,6 +818,21 @@ def check_topology(spec: Any) -> None:
                 f"{source}: [[connections]] #{i} ('{c.source}' -> '{c.target}'): the watchdog's reset is the "
                 "operator's; a connection would let a controller re-enable the compressor after every trip. Reset "
                 f'with a scheduled event instead: set = {{ "{wd}.reset" = 1.0 }}'
+            )
+    for i, table in enumerate(getattr(spec, "inputs", None) or (), 1):
+        where = f"{source}: [[inputs]] #{i} ('{table.name}')"
+        fed = [t for t in table.targets.values() if t.split(".", 1)[0] in plant and t.split(".", 1)[1] in ACTUATORS]
+        if table.slave in plant:
+            if not table.columns:
+                raise SystemDefinitionError(
+                    f"{where}: a time table feeding the plant slave '{table.slave}' must list its columns, so that "
+                    f"none can be an actuator input ({', '.join(ACTUATORS)}), which only the watchdog drives"
+                )
+            fed += [f"{table.slave}.{col}" for col in table.columns if col in ACTUATORS]
+        if fed:
+            raise SystemDefinitionError(
+                f"{where}: a time table may not feed the actuator input '{fed[0]}': only the watchdog drives it; "
+                f"feed the request instead ('{wd}.{fed[0].split('.', 1)[1]}_req')"
             )
     sensed = {c.target_var for c in spec.connections if c.target_slave == wd}
     for sensor in SENSORS:

@@ -7,7 +7,7 @@ import pytest
 from controllers.watchdog import ACTUATORS, SENSORS, check_topology
 from orchestrator.cosim.system import Connection
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario.spec import ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import InputSpec, ScenarioSpec, SlaveSpec
 
 
 def wired_spec() -> ScenarioSpec:
@@ -85,3 +85,28 @@ def test_no_controller_can_reset_the_watchdog(source):
     with pytest.raises(SystemDefinitionError, match=rf"#{len(spec.connections)} \('{source}' -> 'watchdog.reset'\)"
                        r".*operator's.*set = \{ \"watchdog.reset\" = 1.0 \}"):  # fmt: skip
         check_topology(spec)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [InputSpec("profile", targets={"duty": "compressor.duty"}, rows=[[0.0, 0.5]], columns=["duty"]),
+     InputSpec("profile", slave="psa", rows=[[0.0, 1.0]], columns=["cmd_feed_A"]),
+     InputSpec("profile", slave="psa", file="psa.csv")],
+    ids=["targets", "slave_columns", "slave_every_column"],
+)  # fmt: skip
+def test_no_time_table_can_feed_a_plant_actuator(table):
+    """Hazard: only the watchdog drives the plant's actuators, time tables included. An [[inputs]] table on an
+    actuator the check did not require connected (a block stand-in for the plant under hardware in the loop) was
+    accepted: a table of duty 0.5 kept the device at 0.5 after the watchdog's thermal trip at 88 degC."""
+    spec = wired_spec()
+    spec.inputs = [table]
+    with pytest.raises(SystemDefinitionError, match=r"\[\[inputs\]\] #1 \('profile'\).*(actuator|columns)"):
+        check_topology(spec)
+
+
+def test_a_time_table_may_feed_requests_and_other_plant_inputs():
+    spec = wired_spec()
+    spec.inputs = [InputSpec("profile", targets={"d": "watchdog.duty_req", "b": "psa.blockage"}, rows=[[0.0, 0.4, 0.1]],
+                             columns=["d", "b"]),
+                   InputSpec("walk", slave="psa", rows=[[0.0, 0.1]], columns=["blockage"])]  # fmt: skip
+    check_topology(spec)

@@ -3,11 +3,12 @@
 Generated scenarios wire each actuator input of the plant (compressor.duty, psa.cmd_*, psa.Q_set) from the
 watchdog's output of the same name, another watchdog output, a controller, or not at all, with or without a gain or
 offset; the plant is the FMUs or block stand-ins listed in [plant] replaces; scheduled events set, override, drift
-or release actuators, requests and the device's own fault inputs. The property is stated on what a run would do,
-not on the checks' code: whenever prepare_spec (the pipeline of `o2twin run --plant` and the dashboard) accepts a
-scenario, every connection into a device actuator comes from the watchdog's output of the same name with gain 1 and
-offset 0, and no event other than a release acts on one. A refused scenario is always safe. No device is opened
-(the device is reached only when the system is built), so each example costs milliseconds.
+or release actuators, requests and the device's own fault inputs; a time table ([[inputs]]) feeds one of them. The
+property is stated on what a run would do, not on the checks' code: whenever prepare_spec (the pipeline of
+`o2twin run --plant` and the dashboard) accepts a scenario, every connection into a device actuator comes from the
+watchdog's output of the same name with gain 1 and offset 0, no event other than a release acts on one and no time
+table feeds one. A refused scenario is always safe. No device is opened (the device is reached only when the system
+is built), so each example costs milliseconds.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CASE = st.fixed_dictionaries(
         "stand_ins": st.booleans(),  # the plant as block stand-ins listed in [plant] replaces, else the FMUs
         "replaces": st.booleans(),  # list the plant slaves in [plant] replaces explicitly
         "events": st.lists(EVENT, max_size=4),
+        "table": st.none() | EVENT_TARGETS,  # an [[inputs]] time table feeding this input
     }
 )
 
@@ -66,6 +68,9 @@ def build(case: dict) -> dict:
         entry[action] = [target] if action == "release" else {target: value}
         events.append(entry)
     raw["events"] = events
+    if case.get("table") is not None:
+        raw["inputs"] = [{"name": "profile", "columns": ["v"], "table": [[0.0, 0.5], [10.0, 0.5]],
+                          "to": {"v": case["table"]}}]  # fmt: skip
     return raw
 
 
@@ -81,6 +86,8 @@ def check(case: dict) -> None:
             )
     for e in spec.events:
         assert e.target not in ACTUATORS or e.action == "release", f"accepted: {e.action} on {e.target} at {e.time}"
+    for table in spec.inputs:
+        assert not set(table.targets.values()) & set(ACTUATORS), f"accepted: a time table feeds {table.targets}"
 
 
 SAFE_WIRING = {a: ("same", 1.0, 0.0) for a in ACTUATORS}
@@ -93,12 +100,16 @@ OVERRIDE_DUTY = {
 }
 STAND_IN_PID = {"wiring": {**SAFE_WIRING, "compressor.duty": ("pid.duty", 1.0, 0.0)}, "stand_ins": True,
                 "replaces": True, "events": []}  # fmt: skip
+#: A time table feeding a block stand-in's duty (no connection drives it, so the table may).
+STAND_IN_TABLE = {"wiring": {**SAFE_WIRING, "compressor.duty": (None, 1.0, 0.0)}, "stand_ins": True,
+                  "replaces": True, "events": [], "table": "compressor.duty"}  # fmt: skip
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(CASE)
 @example(OVERRIDE_DUTY)
 @example(STAND_IN_PID)
+@example(STAND_IN_TABLE)
 def test_whatever_a_scenario_wires_or_schedules_only_the_watchdog_drives_the_device(case):
     check(case)
 
