@@ -770,9 +770,10 @@ def check_topology(spec: Any) -> None:
     replaces lists for the hardware-in-the-loop device) must come from the watchdog's output of the same name with
     gain 1 and offset 0; every actuator input of the known O2Twin plant classes must be connected; no connection
     may drive the watchdog's ``reset`` (an operator action: a scheduled event); no [[inputs]] time table may feed a
-    plant actuator;
-    the watchdog's sensor inputs (p_feed, sensor_O2, T_head, sensor_Q) must be connected. Raises
-    SystemDefinitionError naming the offending connection or input.
+    plant actuator; no scheduled event may act on the watchdog's outputs (a drift of ``watchdog.duty`` is a command
+    past the watchdog; an actuator fault is an override of the plant's input); the watchdog's sensor inputs
+    (p_feed, sensor_O2, T_head, sensor_Q) must be connected. Raises SystemDefinitionError naming the offending
+    connection, table, event or input.
     """
     source = getattr(spec, "source", "") or "<scenario>"
     wd = spec.watchdog
@@ -833,6 +834,15 @@ def check_topology(spec: Any) -> None:
             raise SystemDefinitionError(
                 f"{where}: a time table may not feed the actuator input '{fed[0]}': only the watchdog drives it; "
                 f"feed the request instead ('{wd}.{fed[0].split('.', 1)[1]}_req')"
+            )
+    outputs = {v.name for v in SafetyWatchdog.OUTPUTS}
+    for e in getattr(spec, "events", None) or ():
+        if e.slave == wd and e.variable in outputs and e.action != "release":
+            hint = (f"; to model a faulty actuator, override the plant's input that '{wd}.{e.variable}' drives"
+                    if e.variable in ACTUATORS else "")  # fmt: skip
+            raise SystemDefinitionError(
+                f"{source}: [[events]] t={e.time:g} s {e.action} '{e.target}': the watchdog's outputs are its "
+                f"verdicts and the plant's safe commands; no event may change them{hint}"
             )
     sensed = {c.target_var for c in spec.connections if c.target_slave == wd}
     for sensor in SENSORS:

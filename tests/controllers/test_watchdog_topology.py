@@ -7,7 +7,7 @@ import pytest
 from controllers.watchdog import ACTUATORS, SENSORS, check_topology
 from orchestrator.cosim.system import Connection
 from orchestrator.errors import SystemDefinitionError
-from orchestrator.scenario.spec import InputSpec, ScenarioSpec, SlaveSpec
+from orchestrator.scenario.spec import EventSpec, InputSpec, ScenarioSpec, SlaveSpec
 
 
 def wired_spec() -> ScenarioSpec:
@@ -109,4 +109,23 @@ def test_a_time_table_may_feed_requests_and_other_plant_inputs():
     spec.inputs = [InputSpec("profile", targets={"d": "watchdog.duty_req", "b": "psa.blockage"}, rows=[[0.0, 0.4, 0.1]],
                              columns=["d", "b"]),
                    InputSpec("walk", slave="psa", rows=[[0.0, 0.1]], columns=["blockage"])]  # fmt: skip
+    check_topology(spec)
+
+
+@pytest.mark.parametrize("variable", ["duty", "cmd_vent_A", "Q_set", "alarm_code", "thermal_trip"])
+def test_no_event_can_change_what_the_watchdog_commands(variable):
+    """Hazard: while a trip latches, the compressor is off, whatever the scenario schedules. A drift on the
+    watchdog's output was accepted: `drift watchdog.duty at 1/s` from 2 s in `rest` with the thermal trip latched
+    (t_max_degc 20) ran the compressor up to 324 rad/s with watchdog.duty recorded at 2.9."""
+    spec = wired_spec()
+    spec.events = [EventSpec(2.0, "drift", "watchdog", variable, 1.0)]
+    with pytest.raises(SystemDefinitionError, match=rf"t=2 s drift 'watchdog\.{variable}'.*no event may change"):
+        check_topology(spec)
+
+
+def test_events_on_the_watchdog_inputs_stay_allowed():
+    """Sensor faults and the operator's reset are events on the watchdog's inputs; a release changes nothing."""
+    spec = wired_spec()
+    spec.events = [EventSpec(1.0, "override", "watchdog", "p_feed", 2e5), EventSpec(2.0, "set", "watchdog", "reset", 1.0),
+                   EventSpec(3.0, "release", "watchdog", "p_feed"), EventSpec(4.0, "override", "psa", "cmd_feed_A", 1.0)]  # fmt: skip
     check_topology(spec)

@@ -6,9 +6,9 @@ offset; the plant is the FMUs or block stand-ins listed in [plant] replaces; sch
 or release actuators, requests and the device's own fault inputs; a time table ([[inputs]]) feeds one of them. The
 property is stated on what a run would do, not on the checks' code: whenever prepare_spec (the pipeline of
 `o2twin run --plant` and the dashboard) accepts a scenario, every connection into a device actuator comes from the
-watchdog's output of the same name with gain 1 and offset 0, no event other than a release acts on one and no time
-table feeds one. A refused scenario is always safe. No device is opened (the device is reached only when the system
-is built), so each example costs milliseconds.
+watchdog's output of the same name with gain 1 and offset 0, no event other than a release acts on one or on the
+watchdog output that drives it, and no time table feeds one. A refused scenario is always safe. No device is opened
+(the device is reached only when the system is built), so each example costs milliseconds.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ SOURCES = st.sampled_from(["same", "watchdog.duty", "watchdog.cmd_vent_A", "pid.
 WIRING = st.fixed_dictionaries(
     {a: st.tuples(SOURCES, st.sampled_from([1.0, 1.0, 0.5]), st.sampled_from([0.0, 0.0, 0.1])) for a in ACTUATORS}
 )
-EVENT_TARGETS = st.sampled_from([*ACTUATORS, "psa.blockage", "watchdog.duty_req", "watchdog.reset",
+#: The watchdog's outputs that drive the device (an event on one changes the command on its way to the device).
+COMMANDS = tuple(f"watchdog.{a.split('.', 1)[1]}" for a in ACTUATORS)
+EVENT_TARGETS = st.sampled_from([*ACTUATORS, *COMMANDS, "psa.blockage", "watchdog.duty_req", "watchdog.reset",
                                  "psa.sensor_p_feed", "compressor.T_head"])  # fmt: skip
 EVENT = st.tuples(st.sampled_from(["set", "override", "drift", "release"]), EVENT_TARGETS,
                   st.sampled_from([0.0, 0.5, 1.0]))  # fmt: skip
@@ -65,7 +67,10 @@ def build(case: dict) -> dict:
     events = []
     for i, (action, target, value) in enumerate(case["events"]):
         entry: dict = {"time": 0.1 * (i + 1)}
-        entry[action] = [target] if action == "release" else {target: value}
+        if action == "release":
+            entry[action] = [target]
+        else:
+            entry[action] = {target: {"rate": value} if action == "drift" else value}
         events.append(entry)
     raw["events"] = events
     if case.get("table") is not None:
@@ -85,7 +90,9 @@ def check(case: dict) -> None:
                 f"accepted: {c.source} -> {c.target} (gain {c.gain}, offset {c.offset}) drives the device"
             )
     for e in spec.events:
-        assert e.target not in ACTUATORS or e.action == "release", f"accepted: {e.action} on {e.target} at {e.time}"
+        assert e.target not in (*ACTUATORS, *COMMANDS) or e.action == "release", (
+            f"accepted: {e.action} on {e.target} at {e.time}"
+        )
     for table in spec.inputs:
         assert not set(table.targets.values()) & set(ACTUATORS), f"accepted: a time table feeds {table.targets}"
 
@@ -110,6 +117,7 @@ STAND_IN_TABLE = {"wiring": {**SAFE_WIRING, "compressor.duty": (None, 1.0, 0.0)}
 @example(OVERRIDE_DUTY)
 @example(STAND_IN_PID)
 @example(STAND_IN_TABLE)
+@example({**OVERRIDE_DUTY, "events": [("drift", "watchdog.duty", 1.0)]})
 def test_whatever_a_scenario_wires_or_schedules_only_the_watchdog_drives_the_device(case):
     check(case)
 
