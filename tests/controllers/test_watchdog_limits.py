@@ -524,7 +524,8 @@ def test_a_hazard_limit_cannot_be_widened(params, name):
     """Hazard: whatever a scenario, --set or the dashboard gives the watchdog, the feed pressure is guarded at 3.5
     bar(g) or below, the head temperature at 85 degC or below, and the plausibility and stuck checks are at least
     as strict as the reaction times are stated for. Before, every one of these was accepted (the order of the
-    pressure limits was the only check): with p_hard_max_barg = 9 the compressor ran at 8 bar(g)."""
+    pressure limits was the only check): with p_hard_max_barg = 9 the watchdog kept the compressor at its requested
+    duty at a reading of 8 bar(g)."""
     with pytest.raises(SystemDefinitionError, match=f"'{name}' = .* outside the watchdog's safe envelope"):
         Driver(**params)
 
