@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 
@@ -15,6 +16,7 @@ from orchestrator.hil.sim.virtual import VirtualDevice
 from orchestrator.results.run import prepare_spec
 from orchestrator.scenario.build import build_simulation
 from orchestrator.scenario.parse import parse_scenario
+from orchestrator.scenario.spec import Connection
 
 SCENARIO = {
     "scenario": {"name": "hil-check", "stop_time": 1.0},
@@ -120,3 +122,14 @@ def test_o2twin_run_with_plant_url_writes_device_samples_and_hil_metrics(descrip
     assert len(rows) == on_disk["hil"]["samples"] > 0
     header = (out_dir / "signals.csv").read_text().splitlines()[0]
     assert "psa.sensor_p_feed" in header and "psa.link_ok" in header  # names unchanged by the swap
+
+
+def test_with_hardware_in_the_loop_only_the_device_link_drives_the_watchdog_link_ok():
+    """A lost link must reach the watchdog (LINK_LOSS, both safe states): a scenario's own source for the watchdog's
+    link_ok would hide it, so with --plant it is refused."""
+    spec = prepare_spec("rest")
+    wired = apply_plant(spec, "loop://")
+    assert [c.source for c in wired.connections if c.target == "watchdog.link_ok"] == ["psa.link_ok"]
+    other = Connection("psa.sensor_p_feed", "watchdog.link_ok")
+    with pytest.raises(SystemDefinitionError, match=r"link_ok is the device link's \('psa.link_ok'"):
+        apply_plant(dataclasses.replace(spec, connections=[*spec.connections, other]), "loop://")

@@ -7,8 +7,8 @@ slaves (compressor <-> PSA unit) disappear into the device. Every other referenc
 variable the device description declares, with the right causality; otherwise a SystemDefinitionError names it.
 With a [safety] watchdog, no event may act on a device input the watchdog drives (it would command the real
 actuator around the watchdog).
-With a [safety] watchdog, the device's ``link_ok`` is connected to the watchdog's ``link_ok`` input (unless the
-scenario drives that input itself): a lost link puts the watchdog's safe states on.
+With a [safety] watchdog, the device's ``link_ok`` is connected to the watchdog's ``link_ok`` input (a scenario
+connecting anything else to it is refused): a lost link puts the watchdog's safe states on.
 
 [plant] keys besides device and replaces: ``description`` (a device description .toml, relative to the scenario)
 and the link options of orchestrator.hil.host.session.LinkOptions (sample_rate_hz, command_timeout_s,
@@ -204,15 +204,21 @@ def _watchdog_driven(spec: ScenarioSpec, mapping: dict[str, str], connections: l
 
 def _link_loss_to_watchdog(spec: ScenarioSpec, desc: DeviceDescription, mapping: dict[str, str],
                            connections: list[Connection]) -> list[Connection]:  # fmt: skip
-    """[Connection(link part's link_ok -> watchdog's link_ok)] when the scenario has a [safety] watchdog that nothing
-    else drives there: a lost link is a hazard the watchdog answers with its safe states (docs/safety.md)."""
+    """[Connection(link part's link_ok -> watchdog's link_ok)] when the scenario has a [safety] watchdog: a lost link
+    is a hazard the watchdog answers with its safe states (docs/safety.md). Nothing else may drive that input (a
+    scenario's own source would hide the device's link state from the watchdog: no LINK_LOSS, no safe states)."""
     if spec.watchdog is None or spec.watchdog not in spec.slaves:
         return []
     target = f"{spec.watchdog}.link_ok"
-    if any(c.target == target for c in connections):
-        return []
-    link_slave = next(name for name, part in mapping.items() if part == desc.link_part)
-    return [Connection(f"{link_slave}.link_ok", target)]
+    link_ok = f"{next(name for name, part in mapping.items() if part == desc.link_part)}.link_ok"
+    for i, c in enumerate(spec.connections, 1):
+        if c.target == target and c.source != link_ok:
+            raise SystemDefinitionError(
+                f"{spec.source or '<scenario>'}: [[connections]] #{i} ('{c.source}' -> '{target}'): with hardware in "
+                f"the loop the watchdog's link_ok is the device link's ('{link_ok}', wired by --plant); remove the "
+                "connection"
+            )
+    return [] if any(c.target == target for c in connections) else [Connection(link_ok, target)]
 
 
 def devices_in(system_or_slaves: Any) -> list[SerialDevice]:
