@@ -113,3 +113,14 @@ def test_a_hardware_in_the_loop_run_reports_its_link_health(in_tmp, virtual_devi
     assert state.hil["frames"] > 0 and state.hil["dropped"] == 0
     assert state.hil["command_latency_p50_ms"] > 0 and state.hil["realtime"]["steps"] > 0
     assert state.hil["url"] == virtual_device
+
+
+def test_a_hardware_in_the_loop_run_is_never_paused(in_tmp, virtual_device):
+    """The page offers no pause for a device run; the worker holds to it too: a paused host sends no commands, and
+    the device goes to its fail-safe (compressor off, beds vented) after its command timeout."""
+    run = LiveRun.start(RunRequest("default", stop_time=3.0, plant=virtual_device))
+    wait_for(lambda: run.state.time_s > 0.5 or run.state.status != "running", 60, "the run's first second")
+    run.pause()
+    assert run.wait(30), "a paused device run must go on to its end"
+    assert run.state.status == "ok", run.state.error
+    assert run.state.time_s == pytest.approx(3.0)
