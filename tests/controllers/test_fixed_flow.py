@@ -24,3 +24,12 @@ def test_fixed_flow_rejects_a_flow_out_of_range(flow):
     block = FixedFlow("manual", 1.0)
     with pytest.raises(SystemDefinitionError, match="flow_slpm"):
         block.setup(0.0, {"flow_slpm": flow})
+
+
+def test_a_flow_refused_during_the_run_leaves_the_dial_where_it_was():
+    block = FixedFlow("manual", 1.0)
+    block.setup(0.0, {"flow_slpm": 3.0})
+    with pytest.raises(SystemDefinitionError, match="flow_slpm"):
+        block.set_parameter("flow_slpm", 50.0)
+    block.step(0.0, 1.0)
+    assert block.p["flow_slpm"] == 3.0 and block.get_outputs()["Q_set"] == pytest.approx(slpm_to_m3s(3.0))

@@ -271,12 +271,16 @@ class PythonBlock(Slave):
         return {n: self._y[n] if n in self._y else self._u.get(n, self.p.get(n)) for n in names}
 
     def set_parameter(self, name: str, value: Any) -> None:
-        """Change a parameter during a run (validated like at setup)."""
+        """Change a parameter during a run (validated like at setup; a value refused leaves the old one in force)."""
         if name not in self.p:
             known = ", ".join(sorted(self.p)) or "none"
             raise SystemDefinitionError(f"{self.name}: unknown parameter '{name}' (parameters: {known})")
-        self.p[name] = value
-        self.validate_parameters()
+        old, self.p[name] = self.p[name], value
+        try:
+            self.validate_parameters()
+        except Exception:
+            self.p[name] = old
+            raise
 
     def output_reader(self, names: Sequence[str]) -> Callable[[], list[float]]:
         """Fast path for the master: read held outputs (or inputs/parameters, as get_outputs does) by name."""
