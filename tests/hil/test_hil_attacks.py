@@ -293,6 +293,28 @@ def test_a_hello_does_not_clear_a_limit_fail_safe_while_the_reading_is_beyond_it
     assert not agent.failsafe and unsafe(hw.applied[-1])
 
 
+def test_a_hello_ending_a_command_timeout_does_not_let_a_command_act_on_a_reading_beyond_a_limit(device, description):
+    """Whenever a reading is beyond the device's own limit, no command drives the compressor: also when the head
+    overheated during a command-timeout fail-safe (samples do not check the limits then) and the host's HELLO and
+    COMMAND arrive together, before the next sample."""
+    vd, hw, raw_host = device
+    host = raw_host()
+    host.hello(1, timeout_ms=100)
+    host.send(Command(1, command(description)), 2)
+    host.receive(0.05)
+    assert unsafe(hw.applied[-1])
+    host.receive(0.3)  # no commands: the timeout's fail-safe
+    agent = vd.agents[-1]
+    assert agent.failsafe and agent.failsafe_cause == FaultCode.COMMAND_TIMEOUT
+    hw.fixed["T_head"] = 368.15  # 95 degC, above the device's 90 degC limit
+    n_applied = len(hw.applied)
+    hello = Hello(sample_rate_hz=50, command_timeout_ms=100, host_nonce=random.getrandbits(32))
+    os.write(host.fd, frame_message(hello, 3) + frame_message(Command(1, command(description)), 4))
+    host.receive(0.1)
+    assert not any(unsafe(a) for a in hw.applied[n_applied:]), "a command acted on a head beyond the limit"
+    assert agent.failsafe and agent.failsafe_cause == FaultCode.OVER_TEMPERATURE
+
+
 def test_after_a_fail_safe_with_the_feed_valves_closed_the_virtual_feed_pressure_is_relieved(description):
     """issue 10: duty 1 with every valve closed drove the virtual plant's feed pressure from 4.1 to 16.8 bar(g), and
     after the fail-safe (feed valves closed) it stayed at 17.5 bar(g). The interlock now refuses that command; with

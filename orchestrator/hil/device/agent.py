@@ -213,7 +213,7 @@ class Agent:
             self.hw.session_opened()
             self._last_command_time = now
             self._next_sample = now
-        if self.failsafe and self._limits_clear():
+        if self.failsafe and self._limits_clear(now):
             self._clear_failsafe(now)
             self._last_command_time = now
         self.stats.sessions += 1
@@ -306,11 +306,15 @@ class Agent:
                 self._engage_failsafe(now, code, f"{limit.sensor} = {value:.6g} ({limit.description or limit.kind})")
                 return
 
-    def _limits_clear(self) -> bool:
-        """True when every limit's reading is plausible and below its clear level (a HELLO may end the fail-safe)."""
-        if self.failsafe_cause in (0, FaultCode.COMMAND_TIMEOUT):
-            return True
+    def _limits_clear(self, now: float) -> bool:
+        """True when a HELLO may end the fail-safe: after a limit's, every limit's reading is plausible and below its
+        clear level; after a command timeout, no reading is beyond its limit now. (Samples do not check the limits
+        during a fail-safe: a timeout's was cleared unseen, and a command could act on a hot head until the next
+        sample.) A reading beyond its limit turns the timeout's fail-safe into that limit's."""
         readings = self.hw.read()
+        if self.failsafe_cause in (0, FaultCode.COMMAND_TIMEOUT):
+            self._check_limits(readings, now)
+            return self.failsafe_cause in (0, FaultCode.COMMAND_TIMEOUT)
         return all(limit.cleared(float(readings.get(limit.sensor, math.nan))) for limit in self.desc.limits)
 
     def status(self) -> int:
