@@ -107,3 +107,16 @@ def test_socket_url_reaches_an_agent_on_tcp(description, drive):
     assert agent.stats.commands_applied == 30
     assert agent.stats.failsafe_engaged == 0  # BYE ended the session cleanly
     assert not agent.in_session and hw.applied[-1]["duty"] == 0.0
+
+
+def test_a_refusal_of_a_message_type_this_host_does_not_know_is_logged_not_dropped(description, caplog):
+    """A newer device may NACK a type this host has no name for: the warning names it by number (it used to fail
+    in the reader and count as a bad frame, unseen)."""
+    from orchestrator.hil.host.session import DeviceLink
+    from orchestrator.hil.link.protocol import Nack, pack_message
+
+    link = DeviceLink("loop://", description)
+    with caplog.at_level("WARNING", logger="orchestrator.hil.host.session"):
+        link._handle(pack_message(Nack(0x7F, 3, 1, "not supported"), 1))
+    assert "device refused message type 0x7f #3: not supported" in caplog.text
+    assert link.stats.protocol_errors == 0 and link.stats.nacks == 1

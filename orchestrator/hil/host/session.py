@@ -367,7 +367,7 @@ class DeviceLink:
                     self._hello_reply = msg
                     self._state.notify_all()
             else:
-                log.warning("%s: device refused %s #%d: %s", self.url, MsgType(msg.refused_type).name,
+                log.warning("%s: device refused %s #%d: %s", self.url, _type_name(msg.refused_type),
                             msg.refused_seq, msg.text)  # fmt: skip
         elif isinstance(msg, Fault):
             self.stats.faults += 1
@@ -438,6 +438,14 @@ class DeviceLink:
         """metrics.json's "hil" figures of this session (telemetry.link_metrics)."""
         return link_metrics(self.stats, url=self.url, device=self.device_name, sample_rate_hz=self.sample_rate_hz,
                             command_timeout_s=self.command_timeout_s, stale_after_s=self.stale_after_s)  # fmt: skip
+
+
+def _type_name(code: int) -> str:
+    """A message type's name for the log; a type this host does not know (a newer device's) by its number."""
+    try:
+        return MsgType(code).name
+    except ValueError:
+        return f"message type 0x{code:02x}"
 
 
 def _fault_name(code: int) -> str:
