@@ -111,14 +111,14 @@ SPO2_RANGE = PlausibleRange(0.0, 1.0)
 #: Sub-windows of the stuck window (the band is checked over the last this many).
 STUCK_SUBWINDOWS = 4
 
+#: The longest sample time the watchdog runs at: its reaction time is one sample time plus one master step.
+MAX_SAMPLE_TIME_S = 0.1
 #: The guards' safe envelope: a scenario, ``--set`` or the dashboard may tighten a hazard limit but never widen it
 #: beyond the value the safety model is stated for (docs/safety.md); name -> (lowest, highest) accepted value.
 #: The hard pressure and thermal limits stay below the device's own (3.75 bar(g), 90 degC) so the host acts first;
 #: the plausible rates and the stuck window and band are those the reaction times are stated for; the ambient
 #: reference spans the sites a concentrator is rated for (79.5 kPa at 2000 m) up to the highest sea-level pressure
 #: (a higher reference would lift every absolute pressure limit with it); Q_set up to the unit's rating.
-#: The longest sample time the watchdog runs at: its reaction time is one sample time plus one master step.
-MAX_SAMPLE_TIME_S = 0.1
 SAFE_ENVELOPE: dict[str, tuple[float, float]] = {
     "p_ambient": (50e3, 110e3),
     "p_hard_max_barg": (-math.inf, 3.5),
@@ -399,11 +399,9 @@ class SafetyWatchdog(PythonBlock):
             )
         for name, (lo, hi) in SAFE_ENVELOPE.items():
             if not lo <= p[name] <= hi:
-                bound = f"at most {hi:g}" if lo == -math.inf else f"at least {lo:g}" if hi == math.inf else (
-                    f"within {lo:g}..{hi:g}")  # fmt: skip
                 raise SystemDefinitionError(
                     f"{self.name}: parameter '{name}' = {p[name]:g} is outside the watchdog's safe envelope: it must "
-                    f"be {bound} ({self.variables[name].unit}); a hazard limit may be tightened, never widened "
+                    f"be {_bound_text(lo, hi)} ({self.variables[name].unit}); a hazard limit may be tightened, never widened "
                     "(controllers.watchdog.SAFE_ENVELOPE, docs/safety.md)"
                 )
         if not (0 <= p["p_min_barg"] < p["p_max_barg"] <= p["p_hard_max_barg"]):
@@ -760,6 +758,13 @@ class SafetyWatchdog(PythonBlock):
                 state = "start" if active else "end"
                 self.emit_event(t, f"{alarm.name} {state}: {event.action}", name=alarm.name, priority=event.level,
                                 value=event.value, active=active)  # fmt: skip
+
+
+def _bound_text(lo: float, hi: float) -> str:
+    """An envelope's bounds in words ("at most 3.5", "at least 0.01", "within 50000..110000")."""
+    if lo == -math.inf:
+        return f"at most {hi:g}"
+    return f"at least {lo:g}" if hi == math.inf else f"within {lo:g}..{hi:g}"
 
 
 def check_topology(spec: Any) -> None:

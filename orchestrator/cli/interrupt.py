@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 @contextlib.contextmanager
 def ctrl_c_deferred() -> Iterator[list[int]]:
-    """Ctrl-C is remembered (the list gets the signal), not raised, inside the block (a program's imports): raised inside
-    a native extension's initialisation, a KeyboardInterrupt comes out as that module's ImportError, with a
+    """Ctrl-C is remembered (the list gets the signal), not raised, inside the block (a program's imports): raised
+    inside a native extension's initialisation, a KeyboardInterrupt comes out as that module's ImportError, with a
     traceback (scipy.optimize's, seen on a loaded machine). Only in the main thread, where signals are handled."""
     pressed: list[int] = []
     if threading.current_thread() is not threading.main_thread():

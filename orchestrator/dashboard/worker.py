@@ -4,8 +4,9 @@ The run is the public pipeline's: ``open_run`` builds it (results directory and 
 it, ``close`` writes its ending. A LiveFeed rides along as one more recorder of the simulation (the samples of the
 plotted signals and every event, alarms included) and as the step callback, which hands what is new to the Outbox
 at most every PUBLISH_PERIOD_S of wall time (a thread of its own encodes and writes it, so a page slow to read never
-holds up the run), waits while paused (not a hardware-in-the-loop run) and ends the run when asked. The worker is a process of its
-own so the dashboard's page rendering never holds up the simulation (and a crashing FMU cannot take the page down).
+holds up the run), waits while paused (not a hardware-in-the-loop run) and ends the run when asked. The worker is a
+process of its own so the dashboard's page rendering never holds up the simulation (and a crashing FMU cannot take
+the page down).
 Messages: orchestrator.dashboard.protocol.
 """
 

@@ -64,8 +64,8 @@ class BatchPlan:
         self.cases_per_task = cases_per_task
         self.deaths: Counter[str] = Counter()  #: the worker deaths charged to each case
         self._alone: set[str] = set()  #: cases that run as a task of their own (their batch was given up)
-        self._started: dict[int, dict[str, list[str]]] = {}  #: batch -> attempt -> the cases it started, in order
-        self._ended: set[tuple[int, str]] = set()  #: (batch, attempt) of the attempts that marked their end
+        #: batch -> attempt -> the cases it started, in order, then ENDED if it marked its end
+        self._started: dict[int, dict[str, list[str | None]]] = {}
         self._case_s = [0.0, 0]  #: sum and count of the finished cases' wall times
         self._numbers = 0
         self._limit = 0  #: the deaths the scheduler allows a task (allowed-failures + 1), known once it gives one up
@@ -100,10 +100,8 @@ class BatchPlan:
         """A batch task's mark (``[batch, attempt, case_id]``, a Dask event: ``(time, message)``); case_id ENDED:
         the attempt's end."""
         number, attempt, case_id = event[1]
-        if case_id is ENDED:
-            self._ended.add((int(number), str(attempt)))
-            return
-        self._started.setdefault(int(number), {}).setdefault(str(attempt), []).append(str(case_id))
+        mark = ENDED if case_id is ENDED else str(case_id)
+        self._started.setdefault(int(number), {}).setdefault(str(attempt), []).append(mark)
 
     def finished(self, batch: Batch, attempt: str, outcomes: list[CaseOutcome]) -> list[CaseOutcome]:
         """A batch's outcomes (``attempt`` the run that returned them), with each case's attempts; cases it did not
@@ -145,9 +143,9 @@ class BatchPlan:
         """Each attempt of the batch other than the survivor that did not mark its end died: charge it to the last
         case it started."""
         for attempt, cases in self._started.pop(batch.number, {}).items():
-            if attempt != survivor and cases and (batch.number, attempt) not in self._ended:
-                self.deaths[cases[-1]] += 1
-        self._ended = {ended for ended in self._ended if ended[0] != batch.number}
+            last = cases[-1]
+            if attempt != survivor and last is not ENDED:
+                self.deaths[last] += 1
 
 
 def attempts_that_died(marks: Iterable[list], batch: int) -> int:

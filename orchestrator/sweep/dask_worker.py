@@ -43,9 +43,9 @@ def run_batch_on_worker(
     The mark is sent to the scheduler and answered before the case starts (a round trip of about a millisecond):
     a worker that dies a few milliseconds into a case would lose a mark still waiting in its outgoing batch.
     After the last case the task marks its end (case_id ENDED; it reaches the scheduler before the result), so
-    that a rerun after its result was lost is not taken for a death. ``deaths_left`` (a case alone, charged in a batch given up): when this task's earlier
-    attempts that died (they marked a start and no end) are that many, the case is not started again (status
-    GIVEN_UP)."""
+    that a rerun after its result was lost is not taken for a death. ``deaths_left`` (a case alone, charged in a
+    batch given up): when this task's earlier attempts that died (they marked a start and no end) are that many,
+    the case is not started again (status GIVEN_UP)."""
     worker = get_worker()
     plugin = worker.plugins[plugin_name]
     assert isinstance(plugin, ScenarioBundles), f"worker plugin {plugin_name} is not a study's bundles"

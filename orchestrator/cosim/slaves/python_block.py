@@ -278,7 +278,7 @@ class PythonBlock(Slave):
         old, self.p[name] = self.p[name], value
         try:
             self.validate_parameters()
-        except Exception:
+        except Exception:  # any refusal: the old value stays in force, and the error goes on to the caller
             self.p[name] = old
             raise
 
